@@ -1,0 +1,23 @@
+// activation: y = f(x) elementwise, f chosen by `code` (see lib/activation.wgsl).
+
+struct Params {
+    len: u32,
+    code: u32,
+    a: f32,
+    b: f32,
+}
+
+override WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn activation(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.len) {
+        return;
+    }
+    y[i] = activate(x[i], p.code, p.a, p.b);
+}

@@ -1,0 +1,132 @@
+// conv2d: 2-D convolution as an implicit GEMM, one group per workgroup z.
+//
+// For group g:  y[co, p] = sum_k w[co, k] * patch[k, p]
+//   co: output channel within the group (GEMM rows, M = cout_g)
+//   p:  output pixel over the batch, p = (n * OH + oy) * OW + ox (GEMM columns, N = batch*OH*OW)
+//   k:  (ci, ky, kx) within the group's input channels (reduction, K = cin_g*KH*KW)
+// Each workgroup computes a BM x BN tile of y. Per step of BK it stages a BM x BK slice of the
+// weights and a BK x BN slice of the (virtual, never materialised) im2col matrix in workgroup
+// memory, so every input value fetched from global memory is used BM times and every weight BN
+// times. Each invocation accumulates a TM x TN register block. Bias and the activation are
+// applied in the epilogue (fused, no extra pass).
+
+struct Params {
+    n: u32, cin: u32, h: u32, w: u32,
+    cout: u32, oh: u32, ow: u32, groups: u32,
+    kh: u32, kw: u32, stride_h: u32, stride_w: u32,
+    pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
+    cin_g: u32, cout_g: u32, k_len: u32, p_len: u32,
+    has_bias: u32, act: u32, act_a: f32, act_b: f32,
+}
+
+// Tile shape, set per layer shape at pipeline creation. The workgroup is (BN/TN, BM/TM).
+override BM: u32 = 64u;
+override BN: u32 = 64u;
+const BK: u32 = 16u;
+const TM: u32 = 4u;
+const TN: u32 = 4u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+// Stored k-major so the inner loop reads TM (TN) consecutive values.
+var<workgroup> a_tile: array<f32, BM * BK>;
+var<workgroup> b_tile: array<f32, BK * BN>;
+
+@compute @workgroup_size(BN / TN, BM / TM)
+fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let g = wid.z;
+    let m0 = wid.y * BM;
+    let n0 = wid.x * BN;
+    let threads = (BN / TN) * (BM / TM);
+    let tid = lid.y * (BN / TN) + lid.x;
+    let khw = p.kh * p.kw;
+    let ohw = p.oh * p.ow;
+    let w_base = g * p.cout_g * p.k_len;
+    let x_chan0 = g * p.cin_g;
+
+    var acc: array<f32, 16>; // TM * TN
+    for (var i = 0u; i < TM * TN; i++) {
+        acc[i] = 0.0;
+    }
+
+    for (var k0 = 0u; k0 < p.k_len; k0 += BK) {
+        // Weights: consecutive invocations read consecutive k of one output channel.
+        for (var i = tid; i < BM * BK; i += threads) {
+            let mm = i / BK;
+            let kk = i % BK;
+            let co = m0 + mm;
+            let k = k0 + kk;
+            var v = 0.0;
+            if (co < p.cout_g && k < p.k_len) {
+                v = wt[w_base + co * p.k_len + k];
+            }
+            a_tile[kk * BM + mm] = v;
+        }
+        // Input patches: consecutive invocations read consecutive output pixels.
+        for (var i = tid; i < BK * BN; i += threads) {
+            let kk = i / BN;
+            let nn = i % BN;
+            let k = k0 + kk;
+            let pix = n0 + nn;
+            var v = 0.0;
+            if (k < p.k_len && pix < p.p_len) {
+                let ci = k / khw;
+                let r = k % khw;
+                let ky = r / p.kw;
+                let kx = r % p.kw;
+                let b = pix / ohw;
+                let q = pix % ohw;
+                let oy = q / p.ow;
+                let ox = q % p.ow;
+                let iy = i32(oy * p.stride_h + ky * p.dil_h) - i32(p.pad_top);
+                let ix = i32(ox * p.stride_w + kx * p.dil_w) - i32(p.pad_left);
+                if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+                    v = x[((b * p.cin + x_chan0 + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+                }
+            }
+            b_tile[kk * BN + nn] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < BK; kk++) {
+            var a: array<f32, 4>;
+            var bv: array<f32, 4>;
+            for (var i = 0u; i < TM; i++) {
+                a[i] = a_tile[kk * BM + lid.y * TM + i];
+            }
+            for (var j = 0u; j < TN; j++) {
+                bv[j] = b_tile[kk * BN + lid.x * TN + j];
+            }
+            for (var i = 0u; i < TM; i++) {
+                for (var j = 0u; j < TN; j++) {
+                    acc[i * TN + j] = fma(a[i], bv[j], acc[i * TN + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < TM; i++) {
+        let co = m0 + lid.y * TM + i;
+        if (co >= p.cout_g) {
+            continue;
+        }
+        let oc = g * p.cout_g + co;
+        var bv = 0.0;
+        if (p.has_bias != 0u) {
+            bv = bias[oc];
+        }
+        for (var j = 0u; j < TN; j++) {
+            let pix = n0 + lid.x * TN + j;
+            if (pix >= p.p_len) {
+                continue;
+            }
+            let b = pix / ohw;
+            let q = pix % ohw;
+            y[(b * p.cout + oc) * ohw + q] = activate(acc[i * TN + j] + bv, p.act, p.act_a, p.act_b);
+        }
+    }
+}

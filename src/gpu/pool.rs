@@ -1,0 +1,150 @@
+//! A pool of storage buffers, reused by size class so that repeated passes allocate nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+/// Usage of every pooled buffer: kernels read and write it, uploads copy in, readback copies out.
+const USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Smallest size class in bytes.
+const MIN_CLASS: u64 = 256;
+
+/// Rounds a byte size up to its size class: powers of two split into quarter steps, so a
+/// reused buffer wastes at most 25% of its size.
+pub(crate) fn size_class(bytes: u64) -> u64 {
+    let b = bytes.max(MIN_CLASS);
+    let p = b.next_power_of_two();
+    if p <= MIN_CLASS {
+        return p;
+    }
+    let quarter = p / 8; // steps of p/8 between p/2 and p are quarters of the lower power
+    (b.div_ceil(quarter)) * quarter
+}
+
+/// Buffer pool statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Buffers created since the pool was made.
+    pub created: u64,
+    /// Allocations served from a free buffer.
+    pub reused: u64,
+    /// Bytes held in free buffers right now.
+    pub free_bytes: u64,
+    /// Bytes in buffers handed out right now.
+    pub live_bytes: u64,
+}
+
+pub(crate) struct PoolInner {
+    device: wgpu::Device,
+    state: Mutex<PoolState>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    stats: PoolStats,
+}
+
+/// Reuses storage buffers by size class. A [`PooledBuffer`] goes back to its pool when dropped.
+///
+/// Reuse is safe because all work goes through one queue in recording order: a buffer freed
+/// after its last reader was recorded can be written by a later command.
+#[derive(Clone)]
+pub struct BufferPool {
+    inner: Arc<PoolInner>,
+}
+
+impl BufferPool {
+    pub(crate) fn new(device: wgpu::Device) -> Self {
+        BufferPool { inner: Arc::new(PoolInner { device, state: Mutex::new(PoolState::default()) }) }
+    }
+
+    /// Hands out a buffer of at least `bytes` bytes (contents undefined).
+    pub(crate) fn alloc(&self, bytes: u64) -> PooledBuffer {
+        let class = size_class(bytes);
+        let mut st = self.inner.state.lock().unwrap();
+        st.stats.live_bytes += class;
+        let reused = st.free.get_mut(&class).and_then(|v| v.pop());
+        let buffer = match reused {
+            Some(b) => {
+                st.stats.reused += 1;
+                st.stats.free_bytes -= class;
+                b
+            }
+            None => {
+                st.stats.created += 1;
+                drop(st);
+                self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("featuremap tensor"),
+                    size: class,
+                    usage: USAGE,
+                    mapped_at_creation: false,
+                })
+            }
+        };
+        PooledBuffer { buffer: Some(buffer), class, pool: Arc::downgrade(&self.inner) }
+    }
+
+    /// Current statistics.
+    pub fn stats(&self) -> PoolStats {
+        self.inner.state.lock().unwrap().stats
+    }
+
+    /// Destroys all free buffers (live ones are untouched).
+    pub fn trim(&self) {
+        let mut st = self.inner.state.lock().unwrap();
+        st.free.clear();
+        st.stats.free_bytes = 0;
+    }
+}
+
+/// A storage buffer on loan from a [`BufferPool`].
+pub struct PooledBuffer {
+    buffer: Option<wgpu::Buffer>,
+    class: u64,
+    pool: Weak<PoolInner>,
+}
+
+impl PooledBuffer {
+    /// The underlying buffer.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("buffer present until drop")
+    }
+
+    /// Capacity in bytes (the size class, at least the requested size).
+    pub fn capacity(&self) -> u64 {
+        self.class
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        if let (Some(buf), Some(pool)) = (self.buffer.take(), self.pool.upgrade()) {
+            let mut st = pool.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.stats.live_bytes -= self.class;
+            st.stats.free_bytes += self.class;
+            st.free.entry(self.class).or_default().push(buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_class;
+
+    #[test]
+    fn size_classes_cover_and_waste_at_most_a_quarter() {
+        for b in [1u64, 255, 256, 257, 1000, 4096, 4097, 100_000, 1 << 20, (1 << 20) + 1, 123_456_789] {
+            let c = size_class(b);
+            assert!(c >= b, "{b} -> {c}");
+            assert!(c % 4 == 0);
+            if b > 256 {
+                assert!((c - b) as f64 <= 0.25 * b as f64, "{b} -> {c}");
+            }
+        }
+        assert_eq!(size_class(4096), 4096);
+        assert_eq!(size_class(4097), 5120);
+    }
+}

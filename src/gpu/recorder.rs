@@ -1,0 +1,118 @@
+//! Recording kernel dispatches into one command encoder, submitted once.
+
+use wgpu::util::DeviceExt;
+
+use super::Gpu;
+use crate::shaders::Shader;
+use crate::{Error, Result};
+
+/// Records dispatches into one command encoder; [`Recorder::submit`] sends them all at once.
+///
+/// Every op in [`crate::ops`] takes a `&mut Recorder`, so a whole forward pass is one submit.
+/// Buffers are bound in order: binding 0 is the op's uniform parameter block, bindings 1.. are
+/// the storage buffers in the order given.
+pub struct Recorder {
+    gpu: Gpu,
+    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: usize,
+}
+
+/// Workgroup counts for `n` invocations in groups of `wg`, folded into x and y so that no
+/// dimension exceeds the limit of 65535. Kernels rebuild the linear index from
+/// `global_invocation_id` and `num_workgroups`.
+pub fn grid_1d(n: u64, wg: u32) -> [u32; 3] {
+    const MAX: u64 = 65535;
+    let groups = n.div_ceil(wg as u64).max(1);
+    if groups <= MAX {
+        [groups as u32, 1, 1]
+    } else {
+        [MAX as u32, groups.div_ceil(MAX) as u32, 1]
+    }
+}
+
+impl Recorder {
+    /// Starts recording on `gpu`.
+    pub fn new(gpu: &Gpu) -> Recorder {
+        let encoder = gpu
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("featuremap pass") });
+        Recorder { gpu: gpu.clone(), encoder: Some(encoder), dispatches: 0 }
+    }
+
+    /// The GPU this recorder records for.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Number of dispatches recorded so far.
+    pub fn dispatches(&self) -> usize {
+        self.dispatches
+    }
+
+    /// The encoder, for commands this type does not wrap (copies, timestamps).
+    pub fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        self.encoder.as_mut().expect("encoder present until submit")
+    }
+
+    /// Records one dispatch of `entry` in `shader` with the given override constants,
+    /// uniform parameters and storage buffers.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &mut self,
+        shader: &Shader,
+        entry: &'static str,
+        overrides: &[(&'static str, f64)],
+        params: &P,
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        let limit = self.gpu.inner.device.limits().max_compute_workgroups_per_dimension;
+        if let Some(&g) = groups.iter().find(|&&g| g > limit) {
+            return Err(Error::DispatchTooLarge { op: entry, groups: g as u64, limit });
+        }
+        if groups.contains(&0) {
+            return Ok(()); // empty tensor: nothing to do
+        }
+        let device = &self.gpu.inner.device;
+        let pipeline = self.gpu.inner.pipelines.get(device, shader, entry, overrides);
+        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(entry),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = Vec::with_capacity(buffers.len() + 1);
+        entries.push(wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() });
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(entry),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let encoder = self.encoder.as_mut().expect("encoder present until submit");
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        drop(pass);
+        self.dispatches += 1;
+        Ok(())
+    }
+
+    /// Finishes the encoder and submits it to the queue.
+    pub fn submit(mut self) -> wgpu::SubmissionIndex {
+        let enc = self.encoder.take().expect("encoder present until submit");
+        self.gpu.queue().submit([enc.finish()])
+    }
+}
+
+impl Gpu {
+    /// Records with `f` into one encoder and submits it, returning what `f` returned.
+    /// The work runs asynchronously; reading a result back waits for it.
+    pub fn run<T>(&self, f: impl FnOnce(&mut Recorder) -> Result<T>) -> Result<T> {
+        let mut rec = Recorder::new(self);
+        let out = f(&mut rec)?;
+        rec.submit();
+        Ok(out)
+    }
+}

@@ -1,0 +1,38 @@
+//! # featuremap
+//!
+//! A GPU compute engine for seeing what a convolutional network sees: feature maps layer by
+//! layer and Grad-CAM heatmaps, with every numeric kernel a WGSL compute shader dispatched
+//! through `wgpu`. It runs on any adapter wgpu reaches (Vulkan, Metal, DX12, GL) and on Mesa's
+//! software Vulkan driver (lavapipe) where there is no GPU.
+//!
+//! ```no_run
+//! use featuremap::{ops, Gpu, Tensor};
+//! # fn main() -> featuremap::Result<()> {
+//! let gpu = Gpu::new()?;
+//! let x = Tensor::from_f32(&gpu, [1, 3, 8, 8], &vec![0.5; 3 * 64])?;
+//! let w = Tensor::from_f32(&gpu, [4, 3, 3, 3], &vec![0.1; 4 * 27])?;
+//! let y = gpu.run(|rec| {
+//!     ops::conv2d(rec, &x, &w, None, &ops::Conv2d { padding: [1; 4], ..Default::default() })
+//! })?;
+//! assert_eq!(y.dims(), &[1, 4, 8, 8]);
+//! let maps: Vec<f32> = y.to_f32(&gpu)?; // 4 feature maps of 8 x 8
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`gpu`] (device, pipelines, buffer pool, recording, readback), [`tensor`],
+//! [`shaders`] (the WGSL registry), [`ops`] (one file per op family), [`reference`] (the f64
+//! CPU oracle of every op), [`bench`] (ceiling microbenchmarks).
+
+#![warn(missing_docs)]
+
+pub mod bench;
+mod error;
+pub mod gpu;
+pub mod ops;
+pub mod reference;
+pub mod shaders;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, GpuOptions, Recorder};
+pub use tensor::{DType, Shape, Tensor};

@@ -1,0 +1,110 @@
+//! Elementwise activations, standalone or fused into the epilogue of conv2d and gemm.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::WG_1D;
+use crate::gpu::{grid_1d, Recorder};
+use crate::{shaders, DType, Result, Tensor};
+
+/// An activation function. Also used as the fused epilogue of [`conv2d`](super::conv2d) and
+/// [`gemm`](super::gemm).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Activation {
+    /// Identity.
+    #[default]
+    None,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` if `x >= 0`, else `slope * x`.
+    LeakyRelu(f32),
+    /// `clamp(x, min, max)`; `Clip(0, 6)` is ReLU6.
+    Clip(f32, f32),
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `x * sigmoid(x)` (also called swish).
+    Silu,
+    /// `clamp(alpha * x + beta, 0, 1)`; PyTorch's hardsigmoid is alpha 1/6, beta 1/2.
+    HardSigmoid(f32, f32),
+    /// `x * relu6(x + 3) / 6`.
+    HardSwish,
+    /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))`.
+    Gelu,
+    /// GELU with the tanh approximation.
+    GeluTanh,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+impl Activation {
+    /// ReLU6, `clamp(x, 0, 6)`.
+    pub const RELU6: Activation = Activation::Clip(0.0, 6.0);
+    /// PyTorch's and ONNX's default hard sigmoid (alpha 1/6, beta 1/2; ONNX's default alpha 0.2
+    /// must be passed explicitly).
+    pub const HARD_SIGMOID: Activation = Activation::HardSigmoid(1.0 / 6.0, 0.5);
+
+    /// The kernel code and its two parameters (see `shaders/lib/activation.wgsl`).
+    pub(crate) fn code(self) -> (u32, f32, f32) {
+        match self {
+            Activation::None => (0, 0.0, 0.0),
+            Activation::Relu => (1, 0.0, 0.0),
+            Activation::LeakyRelu(s) => (2, s, 0.0),
+            Activation::Clip(lo, hi) => (3, lo, hi),
+            Activation::Sigmoid => (4, 0.0, 0.0),
+            Activation::Silu => (5, 0.0, 0.0),
+            Activation::HardSigmoid(a, b) => (6, a, b),
+            Activation::HardSwish => (7, 0.0, 0.0),
+            Activation::Gelu => (8, 0.0, 0.0),
+            Activation::GeluTanh => (9, 0.0, 0.0),
+            Activation::Tanh => (10, 0.0, 0.0),
+        }
+    }
+
+    /// The short name used in labels and reports (`relu`, `leaky_relu`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::None => "none",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Clip(_, _) => "clip",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Silu => "silu",
+            Activation::HardSigmoid(_, _) => "hard_sigmoid",
+            Activation::HardSwish => "hard_swish",
+            Activation::Gelu => "gelu",
+            Activation::GeluTanh => "gelu_tanh",
+            Activation::Tanh => "tanh",
+        }
+    }
+}
+
+/// Mirrors `Params` in `shaders/activation.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ActivationParams {
+    len: u32,
+    code: u32,
+    a: f32,
+    b: f32,
+}
+
+pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
+    v.push((shaders::ACTIVATION.name, std::mem::size_of::<ActivationParams>()));
+}
+
+/// Applies `act` elementwise to `x` (any shape), into a new tensor.
+pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Tensor> {
+    x.expect_dtype("activation", DType::F32)?;
+    let y = Tensor::empty(rec.gpu(), x.shape().clone(), DType::F32)?;
+    let (code, a, b) = act.code();
+    let len = super::to_u32("activation", "element count", x.numel())?;
+    let params = ActivationParams { len, code, a, b };
+    rec.dispatch(
+        &shaders::ACTIVATION,
+        "activation",
+        &[("WG", WG_1D as f64)],
+        &params,
+        &[x.buffer(), y.buffer()],
+        grid_1d(len as u64, WG_1D),
+    )?;
+    Ok(y)
+}

@@ -1,0 +1,59 @@
+//! Operations: one file per op family. Each holds the user-facing parameters, the output-shape
+//! rule, the `#[repr(C)]` uniform block that mirrors the WGSL `Params` struct, and the function
+//! that records the dispatch into a [`Recorder`](crate::gpu::Recorder).
+//!
+//! Every op allocates its output from the buffer pool and never writes into its inputs.
+
+mod activation;
+mod batch_norm;
+mod binary;
+mod concat;
+mod conv2d;
+mod gemm;
+mod lrn;
+mod pad;
+mod pool;
+mod resize;
+mod softmax;
+mod transpose;
+
+pub use activation::*;
+pub use batch_norm::*;
+pub use binary::*;
+pub use concat::*;
+pub use conv2d::*;
+pub use gemm::*;
+pub use lrn::*;
+pub use pad::*;
+pub use pool::*;
+pub use resize::*;
+pub use softmax::*;
+pub use transpose::*;
+
+/// Default workgroup size of one-dimensional (elementwise) kernels.
+pub(crate) const WG_1D: u32 = 256;
+
+/// (shader name, byte size of the Rust mirror of its `Params` struct), for every uniform block
+/// declared in Rust. A test checks each against the WGSL layout computed by naga.
+#[doc(hidden)]
+pub fn uniform_layouts() -> Vec<(&'static str, usize)> {
+    let mut v = Vec::new();
+    activation::uniform_layouts(&mut v);
+    batch_norm::uniform_layouts(&mut v);
+    binary::uniform_layouts(&mut v);
+    concat::uniform_layouts(&mut v);
+    conv2d::uniform_layouts(&mut v);
+    gemm::uniform_layouts(&mut v);
+    lrn::uniform_layouts(&mut v);
+    pad::uniform_layouts(&mut v);
+    pool::uniform_layouts(&mut v);
+    resize::uniform_layouts(&mut v);
+    softmax::uniform_layouts(&mut v);
+    transpose::uniform_layouts(&mut v);
+    v
+}
+
+/// Converts a size to the `u32` the kernels index with, or an error naming `op`.
+pub(crate) fn to_u32(op: &'static str, what: &str, v: usize) -> crate::Result<u32> {
+    u32::try_from(v).map_err(|_| crate::Error::arg(op, format!("{what} = {v} does not fit in 32 bits")))
+}

@@ -1,0 +1,3 @@
+//! PLACEHOLDER
+#[allow(unused_imports)]
+use super::Array;

@@ -1,0 +1,50 @@
+//! The shader registry: every WGSL kernel family, embedded in the binary with `include_str!`.
+//!
+//! Each family is one file `shaders/NAME.wgsl`; shared helper functions live in `shaders/lib/`
+//! and are prepended to the families that use them. Every entry point is named like the op it
+//! implements (`conv2d`, `max_pool2d`, ...), and the uniform parameter block of every file is a
+//! struct called `Params`, mirrored by a `#[repr(C)]` struct in `src/ops/`.
+
+/// One WGSL source: a kernel family.
+#[derive(Clone, Copy, Debug)]
+pub struct Shader {
+    /// Registry name: the file stem under `shaders/`, also the pipeline label prefix.
+    pub name: &'static str,
+    /// Full WGSL source (library snippets included).
+    pub source: &'static str,
+}
+
+macro_rules! shaders {
+    ($($id:ident = $name:literal $(with [$($lib:literal),*])?;)*) => {
+        $(
+            #[doc = concat!("`shaders/", $name, ".wgsl`")]
+            pub const $id: Shader = Shader {
+                name: $name,
+                source: concat!(
+                    $($(include_str!(concat!("../shaders/lib/", $lib, ".wgsl")), "\n",)*)?
+                    include_str!(concat!("../shaders/", $name, ".wgsl"))
+                ),
+            };
+        )*
+        /// Every registered shader.
+        pub const ALL: &[Shader] = &[$($id),*];
+    };
+}
+
+shaders! {
+    ACTIVATION = "activation" with ["activation"];
+    CONV2D = "conv2d" with ["activation"];
+    MAX_POOL2D = "max_pool2d";
+    AVG_POOL2D = "avg_pool2d";
+    GLOBAL_POOL2D = "global_pool2d";
+    BATCH_NORM = "batch_norm";
+    LRN = "lrn";
+    GEMM = "gemm" with ["activation"];
+    BINARY = "binary";
+    CONCAT = "concat";
+    TRANSPOSE = "transpose";
+    SOFTMAX = "softmax";
+    PAD = "pad";
+    RESIZE = "resize";
+    CEILING = "ceiling";
+}

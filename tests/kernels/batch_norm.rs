@@ -1,0 +1,1 @@
+// PLACEHOLDER: tests for batch_norm

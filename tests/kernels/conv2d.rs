@@ -1,0 +1,103 @@
+use featuremap::ops::{self, Activation, Conv2d};
+use featuremap::reference;
+use rand::Rng;
+
+use crate::common::{check, random_pair, rng, TOL};
+use crate::gpu_or_skip;
+
+/// Runs conv2d on random data of the given shapes and checks it against the reference.
+fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, bias: bool, name: &str) {
+    let gpu = gpu_or_skip!();
+    let mut r = rng(seed);
+    let (xa, xt) = random_pair(gpu, &mut r, &x);
+    let (wa, wt) = random_pair(gpu, &mut r, &[cout, x[1] / cfg.groups, k[0], k[1]]);
+    let (ba, bt) = random_pair(gpu, &mut r, &[cout]);
+    let (ba, bt) = if bias { (Some(&ba), Some(&bt)) } else { (None, None) };
+    let y = gpu.run(|rec| ops::conv2d(rec, &xt, &wt, bt, &cfg)).unwrap();
+    let want = reference::conv2d(&xa, &wa, ba, &cfg);
+    check(gpu, "conv2d", &format!("{name} x={x:?} cout={cout} k={k:?} {cfg:?}"), &y, &want, TOL);
+}
+
+#[test]
+fn pointwise_1x1() {
+    case(10, [2, 17, 5, 7], 33, [1, 1], Conv2d::default(), true, "1x1");
+}
+
+#[test]
+fn stride_larger_than_kernel() {
+    case(11, [1, 3, 11, 13], 5, [2, 2], Conv2d { stride: [3, 4], ..Default::default() }, true, "stride>kernel");
+}
+
+#[test]
+fn padding_on_one_side_only() {
+    case(12, [1, 5, 9, 8], 4, [3, 3], Conv2d { padding: [2, 0, 0, 1], ..Default::default() }, true, "pad top/right");
+    case(13, [1, 5, 9, 8], 4, [3, 2], Conv2d { padding: [0, 3, 1, 0], ..Default::default() }, false, "pad left/bottom");
+}
+
+#[test]
+fn dilation_2_and_3() {
+    case(14, [1, 3, 15, 14], 6, [3, 3], Conv2d { dilation: [2, 2], padding: [2; 4], ..Default::default() }, true, "dil2");
+    case(15, [2, 5, 16, 13], 7, [3, 2], Conv2d { dilation: [3, 2], stride: [2, 1], ..Default::default() }, true, "dil3x2");
+}
+
+#[test]
+fn groups_2_and_depthwise() {
+    case(16, [2, 6, 9, 9], 10, [3, 3], Conv2d { groups: 2, padding: [1; 4], ..Default::default() }, true, "groups2");
+    case(17, [1, 17, 10, 11], 17, [3, 3], Conv2d { groups: 17, padding: [1; 4], ..Default::default() }, true, "depthwise");
+    case(18, [2, 8, 12, 12], 16, [5, 5], Conv2d { groups: 8, stride: [2, 2], padding: [2; 4], ..Default::default() }, false, "depthwise x2 s2");
+}
+
+#[test]
+fn batch_3_and_odd_channel_counts() {
+    for (i, cin) in [1usize, 3, 5, 17].into_iter().enumerate() {
+        case(20 + i as u64, [3, cin, 7, 9], [1, 3, 5, 17][(i + 1) % 4], [3, 3], Conv2d::same(1, 1), true, "odd channels");
+    }
+}
+
+#[test]
+fn fused_activations() {
+    for (i, act) in [Activation::Relu, Activation::RELU6, Activation::Silu, Activation::HardSwish, Activation::LeakyRelu(0.2)]
+        .into_iter()
+        .enumerate()
+    {
+        case(30 + i as u64, [1, 4, 6, 5], 70, [3, 3], Conv2d { activation: act, ..Conv2d::same(1, 1) }, true, act.name());
+    }
+}
+
+#[test]
+fn stem_224x224() {
+    // ResNet's first layer: 3 -> 64 channels, 7x7, stride 2, padding 3.
+    case(40, [1, 3, 224, 224], 64, [7, 7], Conv2d::same(3, 2), false, "stem");
+}
+
+#[test]
+fn random_shapes() {
+    // Property-style: seeded random configurations, each checked against the reference.
+    let mut r = rng(50);
+    for i in 0..24 {
+        let groups = [1, 1, 1, 2, 3][r.random_range(0..5)];
+        let cin = groups * r.random_range(1..7);
+        let cout = groups * r.random_range(1..9);
+        let k = [r.random_range(1..5), r.random_range(1..5)];
+        let dilation = [r.random_range(1..3), r.random_range(1..3)];
+        let padding = [r.random_range(0..3), r.random_range(0..3), r.random_range(0..3), r.random_range(0..3)];
+        let stride = [r.random_range(1..4), r.random_range(1..4)];
+        let hw = [
+            r.random_range(dilation[0] * (k[0] - 1) + 1..16),
+            r.random_range(dilation[1] * (k[1] - 1) + 1..16),
+        ];
+        let cfg = Conv2d { stride, padding, dilation, groups, activation: Activation::None };
+        case(100 + i, [r.random_range(1..4), cin, hw[0], hw[1]], cout, k, cfg, r.random_bool(0.5), "random");
+    }
+}
+
+#[test]
+fn bad_shapes_are_errors_not_panics() {
+    let gpu = gpu_or_skip!();
+    let x = featuremap::Tensor::zeros(gpu, [1, 4, 8, 8]).unwrap();
+    let w = featuremap::Tensor::zeros(gpu, [8, 3, 3, 3]).unwrap();
+    let err = gpu.run(|rec| ops::conv2d(rec, &x, &w, None, &Conv2d::default())).unwrap_err();
+    assert!(err.to_string().contains("conv2d"), "{err}");
+    let w = featuremap::Tensor::zeros(gpu, [8, 4, 9, 9]).unwrap();
+    assert!(gpu.run(|rec| ops::conv2d(rec, &x, &w, None, &Conv2d::default())).is_err());
+}

@@ -1,0 +1,17 @@
+//! Every forward kernel against the f64 CPU reference, on seeded random shapes and edge cases.
+//! Runs on whatever adapter is present (lavapipe on the CI machines).
+
+mod common;
+
+mod activation;
+mod batch_norm;
+mod binary;
+mod concat;
+mod conv2d;
+mod gemm;
+mod lrn;
+mod pad;
+mod pool;
+mod resize;
+mod softmax;
+mod transpose;
