@@ -1,5 +1,59 @@
-// PLACEHOLDER: to be written.
-struct Params { len: u32, }
+// ceiling: microkernels that measure what the adapter can do at best, the bar every other
+// kernel is reported against (`featuremap bench --ceiling`).
+//
+// fma_peak: every invocation runs 8 independent vec4 FMA chains (32 lanes of FMA in flight,
+// enough to hide FMA latency on CPUs and GPUs alike), `iters` times, and writes one value so
+// the compiler cannot drop the work. FLOPs = invocations * iters * 8 chains * 4 lanes * 2.
+// copy: y = x over vec4<f32>; bytes moved = 2 * size.
+
+struct Params {
+    iters: u32,
+    len: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+override WG: u32 = 256u;
+
 @group(0) @binding(0) var<uniform> p: Params;
-@compute @workgroup_size(1)
-fn placeholder_ceiling() {}
+@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn fma_peak(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    // Seeded from `src` (zeros) so both entry points share one binding layout.
+    let s = src[0].x + f32(i & 255u) * 1e-3;
+    // Multiplier just below 1 and a small addend keep every chain finite for any iteration count.
+    let m = vec4<f32>(0.999999);
+    let c = vec4<f32>(1e-6);
+    var a0 = vec4<f32>(s, s + 1.0, s + 2.0, s + 3.0);
+    var a1 = a0 + 0.1;
+    var a2 = a0 + 0.2;
+    var a3 = a0 + 0.3;
+    var a4 = a0 + 0.4;
+    var a5 = a0 + 0.5;
+    var a6 = a0 + 0.6;
+    var a7 = a0 + 0.7;
+    for (var k = 0u; k < p.iters; k++) {
+        a0 = fma(a0, m, c);
+        a1 = fma(a1, m, c);
+        a2 = fma(a2, m, c);
+        a3 = fma(a3, m, c);
+        a4 = fma(a4, m, c);
+        a5 = fma(a5, m, c);
+        a6 = fma(a6, m, c);
+        a7 = fma(a7, m, c);
+    }
+    if (i < p.len) {
+        dst[i] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i < p.len) {
+        dst[i] = src[i];
+    }
+}

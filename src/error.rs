@@ -103,10 +103,12 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn shape(op: &'static str, detail: impl Into<String>) -> Self {
+    /// A [`Error::Shape`] for `op`.
+    pub fn shape(op: &'static str, detail: impl Into<String>) -> Self {
         Error::Shape { op, detail: detail.into() }
     }
-    pub(crate) fn arg(op: &'static str, detail: impl Into<String>) -> Self {
+    /// An [`Error::InvalidArgument`] for `op`.
+    pub fn arg(op: &'static str, detail: impl Into<String>) -> Self {
         Error::InvalidArgument { op, detail: detail.into() }
     }
 }

@@ -32,6 +32,7 @@ pub mod ops;
 pub mod reference;
 pub mod shaders;
 pub mod tensor;
+pub mod vis;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions, Recorder};

@@ -108,8 +108,23 @@ impl Gpu {
     /// and requests a device with the adapter's own limits and the optional features
     /// `SHADER_F16`, `TIMESTAMP_QUERY` and `SUBGROUP` where present.
     pub async fn new_async(opts: GpuOptions) -> Result<Gpu> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let mut adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
+        // Native compute backends first; GL only where none is present (probing GL is slow and
+        // noisy). WGPU_BACKEND, when set, decides instead.
+        let mut adapters = Vec::new();
+        let tiers: &[wgpu::Backends] = if std::env::var_os("WGPU_BACKEND").is_some() {
+            &[wgpu::Backends::all()]
+        } else {
+            &[wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY]
+        };
+        for &backends in tiers {
+            let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+            let desc = if std::env::var_os("WGPU_BACKEND").is_some() { desc } else { wgpu::InstanceDescriptor { backends, ..desc } };
+            let instance = wgpu::Instance::new(desc);
+            adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
+            if !adapters.is_empty() {
+                break;
+            }
+        }
         let seen: Vec<String> = adapters
             .iter()
             .map(|a| {

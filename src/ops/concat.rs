@@ -1,5 +1,88 @@
-//! PLACEHOLDER
-#[allow(unused_imports)]
-use super::*;
+//! Concatenation of tensors along one axis (`concat`, ONNX `Concat`, `torch.cat`).
 
-pub(super) fn uniform_layouts(_v: &mut Vec<(&'static str, usize)>) {}
+use bytemuck::{Pod, Zeroable};
+
+use super::{to_u32, WG_1D};
+use crate::gpu::{grid_1d, Recorder};
+use crate::{shaders, DType, Error, Result, Tensor};
+
+/// Mirrors `Params` in `shaders/concat.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ConcatParams {
+    len: u32,
+    axis_in: u32,
+    axis_out: u32,
+    inner: u32,
+    offset: u32,
+    _pad: [u32; 3],
+}
+
+pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
+    v.push((shaders::CONCAT.name, std::mem::size_of::<ConcatParams>()));
+}
+
+/// The output shape of concatenating tensors of shapes `dims` along `axis`, or an error when
+/// there are none, the axis is out of range, or the other dimensions differ.
+pub fn concat_shape(dims: &[&[usize]], axis: usize) -> Result<Vec<usize>> {
+    let op = "concat";
+    let Some(&first) = dims.first() else {
+        return Err(Error::arg(op, "needs at least one input"));
+    };
+    if axis >= first.len() {
+        return Err(Error::arg(op, format!("axis {axis} out of range for rank {}", first.len())));
+    }
+    let mut out = first.to_vec();
+    out[axis] = 0;
+    for (i, d) in dims.iter().enumerate() {
+        let same_elsewhere =
+            d.len() == first.len() && d.iter().zip(first).enumerate().all(|(k, (a, b))| k == axis || a == b);
+        if !same_elsewhere {
+            return Err(Error::shape(
+                op,
+                format!("input {i} has shape {d:?}, input 0 {first:?}; all dimensions but axis {axis} must be equal"),
+            ));
+        }
+        out[axis] += d[axis];
+    }
+    Ok(out)
+}
+
+/// Concatenates `inputs` (all of one rank, equal in every dimension but `axis`) along `axis`,
+/// into a new tensor. One dispatch per non-empty input.
+pub fn concat(rec: &mut Recorder, inputs: &[&Tensor], axis: usize) -> Result<Tensor> {
+    let op = "concat";
+    for t in inputs {
+        t.expect_dtype(op, DType::F32)?;
+    }
+    let dims: Vec<&[usize]> = inputs.iter().map(|t| t.dims()).collect();
+    let out = concat_shape(&dims, axis)?;
+    to_u32(op, "output element count", out.iter().product())?;
+    let inner: usize = out[axis + 1..].iter().product();
+    let y = Tensor::empty(rec.gpu(), out.clone(), DType::F32)?;
+    let mut offset = 0;
+    for t in inputs {
+        let axis_in = t.dims()[axis];
+        if t.numel() > 0 {
+            let len = to_u32(op, "element count", t.numel())?;
+            let params = ConcatParams {
+                len,
+                axis_in: to_u32(op, "axis size", axis_in)?,
+                axis_out: to_u32(op, "axis size", out[axis])?,
+                inner: to_u32(op, "inner size", inner)?,
+                offset: to_u32(op, "axis offset", offset)?,
+                _pad: [0; 3],
+            };
+            rec.dispatch(
+                &shaders::CONCAT,
+                "concat",
+                &[("WG", WG_1D as f64)],
+                &params,
+                &[t.buffer(), y.buffer()],
+                grid_1d(len as u64, WG_1D),
+            )?;
+        }
+        offset += axis_in;
+    }
+    Ok(y)
+}

@@ -1,5 +1,188 @@
-//! PLACEHOLDER
-#[allow(unused_imports)]
-use super::*;
+//! General matrix multiplication (`gemm`, ONNX Gemm semantics) with optional transposes,
+//! scaling, a broadcast addend and a fused activation epilogue; and `linear`, PyTorch's
+//! `nn.Linear` on top of it.
 
-pub(super) fn uniform_layouts(_v: &mut Vec<(&'static str, usize)>) {}
+use bytemuck::{Pod, Zeroable};
+
+use super::{to_u32, Activation};
+use crate::gpu::Recorder;
+use crate::{shaders, DType, Error, Result, Tensor};
+
+/// Gemm parameters: `Y = activation(alpha * op(A) @ op(B) + beta * C)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gemm {
+    /// `A` is stored `[K, M]` and used transposed.
+    pub trans_a: bool,
+    /// `B` is stored `[N, K]` and used transposed (the layout of `nn.Linear` weights).
+    pub trans_b: bool,
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of `C` (ignored when there is no `C`).
+    pub beta: f32,
+    /// Activation applied to the output in the same kernel.
+    pub activation: Activation,
+}
+
+impl Default for Gemm {
+    fn default() -> Self {
+        Gemm { trans_a: false, trans_b: false, alpha: 1.0, beta: 1.0, activation: Activation::None }
+    }
+}
+
+impl Gemm {
+    /// `(M, K, N)` for `A` and `B` of these shapes, checking that both are 2-D and that their
+    /// inner dimensions agree.
+    pub fn mkn(&self, a: &[usize], b: &[usize]) -> Result<(usize, usize, usize)> {
+        let op = "gemm";
+        let (&[a0, a1], &[b0, b1]) = (a, b) else {
+            return Err(Error::shape(op, format!("A {a:?} and B {b:?} must both be 2-D")));
+        };
+        let (m, k) = if self.trans_a { (a1, a0) } else { (a0, a1) };
+        let (kb, n) = if self.trans_b { (b1, b0) } else { (b0, b1) };
+        if k != kb {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "inner dimensions differ: op(A) of A {a:?} (trans_a {}) has K = {k}, op(B) of B {b:?} (trans_b {}) has K = {kb}",
+                    self.trans_a, self.trans_b
+                ),
+            ));
+        }
+        Ok((m, k, n))
+    }
+}
+
+/// Strides `(row, column)` that read `C` of shape `c` broadcast to `[m, n]` (0 on a broadcast
+/// dimension), or an error when `c` is not unidirectionally broadcastable to `[m, n]`.
+pub(crate) fn c_strides(c: &[usize], m: usize, n: usize) -> Result<(usize, usize)> {
+    let (cm, cn) = match *c {
+        [] => (1, 1),
+        [cn] => (1, cn),
+        [cm, cn] => (cm, cn),
+        _ => return Err(Error::shape("gemm", format!("C {c:?} has rank > 2; output is [{m}, {n}]"))),
+    };
+    if (cm != 1 && cm != m) || (cn != 1 && cn != n) {
+        return Err(Error::shape("gemm", format!("C {c:?} does not broadcast to the output [{m}, {n}]")));
+    }
+    let sn = if cn == 1 { 0 } else { 1 };
+    let sm = if cm == 1 { 0 } else { cn };
+    Ok((sm, sn))
+}
+
+/// Mirrors `Params` in `shaders/gemm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GemmParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    trans_a: u32,
+    trans_b: u32,
+    has_c: u32,
+    c_sm: u32,
+    c_sn: u32,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    act_a: f32,
+    act_b: f32,
+    _pad: [u32; 3],
+}
+
+pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
+    v.push((shaders::GEMM.name, std::mem::size_of::<GemmParams>()));
+}
+
+/// Tile shape `(BM, BN)` for an `m x n` output. Thin outputs (few rows, as in a classifier
+/// head with a small batch, or few columns) get long, narrow tiles so that fewer invocations
+/// compute padding. Every choice stays within 16 KiB of workgroup memory.
+fn tile_for(m: usize, n: usize) -> (u32, u32) {
+    if m < 16 {
+        (4, 128)
+    } else if n < 16 {
+        (128, 4)
+    } else if m < 64 {
+        (16, 128)
+    } else if n < 64 {
+        (128, 16)
+    } else {
+        (64, 64)
+    }
+}
+
+/// Computes `activation(alpha * op(a) @ op(b) + beta * c)`.
+///
+/// `a` is `[M, K]` (`[K, M]` with `trans_a`), `b` is `[K, N]` (`[N, K]` with `trans_b`), and
+/// `c`, when given, is unidirectionally broadcastable to `[M, N]`: `[]`, `[1]`, `[N]`, `[1, N]`,
+/// `[M, 1]` or `[M, N]`. Output `[M, N]`.
+pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg: &Gemm) -> Result<Tensor> {
+    let op = "gemm";
+    a.expect_dtype(op, DType::F32)?;
+    b.expect_dtype(op, DType::F32)?;
+    let (m, k, n) = cfg.mkn(a.dims(), b.dims())?;
+    let (c_sm, c_sn) = match c {
+        Some(c) => {
+            c.expect_dtype(op, DType::F32)?;
+            c_strides(c.dims(), m, n)?
+        }
+        None => (0, 0),
+    };
+    let y = Tensor::empty(rec.gpu(), [m, n], DType::F32)?;
+    let u = |what, v| to_u32(op, what, v);
+    u("M*N", m * n)?;
+    u("M*K", m * k)?;
+    u("K*N", k * n)?;
+    let (act, act_a, act_b) = cfg.activation.code();
+    let params = GemmParams {
+        m: u("M", m)?,
+        n: u("N", n)?,
+        k: u("K", k)?,
+        trans_a: cfg.trans_a as u32,
+        trans_b: cfg.trans_b as u32,
+        has_c: c.is_some() as u32,
+        c_sm: u("C stride", c_sm)?,
+        c_sn: u("C stride", c_sn)?,
+        alpha: cfg.alpha,
+        beta: cfg.beta,
+        act,
+        act_a,
+        act_b,
+        _pad: [0; 3],
+    };
+    let (bm, bn) = tile_for(m, n);
+    // Unbound bindings are not allowed; a missing C binds A (never read).
+    let c_buf = c.map(|c| c.buffer()).unwrap_or(a.buffer());
+    let groups = [u("workgroups", n.div_ceil(bn as usize))?, u("workgroups", m.div_ceil(bm as usize))?, 1];
+    rec.dispatch(
+        &shaders::GEMM,
+        "gemm",
+        &[("BM", bm as f64), ("BN", bn as f64)],
+        &params,
+        &[a.buffer(), b.buffer(), c_buf, y.buffer()],
+        groups,
+    )?;
+    Ok(y)
+}
+
+/// PyTorch's `nn.Linear`: `x` `[B, in]`, `weight` `[out, in]`, optional `bias` `[out]`
+/// gives `x @ weight^T + bias`, `[B, out]`. A gemm with `trans_b`.
+pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let op = "linear";
+    let (&[_, cin], &[cout, win]) = (x.dims(), weight.dims()) else {
+        return Err(Error::shape(op, format!("input {} must be [B, in] and weight {} [out, in]", x.shape(), weight.shape())));
+    };
+    if cin != win {
+        return Err(Error::shape(op, format!("input {} has {cin} features, weight {} takes {win}", x.shape(), weight.shape())));
+    }
+    if let Some(b) = bias {
+        if b.dims() != [cout] {
+            return Err(Error::shape(op, format!("bias {} must be [{cout}]", b.shape())));
+        }
+    }
+    gemm(rec, x, weight, bias, &Gemm { trans_b: true, ..Default::default() })
+}
+
+/// FLOPs of one gemm (2 per multiply-add), for benchmarks and `inspect`.
+pub fn gemm_flops(m: usize, k: usize, n: usize) -> u64 {
+    2 * (m * k * n) as u64
+}

@@ -50,6 +50,7 @@ pub fn uniform_layouts() -> Vec<(&'static str, usize)> {
     resize::uniform_layouts(&mut v);
     softmax::uniform_layouts(&mut v);
     transpose::uniform_layouts(&mut v);
+    v.extend(crate::bench::uniform_layouts());
     v
 }
 

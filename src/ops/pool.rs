@@ -1,5 +1,305 @@
-//! PLACEHOLDER
-#[allow(unused_imports)]
-use super::*;
+//! Pooling: windowed max (with argmax indices) and average pooling, and global average and max
+//! pooling over whole feature maps. Semantics follow PyTorch (`max_pool2d`, `avg_pool2d`,
+//! `adaptive_*_pool2d` to 1x1), with ONNX's asymmetric `pads` allowed.
 
-pub(super) fn uniform_layouts(_v: &mut Vec<(&'static str, usize)>) {}
+use bytemuck::{Pod, Zeroable};
+
+use super::{to_u32, WG_1D};
+use crate::gpu::{grid_1d, Recorder};
+use crate::{shaders, DType, Error, Result, Tensor};
+
+/// Pooling window hyper-parameters, shared by [`max_pool2d`] and [`avg_pool2d`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pool2d {
+    /// Window size `[KH, KW]`.
+    pub kernel: [usize; 2],
+    /// Stride `[vertical, horizontal]`.
+    pub stride: [usize; 2],
+    /// Implicit padding `[top, left, bottom, right]` (the ONNX `pads` order); each side at most
+    /// half the kernel size in its dimension, as PyTorch requires. Max pooling pads with -inf,
+    /// average pooling with zeros (see [`Pool2d::count_include_pad`]).
+    pub padding: [usize; 4],
+    /// Dilation `[vertical, horizontal]`; max pooling only, average pooling requires `[1, 1]`.
+    pub dilation: [usize; 2],
+    /// Round the output size up instead of down (PyTorch's `ceil_mode`): a last, partial window
+    /// is kept as long as it starts inside the input or the top/left padding.
+    pub ceil_mode: bool,
+    /// Average pooling only: divide by the window size clipped to the padded input instead of by
+    /// the number of input values under the window.
+    pub count_include_pad: bool,
+}
+
+impl Pool2d {
+    /// A square `kernel` x `kernel` window moved by `stride` in both directions, no padding,
+    /// no dilation, floor mode, `count_include_pad` off.
+    pub fn new(kernel: usize, stride: usize) -> Pool2d {
+        Pool2d {
+            kernel: [kernel; 2],
+            stride: [stride; 2],
+            padding: [0; 4],
+            dilation: [1, 1],
+            ceil_mode: false,
+            count_include_pad: false,
+        }
+    }
+
+    /// Output `[H_out, W_out]` for input `[H, W]` (PyTorch's rule), or an error when the
+    /// configuration is invalid or the window does not fit.
+    pub fn output_hw(&self, hw: [usize; 2]) -> Result<[usize; 2]> {
+        self.output_hw_for("pool2d", hw)
+    }
+
+    /// [`Pool2d::output_hw`] with errors naming `op`.
+    fn output_hw_for(&self, op: &'static str, hw: [usize; 2]) -> Result<[usize; 2]> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(Error::arg(
+                op,
+                format!(
+                    "kernel {:?}, stride {:?} and dilation {:?} must be positive",
+                    self.kernel, self.stride, self.dilation
+                ),
+            ));
+        }
+        let too_large = || Error::arg(op, format!("sizes overflow: input {hw:?}, {self:?}"));
+        let mut out = [0; 2];
+        for d in 0..2 {
+            let (k, s, dil) = (self.kernel[d], self.stride[d], self.dilation[d]);
+            let (pb, pe) = (self.padding[d], self.padding[d + 2]);
+            if hw[d] == 0 {
+                return Err(Error::shape(op, format!("input size {hw:?} must be positive")));
+            }
+            if pb > k / 2 || pe > k / 2 {
+                return Err(Error::arg(
+                    op,
+                    format!(
+                        "padding {:?} must be at most half the kernel size {:?} on every side",
+                        self.padding, self.kernel
+                    ),
+                ));
+            }
+            let span = dil.checked_mul(k - 1).and_then(|v| v.checked_add(1)).ok_or_else(too_large)?;
+            let padded = hw[d].checked_add(pb).and_then(|v| v.checked_add(pe)).ok_or_else(too_large)?;
+            let num = if self.ceil_mode { padded.checked_add(s - 1).ok_or_else(too_large)? } else { padded };
+            if num < span {
+                return Err(Error::shape(
+                    op,
+                    format!("window span {span} larger than padded input {padded} in dimension {d}"),
+                ));
+            }
+            let mut o = (num - span) / s + 1;
+            // PyTorch: the last window must start inside the input or the leading padding.
+            if self.ceil_mode && (o - 1) * s >= hw[d] + pb {
+                o -= 1;
+            }
+            out[d] = o;
+        }
+        Ok(out)
+    }
+
+    /// Checks that the window arithmetic of the kernels (32-bit signed) cannot overflow.
+    fn check_i32(&self, op: &'static str, hw: [usize; 2]) -> Result<()> {
+        for d in 0..2 {
+            let padded = hw[d] + self.padding[d] + self.padding[d + 2];
+            let span = self.dilation[d] * (self.kernel[d] - 1) + 1;
+            let fits = padded
+                .checked_add(self.stride[d])
+                .and_then(|v| v.checked_add(span))
+                .and_then(|v| v.checked_mul(2))
+                .is_some_and(|v| v <= i32::MAX as usize);
+            if !fits {
+                return Err(Error::arg(op, format!("input {hw:?} with {self:?} is too large for the 32-bit kernel")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Mirrors `Params` in `shaders/max_pool2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MaxPool2dParams {
+    len: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_top: u32,
+    pad_left: u32,
+    dil_h: u32,
+    dil_w: u32,
+    _pad: [u32; 3],
+}
+
+/// Mirrors `Params` in `shaders/avg_pool2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct AvgPool2dParams {
+    len: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_top: u32,
+    pad_left: u32,
+    pad_bottom: u32,
+    pad_right: u32,
+    count_include_pad: u32,
+    _pad: [u32; 2],
+}
+
+/// Mirrors `Params` in `shaders/global_pool2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GlobalPool2dParams {
+    planes: u32,
+    hw: u32,
+    _pad: [u32; 2],
+}
+
+pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
+    v.push((shaders::MAX_POOL2D.name, std::mem::size_of::<MaxPool2dParams>()));
+    v.push((shaders::AVG_POOL2D.name, std::mem::size_of::<AvgPool2dParams>()));
+    v.push((shaders::GLOBAL_POOL2D.name, std::mem::size_of::<GlobalPool2dParams>()));
+}
+
+/// Shapes of a windowed pool: input `[N, C, H, W]` and output `[N, C, H_out, W_out]`.
+fn pool_shapes(op: &'static str, x: &Tensor, cfg: &Pool2d) -> Result<([usize; 4], [usize; 4])> {
+    x.expect_dtype(op, DType::F32)?;
+    let [n, c, h, w] = x.shape().nchw(op)?;
+    let [oh, ow] = cfg.output_hw_for(op, [h, w])?;
+    cfg.check_i32(op, [h, w])?;
+    to_u32(op, "input element count", x.numel())?;
+    Ok(([n, c, h, w], [n, c, oh, ow]))
+}
+
+/// Max pooling of `x` `[N, C, H, W]`. Returns the output `[N, C, H_out, W_out]` and, in a
+/// [`DType::U32`] tensor of the same shape, where each maximum came from: `iy * W + ix` within
+/// its input plane (PyTorch's `return_indices`). Ties go to the first maximum in row-major
+/// window order; padding counts as -inf.
+pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tensor, Tensor)> {
+    let op = "max_pool2d";
+    let ([n, c, h, w], out) = pool_shapes(op, x, cfg)?;
+    let [_, _, oh, ow] = out;
+    let y = Tensor::empty(rec.gpu(), out, DType::F32)?;
+    let idx = Tensor::empty(rec.gpu(), out, DType::U32)?;
+    let u = |what, v| to_u32(op, what, v);
+    let len = u("output element count", n * c * oh * ow)?;
+    let params = MaxPool2dParams {
+        len,
+        h: u("H", h)?,
+        w: u("W", w)?,
+        oh: u("H_out", oh)?,
+        ow: u("W_out", ow)?,
+        kh: u("kernel", cfg.kernel[0])?,
+        kw: u("kernel", cfg.kernel[1])?,
+        stride_h: u("stride", cfg.stride[0])?,
+        stride_w: u("stride", cfg.stride[1])?,
+        pad_top: u("padding", cfg.padding[0])?,
+        pad_left: u("padding", cfg.padding[1])?,
+        dil_h: u("dilation", cfg.dilation[0])?,
+        dil_w: u("dilation", cfg.dilation[1])?,
+        _pad: [0; 3],
+    };
+    if len > 0 {
+        rec.dispatch(
+            &shaders::MAX_POOL2D,
+            "max_pool2d",
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[x.buffer(), y.buffer(), idx.buffer()],
+            grid_1d(len as u64, WG_1D),
+        )?;
+    }
+    Ok((y, idx))
+}
+
+/// Average pooling of `x` `[N, C, H, W]` into `[N, C, H_out, W_out]`. Padding contributes
+/// zeros; the divisor is the number of input values under the window, or with
+/// [`Pool2d::count_include_pad`] the window size clipped to the padded input (PyTorch).
+/// Dilation must be `[1, 1]`.
+pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor> {
+    let op = "avg_pool2d";
+    if cfg.dilation != [1, 1] {
+        return Err(Error::arg(op, format!("dilation {:?} is not supported; it must be [1, 1]", cfg.dilation)));
+    }
+    let ([n, c, h, w], out) = pool_shapes(op, x, cfg)?;
+    let [_, _, oh, ow] = out;
+    let y = Tensor::empty(rec.gpu(), out, DType::F32)?;
+    let u = |what, v| to_u32(op, what, v);
+    let len = u("output element count", n * c * oh * ow)?;
+    let params = AvgPool2dParams {
+        len,
+        h: u("H", h)?,
+        w: u("W", w)?,
+        oh: u("H_out", oh)?,
+        ow: u("W_out", ow)?,
+        kh: u("kernel", cfg.kernel[0])?,
+        kw: u("kernel", cfg.kernel[1])?,
+        stride_h: u("stride", cfg.stride[0])?,
+        stride_w: u("stride", cfg.stride[1])?,
+        pad_top: u("padding", cfg.padding[0])?,
+        pad_left: u("padding", cfg.padding[1])?,
+        pad_bottom: u("padding", cfg.padding[2])?,
+        pad_right: u("padding", cfg.padding[3])?,
+        count_include_pad: cfg.count_include_pad as u32,
+        _pad: [0; 2],
+    };
+    if len > 0 {
+        rec.dispatch(
+            &shaders::AVG_POOL2D,
+            "avg_pool2d",
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[x.buffer(), y.buffer()],
+            grid_1d(len as u64, WG_1D),
+        )?;
+    }
+    Ok(y)
+}
+
+/// Records one global pool (`entry` in `shaders/global_pool2d.wgsl`): one workgroup per plane.
+fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<Tensor> {
+    x.expect_dtype(entry, DType::F32)?;
+    let [n, c, h, w] = x.shape().nchw(entry)?;
+    if h == 0 || w == 0 {
+        return Err(Error::shape(entry, format!("input {} has an empty feature map", x.shape())));
+    }
+    to_u32(entry, "input element count", x.numel())?;
+    let planes = n * c;
+    let hw = h * w;
+    let y = Tensor::empty(rec.gpu(), [n, c, 1, 1], DType::F32)?;
+    let params = GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
+    // Small planes get small workgroups so that few invocations idle (a power of two, 32..=256).
+    let wg = hw.next_power_of_two().clamp(32, 256);
+    if planes > 0 {
+        rec.dispatch(
+            &shaders::GLOBAL_POOL2D,
+            entry,
+            &[("WG", wg as f64)],
+            &params,
+            &[x.buffer(), y.buffer()],
+            grid_1d(planes as u64, 1),
+        )?;
+    }
+    Ok(y)
+}
+
+/// Global average pooling: the mean of each `H x W` feature map of `x` `[N, C, H, W]`, as
+/// `[N, C, 1, 1]`; flattened, the embedding vector of each image.
+pub fn global_avg_pool2d(rec: &mut Recorder, x: &Tensor) -> Result<Tensor> {
+    global_pool2d(rec, x, "global_avg_pool2d")
+}
+
+/// Global max pooling: the maximum of each `H x W` feature map of `x` `[N, C, H, W]`, as
+/// `[N, C, 1, 1]`.
+pub fn global_max_pool2d(rec: &mut Recorder, x: &Tensor) -> Result<Tensor> {
+    global_pool2d(rec, x, "global_max_pool2d")
+}

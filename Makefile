@@ -1,0 +1,47 @@
+# featuremap: `make demo` shows the engine at work, `make test` runs the test suite.
+# Both first make sure a Vulkan driver is there (Linux): where none is, Mesa's software one
+# (lavapipe, package mesa-vulkan-drivers) is installed with apt, and the Makefile says so.
+
+CARGO ?= cargo
+DEMO_OUT ?= out/demo
+
+.PHONY: all build demo test bench ceiling vulkan fixtures clean
+
+all: build
+
+build: vulkan
+	$(CARGO) build --release
+
+demo: vulkan
+	$(CARGO) run --release --quiet -- info
+	$(CARGO) run --release --quiet -- demo --out $(DEMO_OUT)
+
+test: vulkan
+	$(CARGO) test --all-targets
+	$(CARGO) test --doc
+
+ceiling: vulkan
+	$(CARGO) run --release --quiet -- bench --ceiling
+
+bench: vulkan
+	$(CARGO) bench
+
+# Regenerates the PyTorch parity fixtures (needs python3 with torch and numpy; see the script).
+fixtures:
+	python3 tests/fixtures/make_fixtures.py
+
+# A Vulkan driver is present when the loader library and at least one ICD manifest exist.
+vulkan:
+	@if [ "$$(uname -s)" != "Linux" ]; then exit 0; fi; \
+	icd=0; for d in /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/share/vulkan/icd.d; do \
+	  ls $$d/*.json >/dev/null 2>&1 && icd=1; done; \
+	[ -n "$${VK_DRIVER_FILES}$${VK_ICD_FILENAMES}" ] && icd=1; \
+	lib=0; { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\.so\.1' && lib=1; \
+	if [ $$icd = 1 ] && [ $$lib = 1 ]; then exit 0; fi; \
+	echo "make: no Vulkan driver found; installing Mesa's software Vulkan driver (mesa-vulkan-drivers) with apt"; \
+	SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends mesa-vulkan-drivers libvulkan1
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,55 @@
+//! Pictures for people: feature-map grids and atomic PNG output.
+
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Lays out a stack of `c` maps of `h x w` (one image's `[C, H, W]` values) as a grid of
+/// grey tiles, `cols` per row, each map min-max scaled on its own so weak and strong channels
+/// are both visible, with a 2-pixel dark gutter and each tile scaled up by `zoom`.
+pub fn feature_grid(maps: &[f32], c: usize, h: usize, w: usize, cols: usize, zoom: usize) -> Result<image::RgbImage> {
+    if maps.len() != c * h * w || c == 0 || cols == 0 || zoom == 0 {
+        return Err(Error::arg("feature_grid", format!("{} values for {c} maps of {h}x{w}", maps.len())));
+    }
+    let gutter = 2;
+    let rows = c.div_ceil(cols);
+    let (tw, th) = (w * zoom, h * zoom);
+    let width = cols * tw + (cols + 1) * gutter;
+    let height = rows * th + (rows + 1) * gutter;
+    let mut img = image::RgbImage::from_pixel(width as u32, height as u32, image::Rgb([24, 24, 32]));
+    for ch in 0..c {
+        let m = &maps[ch * h * w..(ch + 1) * h * w];
+        let lo = m.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = m.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
+        let (ox, oy) = (gutter + (ch % cols) * (tw + gutter), gutter + (ch / cols) * (th + gutter));
+        for y in 0..th {
+            for x in 0..tw {
+                let v = ((m[(y / zoom) * w + x / zoom] - lo) * scale).round().clamp(0.0, 255.0) as u8;
+                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb([v, v, v]));
+            }
+        }
+    }
+    Ok(img)
+}
+
+/// Turns `[3, H, W]` floats in [0, 1] into an RGB image.
+pub fn chw_to_rgb(chw: &[f32], h: usize, w: usize) -> Result<image::RgbImage> {
+    if chw.len() != 3 * h * w {
+        return Err(Error::arg("chw_to_rgb", format!("{} values for 3x{h}x{w}", chw.len())));
+    }
+    Ok(image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let i = y as usize * w + x as usize;
+        let q = |c: usize| (chw[c * h * w + i] * 255.0).round().clamp(0.0, 255.0) as u8;
+        image::Rgb([q(0), q(1), q(2)])
+    }))
+}
+
+/// Writes a PNG under a temporary name in the same folder, then renames it into place, so no
+/// half-written file is ever left at `path`.
+pub fn save_png_atomic(img: &image::RgbImage, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("png.tmp");
+    img.save_with_format(&tmp, image::ImageFormat::Png)
+        .map_err(|e| Error::Image { path: path.to_path_buf(), message: e.to_string() })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+}

@@ -1,0 +1,233 @@
+//! Parity with PyTorch: every case in tests/fixtures/torch/manifest.json (made by
+//! tests/fixtures/make_fixtures.py, which records the torch version) is replayed through the
+//! engine's op and compared with PyTorch's float32 output: relative L2 error below 1e-5.
+
+use std::path::{Path, PathBuf};
+
+use featuremap::ops::{self, Activation, BinaryOp, Conv2d, CoordMode, Gemm, Lrn, PadMode, Pool2d};
+use featuremap::{Gpu, Recorder, Tensor};
+use serde_json::Value;
+
+const TOL: f64 = 1e-5;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch")
+}
+
+/// An array read from NAME.KEY.npy: shape and f32 (or u32) values.
+struct Npy {
+    shape: Vec<usize>,
+    f32: Vec<f32>,
+    u32: Vec<u32>,
+}
+
+fn load(case: &str, key: &str) -> Npy {
+    let path = fixtures().join(format!("{case}.{key}.npy"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    match npy.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Uint => {
+            Npy { shape, f32: vec![], u32: npy.into_vec::<u32>().unwrap() }
+        }
+        _ => Npy { shape, f32: npy.into_vec::<f32>().unwrap(), u32: vec![] },
+    }
+}
+
+fn upload(gpu: &Gpu, a: &Npy) -> Tensor {
+    Tensor::from_f32(gpu, a.shape.clone(), &a.f32).unwrap()
+}
+
+fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
+    let (mut num, mut den) = (0.0f64, 0.0f64);
+    for (&g, &w) in got.iter().zip(want) {
+        num += (g as f64 - w as f64).powi(2);
+        den += (w as f64).powi(2);
+    }
+    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+}
+
+fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+}
+fn pair(v: &Value) -> [usize; 2] {
+    let u = usizes(v);
+    [u[0], u[1]]
+}
+fn quad(v: &Value) -> [usize; 4] {
+    let u = usizes(v);
+    [u[0], u[1], u[2], u[3]]
+}
+fn f(v: &Value) -> f32 {
+    v.as_f64().unwrap() as f32
+}
+
+fn activation(name: &str) -> Activation {
+    match name {
+        "none" => Activation::None,
+        "relu" => Activation::Relu,
+        "leaky_relu" => Activation::LeakyRelu(0.1),
+        "relu6" => Activation::RELU6,
+        "sigmoid" => Activation::Sigmoid,
+        "silu" => Activation::Silu,
+        "hard_sigmoid" => Activation::HARD_SIGMOID,
+        "hard_swish" => Activation::HardSwish,
+        "gelu" => Activation::Gelu,
+        "gelu_tanh" => Activation::GeluTanh,
+        "tanh" => Activation::Tanh,
+        other => panic!("unknown activation {other}"),
+    }
+}
+
+fn pool_cfg(a: &Value) -> Pool2d {
+    Pool2d {
+        kernel: pair(&a["kernel"]),
+        stride: pair(&a["stride"]),
+        padding: quad(&a["padding"]),
+        dilation: pair(&a["dilation"]),
+        ceil_mode: a["ceil_mode"].as_bool().unwrap(),
+        count_include_pad: a["count_include_pad"].as_bool().unwrap(),
+    }
+}
+
+/// Runs one case; returns (output key, tensor) pairs to compare, and checks argmax exactly.
+fn run_case(gpu: &Gpu, rec: &mut Recorder, name: &str, op: &str, a: &Value) -> Vec<(String, Tensor)> {
+    let input = |k: &str| upload(gpu, &load(name, k));
+    let y = match op {
+        "conv2d" => {
+            let cfg = Conv2d {
+                stride: pair(&a["stride"]),
+                padding: quad(&a["padding"]),
+                dilation: pair(&a["dilation"]),
+                groups: a["groups"].as_u64().unwrap() as usize,
+                activation: activation(a["activation"].as_str().unwrap()),
+            };
+            let has_bias = fixtures().join(format!("{name}.b.npy")).exists();
+            let b = has_bias.then(|| input("b"));
+            ops::conv2d(rec, &input("x"), &input("w"), b.as_ref(), &cfg)
+        }
+        "max_pool2d" => {
+            let (y, idx) = ops::max_pool2d(rec, &input("x"), &pool_cfg(a)).unwrap();
+            let want = load(name, "argmax");
+            let got = pollster_idx(gpu, rec, &idx);
+            assert_eq!(got, want.u32, "{name}: argmax indices differ from PyTorch's");
+            Ok(y)
+        }
+        "avg_pool2d" => ops::avg_pool2d(rec, &input("x"), &pool_cfg(a)),
+        "global_avg_pool2d" => ops::global_avg_pool2d(rec, &input("x")),
+        "global_max_pool2d" => ops::global_max_pool2d(rec, &input("x")),
+        "activation" => ops::activation(rec, &input("x"), activation(a["activation"].as_str().unwrap())),
+        "batch_norm" => ops::batch_norm(
+            rec,
+            &input("x"),
+            &input("scale"),
+            &input("bias"),
+            &input("mean"),
+            &input("var"),
+            f(&a["eps"]),
+        ),
+        "lrn" => ops::lrn(
+            rec,
+            &input("x"),
+            &Lrn { size: a["size"].as_u64().unwrap() as usize, alpha: f(&a["alpha"]), beta: f(&a["beta"]), k: f(&a["k"]) },
+        ),
+        "linear" => ops::linear(rec, &input("x"), &input("w"), Some(&input("b"))),
+        "gemm" => ops::gemm(
+            rec,
+            &input("a"),
+            &input("b"),
+            Some(&input("c")),
+            &Gemm {
+                trans_a: a["trans_a"].as_bool().unwrap(),
+                trans_b: a["trans_b"].as_bool().unwrap(),
+                alpha: f(&a["alpha"]),
+                beta: f(&a["beta"]),
+                activation: Activation::None,
+            },
+        ),
+        "binary" => {
+            let bop = match a["op"].as_str().unwrap() {
+                "add" => BinaryOp::Add,
+                "sub" => BinaryOp::Sub,
+                "mul" => BinaryOp::Mul,
+                "div" => BinaryOp::Div,
+                o => panic!("unknown binary op {o}"),
+            };
+            ops::binary(rec, &input("a"), &input("b"), bop)
+        }
+        "concat" => {
+            let xs = [input("x0"), input("x1"), input("x2")];
+            ops::concat(rec, &[&xs[0], &xs[1], &xs[2]], a["axis"].as_u64().unwrap() as usize)
+        }
+        "transpose" => ops::transpose(rec, &input("x"), &usizes(&a["perm"])),
+        "channel_shuffle" => ops::channel_shuffle(rec, &input("x"), a["groups"].as_u64().unwrap() as usize),
+        "softmax" => ops::softmax(rec, &input("x"), a["axis"].as_u64().unwrap() as usize),
+        "log_softmax" => ops::log_softmax(rec, &input("x"), a["axis"].as_u64().unwrap() as usize),
+        "pad" => {
+            let mode = match a["mode"].as_str().unwrap() {
+                "constant" => PadMode::Constant(f(&a["value"])),
+                "reflect" => PadMode::Reflect,
+                "edge" => PadMode::Edge,
+                m => panic!("unknown pad mode {m}"),
+            };
+            ops::pad(rec, &input("x"), &usizes(&a["pads"]), mode)
+        }
+        "resize_bilinear" => {
+            let mode = match a["mode"].as_str().unwrap() {
+                "half_pixel" => CoordMode::HalfPixel,
+                "align_corners" => CoordMode::AlignCorners,
+                m => panic!("unknown coordinate mode {m}"),
+            };
+            ops::resize_bilinear(rec, &input("x"), pair(&a["size"]), mode)
+        }
+        other => panic!("{name}: no runner for op {other}"),
+    };
+    vec![("y".to_string(), y.unwrap_or_else(|e| panic!("{name}: {e}")))]
+}
+
+/// Reads an index tensor back; the recorder's work so far is submitted first.
+fn pollster_idx(gpu: &Gpu, rec: &mut Recorder, idx: &Tensor) -> Vec<u32> {
+    let pending = std::mem::replace(rec, Recorder::new(gpu));
+    pending.submit();
+    idx.to_u32(gpu).unwrap()
+}
+
+#[test]
+fn every_fixture_matches_pytorch() {
+    let gpu = match featuremap::Gpu::new() {
+        Ok(g) => g,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
+        {
+            panic!("a GPU adapter is required here: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter: {e}");
+            return;
+        }
+    };
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("manifest.json")).unwrap()).unwrap();
+    println!("fixtures made with torch {}", manifest["torch"]);
+    let cases = manifest["cases"].as_array().unwrap();
+    assert!(cases.len() >= 50, "manifest lists {} cases", cases.len());
+    let mut worst: Vec<(String, f64)> = Vec::new();
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let op = c["op"].as_str().unwrap();
+        let mut rec = Recorder::new(&gpu);
+        let outs = run_case(&gpu, &mut rec, name, op, &c["attrs"]);
+        rec.submit();
+        for (key, t) in outs {
+            let want = load(name, &key);
+            assert_eq!(t.dims(), &want.shape[..], "{name}: output shape");
+            let got = t.to_f32(&gpu).unwrap();
+            let err = rel_l2(&got, &want.f32);
+            println!("PARITY {op} {name} rel_l2 {err:.3e}");
+            assert!(err < TOL, "{name}: relative L2 error {err:.3e} against PyTorch >= {TOL:.0e}");
+            worst.push((name.to_string(), err));
+        }
+    }
+    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("largest: {:?}", &worst[..3.min(worst.len())]);
+}
