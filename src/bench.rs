@@ -131,7 +131,7 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
                 "fma_peak",
                 &[("WG", WG as f64)],
                 &fma_params,
-                &[seed.buffer(), sink.buffer()],
+                &[&seed, &sink],
                 grid_1d(invocations as u64, WG),
             )?;
         }
@@ -153,7 +153,7 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
                 "copy",
                 &[("WG", WG as f64)],
                 &copy_params,
-                &[src.buffer(), dst.buffer()],
+                &[&src, &dst],
                 grid_1d(vec4s as u64, WG),
             )?;
         }

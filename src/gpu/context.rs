@@ -238,6 +238,12 @@ impl Gpu {
         &self.inner.pool
     }
 
+    /// Number of compute pipelines compiled so far (each distinct shader, entry point and set of
+    /// override constants compiles once).
+    pub fn pipeline_count(&self) -> usize {
+        self.inner.pipelines.len()
+    }
+
     /// Waits until all submitted work has finished, then reports any error the device raised
     /// since the last check.
     pub fn synchronize(&self) -> Result<()> {

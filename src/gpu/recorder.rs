@@ -4,17 +4,23 @@ use wgpu::util::DeviceExt;
 
 use super::Gpu;
 use crate::shaders::Shader;
-use crate::{Error, Result};
+use crate::{Error, Result, Tensor};
 
 /// Records dispatches into one command encoder; [`Recorder::submit`] sends them all at once.
 ///
 /// Every op in [`crate::ops`] takes a `&mut Recorder`, so a whole forward pass is one submit.
 /// Buffers are bound in order: binding 0 is the op's uniform parameter block, bindings 1.. are
-/// the storage buffers in the order given.
+/// the storage buffers of the tensors in the order given.
+///
+/// The recorder holds a clone of every tensor it binds until it is submitted. Without that, a
+/// tensor dropped after being recorded would return its buffer to the pool, and an upload into
+/// the reused buffer (`queue.write_buffer` runs at the start of the next submit) would overwrite
+/// it before the recorded kernel had read it.
 pub struct Recorder {
     gpu: Gpu,
     encoder: Option<wgpu::CommandEncoder>,
     dispatches: usize,
+    keep_alive: Vec<Tensor>,
 }
 
 /// Workgroup counts for `n` invocations in groups of `wg`, folded into x and y so that no
@@ -36,7 +42,7 @@ impl Recorder {
         let encoder = gpu
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("featuremap pass") });
-        Recorder { gpu: gpu.clone(), encoder: Some(encoder), dispatches: 0 }
+        Recorder { gpu: gpu.clone(), encoder: Some(encoder), dispatches: 0, keep_alive: Vec::new() }
     }
 
     /// The GPU this recorder records for.
@@ -55,14 +61,14 @@ impl Recorder {
     }
 
     /// Records one dispatch of `entry` in `shader` with the given override constants,
-    /// uniform parameters and storage buffers.
+    /// uniform parameters and tensors (bound as storage buffers 1, 2, ...).
     pub fn dispatch<P: bytemuck::Pod>(
         &mut self,
         shader: &Shader,
         entry: &'static str,
         overrides: &[(&'static str, f64)],
         params: &P,
-        buffers: &[&wgpu::Buffer],
+        tensors: &[&Tensor],
         groups: [u32; 3],
     ) -> Result<()> {
         let limit = self.gpu.inner.device.limits().max_compute_workgroups_per_dimension;
@@ -79,11 +85,12 @@ impl Recorder {
             contents: bytemuck::bytes_of(params),
             usage: wgpu::BufferUsages::UNIFORM,
         });
-        let mut entries = Vec::with_capacity(buffers.len() + 1);
+        let mut entries = Vec::with_capacity(tensors.len() + 1);
         entries.push(wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() });
-        for (i, b) in buffers.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: b.as_entire_binding() });
+        for (i, t) in tensors.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: t.buffer().as_entire_binding() });
         }
+        self.keep_alive.extend(tensors.iter().map(|&t| t.clone()));
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(entry),
             layout: &pipeline.get_bind_group_layout(0),
@@ -102,7 +109,10 @@ impl Recorder {
     /// Finishes the encoder and submits it to the queue.
     pub fn submit(mut self) -> wgpu::SubmissionIndex {
         let enc = self.encoder.take().expect("encoder present until submit");
-        self.gpu.queue().submit([enc.finish()])
+        let index = self.gpu.queue().submit([enc.finish()]);
+        // Later submissions are ordered after this one, so the buffers may be reused now.
+        self.keep_alive.clear();
+        index
     }
 }
 

@@ -103,7 +103,7 @@ pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Ten
         "activation",
         &[("WG", WG_1D as f64)],
         &params,
-        &[x.buffer(), y.buffer()],
+        &[x, &y],
         grid_1d(len as u64, WG_1D),
     )?;
     Ok(y)

@@ -63,7 +63,7 @@ pub fn batch_norm(
             "batch_norm",
             &[("WG", WG_1D as f64)],
             &params,
-            &[x.buffer(), scale.buffer(), bias.buffer(), mean.buffer(), var.buffer(), y.buffer()],
+            &[x, scale, bias, mean, var, &y],
             grid_1d(len as u64, WG_1D),
         )?;
     }

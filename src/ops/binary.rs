@@ -159,7 +159,7 @@ pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Resul
         "binary",
         &[("WG", WG_1D as f64)],
         &params,
-        &[a.buffer(), b.buffer(), y.buffer()],
+        &[a, b, &y],
         grid_1d(len as u64, WG_1D),
     )?;
     Ok(y)

@@ -78,7 +78,7 @@ pub fn concat(rec: &mut Recorder, inputs: &[&Tensor], axis: usize) -> Result<Ten
                 "concat",
                 &[("WG", WG_1D as f64)],
                 &params,
-                &[t.buffer(), y.buffer()],
+                &[t, &y],
                 grid_1d(len as u64, WG_1D),
             )?;
         }

@@ -118,14 +118,15 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 
 /// Tile shape `(BM, BN)` for a layer: BM output channels by BN output pixels per workgroup.
 /// Narrow layers (depthwise, few channels per group) get short, wide tiles so that fewer
-/// invocations compute padding rows.
+/// invocations compute padding rows. Every choice stays within WebGPU's default 16 KiB of
+/// workgroup memory: (BM + BN) * BK * 4 bytes.
 fn tile_for(cout_g: usize) -> (u32, u32) {
     if cout_g >= 64 {
         (64, 64)
     } else if cout_g >= 16 {
         (16, 128)
     } else {
-        (4, 256)
+        (4, 128)
     }
 }
 
@@ -176,7 +177,7 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
     };
     let (bm, bn) = tile_for(cout_g);
     // Unbound bindings are not allowed; a missing bias binds the weights (never read).
-    let bias_buf = bias.map(|b| b.buffer()).unwrap_or(w.buffer());
+    let bias_buf = bias.unwrap_or(w);
     let groups = [
         (n * oh * ow).div_ceil(bn as usize),
         cout_g.div_ceil(bm as usize),
@@ -188,7 +189,7 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
         "conv2d",
         &[("BM", bm as f64), ("BN", bn as f64)],
         &params,
-        &[x.buffer(), w.buffer(), bias_buf, y.buffer()],
+        &[x, w, bias_buf, &y],
         groups,
     )?;
     Ok(y)

@@ -151,14 +151,14 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
     };
     let (bm, bn) = tile_for(m, n);
     // Unbound bindings are not allowed; a missing C binds A (never read).
-    let c_buf = c.map(|c| c.buffer()).unwrap_or(a.buffer());
+    let c_buf = c.unwrap_or(a);
     let groups = [u("workgroups", n.div_ceil(bn as usize))?, u("workgroups", m.div_ceil(bm as usize))?, 1];
     rec.dispatch(
         &shaders::GEMM,
         "gemm",
         &[("BM", bm as f64), ("BN", bn as f64)],
         &params,
-        &[a.buffer(), b.buffer(), c_buf, y.buffer()],
+        &[a, b, c_buf, &y],
         groups,
     )?;
     Ok(y)

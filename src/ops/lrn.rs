@@ -98,7 +98,7 @@ pub fn lrn(rec: &mut Recorder, x: &Tensor, cfg: &Lrn) -> Result<Tensor> {
             "lrn",
             &[("WG", WG_1D as f64)],
             &params,
-            &[x.buffer(), y.buffer()],
+            &[x, &y],
             grid_1d(len as u64, WG_1D),
         )?;
     }

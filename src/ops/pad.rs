@@ -116,7 +116,7 @@ pub fn pad(rec: &mut Recorder, x: &Tensor, pads: &[usize], mode: PadMode) -> Res
         "pad",
         &[("WG", WG_1D as f64)],
         &params,
-        &[x.buffer(), y.buffer()],
+        &[x, &y],
         grid_1d(len as u64, WG_1D),
     )?;
     Ok(y)

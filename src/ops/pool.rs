@@ -214,7 +214,7 @@ pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tenso
             "max_pool2d",
             &[("WG", WG_1D as f64)],
             &params,
-            &[x.buffer(), y.buffer(), idx.buffer()],
+            &[x, &y, &idx],
             grid_1d(len as u64, WG_1D),
         )?;
     }
@@ -258,7 +258,7 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
             "avg_pool2d",
             &[("WG", WG_1D as f64)],
             &params,
-            &[x.buffer(), y.buffer()],
+            &[x, &y],
             grid_1d(len as u64, WG_1D),
         )?;
     }
@@ -285,7 +285,7 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
             entry,
             &[("WG", wg as f64)],
             &params,
-            &[x.buffer(), y.buffer()],
+            &[x, &y],
             grid_1d(planes as u64, 1),
         )?;
     }

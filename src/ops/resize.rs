@@ -93,7 +93,7 @@ pub fn resize_bilinear(rec: &mut Recorder, x: &Tensor, out_hw: [usize; 2], mode:
         "resize",
         &[("WG", WG_1D as f64)],
         &params,
-        &[x.buffer(), y.buffer()],
+        &[x, &y],
         grid_1d(len as u64, WG_1D),
     )?;
     Ok(y)

@@ -58,7 +58,7 @@ fn run(rec: &mut Recorder, x: &Tensor, axis: usize, entry: &'static str) -> Resu
         entry,
         &[("WG", WG_1D as f64), ("TPR", tpr as f64)],
         &params,
-        &[x.buffer(), y.buffer()],
+        &[x, &y],
         grid_1d(rows as u64, WG_1D / tpr),
     )?;
     Ok(y)

@@ -40,7 +40,8 @@ pub fn transpose_shape(dims: &[usize], perm: &[usize]) -> Result<Vec<usize>> {
         return Err(Error::shape(op, format!("rank {} exceeds the maximum of {MAX_RANK}", dims.len())));
     }
     let mut seen = [false; MAX_RANK];
-    let is_perm = perm.len() == dims.len() && perm.iter().all(|&p| p < dims.len() && !std::mem::replace(&mut seen[p], true));
+    let is_perm =
+        perm.len() == dims.len() && perm.iter().all(|&p| p < dims.len() && !std::mem::replace(&mut seen[p], true));
     if !is_perm {
         return Err(Error::arg(op, format!("{perm:?} is not a permutation of the {} axes of {dims:?}", dims.len())));
     }
@@ -68,7 +69,7 @@ pub fn transpose(rec: &mut Recorder, x: &Tensor, perm: &[usize]) -> Result<Tenso
         "transpose",
         &[("WG", WG_1D as f64)],
         &params,
-        &[x.buffer(), y.buffer()],
+        &[x, &y],
         grid_1d(len as u64, WG_1D),
     )?;
     Ok(y)

@@ -84,7 +84,7 @@ fn random_shapes() {
     for i in 0..15 {
         let rank = r.random_range(1..=6);
         let out: Vec<usize> = (0..rank).map(|_| r.random_range(1..6)).collect();
-        let mut operand = |r: &mut rand::rngs::StdRng| -> Vec<usize> {
+        let operand = |r: &mut rand::rngs::StdRng| -> Vec<usize> {
             let drop = r.random_range(0..=rank);
             out[drop..].iter().map(|&d| if r.random_bool(0.3) { 1 } else { d }).collect()
         };

@@ -15,3 +15,4 @@ mod pool;
 mod resize;
 mod softmax;
 mod transpose;
+mod tensor;

@@ -84,15 +84,13 @@ fn channel_shuffle_groups_2_and_3() {
 fn channel_shuffle_explicit_order() {
     let gpu = gpu_or_skip!();
     // One pixel per channel whose value is its channel index, so the output lists the order.
-    for (groups, order) in [
-        (2usize, vec![0.0f32, 3.0, 1.0, 4.0, 2.0, 5.0]),
-        (3, vec![0.0, 2.0, 4.0, 1.0, 3.0, 5.0]),
-    ] {
+    for (groups, order) in [(2usize, vec![0.0f32, 3.0, 1.0, 4.0, 2.0, 5.0]), (3, vec![0.0, 2.0, 4.0, 1.0, 3.0, 5.0])] {
         let x = Tensor::from_f32(gpu, [1, 6, 1, 1], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
         let y = gpu.run(|rec| ops::channel_shuffle(rec, &x, groups)).unwrap();
         assert_eq!(y.dims(), &[1, 6, 1, 1]);
         assert_eq!(y.to_f32(gpu).unwrap(), order, "groups {groups}");
-        let want = reference::channel_shuffle(&Array::from_f32(vec![1, 6, 1, 1], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), groups);
+        let want =
+            reference::channel_shuffle(&Array::from_f32(vec![1, 6, 1, 1], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), groups);
         assert_eq!(want.data, order.iter().map(|&v| v as f64).collect::<Vec<_>>(), "reference, groups {groups}");
     }
 }
