@@ -70,6 +70,24 @@ pub enum Error {
         /// What it got.
         found: crate::DType,
     },
+    /// An error inside one node of a graph: which node, and what went wrong there.
+    #[error("node `{node}`: {source}")]
+    Node {
+        /// The node's name.
+        node: String,
+        /// The error the op reported.
+        source: Box<Error>,
+    },
+    /// A name that the graph does not know.
+    #[error("{what} `{name}` not found{hint}")]
+    NotFound {
+        /// What kind of thing (tensor, node, layer).
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+        /// A hint listing some valid names.
+        hint: String,
+    },
     /// The device reported an error (validation, out of memory, lost device).
     #[error("GPU error in {op}: {message}")]
     Gpu {
@@ -106,6 +124,13 @@ impl Error {
     /// A [`Error::Shape`] for `op`.
     pub fn shape(op: &'static str, detail: impl Into<String>) -> Self {
         Error::Shape { op, detail: detail.into() }
+    }
+    /// Wraps an error with the graph node it happened in.
+    pub fn in_node(self, node: &str) -> Self {
+        match self {
+            Error::Node { .. } => self,
+            e => Error::Node { node: node.to_string(), source: Box::new(e) },
+        }
     }
     /// An [`Error::InvalidArgument`] for `op`.
     pub fn arg(op: &'static str, detail: impl Into<String>) -> Self {

@@ -28,6 +28,7 @@
 pub mod bench;
 mod error;
 pub mod gpu;
+pub mod graph;
 pub mod ops;
 pub mod reference;
 pub mod shaders;

@@ -33,18 +33,31 @@ macro_rules! shaders {
 
 shaders! {
     ACTIVATION = "activation" with ["activation"];
+    ACTIVATION_BACKWARD = "activation_backward" with ["activation"];
     CONV2D = "conv2d" with ["activation"];
+    CONV2D_BACKWARD_INPUT = "conv2d_backward_input";
+    CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight";
     MAX_POOL2D = "max_pool2d";
     AVG_POOL2D = "avg_pool2d";
     GLOBAL_POOL2D = "global_pool2d";
+    POOL_BACKWARD = "pool_backward";
     BATCH_NORM = "batch_norm";
+    BATCH_NORM_BACKWARD = "batch_norm_backward";
     LRN = "lrn";
     GEMM = "gemm" with ["activation"];
     BINARY = "binary";
+    BINARY_BACKWARD = "binary_backward";
     CONCAT = "concat";
+    CONCAT_BACKWARD = "concat_backward";
     TRANSPOSE = "transpose";
     SOFTMAX = "softmax";
+    SOFTMAX_BACKWARD = "softmax_backward";
     PAD = "pad";
     RESIZE = "resize";
     CEILING = "ceiling";
+    CAM_WEIGHTS = "cam_weights";
+    CAM_COMBINE = "cam_combine";
+    CAM_NORMALIZE = "cam_normalize";
+    CAM_PROJECTION = "cam_projection";
+    COLORMAP = "colormap";
 }

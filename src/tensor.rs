@@ -101,14 +101,31 @@ impl Tensor {
     /// Allocates an uninitialised tensor (contents undefined until a kernel writes it).
     pub fn empty(gpu: &Gpu, shape: impl Into<Shape>, dtype: DType) -> Result<Tensor> {
         let shape = shape.into();
+        let bytes = Self::check_size(gpu, &shape, dtype)?;
+        let buf = gpu.pool().alloc(bytes);
+        Ok(Tensor { buf: Arc::new(buf), shape, dtype })
+    }
+
+    /// Checks a byte size against the device's binding limit.
+    pub(crate) fn check_size(gpu: &Gpu, shape: &Shape, dtype: DType) -> Result<u64> {
         let bytes = (shape.numel() * dtype.size()) as u64;
         let limits = gpu.limits();
         let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
         if bytes > limit {
             return Err(Error::TooLarge { op: "alloc", bytes, limit });
         }
-        let buf = gpu.pool().alloc(bytes);
-        Ok(Tensor { buf: Arc::new(buf), shape, dtype })
+        Ok(bytes)
+    }
+
+    /// A tensor over an existing pooled buffer (which must hold at least its bytes).
+    pub(crate) fn from_pooled(buf: Arc<PooledBuffer>, shape: Shape, dtype: DType) -> Tensor {
+        debug_assert!(buf.capacity() >= (shape.numel() * dtype.size()) as u64);
+        Tensor { buf, shape, dtype }
+    }
+
+    /// The pooled buffer behind this tensor.
+    pub(crate) fn pooled(&self) -> &Arc<PooledBuffer> {
+        &self.buf
     }
 
     /// Uploads `data` as an f32 tensor of `shape`.

@@ -48,6 +48,33 @@ impl Gpu {
         Ok(out)
     }
 
+    /// Copies the byte ranges `(offset, len)` of `src` (each a multiple of 4) into one host
+    /// vector, in order, with one staging buffer and one submit.
+    pub fn read_ranges(&self, src: &wgpu::Buffer, ranges: &[(u64, u64)]) -> Result<Vec<u8>> {
+        let total: u64 = ranges.iter().map(|r| r.1).sum();
+        if total == 0 {
+            return Ok(Vec::new());
+        }
+        if ranges.iter().any(|&(o, l)| o % 4 != 0 || l % 4 != 0 || o + l > src.size()) {
+            return Err(Error::Readback("ranges must be 4-byte aligned and inside the buffer".into()));
+        }
+        let device = self.device();
+        let gather = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("featuremap gather"),
+            size: total,
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gather") });
+        let mut at = 0;
+        for &(o, l) in ranges {
+            enc.copy_buffer_to_buffer(src, o, &gather, at, l);
+            at += l;
+        }
+        self.queue().submit([enc.finish()]);
+        self.read_bytes(&gather, total)
+    }
+
     /// Blocking form of [`Gpu::read_bytes_async`].
     pub fn read_bytes(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
         pollster::block_on(self.read_bytes_async(src, bytes))

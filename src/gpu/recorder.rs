@@ -2,9 +2,11 @@
 
 use wgpu::util::DeviceExt;
 
-use super::Gpu;
+use std::sync::Arc;
+
+use super::{Gpu, PooledBuffer};
 use crate::shaders::Shader;
-use crate::{Error, Result, Tensor};
+use crate::{DType, Error, Result, Shape, Tensor};
 
 /// Records dispatches into one command encoder; [`Recorder::submit`] sends them all at once.
 ///
@@ -16,11 +18,17 @@ use crate::{Error, Result, Tensor};
 /// tensor dropped after being recorded would return its buffer to the pool, and an upload into
 /// the reused buffer (`queue.write_buffer` runs at the start of the next submit) would overwrite
 /// it before the recorded kernel had read it.
+///
+/// Within one recording, [`Recorder::recycle`] hands a tensor's buffer to later outputs of this
+/// recording only (kernel writes are ordered after the reads already recorded; uploads, which are
+/// not, never see it). This is how a memory plan reuses intermediates inside one pass.
 pub struct Recorder {
     gpu: Gpu,
     encoder: Option<wgpu::CommandEncoder>,
     dispatches: usize,
     keep_alive: Vec<Tensor>,
+    /// Buffers recycled in this recording, by capacity, for [`Recorder::alloc`].
+    recycled: Vec<Arc<PooledBuffer>>,
 }
 
 /// Workgroup counts for `n` invocations in groups of `wg`, folded into x and y so that no
@@ -42,7 +50,7 @@ impl Recorder {
         let encoder = gpu
             .device()
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("featuremap pass") });
-        Recorder { gpu: gpu.clone(), encoder: Some(encoder), dispatches: 0, keep_alive: Vec::new() }
+        Recorder { gpu: gpu.clone(), encoder: Some(encoder), dispatches: 0, keep_alive: Vec::new(), recycled: Vec::new() }
     }
 
     /// The GPU this recorder records for.
@@ -58,6 +66,32 @@ impl Recorder {
     /// The encoder, for commands this type does not wrap (copies, timestamps).
     pub fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         self.encoder.as_mut().expect("encoder present until submit")
+    }
+
+    /// Allocates an output tensor for a kernel of this recording (contents undefined): a
+    /// buffer recycled earlier in this recording if one is big enough, else one from the pool.
+    pub fn alloc(&mut self, shape: impl Into<Shape>, dtype: DType) -> Result<Tensor> {
+        let shape = shape.into();
+        let bytes = Tensor::check_size(&self.gpu, &shape, dtype)?;
+        // Smallest recycled buffer that fits, and not more than twice the need.
+        let best = self
+            .recycled
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= bytes && b.capacity() <= bytes.max(256) * 2)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => Ok(Tensor::from_pooled(self.recycled.swap_remove(i), shape, dtype)),
+            None => Tensor::empty(&self.gpu, shape, dtype),
+        }
+    }
+
+    /// Declares that no command recorded after this point reads `t`, so later outputs of this
+    /// recording may overwrite its buffer. The caller must not read `t` (or any clone or
+    /// reshape of it) afterwards; the graph's memory plan uses this for intermediates it owns.
+    pub fn recycle(&mut self, t: Tensor) {
+        self.recycled.push(t.pooled().clone());
     }
 
     /// Records one dispatch of `entry` in `shader` with the given override constants,
@@ -112,6 +146,7 @@ impl Recorder {
         let index = self.gpu.queue().submit([enc.finish()]);
         // Later submissions are ordered after this one, so the buffers may be reused now.
         self.keep_alive.clear();
+        self.recycled.clear();
         index
     }
 }

@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::WG_1D;
 use crate::gpu::{grid_1d, Recorder};
-use crate::{shaders, DType, Result, Tensor};
+use crate::{shaders, DType, Error, Result, Tensor};
 
 /// An activation function. Also used as the fused epilogue of [`conv2d`](super::conv2d) and
 /// [`gemm`](super::gemm).
@@ -77,7 +77,8 @@ impl Activation {
     }
 }
 
-/// Mirrors `Params` in `shaders/activation.wgsl`.
+/// Mirrors `Params` in `shaders/activation.wgsl` and in `shaders/activation_backward.wgsl`
+/// (the same block).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct ActivationParams {
@@ -89,12 +90,13 @@ struct ActivationParams {
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::ACTIVATION.name, std::mem::size_of::<ActivationParams>()));
+    v.push((shaders::ACTIVATION_BACKWARD.name, std::mem::size_of::<ActivationParams>()));
 }
 
 /// Applies `act` elementwise to `x` (any shape), into a new tensor.
 pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Tensor> {
     x.expect_dtype("activation", DType::F32)?;
-    let y = Tensor::empty(rec.gpu(), x.shape().clone(), DType::F32)?;
+    let y = rec.alloc(x.shape().clone(), DType::F32)?;
     let (code, a, b) = act.code();
     let len = super::to_u32("activation", "element count", x.numel())?;
     let params = ActivationParams { len, code, a, b };
@@ -107,4 +109,45 @@ pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Ten
         grid_1d(len as u64, WG_1D),
     )?;
     Ok(y)
+}
+
+/// Records one elementwise backward kernel of `shaders/activation_backward.wgsl`:
+/// `dx = g(dy, x)` with `dy` and `x` of one shape.
+fn elementwise_backward(rec: &mut Recorder, entry: &'static str, dy: &Tensor, x: &Tensor, act: Activation) -> Result<Tensor> {
+    dy.expect_dtype(entry, DType::F32)?;
+    x.expect_dtype(entry, DType::F32)?;
+    if dy.dims() != x.dims() {
+        return Err(Error::shape(entry, format!("gradient {} and input {} must have the same shape", dy.shape(), x.shape())));
+    }
+    let dx = rec.alloc(x.shape().clone(), DType::F32)?;
+    let (code, a, b) = act.code();
+    let len = super::to_u32(entry, "element count", x.numel())?;
+    let params = ActivationParams { len, code, a, b };
+    rec.dispatch(
+        &shaders::ACTIVATION_BACKWARD,
+        entry,
+        &[("WG", WG_1D as f64)],
+        &params,
+        &[dy, x, &dx],
+        grid_1d(len as u64, WG_1D),
+    )?;
+    Ok(dx)
+}
+
+/// The gradient of [`activation`]: `dx = dy * f'(x)` elementwise, where `x` is the
+/// activation's *input* and `dy` the gradient of its output (same shape as `x`).
+///
+/// At the kinks the derivative is PyTorch's: `relu'(0) = 0`; leaky ReLU passes `dy` where
+/// `x > 0` and `slope * dy` elsewhere (0 included); `Clip` (ReLU6, hardtanh) passes `dy`
+/// strictly inside `(min, max)` only; `HardSigmoid(a, b)` has slope `a` strictly where
+/// `0 < a x + b < 1` (for PyTorch's defaults, `-3 < x < 3`); hard swish is 0 below -3, 1 above
+/// 3 and `(2x + 3) / 6` on `[-3, 3]`. GELU's derivative is that of the exact or the tanh form.
+pub fn activation_backward(rec: &mut Recorder, dy: &Tensor, x: &Tensor, act: Activation) -> Result<Tensor> {
+    elementwise_backward(rec, "activation_backward", dy, x, act)
+}
+
+/// Guided backpropagation through a ReLU (Springenberg et al.): `dx = dy` where both the
+/// ReLU's input `x > 0` and `dy > 0`, else 0. `dy` and `x` have the same shape.
+pub fn guided_relu_backward(rec: &mut Recorder, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
+    elementwise_backward(rec, "guided_relu_backward", dy, x, Activation::Relu)
 }

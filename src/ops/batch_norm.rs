@@ -17,8 +17,21 @@ struct BatchNormParams {
     eps: f32,
 }
 
+/// Mirrors `Params` in `shaders/batch_norm_backward.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BatchNormBackwardParams {
+    len: u32,
+    c: u32,
+    inner: u32,
+    n: u32,
+    eps: f32,
+    _pad: [u32; 3],
+}
+
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::BATCH_NORM.name, std::mem::size_of::<BatchNormParams>()));
+    v.push((shaders::BATCH_NORM_BACKWARD.name, std::mem::size_of::<BatchNormBackwardParams>()));
 }
 
 /// Inference batch normalisation with running statistics:
@@ -55,7 +68,7 @@ pub fn batch_norm(
     }
     let inner: usize = dims[2..].iter().product();
     let len = to_u32(op, "element count", x.numel())?;
-    let y = Tensor::empty(rec.gpu(), x.shape().clone(), DType::F32)?;
+    let y = rec.alloc(x.shape().clone(), DType::F32)?;
     let params = BatchNormParams { len, c: to_u32(op, "C", c)?, inner: to_u32(op, "H*W", inner)?, eps };
     if len > 0 {
         rec.dispatch(
@@ -68,6 +81,106 @@ pub fn batch_norm(
         )?;
     }
     Ok(y)
+}
+
+/// Checks the operands of a batch-norm backward: `dy` `[N, C, ...]` f32, each of `per_channel`
+/// f32 with `C` values, `eps` finite and not negative. Returns `(N, C, inner)`.
+fn check_backward(
+    op: &'static str,
+    dy: &Tensor,
+    per_channel: &[(&str, &Tensor)],
+    eps: f32,
+) -> Result<(usize, usize, usize)> {
+    dy.expect_dtype(op, DType::F32)?;
+    let dims = dy.dims();
+    if dims.len() < 2 {
+        return Err(Error::shape(op, format!("gradient {} must have at least 2 dimensions [N, C, ...]", dy.shape())));
+    }
+    let c = dims[1];
+    for (name, t) in per_channel {
+        t.expect_dtype(op, DType::F32)?;
+        if t.numel() != c {
+            return Err(Error::shape(op, format!("{name} {} must hold C = {c} values for gradient {}", t.shape(), dy.shape())));
+        }
+    }
+    if !eps.is_finite() || eps < 0.0 {
+        return Err(Error::arg(op, format!("eps = {eps} must be finite and not negative")));
+    }
+    to_u32(op, "element count", dy.numel())?;
+    Ok((dims[0], c, dims[2..].iter().product()))
+}
+
+/// The input gradient of inference [`batch_norm`]: `dx = dy * scale[c] / sqrt(var[c] + eps)`
+/// for every value of channel `c` of `dy` `[N, C, ...]` (the running statistics are constants
+/// in inference). `scale` and `var` hold `C` values each (any shape).
+pub fn batch_norm_backward(rec: &mut Recorder, dy: &Tensor, scale: &Tensor, var: &Tensor, eps: f32) -> Result<Tensor> {
+    let op = "batch_norm_backward";
+    let (n, c, inner) = check_backward(op, dy, &[("scale", scale), ("var", var)], eps)?;
+    let dx = rec.alloc(dy.shape().clone(), DType::F32)?;
+    let len = to_u32(op, "element count", dy.numel())?;
+    let params = BatchNormBackwardParams {
+        len,
+        c: to_u32(op, "C", c)?,
+        inner: to_u32(op, "inner size", inner)?,
+        n: to_u32(op, "N", n)?,
+        eps,
+        _pad: [0; 3],
+    };
+    if len > 0 {
+        rec.dispatch(
+            &shaders::BATCH_NORM_BACKWARD,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[dy, scale, var, &dx],
+            grid_1d(len as u64, WG_1D),
+        )?;
+    }
+    Ok(dx)
+}
+
+/// The parameter gradients of inference [`batch_norm`] for input `x` and output gradient `dy`
+/// (both `[N, C, ...]`): `(dscale, dbias)`, each `[C]`, with
+/// `dscale[c] = sum dy * (x - mean[c]) / sqrt(var[c] + eps)` and `dbias[c] = sum dy`, the sums
+/// over every position of channel `c` (all axes but the channel axis). `mean` and `var` hold
+/// `C` values each. One workgroup per channel reduces in workgroup memory.
+pub fn batch_norm_backward_params(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    eps: f32,
+) -> Result<(Tensor, Tensor)> {
+    let op = "batch_norm_backward_params";
+    let (n, c, inner) = check_backward(op, dy, &[("mean", mean), ("var", var)], eps)?;
+    x.expect_dtype(op, DType::F32)?;
+    if x.dims() != dy.dims() {
+        return Err(Error::shape(op, format!("input {} and gradient {} must have the same shape", x.shape(), dy.shape())));
+    }
+    let dscale = rec.alloc([c], DType::F32)?;
+    let dbias = rec.alloc([c], DType::F32)?;
+    let params = BatchNormBackwardParams {
+        len: to_u32(op, "C", c)?,
+        c: to_u32(op, "C", c)?,
+        inner: to_u32(op, "inner size", inner)?,
+        n: to_u32(op, "N", n)?,
+        eps,
+        _pad: [0; 3],
+    };
+    // Small channels get small workgroups so that few invocations idle (a power of two, 32..=256).
+    let wg = (n * inner).next_power_of_two().clamp(32, 256);
+    if c > 0 {
+        rec.dispatch(
+            &shaders::BATCH_NORM_BACKWARD,
+            op,
+            &[("WG", wg as f64)],
+            &params,
+            &[dy, x, var, &dscale, &dbias, mean],
+            grid_1d(c as u64, 1),
+        )?;
+    }
+    Ok((dscale, dbias))
 }
 
 /// Host-side fold of an inference batch norm into the preceding convolution: returns weights

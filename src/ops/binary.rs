@@ -4,6 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{to_u32, WG_1D};
+use crate::Shape;
 use crate::gpu::{grid_1d, Recorder};
 use crate::{shaders, DType, Error, Result, Tensor};
 
@@ -112,8 +113,24 @@ struct BinaryParams {
     b_stride: [[u32; 4]; 2],
 }
 
+/// Mirrors `Params` in `shaders/binary_backward.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BinaryBackwardParams {
+    rows: u32,
+    red_len: u32,
+    term: u32,
+    keep: u32,
+    scale: f32,
+    _pad: [u32; 3],
+    shape: [[u32; 4]; 2],
+    a_stride: [[u32; 4]; 2],
+    b_stride: [[u32; 4]; 2],
+}
+
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::BINARY.name, std::mem::size_of::<BinaryParams>()));
+    v.push((shaders::BINARY_BACKWARD.name, std::mem::size_of::<BinaryBackwardParams>()));
 }
 
 /// Packs six values into the two `vec4<u32>` of the uniform.
@@ -137,7 +154,7 @@ pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Resul
         }
     }
     let out = broadcast_shape_for(name, a.dims(), b.dims())?;
-    let y = Tensor::empty(rec.gpu(), out.clone(), DType::F32)?;
+    let y = rec.alloc(out.clone(), DType::F32)?;
     let len = to_u32(name, "element count", y.numel())?;
     if len == 0 {
         return Ok(y);
@@ -183,4 +200,138 @@ pub fn mul(rec: &mut Recorder, a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `a / b` with broadcasting; see [`binary`].
 pub fn div(rec: &mut Recorder, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     binary(rec, a, b, BinaryOp::Div)
+}
+
+/// Terms of `shaders/binary_backward.wgsl`: what is summed into each element of the target.
+mod term {
+    pub const DY: u32 = 0;
+    pub const NEG_DY: u32 = 1;
+    pub const DY_TIMES_B: u32 = 2;
+    pub const DY_TIMES_A: u32 = 3;
+    pub const DY_OVER_B: u32 = 4;
+    pub const NEG_DY_A_OVER_B2: u32 = 5;
+}
+
+/// Records one reduction of `shaders/binary_backward.wgsl`: the target of shape `target`
+/// (which broadcasts to `dy`'s shape) receives `scale *` the sum of the term over the
+/// dimensions it broadcasts along. `a` and `b` are read through their broadcast strides
+/// against `dy`'s shape when the term needs them.
+#[allow(clippy::too_many_arguments)]
+fn reduce_to(
+    rec: &mut Recorder,
+    op: &'static str,
+    entry: &'static str,
+    dy: &Tensor,
+    target: &[usize],
+    operands: (&Tensor, &Tensor),
+    term: u32,
+    scale: f32,
+) -> Result<Tensor> {
+    let full = dy.dims();
+    if full.len() > BINARY_MAX_RANK {
+        return Err(Error::shape(op, format!("{} has rank {} > {BINARY_MAX_RANK}", dy.shape(), full.len())));
+    }
+    let fits = target.len() <= full.len()
+        && target.iter().rev().zip(full.iter().rev()).all(|(&t, &f)| t == f || t == 1);
+    if !fits {
+        return Err(Error::shape(
+            op,
+            format!("shape {target:?} does not broadcast to {} (right-aligned, each dimension equal or 1)", dy.shape()),
+        ));
+    }
+    to_u32(op, "element count", dy.numel())?;
+    let mut full6 = [1; BINARY_MAX_RANK];
+    full6[BINARY_MAX_RANK - full.len()..].copy_from_slice(full);
+    let mut target6 = [1; BINARY_MAX_RANK];
+    target6[BINARY_MAX_RANK - target.len()..].copy_from_slice(target);
+    let mut keep = 0u32;
+    let mut red_len = 1usize;
+    for d in 0..BINARY_MAX_RANK {
+        if target6[d] == full6[d] {
+            keep |= 1 << d;
+        } else {
+            red_len *= full6[d];
+        }
+    }
+    let out = rec.alloc(Shape::from(target), DType::F32)?;
+    let rows = out.numel();
+    if rows == 0 {
+        return Ok(out);
+    }
+    let params = BinaryBackwardParams {
+        rows: to_u32(op, "element count", rows)?,
+        red_len: to_u32(op, "reduction length", red_len)?,
+        term,
+        keep,
+        scale,
+        _pad: [0; 3],
+        shape: pack(op, "dimension", &full6)?,
+        a_stride: pack(op, "stride", &broadcast_strides(operands.0.dims()))?,
+        b_stride: pack(op, "stride", &broadcast_strides(operands.1.dims()))?,
+    };
+    // Invocations per element: about four values each, a power of two, at most a workgroup.
+    let tpr = (red_len.div_ceil(4).next_power_of_two() as u32).min(WG_1D);
+    rec.dispatch(
+        &shaders::BINARY_BACKWARD,
+        entry,
+        &[("WG", WG_1D as f64), ("TPR", tpr as f64)],
+        &params,
+        &[dy, operands.0, operands.1, &out],
+        grid_1d(rows as u64, WG_1D / tpr),
+    )?;
+    Ok(out)
+}
+
+/// Sums `x` over the dimensions that NumPy broadcasting from `shape` to `x`'s shape would
+/// have expanded: the inverse of broadcasting, and the gradient of broadcasting an operand of
+/// shape `shape` up to `x`'s shape. `shape` must broadcast to `x`'s shape (right-aligned, each
+/// dimension equal to `x`'s or 1, rank at most `x`'s); the result has shape `shape` exactly.
+/// `x` has rank at most 6.
+///
+/// Each output value is reduced by up to a workgroup of cooperating invocations with a tree
+/// reduction in workgroup memory, so a long reduction (a `[1, C, 1, 1]` bias over a large
+/// feature map) is spread over many invocations.
+pub fn reduce_sum_to_shape(rec: &mut Recorder, x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let op = "reduce_sum_to_shape";
+    x.expect_dtype(op, DType::F32)?;
+    reduce_to(rec, op, op, x, shape, (x, x), term::DY, 1.0)
+}
+
+/// The gradients of [`binary`] `y = a OP b` with broadcasting: `(da, db)` shaped like `a` and
+/// `b`, from the output gradient `dy` (shaped like the broadcast of `a` and `b`). Each is the
+/// elementwise partial derivative times `dy`, summed over the dimensions that operand was
+/// broadcast along ([`reduce_sum_to_shape`], fused into one kernel per operand):
+/// add `(dy, dy)`, sub `(dy, -dy)`, mul `(dy b, dy a)`, div `(dy / b, -dy a / b^2)`.
+pub fn binary_backward(rec: &mut Recorder, dy: &Tensor, a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<(Tensor, Tensor)> {
+    let name = "binary_backward";
+    for t in [dy, a, b] {
+        t.expect_dtype(name, DType::F32)?;
+        if t.shape().rank() > BINARY_MAX_RANK {
+            return Err(Error::shape(name, format!("operand {} has rank {} > {BINARY_MAX_RANK}", t.shape(), t.shape().rank())));
+        }
+    }
+    let out = broadcast_shape_for(name, a.dims(), b.dims())?;
+    if dy.dims() != out {
+        return Err(Error::shape(
+            name,
+            format!("gradient {} must have the shape {out:?} of {} {} {}", dy.shape(), a.shape(), op.name(), b.shape()),
+        ));
+    }
+    to_u32(name, "element count", a.numel())?;
+    to_u32(name, "element count", b.numel())?;
+    let (ta, tb) = match op {
+        BinaryOp::Add => (term::DY, term::DY),
+        BinaryOp::Sub => (term::DY, term::NEG_DY),
+        BinaryOp::Mul => (term::DY_TIMES_B, term::DY_TIMES_A),
+        BinaryOp::Div => (term::DY_OVER_B, term::NEG_DY_A_OVER_B2),
+    };
+    let da = reduce_to(rec, name, name, dy, a.dims(), (a, b), ta, 1.0)?;
+    let db = reduce_to(rec, name, name, dy, b.dims(), (a, b), tb, 1.0)?;
+    Ok((da, db))
+}
+
+/// [`reduce_sum_to_shape`] scaled by `scale`, for gemm's `dC = beta * reduce(dY)`.
+pub(crate) fn reduce_sum_to_shape_scaled(rec: &mut Recorder, op: &'static str, x: &Tensor, shape: &[usize], scale: f32) -> Result<Tensor> {
+    x.expect_dtype(op, DType::F32)?;
+    reduce_to(rec, op, "reduce_sum_to_shape", x, shape, (x, x), term::DY, scale)
 }

@@ -18,8 +18,21 @@ struct ConcatParams {
     _pad: [u32; 3],
 }
 
+/// Mirrors `Params` in `shaders/concat_backward.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SplitParams {
+    len: u32,
+    axis_in: u32,
+    axis_out: u32,
+    inner: u32,
+    offset: u32,
+    _pad: [u32; 3],
+}
+
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONCAT.name, std::mem::size_of::<ConcatParams>()));
+    v.push((shaders::CONCAT_BACKWARD.name, std::mem::size_of::<SplitParams>()));
 }
 
 /// The output shape of concatenating tensors of shapes `dims` along `axis`, or an error when
@@ -59,7 +72,7 @@ pub fn concat(rec: &mut Recorder, inputs: &[&Tensor], axis: usize) -> Result<Ten
     let out = concat_shape(&dims, axis)?;
     to_u32(op, "output element count", out.iter().product())?;
     let inner: usize = out[axis + 1..].iter().product();
-    let y = Tensor::empty(rec.gpu(), out.clone(), DType::F32)?;
+    let y = rec.alloc(out.clone(), DType::F32)?;
     let mut offset = 0;
     for t in inputs {
         let axis_in = t.dims()[axis];
@@ -85,4 +98,51 @@ pub fn concat(rec: &mut Recorder, inputs: &[&Tensor], axis: usize) -> Result<Ten
         offset += axis_in;
     }
     Ok(y)
+}
+
+/// Splits `x` along `axis` into consecutive pieces of `sizes[i]` positions each (ONNX
+/// `Split`, `torch.split`): the backward of [`concat`], which hands each input the slice of
+/// the output gradient it produced. The sizes must add up to `x`'s size along `axis`; a size
+/// may be 0 (an empty piece). One dispatch per non-empty piece.
+pub fn split(rec: &mut Recorder, x: &Tensor, axis: usize, sizes: &[usize]) -> Result<Vec<Tensor>> {
+    let op = "split";
+    x.expect_dtype(op, DType::F32)?;
+    let dims = x.dims();
+    if axis >= dims.len() {
+        return Err(Error::arg(op, format!("axis {axis} out of range for {} (rank {})", x.shape(), dims.len())));
+    }
+    if sizes.is_empty() {
+        return Err(Error::arg(op, "needs at least one piece"));
+    }
+    let total = sizes.iter().try_fold(0usize, |a, &s| a.checked_add(s));
+    if total != Some(dims[axis]) {
+        return Err(Error::shape(
+            op,
+            format!("piece sizes {sizes:?} must add up to {} (axis {axis} of {})", dims[axis], x.shape()),
+        ));
+    }
+    to_u32(op, "element count", x.numel())?;
+    let inner: usize = dims[axis + 1..].iter().product();
+    let mut pieces = Vec::with_capacity(sizes.len());
+    let mut offset = 0;
+    for &size in sizes {
+        let mut shape = dims.to_vec();
+        shape[axis] = size;
+        let y = rec.alloc(shape, DType::F32)?;
+        if y.numel() > 0 {
+            let len = to_u32(op, "element count", y.numel())?;
+            let params = SplitParams {
+                len,
+                axis_in: to_u32(op, "axis size", dims[axis])?,
+                axis_out: to_u32(op, "axis size", size)?,
+                inner: to_u32(op, "inner size", inner)?,
+                offset: to_u32(op, "axis offset", offset)?,
+                _pad: [0; 3],
+            };
+            rec.dispatch(&shaders::CONCAT_BACKWARD, op, &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
+        }
+        offset += size;
+        pieces.push(y);
+    }
+    Ok(pieces)
 }

@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{to_u32, Activation};
-use crate::gpu::Recorder;
+use crate::gpu::{grid_1d, Recorder};
 use crate::{shaders, DType, Error, Result, Tensor};
 
 /// Convolution hyper-parameters. Weights are `[C_out, C_in / groups, KH, KW]`, bias `[C_out]`.
@@ -114,6 +114,8 @@ struct Conv2dParams {
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D.name, std::mem::size_of::<Conv2dParams>()));
+    v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
+    v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
 }
 
 /// Tile shape `(BM, BN)` for a layer: BM output channels by BN output pixels per workgroup.
@@ -145,7 +147,7 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
             return Err(Error::shape(op, format!("bias {} must have C_out = {cout} values", b.shape())));
         }
     }
-    let y = Tensor::empty(rec.gpu(), [n, cout, oh, ow], DType::F32)?;
+    let y = rec.alloc([n, cout, oh, ow], DType::F32)?;
     let cout_g = cout / cfg.groups;
     let (act, act_a, act_b) = cfg.activation.code();
     let u = |what, v| to_u32(op, what, v);
@@ -200,4 +202,210 @@ pub fn conv2d_flops(out: [usize; 4], w: [usize; 4]) -> u64 {
     let [n, cout, oh, ow] = out;
     let [_, cin_g, kh, kw] = w;
     2 * (n * cout * oh * ow * cin_g * kh * kw) as u64
+}
+
+/// Mirrors `Params` in `shaders/conv2d_backward_input.wgsl` and
+/// `shaders/conv2d_backward_weight.wgsl` (the same struct in both). `k_len` and `n_len` are the
+/// GEMM's reduction length and column count, which differ per kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Conv2dBackwardParams {
+    n: u32,
+    cin: u32,
+    h: u32,
+    w: u32,
+    cout: u32,
+    oh: u32,
+    ow: u32,
+    groups: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_top: u32,
+    pad_left: u32,
+    dil_h: u32,
+    dil_w: u32,
+    cin_g: u32,
+    cout_g: u32,
+    k_len: u32,
+    n_len: u32,
+}
+
+/// Checks the shapes of a conv2d gradient (input `x`, weights `w`, output gradient `dy`) and
+/// fills the parameter block, with `k_len` and `n_len` zero (the caller sets them). Also
+/// returns the output shape.
+fn backward_params(
+    op: &'static str,
+    x: &[usize],
+    w: &[usize],
+    dy: &Tensor,
+    cfg: &Conv2d,
+) -> Result<(Conv2dBackwardParams, [usize; 4])> {
+    dy.expect_dtype(op, DType::F32)?;
+    if cfg.activation != Activation::None {
+        return Err(Error::arg(
+            op,
+            format!(
+                "the gradient kernels take the gradient before the activation; got activation {}, \
+                 apply its backward first and pass Activation::None",
+                cfg.activation.name()
+            ),
+        ));
+    }
+    let y = cfg.output_shape(x, w).map_err(|e| match e {
+        Error::Shape { detail, .. } => Error::shape(op, detail),
+        Error::InvalidArgument { detail, .. } => Error::arg(op, detail),
+        e => e,
+    })?;
+    if dy.dims() != y {
+        return Err(Error::shape(
+            op,
+            format!("output gradient {} must have the conv2d output shape {y:?} of input {x:?} and weights {w:?}", dy.shape()),
+        ));
+    }
+    let (&[n, cin, h, wd], &[cout, cin_g, kh, kw], [_, _, oh, ow]) = (x, w, y) else {
+        return Err(Error::shape(op, format!("input {x:?} and weights {w:?} must both be 4-D")));
+    };
+    let u = |what, v| to_u32(op, what, v);
+    for (what, len) in [("input element count", x.iter().product()), ("output element count", y.iter().product())] {
+        u(what, len)?;
+    }
+    let params = Conv2dBackwardParams {
+        n: u("batch", n)?,
+        cin: u("C_in", cin)?,
+        h: u("H", h)?,
+        w: u("W", wd)?,
+        cout: u("C_out", cout)?,
+        oh: u("H_out", oh)?,
+        ow: u("W_out", ow)?,
+        groups: u("groups", cfg.groups)?,
+        kh: u("KH", kh)?,
+        kw: u("KW", kw)?,
+        stride_h: u("stride", cfg.stride[0])?,
+        stride_w: u("stride", cfg.stride[1])?,
+        pad_top: u("padding", cfg.padding[0])?,
+        pad_left: u("padding", cfg.padding[1])?,
+        dil_h: u("dilation", cfg.dilation[0])?,
+        dil_w: u("dilation", cfg.dilation[1])?,
+        cin_g: u("C_in/groups", cin_g)?,
+        cout_g: u("C_out/groups", cout / cfg.groups)?,
+        k_len: 0,
+        n_len: 0,
+    };
+    // The kernels index padded coordinates (iy + pad_top, oy * stride + ky * dilation) as i32.
+    for (d, len) in [h, wd].into_iter().enumerate() {
+        if (len + cfg.padding[d] + cfg.padding[d + 2]) as u64 > i32::MAX as u64 {
+            return Err(Error::arg(op, format!("padded input size in dimension {d} does not fit in 31 bits")));
+        }
+    }
+    Ok((params, y))
+}
+
+/// Tile shape `(BM, BN)` of the weight gradient: BM output channels by BN weight columns
+/// (`C_in/groups * KH * KW`) per workgroup. Within 16 KiB of workgroup memory like
+/// [`tile_for`]; narrow columns (depthwise, 1x1 on few channels) get narrow tiles.
+fn weight_tile_for(cout_g: usize, cols: usize) -> (u32, u32) {
+    let (bm, bn_max) = if cout_g >= 64 {
+        (64, 64)
+    } else if cout_g >= 16 {
+        (16, 128)
+    } else {
+        (4, 128)
+    };
+    (bm, cols.next_power_of_two().clamp(16, bn_max) as u32)
+}
+
+/// Workgroup counts as `u32`, or an error naming `op`.
+fn workgroups(op: &'static str, g: [usize; 3]) -> Result<[u32; 3]> {
+    Ok([to_u32(op, "workgroups", g[0])?, to_u32(op, "workgroups", g[1])?, to_u32(op, "workgroups", g[2])?])
+}
+
+/// Gradient of conv2d with respect to its input: given `dy` `[N, C_out, H_out, W_out]` (the
+/// gradient of the loss with respect to the convolution's output, before any activation), the
+/// weights `w` `[C_out, C_in/groups, KH, KW]` and the input shape `x_shape` `[N, C_in, H, W]`,
+/// returns `dx` of shape `x_shape`. Input pixels that no output window reaches (stride larger
+/// than the kernel's span, padding cut off at the bottom or right) get 0.
+///
+/// `cfg.activation` must be `Activation::None` (the graph applies the activation's backward
+/// separately); otherwise an Error. `dy` must have the shape `cfg.output_shape(x_shape,
+/// w.dims())`; any other shape is an Error.
+pub fn conv2d_backward_input(rec: &mut Recorder, dy: &Tensor, w: &Tensor, x_shape: &[usize], cfg: &Conv2d) -> Result<Tensor> {
+    let op = "conv2d_backward_input";
+    w.expect_dtype(op, DType::F32)?;
+    let (mut params, _) = backward_params(op, x_shape, w.dims(), dy, cfg)?;
+    let [n, _, h, wd] = [x_shape[0], x_shape[1], x_shape[2], x_shape[3]];
+    let cin_g = params.cin_g as usize;
+    let khw = w.dims()[2] * w.dims()[3];
+    params.k_len = to_u32(op, "C_out/groups*KH*KW", params.cout_g as usize * khw)?;
+    params.n_len = to_u32(op, "N*H*W", n * h * wd)?;
+    let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+    let (bm, bn) = tile_for(cin_g);
+    let groups = workgroups(op, [(n * h * wd).div_ceil(bn as usize), cin_g.div_ceil(bm as usize), cfg.groups])?;
+    rec.dispatch(
+        &shaders::CONV2D_BACKWARD_INPUT,
+        "conv2d_backward_input",
+        &[("BM", bm as f64), ("BN", bn as f64)],
+        &params,
+        &[dy, w, &dx],
+        groups,
+    )?;
+    Ok(dx)
+}
+
+/// Gradient of conv2d with respect to its weights: given `dy` `[N, C_out, H_out, W_out]` (the
+/// gradient before any activation) and the forward input `x` `[N, C_in, H, W]`, returns `dw`
+/// of shape `w_shape` `[C_out, C_in/groups, KH, KW]`, summed over the batch.
+///
+/// `cfg.activation` must be `Activation::None`, and `dy` must have the shape
+/// `cfg.output_shape(x.dims(), w_shape)`; otherwise an Error.
+pub fn conv2d_backward_weight(rec: &mut Recorder, dy: &Tensor, x: &Tensor, w_shape: &[usize], cfg: &Conv2d) -> Result<Tensor> {
+    let op = "conv2d_backward_weight";
+    x.expect_dtype(op, DType::F32)?;
+    let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
+    let cout_g = params.cout_g as usize;
+    let cols = w_shape[1] * w_shape[2] * w_shape[3];
+    params.k_len = to_u32(op, "N*H_out*W_out", n * oh * ow)?;
+    params.n_len = to_u32(op, "C_in/groups*KH*KW", cols)?;
+    let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
+    let (bm, bn) = weight_tile_for(cout_g, cols);
+    let groups = workgroups(op, [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
+    rec.dispatch(
+        &shaders::CONV2D_BACKWARD_WEIGHT,
+        "conv2d_backward_weight",
+        &[("BM", bm as f64), ("BN", bn as f64)],
+        &params,
+        &[dy, x, &dw],
+        groups,
+    )?;
+    Ok(dw)
+}
+
+/// Gradient of conv2d with respect to its bias: the sum of `dy` `[N, C_out, H_out, W_out]`
+/// (the gradient before any activation) over the batch and the output pixels, as `[C_out]`.
+pub fn conv2d_backward_bias(rec: &mut Recorder, dy: &Tensor) -> Result<Tensor> {
+    let op = "conv2d_backward_bias";
+    dy.expect_dtype(op, DType::F32)?;
+    let [n, cout, oh, ow] = dy.shape().nchw(op)?;
+    let u = |what, v| to_u32(op, what, v);
+    u("output gradient element count", dy.numel())?;
+    let params = Conv2dBackwardParams {
+        n: u("batch", n)?,
+        cout: u("C_out", cout)?,
+        oh: u("H_out", oh)?,
+        ow: u("W_out", ow)?,
+        ..Zeroable::zeroed()
+    };
+    let db = rec.alloc([cout], DType::F32)?;
+    // Small reductions get small workgroups so that few invocations idle (a power of two, 32..=256).
+    let wg = (n * oh * ow).next_power_of_two().clamp(32, 256);
+    rec.dispatch(
+        &shaders::CONV2D_BACKWARD_WEIGHT,
+        "conv2d_backward_bias",
+        &[("WG", wg as f64)],
+        &params,
+        &[dy, &db],
+        grid_1d(cout as u64, 1),
+    )?;
+    Ok(db)
 }

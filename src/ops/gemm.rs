@@ -127,7 +127,7 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
         }
         None => (0, 0),
     };
-    let y = Tensor::empty(rec.gpu(), [m, n], DType::F32)?;
+    let y = rec.alloc([m, n], DType::F32)?;
     let u = |what, v| to_u32(op, what, v);
     u("M*N", m * n)?;
     u("M*K", m * k)?;
@@ -180,6 +180,100 @@ pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Ten
         }
     }
     gemm(rec, x, weight, bias, &Gemm { trans_b: true, ..Default::default() })
+}
+
+/// The gradients of [`gemm`] `Y = alpha * op(A) @ op(B) + beta * C` from the output gradient
+/// `dy` `[M, N]`: `(dA, dB, dC)` shaped like `a`, `b` and `C` (`c_shape`, when the forward pass
+/// had a `C`). With `G = alpha * dy`:
+/// `d op(A) = G @ op(B)^T` and `d op(B) = op(A)^T @ G`, stored transposed back where `trans_a`
+/// (`trans_b`) is set; `dC = beta * dy` summed over the dimensions `C` was broadcast along.
+/// Each product is one call of the tiled [`gemm`] kernel with the right transpose flags (no
+/// copies); `dC` is a [`reduce_sum_to_shape`](super::reduce_sum_to_shape).
+///
+/// `cfg.activation` must be [`Activation::None`]: the gradient through a fused activation needs
+/// the pre-activation output, so apply [`activation_backward`](super::activation_backward) to
+/// `dy` first and pass a config without it.
+pub fn gemm_backward(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    c_shape: Option<&[usize]>,
+    cfg: &Gemm,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let op = "gemm_backward";
+    if cfg.activation != Activation::None {
+        return Err(Error::arg(
+            op,
+            format!(
+                "fused activation {} is not supported; run activation_backward on the gradient and pass activation None",
+                cfg.activation.name()
+            ),
+        ));
+    }
+    dy.expect_dtype(op, DType::F32)?;
+    a.expect_dtype(op, DType::F32)?;
+    b.expect_dtype(op, DType::F32)?;
+    let (m, _k, n) = cfg.mkn(a.dims(), b.dims())?;
+    if dy.dims() != [m, n] {
+        return Err(Error::shape(op, format!("gradient {} must be the output shape [{m}, {n}]", dy.shape())));
+    }
+    if let Some(c) = c_shape {
+        c_strides(c, m, n)?;
+    }
+    let scaled = |trans_a, trans_b| Gemm { trans_a, trans_b, alpha: cfg.alpha, beta: 0.0, activation: Activation::None };
+    // dA: [M, K] = G @ op(B)^T, or stored [K, M] = op(B) @ G^T.
+    let da = if cfg.trans_a {
+        gemm(rec, b, dy, None, &scaled(cfg.trans_b, true))?
+    } else {
+        gemm(rec, dy, b, None, &scaled(false, !cfg.trans_b))?
+    };
+    // dB: [K, N] = op(A)^T @ G, or stored [N, K] = G^T @ op(A).
+    let db = if cfg.trans_b {
+        gemm(rec, dy, a, None, &scaled(true, cfg.trans_a))?
+    } else {
+        gemm(rec, a, dy, None, &scaled(!cfg.trans_a, false))?
+    };
+    let dc = match c_shape {
+        Some(c) => Some(super::binary::reduce_sum_to_shape_scaled(rec, op, dy, c, cfg.beta)?),
+        None => None,
+    };
+    Ok((da, db, dc))
+}
+
+/// The gradients of [`linear`] (`y = x @ weight^T + bias`) from the output gradient `dy`
+/// `[B, out]`: `dx = dy @ weight` `[B, in]`, and when `weight_grads` is set also
+/// `(dweight, dbias)` with `dweight = dy^T @ x` `[out, in]` and `dbias` `[out]` the sum of `dy`
+/// over the batch. Grad-CAM needs only `dx`; training-style checks need all three.
+pub fn linear_backward(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    x: &Tensor,
+    weight: &Tensor,
+    weight_grads: bool,
+) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
+    let op = "linear_backward";
+    let (&[bx, cin], &[cout, win]) = (x.dims(), weight.dims()) else {
+        return Err(Error::shape(op, format!("input {} must be [B, in] and weight {} [out, in]", x.shape(), weight.shape())));
+    };
+    if cin != win {
+        return Err(Error::shape(op, format!("input {} has {cin} features, weight {} takes {win}", x.shape(), weight.shape())));
+    }
+    if dy.dims() != [bx, cout] {
+        return Err(Error::shape(op, format!("gradient {} must be the output shape [{bx}, {cout}]", dy.shape())));
+    }
+    dy.expect_dtype(op, DType::F32)?;
+    x.expect_dtype(op, DType::F32)?;
+    weight.expect_dtype(op, DType::F32)?;
+    let dx = gemm(rec, dy, weight, None, &Gemm::default())?;
+    let grads = if weight_grads {
+        let dw = gemm(rec, dy, x, None, &Gemm { trans_a: true, ..Default::default() })?;
+        let db = super::binary::reduce_sum_to_shape_scaled(rec, op, dy, &[cout], 1.0)?;
+        Some((dw, db))
+    } else {
+        None
+    };
+    Ok((dx, grads))
 }
 
 /// FLOPs of one gemm (2 per multiply-add), for benchmarks and `inspect`.

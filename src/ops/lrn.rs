@@ -78,7 +78,7 @@ pub fn lrn(rec: &mut Recorder, x: &Tensor, cfg: &Lrn) -> Result<Tensor> {
     let inner: usize = dims[2..].iter().product();
     let (before, after) = cfg.window();
     let len = to_u32(op, "element count", x.numel())?;
-    let y = Tensor::empty(rec.gpu(), x.shape().clone(), DType::F32)?;
+    let y = rec.alloc(x.shape().clone(), DType::F32)?;
     // The window is clipped to the C channels, so wider bounds change nothing.
     let params = LrnParams {
         len,

@@ -7,6 +7,7 @@
 mod activation;
 mod batch_norm;
 mod binary;
+mod cam;
 mod concat;
 mod conv2d;
 mod gemm;
@@ -20,6 +21,7 @@ mod transpose;
 pub use activation::*;
 pub use batch_norm::*;
 pub use binary::*;
+pub use cam::*;
 pub use concat::*;
 pub use conv2d::*;
 pub use gemm::*;
@@ -41,6 +43,7 @@ pub fn uniform_layouts() -> Vec<(&'static str, usize)> {
     activation::uniform_layouts(&mut v);
     batch_norm::uniform_layouts(&mut v);
     binary::uniform_layouts(&mut v);
+    cam::uniform_layouts(&mut v);
     concat::uniform_layouts(&mut v);
     conv2d::uniform_layouts(&mut v);
     gemm::uniform_layouts(&mut v);

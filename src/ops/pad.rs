@@ -110,7 +110,7 @@ pub fn pad(rec: &mut Recorder, x: &Tensor, pads: &[usize], mode: PadMode) -> Res
         value,
         _pad: 0,
     };
-    let y = Tensor::empty(rec.gpu(), out, DType::F32)?;
+    let y = rec.alloc(out, DType::F32)?;
     rec.dispatch(
         &shaders::PAD,
         "pad",

@@ -164,7 +164,30 @@ struct GlobalPool2dParams {
     _pad: [u32; 2],
 }
 
+/// Mirrors `Params` in `shaders/pool_backward.wgsl` (shared by its four entries).
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable, Default)]
+struct PoolBackwardParams {
+    len: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_top: u32,
+    pad_left: u32,
+    pad_bottom: u32,
+    pad_right: u32,
+    dil_h: u32,
+    dil_w: u32,
+    count_include_pad: u32,
+}
+
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
+    v.push((shaders::POOL_BACKWARD.name, std::mem::size_of::<PoolBackwardParams>()));
     v.push((shaders::MAX_POOL2D.name, std::mem::size_of::<MaxPool2dParams>()));
     v.push((shaders::AVG_POOL2D.name, std::mem::size_of::<AvgPool2dParams>()));
     v.push((shaders::GLOBAL_POOL2D.name, std::mem::size_of::<GlobalPool2dParams>()));
@@ -188,8 +211,8 @@ pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tenso
     let op = "max_pool2d";
     let ([n, c, h, w], out) = pool_shapes(op, x, cfg)?;
     let [_, _, oh, ow] = out;
-    let y = Tensor::empty(rec.gpu(), out, DType::F32)?;
-    let idx = Tensor::empty(rec.gpu(), out, DType::U32)?;
+    let y = rec.alloc(out, DType::F32)?;
+    let idx = rec.alloc(out, DType::U32)?;
     let u = |what, v| to_u32(op, what, v);
     let len = u("output element count", n * c * oh * ow)?;
     let params = MaxPool2dParams {
@@ -232,7 +255,7 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
     }
     let ([n, c, h, w], out) = pool_shapes(op, x, cfg)?;
     let [_, _, oh, ow] = out;
-    let y = Tensor::empty(rec.gpu(), out, DType::F32)?;
+    let y = rec.alloc(out, DType::F32)?;
     let u = |what, v| to_u32(op, what, v);
     let len = u("output element count", n * c * oh * ow)?;
     let params = AvgPool2dParams {
@@ -275,7 +298,7 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
     to_u32(entry, "input element count", x.numel())?;
     let planes = n * c;
     let hw = h * w;
-    let y = Tensor::empty(rec.gpu(), [n, c, 1, 1], DType::F32)?;
+    let y = rec.alloc([n, c, 1, 1], DType::F32)?;
     let params = GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
     // Small planes get small workgroups so that few invocations idle (a power of two, 32..=256).
     let wg = hw.next_power_of_two().clamp(32, 256);
@@ -302,4 +325,183 @@ pub fn global_avg_pool2d(rec: &mut Recorder, x: &Tensor) -> Result<Tensor> {
 /// `[N, C, 1, 1]`.
 pub fn global_max_pool2d(rec: &mut Recorder, x: &Tensor) -> Result<Tensor> {
     global_pool2d(rec, x, "global_max_pool2d")
+}
+
+/// The input `[N, C, H, W]` of a pooling backward, checked: four dimensions, none empty, and
+/// few enough elements for the 32-bit kernels.
+fn backward_x_shape(op: &'static str, x_shape: &[usize]) -> Result<[usize; 4]> {
+    let &[n, c, h, w] = x_shape else {
+        return Err(Error::shape(op, format!("input shape {x_shape:?} must be 4-D [N, C, H, W]")));
+    };
+    if h == 0 || w == 0 {
+        return Err(Error::shape(op, format!("input shape {x_shape:?} has an empty feature map")));
+    }
+    let numel = [n, c, h, w].iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    match numel {
+        Some(v) => to_u32(op, "input element count", v)?,
+        None => return Err(Error::shape(op, format!("input shape {x_shape:?} overflows"))),
+    };
+    Ok([n, c, h, w])
+}
+
+/// Checks `dy` against the output `[N, C, H_out, W_out]` of a windowed pool of `x_shape` and
+/// fills the window fields of the backward parameters.
+fn window_backward_params(
+    op: &'static str,
+    dy: &Tensor,
+    x_shape: &[usize],
+    cfg: &Pool2d,
+) -> Result<PoolBackwardParams> {
+    dy.expect_dtype(op, DType::F32)?;
+    let [n, c, h, w] = backward_x_shape(op, x_shape)?;
+    let [oh, ow] = cfg.output_hw_for(op, [h, w])?;
+    cfg.check_i32(op, [h, w])?;
+    if dy.dims() != [n, c, oh, ow] {
+        return Err(Error::shape(
+            op,
+            format!("gradient {} must be the pool's output shape [{n}, {c}, {oh}, {ow}] for input {x_shape:?}", dy.shape()),
+        ));
+    }
+    let u = |what, v| to_u32(op, what, v);
+    Ok(PoolBackwardParams {
+        len: u("input element count", n * c * h * w)?,
+        h: u("H", h)?,
+        w: u("W", w)?,
+        oh: u("H_out", oh)?,
+        ow: u("W_out", ow)?,
+        kh: u("kernel", cfg.kernel[0])?,
+        kw: u("kernel", cfg.kernel[1])?,
+        stride_h: u("stride", cfg.stride[0])?,
+        stride_w: u("stride", cfg.stride[1])?,
+        pad_top: u("padding", cfg.padding[0])?,
+        pad_left: u("padding", cfg.padding[1])?,
+        pad_bottom: u("padding", cfg.padding[2])?,
+        pad_right: u("padding", cfg.padding[3])?,
+        dil_h: u("dilation", cfg.dilation[0])?,
+        dil_w: u("dilation", cfg.dilation[1])?,
+        count_include_pad: cfg.count_include_pad as u32,
+    })
+}
+
+/// The gradient of [`max_pool2d`]: `dy` `[N, C, H_out, W_out]` flows back to the input each
+/// output's `argmax` (the [`DType::U32`] indices returned by [`max_pool2d`]) names, giving `dx`
+/// of `x_shape` `[N, C, H, W]`; where windows overlap, an input collects the gradients of every
+/// output it was the maximum of (PyTorch). An index that does not name an input under its own
+/// window contributes nothing.
+///
+/// A gather: one invocation per input element visits the outputs whose windows cover it, so
+/// there are no atomics and no zero-fill pass.
+pub fn max_pool2d_backward(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    argmax: &Tensor,
+    x_shape: &[usize],
+    cfg: &Pool2d,
+) -> Result<Tensor> {
+    let op = "max_pool2d_backward";
+    let params = window_backward_params(op, dy, x_shape, cfg)?;
+    argmax.expect_dtype(op, DType::U32)?;
+    if argmax.dims() != dy.dims() {
+        return Err(Error::shape(op, format!("argmax {} must have the gradient's shape {}", argmax.shape(), dy.shape())));
+    }
+    let dx = rec.alloc(x_shape, DType::F32)?;
+    if params.len > 0 {
+        rec.dispatch(
+            &shaders::POOL_BACKWARD,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[dy, &dx, argmax],
+            grid_1d(params.len as u64, WG_1D),
+        )?;
+    }
+    Ok(dx)
+}
+
+/// The gradient of [`avg_pool2d`]: every input under a window receives `dy / divisor` of that
+/// window (the divisor as in the forward pass, with or without
+/// [`Pool2d::count_include_pad`]), summed over the windows that cover it. `dy` is the pool's
+/// output `[N, C, H_out, W_out]`; `dx` has `x_shape` `[N, C, H, W]`. Dilation must be `[1, 1]`.
+///
+/// A gather: one invocation per input element, no atomics.
+pub fn avg_pool2d_backward(rec: &mut Recorder, dy: &Tensor, x_shape: &[usize], cfg: &Pool2d) -> Result<Tensor> {
+    let op = "avg_pool2d_backward";
+    if cfg.dilation != [1, 1] {
+        return Err(Error::arg(op, format!("dilation {:?} is not supported; it must be [1, 1]", cfg.dilation)));
+    }
+    let params = window_backward_params(op, dy, x_shape, cfg)?;
+    let dx = rec.alloc(x_shape, DType::F32)?;
+    if params.len > 0 {
+        rec.dispatch(
+            &shaders::POOL_BACKWARD,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[dy, &dx],
+            grid_1d(params.len as u64, WG_1D),
+        )?;
+    }
+    Ok(dx)
+}
+
+/// Checks the `[N, C, 1, 1]` gradient of a global pool of `x_shape`.
+fn global_backward_params(op: &'static str, dy: &Tensor, x_shape: &[usize]) -> Result<PoolBackwardParams> {
+    dy.expect_dtype(op, DType::F32)?;
+    let [n, c, h, w] = backward_x_shape(op, x_shape)?;
+    if dy.dims() != [n, c, 1, 1] {
+        return Err(Error::shape(op, format!("gradient {} must be [{n}, {c}, 1, 1] for input {x_shape:?}", dy.shape())));
+    }
+    Ok(PoolBackwardParams {
+        len: to_u32(op, "input element count", n * c * h * w)?,
+        h: to_u32(op, "H", h)?,
+        w: to_u32(op, "W", w)?,
+        ..Default::default()
+    })
+}
+
+/// The gradient of [`global_avg_pool2d`]: `dy` `[N, C, 1, 1]` spread evenly over each plane,
+/// `dx[n, c, y, x] = dy[n, c] / (H W)`, shaped `x_shape` `[N, C, H, W]`.
+pub fn global_avg_pool2d_backward(rec: &mut Recorder, dy: &Tensor, x_shape: &[usize]) -> Result<Tensor> {
+    let op = "global_avg_pool2d_backward";
+    let params = global_backward_params(op, dy, x_shape)?;
+    let dx = rec.alloc(x_shape, DType::F32)?;
+    if params.len > 0 {
+        rec.dispatch(
+            &shaders::POOL_BACKWARD,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[dy, &dx],
+            grid_1d(params.len as u64, WG_1D),
+        )?;
+    }
+    Ok(dx)
+}
+
+/// The gradient of [`global_max_pool2d`] for its input `x` `[N, C, H, W]`: all of `dy[n, c]`
+/// goes to the first maximum of each plane in row-major order (PyTorch's
+/// `adaptive_max_pool2d`), 0 elsewhere. `dy` is `[N, C, 1, 1]`.
+///
+/// One workgroup per plane finds the maximum and its first index by tree reductions.
+pub fn global_max_pool2d_backward(rec: &mut Recorder, dy: &Tensor, x: &Tensor) -> Result<Tensor> {
+    let op = "global_max_pool2d_backward";
+    x.expect_dtype(op, DType::F32)?;
+    let mut params = global_backward_params(op, dy, x.dims())?;
+    let [n, c, h, w] = x.shape().nchw(op)?;
+    let planes = n * c;
+    params.len = to_u32(op, "N*C", planes)?;
+    let dx = rec.alloc(x.shape().clone(), DType::F32)?;
+    // As in the forward pass: a power of two, 32..=256, by plane size.
+    let wg = (h * w).next_power_of_two().clamp(32, 256);
+    if planes > 0 {
+        rec.dispatch(
+            &shaders::POOL_BACKWARD,
+            op,
+            &[("WG", wg as f64)],
+            &params,
+            &[dy, &dx, x],
+            grid_1d(planes as u64, 1),
+        )?;
+    }
+    Ok(dx)
 }

@@ -87,7 +87,7 @@ pub fn resize_bilinear(rec: &mut Recorder, x: &Tensor, out_hw: [usize; 2], mode:
         scale_h: mode.scale(h, oh) as f32,
         scale_w: mode.scale(w, ow) as f32,
     };
-    let y = Tensor::empty(rec.gpu(), [n, c, oh, ow], DType::F32)?;
+    let y = rec.alloc([n, c, oh, ow], DType::F32)?;
     rec.dispatch(
         &shaders::RESIZE,
         "resize",

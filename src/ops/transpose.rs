@@ -63,7 +63,7 @@ pub fn transpose(rec: &mut Recorder, x: &Tensor, perm: &[usize]) -> Result<Tenso
     let out_u32: Vec<u32> = out.iter().map(|&d| d as u32).collect();
     let in_strides: Vec<u32> = perm.iter().map(|&p| strides[p]).collect();
     let params = TransposeParams { out_dims: pack6(&out_u32, 1), in_strides: pack6(&in_strides, 0), len, _pad: [0; 3] };
-    let y = Tensor::empty(rec.gpu(), out, DType::F32)?;
+    let y = rec.alloc(out, DType::F32)?;
     rec.dispatch(
         &shaders::TRANSPOSE,
         "transpose",

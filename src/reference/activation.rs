@@ -32,3 +32,62 @@ pub fn activate(x: f64, act: Activation) -> f64 {
 pub fn activation(x: &Array, act: Activation) -> Array {
     Array::new(x.shape.clone(), x.data.iter().map(|&v| activate(v, act)).collect())
 }
+
+/// The derivative `f'(x)` of one activation in f64, with PyTorch's choice at the kinks:
+/// `relu'(0) = 0`, leaky ReLU `slope` at `x <= 0`, clip 1 strictly inside `(min, max)` only,
+/// hard sigmoid `a` strictly where `0 < a x + b < 1`, hard swish `(2x + 3) / 6` on `[-3, 3]`.
+pub fn activate_grad(x: f64, act: Activation) -> f64 {
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let step = |inside: bool, v: f64| if inside { v } else { 0.0 };
+    match act {
+        Activation::None => 1.0,
+        Activation::Relu => step(x > 0.0, 1.0),
+        Activation::LeakyRelu(s) => {
+            if x > 0.0 {
+                1.0
+            } else {
+                s as f64
+            }
+        }
+        Activation::Clip(lo, hi) => step(x > lo as f64 && x < hi as f64, 1.0),
+        Activation::Sigmoid => sigmoid(x) * (1.0 - sigmoid(x)),
+        Activation::Silu => sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x))),
+        Activation::HardSigmoid(a, b) => {
+            let t = a as f64 * x + b as f64;
+            step(t > 0.0 && t < 1.0, a as f64)
+        }
+        Activation::HardSwish => {
+            if x < -3.0 {
+                0.0
+            } else if x > 3.0 {
+                1.0
+            } else {
+                (2.0 * x + 3.0) / 6.0
+            }
+        }
+        Activation::Gelu => {
+            let cdf = 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+            let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            cdf + x * pdf
+        }
+        Activation::GeluTanh => {
+            let k = (2.0 / std::f64::consts::PI).sqrt();
+            let t = (k * (x + 0.044715 * x * x * x)).tanh();
+            let du = k * (1.0 + 3.0 * 0.044715 * x * x);
+            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
+        }
+        Activation::Tanh => 1.0 - x.tanh() * x.tanh(),
+    }
+}
+
+/// Activation gradient by definition: `dx = dy * f'(x)` elementwise, `x` the activation's input.
+pub fn activation_backward(dy: &Array, x: &Array, act: Activation) -> Array {
+    assert_eq!(dy.shape, x.shape, "reference activation_backward: shapes");
+    Array::new(x.shape.clone(), dy.data.iter().zip(&x.data).map(|(&g, &v)| g * activate_grad(v, act)).collect())
+}
+
+/// Guided backpropagation through a ReLU: `dx = dy` where `x > 0` and `dy > 0`, else 0.
+pub fn guided_relu_backward(dy: &Array, x: &Array) -> Array {
+    assert_eq!(dy.shape, x.shape, "reference guided_relu_backward: shapes");
+    Array::new(x.shape.clone(), dy.data.iter().zip(&x.data).map(|(&g, &v)| if v > 0.0 && g > 0.0 { g } else { 0.0 }).collect())
+}

@@ -22,3 +22,29 @@ pub fn concat(inputs: &[&Array], axis: usize) -> Array {
     }
     y
 }
+
+/// Split by definition (the backward of [`concat`]): piece `i` holds the axis positions
+/// `sizes[..i].sum() .. sizes[..=i].sum()` of `x`. Panics when the sizes do not add up (a
+/// test bug).
+pub fn split(x: &Array, axis: usize, sizes: &[usize]) -> Vec<Array> {
+    assert_eq!(sizes.iter().sum::<usize>(), x.shape[axis], "reference split: sizes");
+    let outer: usize = x.shape[..axis].iter().product();
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let mut offset = 0;
+    let mut pieces = Vec::new();
+    for &n in sizes {
+        let mut shape = x.shape.clone();
+        shape[axis] = n;
+        let mut y = Array::zeros(shape);
+        for o in 0..outer {
+            for a in 0..n {
+                for k in 0..inner {
+                    y.data[(o * n + a) * inner + k] = x.data[(o * x.shape[axis] + offset + a) * inner + k];
+                }
+            }
+        }
+        offset += n;
+        pieces.push(y);
+    }
+    pieces
+}

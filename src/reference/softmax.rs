@@ -40,3 +40,39 @@ pub fn log_softmax(x: &Array, axis: usize) -> Array {
         row.iter().map(|&v| v - lse).collect()
     })
 }
+
+/// Applies `f(dy_row, y_row)` to every pair of rows along `axis`.
+fn along_axis2(dy: &Array, y: &Array, axis: usize, f: impl Fn(&[f64], &[f64]) -> Vec<f64>) -> Array {
+    assert_eq!(dy.shape, y.shape, "reference softmax backward: shapes");
+    let len = y.shape[axis];
+    let inner: usize = y.shape[axis + 1..].iter().product();
+    let outer: usize = y.shape[..axis].iter().product();
+    let mut dx = Array::zeros(y.shape.clone());
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| (o * len + j) * inner + i;
+            let g: Vec<f64> = (0..len).map(|j| dy.data[at(j)]).collect();
+            let r: Vec<f64> = (0..len).map(|j| y.data[at(j)]).collect();
+            for (j, v) in f(&g, &r).into_iter().enumerate() {
+                dx.data[at(j)] = v;
+            }
+        }
+    }
+    dx
+}
+
+/// Softmax gradient from its output `y`: `dx_j = y_j (dy_j - sum_k dy_k y_k)` along `axis`.
+pub fn softmax_backward(dy: &Array, y: &Array, axis: usize) -> Array {
+    along_axis2(dy, y, axis, |g, y| {
+        let s: f64 = g.iter().zip(y).map(|(a, b)| a * b).sum();
+        g.iter().zip(y).map(|(&a, &b)| b * (a - s)).collect()
+    })
+}
+
+/// Log-softmax gradient from its output `y`: `dx_j = dy_j - exp(y_j) sum_k dy_k` along `axis`.
+pub fn log_softmax_backward(dy: &Array, y: &Array, axis: usize) -> Array {
+    along_axis2(dy, y, axis, |g, y| {
+        let s: f64 = g.iter().sum();
+        g.iter().zip(y).map(|(&a, &b)| a - b.exp() * s).collect()
+    })
+}

@@ -1,5 +1,8 @@
 //! Pictures for people: feature-map grids and atomic PNG output.
 
+mod colormap;
+pub use colormap::*;
+
 use std::path::Path;
 
 use crate::{Error, Result};

@@ -1,0 +1,85 @@
+// activation_backward: dx = dy * f'(x) elementwise, x the activation's input and f chosen by
+// `code` (see lib/activation.wgsl, prepended). At the kinks the derivative is PyTorch's choice:
+// relu'(0) = 0, leaky_relu'(0) = slope, clip/relu6 pass the gradient strictly inside (min, max)
+// only, hard_sigmoid strictly where 0 < a x + b < 1, hard_swish is (2x + 3) / 6 on [-3, 3].
+// guided_relu_backward: guided backpropagation, dx = dy where x > 0 and dy > 0, else 0.
+// One invocation per element.
+
+struct Params {
+    len: u32,
+    code: u32,
+    a: f32,
+    b: f32,
+}
+
+override WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+// 1 / cosh(x)^2 = 1 - tanh(x)^2 without the cancellation near |tanh| = 1 (cosh overflows to
+// inf for large |x|, giving the right limit 0).
+fn sech2(x: f32) -> f32 {
+    let c = cosh(x);
+    return 1.0 / (c * c);
+}
+
+fn activate_grad(x: f32, code: u32, a: f32, b: f32) -> f32 {
+    switch code {
+        case 1u: { return select(0.0, 1.0, x > 0.0); }
+        case 2u: { return select(a, 1.0, x > 0.0); }
+        case 3u: { return select(0.0, 1.0, x > a && x < b); }
+        // sigmoid(x) (1 - sigmoid(x)) = sigmoid(x) sigmoid(-x): no cancellation for large x.
+        case 4u: { return sigmoid_f(x) * sigmoid_f(-x); }
+        case 5u: { return sigmoid_f(x) * (1.0 + x * sigmoid_f(-x)); }
+        case 6u: {
+            let t = a * x + b;
+            return select(0.0, a, t > 0.0 && t < 1.0);
+        }
+        case 7u: {
+            if (x < -3.0) {
+                return 0.0;
+            }
+            if (x > 3.0) {
+                return 1.0;
+            }
+            return (2.0 * x + 3.0) / 6.0;
+        }
+        case 8u: {
+            // Phi(x) + x phi(x).
+            let cdf = 0.5 * (1.0 + erf_approx(x * 0.70710678118654752));
+            let pdf = exp(-0.5 * x * x) * 0.39894228040143268;
+            return cdf + x * pdf;
+        }
+        case 9u: {
+            // d/dx 0.5 x (1 + tanh(u)), u = k (x + 0.044715 x^3) (PyTorch's formula).
+            let k = 0.79788456080286536;
+            let u = k * (x + 0.044715 * x * x * x);
+            let du = k * (1.0 + 3.0 * 0.044715 * x * x);
+            return 0.5 * (1.0 + tanh(u)) + 0.5 * x * sech2(u) * du;
+        }
+        case 10u: { return sech2(x); }
+        default: { return 1.0; }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn activation_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.len) {
+        return;
+    }
+    dx[i] = dy[i] * activate_grad(x[i], p.code, p.a, p.b);
+}
+
+@compute @workgroup_size(WG)
+fn guided_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.len) {
+        return;
+    }
+    let g = dy[i];
+    dx[i] = select(0.0, g, x[i] > 0.0 && g > 0.0);
+}

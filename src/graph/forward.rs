@@ -1,0 +1,188 @@
+//! The forward pass: every node recorded into one encoder, intermediates recycled by the plan.
+
+use super::{Graph, Op, TensorId};
+use crate::gpu::Recorder;
+use crate::ops::{self, Conv2d};
+use crate::{Error, Gpu, Result, Tensor};
+
+/// What a forward pass keeps beyond its output.
+#[derive(Clone, Debug, Default)]
+pub struct Keep {
+    /// Tensors to keep for reading back (feature-map stacks to look at, embeddings).
+    pub taps: Vec<TensorId>,
+    /// Keep what a backward pass from the output down to this tensor needs (and the tensor).
+    pub backward_to: Option<TensorId>,
+    /// Also keep what weight gradients need (a full backward, for training).
+    pub weight_grads: bool,
+}
+
+impl Keep {
+    /// Keep these taps.
+    pub fn taps(taps: &[TensorId]) -> Keep {
+        Keep { taps: taps.to_vec(), ..Default::default() }
+    }
+    /// Prepare a backward pass to `target` (input gradients only).
+    pub fn backward_to(target: TensorId) -> Keep {
+        Keep { backward_to: Some(target), ..Default::default() }
+    }
+}
+
+/// The result of a forward pass: the output and every kept tensor.
+pub struct Activations {
+    pub(crate) batch: usize,
+    pub(crate) values: Vec<Option<Tensor>>,
+    pub(crate) argmax: Vec<Option<Tensor>>,
+    pub(crate) keep: Keep,
+    pub(crate) output: TensorId,
+}
+
+impl Activations {
+    /// Batch size of the pass.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+    /// The graph's output (logits for a classifier).
+    pub fn output(&self) -> &Tensor {
+        self.values[self.output.0].as_ref().expect("the output is always kept")
+    }
+    /// A kept tensor, or `None` if the pass did not keep it.
+    pub fn get(&self, id: TensorId) -> Option<&Tensor> {
+        self.values.get(id.0).and_then(|v| v.as_ref())
+    }
+    /// What this pass was asked to keep.
+    pub fn keep(&self) -> &Keep {
+        &self.keep
+    }
+    /// A kept tensor, or an error naming it.
+    pub fn require(&self, graph: &Graph, id: TensorId) -> Result<&Tensor> {
+        self.get(id).ok_or_else(|| {
+            Error::arg("forward", format!("tensor `{}` was not kept by this forward pass; add it to Keep", graph.name(id)))
+        })
+    }
+
+    /// Reads a kept tensor back; with `channels`, only those channels (axis 1) of every image,
+    /// as `[N, channels.len(), ...]` in that order, copying nothing else off the device.
+    pub fn read(&self, gpu: &Gpu, graph: &Graph, id: TensorId, channels: Option<&[usize]>) -> Result<Vec<f32>> {
+        let t = self.require(graph, id)?;
+        let Some(chs) = channels else { return t.to_f32(gpu) };
+        let dims = t.dims();
+        if dims.len() < 2 {
+            return Err(Error::arg("read", format!("`{}` {:?} has no channel axis", graph.name(id), dims)));
+        }
+        let (n, c) = (dims[0], dims[1]);
+        if let Some(&bad) = chs.iter().find(|&&ch| ch >= c) {
+            return Err(Error::arg("read", format!("channel {bad} out of range: `{}` has {c}", graph.name(id))));
+        }
+        let plane: usize = dims[2..].iter().product();
+        let ranges: Vec<(u64, u64)> = (0..n)
+            .flat_map(|b| chs.iter().map(move |&ch| (((b * c + ch) * plane * 4) as u64, (plane * 4) as u64)))
+            .collect();
+        let bytes = gpu.read_ranges(t.buffer(), &ranges)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}
+
+impl Graph {
+    /// Records a forward pass of `x` (`[N, ...input shape]`) into `rec`, keeping what `keep` asks
+    /// for. Intermediates are recycled into later outputs after their last reader.
+    pub fn forward(&self, rec: &mut Recorder, x: &Tensor, keep: &Keep) -> Result<Activations> {
+        let want = self.item_shape(self.input);
+        if x.dims().len() != want.len() + 1 || &x.dims()[1..] != want {
+            return Err(Error::shape(
+                "forward",
+                format!("input `{}` must be [N, {want:?}...], got {:?}", self.name(self.input), x.dims()),
+            ));
+        }
+        for t in keep.taps.iter().chain(keep.backward_to.iter()) {
+            if t.0 >= self.tensors.len() {
+                return Err(Error::arg("forward", format!("unknown tensor id {}", t.0)));
+            }
+        }
+        let plan = self.plan(keep);
+        let batch = x.dims()[0];
+        let mut live: Vec<Option<Tensor>> = vec![None; self.tensors.len()];
+        let mut argmax: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
+        live[self.input.0] = Some(x.clone());
+
+        for (i, node) in self.nodes.iter().enumerate().skip(1) {
+            if !plan.skipped[i] {
+                let inputs: Vec<&Tensor> = node
+                    .inputs
+                    .iter()
+                    .map(|t| live[t.0].as_ref().expect("plan keeps inputs alive until their last reader"))
+                    .collect();
+                let fused_act = plan.fused[i].map(|j| match self.nodes[j].op {
+                    Op::Activation(a) => (j, a),
+                    _ => unreachable!("only activations fuse"),
+                });
+                let (y, idx) = self.run_node(rec, i, &inputs, fused_act.map(|(_, a)| a)).map_err(|e| e.in_node(&node.name))?;
+                let out = fused_act.map_or(node.output, |(j, _)| self.nodes[j].output);
+                live[out.0] = Some(y);
+                if plan.keep_argmax[i] {
+                    argmax[i] = idx;
+                }
+            }
+            for t in &plan.release_after[i] {
+                if let Some(buf) = live[t.0].take() {
+                    rec.recycle(buf);
+                }
+            }
+        }
+        let values = (0..self.tensors.len())
+            .map(|t| if plan.kept[plan.root[t].0] { live[t].take() } else { None })
+            .collect();
+        Ok(Activations { batch, values, argmax, keep: keep.clone(), output: self.output })
+    }
+
+    /// Records node `i` on its inputs; returns the output and, for max pooling, the argmax.
+    pub(crate) fn run_node(
+        &self,
+        rec: &mut Recorder,
+        i: usize,
+        x: &[&Tensor],
+        fused: Option<ops::Activation>,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let y = match &self.nodes[i].op {
+            Op::Input => unreachable!("the input node is never run"),
+            Op::Conv2d { weight, bias, cfg } => {
+                let cfg = Conv2d { activation: fused.unwrap_or(cfg.activation), ..*cfg };
+                ops::conv2d(rec, x[0], weight, bias.as_ref(), &cfg)?
+            }
+            Op::BatchNorm { scale, bias, mean, var, eps } => ops::batch_norm(rec, x[0], scale, bias, mean, var, *eps)?,
+            Op::Activation(a) => ops::activation(rec, x[0], *a)?,
+            Op::MaxPool2d(cfg) => {
+                let (y, idx) = ops::max_pool2d(rec, x[0], cfg)?;
+                return Ok((y, Some(idx)));
+            }
+            Op::AvgPool2d(cfg) => ops::avg_pool2d(rec, x[0], cfg)?,
+            Op::GlobalAvgPool2d => ops::global_avg_pool2d(rec, x[0])?,
+            Op::GlobalMaxPool2d => ops::global_max_pool2d(rec, x[0])?,
+            Op::Linear { weight, bias } => ops::linear(rec, x[0], weight, bias.as_ref())?,
+            Op::Binary(op) => ops::binary(rec, x[0], x[1], *op)?,
+            Op::Concat { axis } => ops::concat(rec, x, *axis)?,
+            Op::Flatten => x[0].flatten(1)?,
+            Op::Softmax { axis } => ops::softmax(rec, x[0], *axis)?,
+            Op::LogSoftmax { axis } => ops::log_softmax(rec, x[0], *axis)?,
+            Op::Lrn(cfg) => ops::lrn(rec, x[0], cfg)?,
+            Op::Pad { pads, mode } => ops::pad(rec, x[0], pads, *mode)?,
+            Op::ResizeBilinear { size, mode } => ops::resize_bilinear(rec, x[0], *size, *mode)?,
+            Op::Transpose { perm } => ops::transpose(rec, x[0], perm)?,
+            Op::ChannelShuffle { groups } => ops::channel_shuffle(rec, x[0], *groups)?,
+        };
+        Ok((y, None))
+    }
+
+    /// The embedding of a kept tensor: global average pooling of a 4-D feature map to `[N, C]`
+    /// (a 2-D tensor is already one and is returned as is).
+    pub fn embedding(&self, rec: &mut Recorder, acts: &Activations, id: TensorId) -> Result<Tensor> {
+        let t = acts.require(self, id)?;
+        match t.dims().len() {
+            2 => Ok(t.clone()),
+            4 => {
+                let p = ops::global_avg_pool2d(rec, t)?;
+                p.reshape([t.dims()[0], t.dims()[1]])
+            }
+            _ => Err(Error::shape("embedding", format!("`{}` {:?} is neither [N, C, H, W] nor [N, C]", self.name(id), t.dims()))),
+        }
+    }
+}

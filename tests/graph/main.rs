@@ -1,0 +1,10 @@
+//! The host graph: building with shape inference, forward passes with taps and the memory
+//! plan, embeddings, and backward passes, all against the f64 reference.
+
+#[path = "../kernels/common.rs"]
+mod common;
+mod models;
+
+mod build;
+mod forward;
+mod backward;

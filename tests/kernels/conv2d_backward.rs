@@ -1,0 +1,259 @@
+//! The conv2d gradient kernels (input, weight, bias) against the f64 reference, and the
+//! reference gradients against central finite differences of the reference forward.
+
+use featuremap::ops::{self, Activation, Conv2d};
+use featuremap::reference::{self, Array};
+use featuremap::Tensor;
+use rand::Rng;
+
+use crate::common::{check, random_pair, random_vec, rng, TOL};
+use crate::gpu_or_skip;
+
+/// Runs the three gradient kernels on random `x`, `w` and `dy` of the given shapes and checks
+/// each against its reference.
+fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name: &str) {
+    let gpu = gpu_or_skip!();
+    let mut r = rng(seed);
+    let w_shape = [cout, x[1] / cfg.groups, k[0], k[1]];
+    let y_shape = cfg.output_shape(&x, &w_shape).unwrap();
+    let (xa, xt) = random_pair(gpu, &mut r, &x);
+    let (wa, wt) = random_pair(gpu, &mut r, &w_shape);
+    let (dya, dyt) = random_pair(gpu, &mut r, &y_shape);
+    let (dx, dw, db) = gpu
+        .run(|rec| {
+            let dx = ops::conv2d_backward_input(rec, &dyt, &wt, &x, &cfg)?;
+            let dw = ops::conv2d_backward_weight(rec, &dyt, &xt, &w_shape, &cfg)?;
+            let db = ops::conv2d_backward_bias(rec, &dyt)?;
+            Ok((dx, dw, db))
+        })
+        .unwrap();
+    let desc = format!("{name} x={x:?} cout={cout} k={k:?} {cfg:?}");
+    check(gpu, "conv2d_backward_input", &desc, &dx, &reference::conv2d_backward_input(&dya, &wa, &x, &cfg), TOL);
+    check(gpu, "conv2d_backward_weight", &desc, &dw, &reference::conv2d_backward_weight(&dya, &xa, &w_shape, &cfg), TOL);
+    check(gpu, "conv2d_backward_bias", &desc, &db, &reference::conv2d_backward_bias(&dya), TOL);
+}
+
+#[test]
+fn pointwise_1x1() {
+    case(210, [2, 17, 5, 7], 33, [1, 1], Conv2d::default(), "1x1");
+    case(211, [1, 5, 9, 6], 3, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2");
+}
+
+#[test]
+fn stride_larger_than_kernel() {
+    // Input pixels between the windows get no gradient at all.
+    case(212, [1, 3, 11, 13], 5, [2, 2], Conv2d { stride: [3, 4], ..Default::default() }, "stride>kernel");
+    case(213, [2, 4, 10, 9], 3, [1, 2], Conv2d { stride: [4, 3], padding: [1, 0, 0, 2], ..Default::default() }, "stride>kernel pad");
+}
+
+#[test]
+fn stride_2_and_3() {
+    case(214, [2, 5, 9, 10], 6, [3, 3], Conv2d::same(1, 2), "s2 p1");
+    case(215, [1, 4, 11, 8], 7, [3, 2], Conv2d { stride: [3, 3], ..Default::default() }, "s3");
+    case(216, [1, 3, 13, 12], 4, [5, 4], Conv2d { stride: [3, 2], padding: [2, 1, 0, 2], ..Default::default() }, "s3x2");
+}
+
+#[test]
+fn padding_on_one_side_only() {
+    case(217, [1, 5, 9, 8], 4, [3, 3], Conv2d { padding: [2, 0, 0, 1], ..Default::default() }, "pad top/right");
+    case(218, [1, 5, 9, 8], 4, [3, 2], Conv2d { padding: [0, 3, 1, 0], ..Default::default() }, "pad left/bottom");
+}
+
+#[test]
+fn dilation_2_and_3() {
+    case(219, [1, 3, 15, 14], 6, [3, 3], Conv2d { dilation: [2, 2], padding: [2; 4], ..Default::default() }, "dil2");
+    case(220, [2, 5, 16, 13], 7, [3, 2], Conv2d { dilation: [3, 2], stride: [2, 1], ..Default::default() }, "dil3x2");
+    case(221, [1, 4, 13, 15], 5, [2, 3], Conv2d { dilation: [3, 3], stride: [2, 3], padding: [1, 2, 3, 0], ..Default::default() }, "dil3 s2x3");
+}
+
+#[test]
+fn groups_2_and_depthwise() {
+    case(222, [2, 6, 9, 9], 10, [3, 3], Conv2d { groups: 2, padding: [1; 4], ..Default::default() }, "groups2");
+    case(223, [1, 17, 10, 11], 17, [3, 3], Conv2d { groups: 17, padding: [1; 4], ..Default::default() }, "depthwise");
+    case(224, [2, 8, 12, 12], 16, [5, 5], Conv2d { groups: 8, stride: [2, 2], padding: [2; 4], ..Default::default() }, "depthwise x2 s2");
+    case(225, [1, 34, 7, 9], 68, [1, 3], Conv2d { groups: 2, padding: [0, 1, 0, 1], ..Default::default() }, "groups2 wide");
+}
+
+#[test]
+fn batch_3_and_odd_channel_counts() {
+    for (i, cin) in [1usize, 3, 5, 17].into_iter().enumerate() {
+        let cout = [1, 3, 5, 17][(i + 1) % 4];
+        case(230 + i as u64, [3, cin, 7, 9], cout, [3, 3], Conv2d::same(1, 1), "odd channels");
+        case(234 + i as u64, [3, cout, 9, 7], cin, [3, 3], Conv2d::same(1, 2), "odd channels s2");
+    }
+}
+
+#[test]
+fn resnet_3x3_64_channels_14x14() {
+    case(240, [2, 64, 14, 14], 64, [3, 3], Conv2d::same(1, 1), "resnet 3x3");
+    case(241, [1, 64, 14, 14], 128, [3, 3], Conv2d::same(1, 2), "resnet 3x3 s2");
+}
+
+#[test]
+fn random_shapes() {
+    // Property-style: seeded random configurations, each checked against the reference.
+    let mut r = rng(250);
+    for i in 0..15 {
+        let groups = [1, 1, 1, 2, 3][r.random_range(0..5)];
+        let cin = groups * r.random_range(1..7);
+        let cout = groups * r.random_range(1..9);
+        let k = [r.random_range(1..5), r.random_range(1..5)];
+        let dilation = [r.random_range(1..4), r.random_range(1..4)];
+        let padding = [r.random_range(0..3), r.random_range(0..3), r.random_range(0..3), r.random_range(0..3)];
+        let stride = [r.random_range(1..4), r.random_range(1..4)];
+        let hw = [
+            r.random_range(dilation[0] * (k[0] - 1) + 1..18),
+            r.random_range(dilation[1] * (k[1] - 1) + 1..18),
+        ];
+        let cfg = Conv2d { stride, padding, dilation, groups, activation: Activation::None };
+        case(300 + i, [r.random_range(1..4), cin, hw[0], hw[1]], cout, k, cfg, "random");
+    }
+}
+
+/// `n` random values in [-1, 1) as an f64 array.
+fn random_array(r: &mut rand::rngs::StdRng, shape: &[usize]) -> Array {
+    Array::from_f32(shape.to_vec(), &random_vec(r, shape.iter().product()))
+}
+
+/// Relative L2 distance between two f64 vectors.
+fn rel_l2_f64(got: &[f64], want: &[f64]) -> f64 {
+    let num: f64 = got.iter().zip(want).map(|(g, w)| (g - w) * (g - w)).sum();
+    let den: f64 = want.iter().map(|w| w * w).sum();
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
+}
+
+/// Checks the reference gradients of L = sum(dy * conv2d(x, w, b)) with respect to x, w and b
+/// against central finite differences (step 1e-6) at `samples` random entries of each (all
+/// entries where there are fewer).
+fn finite_differences(seed: u64, x_shape: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, samples: usize) {
+    const STEP: f64 = 1e-6;
+    const FD_TOL: f64 = 1e-6;
+    let mut r = rng(seed);
+    let w_shape = [cout, x_shape[1] / cfg.groups, k[0], k[1]];
+    let y_shape = cfg.output_shape(&x_shape, &w_shape).unwrap();
+    let x = random_array(&mut r, &x_shape);
+    let w = random_array(&mut r, &w_shape);
+    let b = random_array(&mut r, &[cout]);
+    let dy = random_array(&mut r, &y_shape);
+    let loss = |x: &Array, w: &Array, b: &Array| -> f64 {
+        let y = reference::conv2d(x, w, Some(b), &cfg);
+        y.data.iter().zip(&dy.data).map(|(a, d)| a * d).sum()
+    };
+    let grads = [
+        ("dx", reference::conv2d_backward_input(&dy, &w, &x_shape, &cfg)),
+        ("dw", reference::conv2d_backward_weight(&dy, &x, &w_shape, &cfg)),
+        ("db", reference::conv2d_backward_bias(&dy)),
+    ];
+    for (which, (name, grad)) in grads.iter().enumerate() {
+        let len = grad.numel();
+        let idx: Vec<usize> =
+            if len <= samples { (0..len).collect() } else { (0..samples).map(|_| r.random_range(0..len)).collect() };
+        let mut fd = Vec::with_capacity(idx.len());
+        let mut an = Vec::with_capacity(idx.len());
+        for &i in &idx {
+            let (mut xp, mut wp, mut bp) = (x.clone(), w.clone(), b.clone());
+            let (mut xm, mut wm, mut bm) = (x.clone(), w.clone(), b.clone());
+            let (p, m) = match which {
+                0 => (&mut xp.data[i], &mut xm.data[i]),
+                1 => (&mut wp.data[i], &mut wm.data[i]),
+                _ => (&mut bp.data[i], &mut bm.data[i]),
+            };
+            *p += STEP;
+            *m -= STEP;
+            fd.push((loss(&xp, &wp, &bp) - loss(&xm, &wm, &bm)) / (2.0 * STEP));
+            an.push(grad.data[i]);
+        }
+        let err = rel_l2_f64(&an, &fd);
+        let max_abs = an.iter().zip(&fd).map(|(a, f)| (a - f).abs()).fold(0.0, f64::max);
+        println!(
+            "FD-ERROR conv2d_backward {name} rel {err:.3e} max-abs {max_abs:.3e} over {} entries x={x_shape:?} cout={cout} k={k:?} {cfg:?}",
+            idx.len()
+        );
+        assert!(err < FD_TOL, "{name}: reference gradient vs finite differences: relative L2 {err:.3e} >= {FD_TOL:.0e}");
+    }
+}
+
+#[test]
+fn references_match_finite_differences() {
+    finite_differences(400, [2, 3, 6, 7], 4, [3, 3], Conv2d::same(1, 1), usize::MAX);
+    finite_differences(401, [1, 4, 9, 8], 6, [3, 2], Conv2d { stride: [2, 3], padding: [2, 0, 1, 1], groups: 2, ..Default::default() }, usize::MAX);
+    finite_differences(402, [2, 2, 11, 10], 3, [2, 3], Conv2d { dilation: [3, 2], stride: [1, 2], padding: [0, 1, 2, 0], ..Default::default() }, usize::MAX);
+    finite_differences(403, [1, 5, 8, 9], 10, [3, 3], Conv2d { groups: 5, stride: [2, 2], padding: [1; 4], ..Default::default() }, usize::MAX);
+    finite_differences(404, [1, 3, 11, 13], 5, [2, 2], Conv2d { stride: [3, 4], ..Default::default() }, usize::MAX);
+    finite_differences(405, [3, 17, 7, 5], 5, [3, 3], Conv2d::same(1, 2), 200);
+}
+
+#[test]
+fn bad_shapes_are_errors_not_panics() {
+    let gpu = gpu_or_skip!();
+    let cfg = Conv2d::same(1, 1);
+    let x = Tensor::zeros(gpu, [1, 4, 8, 8]).unwrap();
+    let w = Tensor::zeros(gpu, [6, 4, 3, 3]).unwrap();
+    let dy = Tensor::zeros(gpu, [1, 6, 8, 8]).unwrap();
+    let xs = [1, 4, 8, 8];
+    let ws = [6, 4, 3, 3];
+    // The valid calls succeed, so the failures below are the shapes' fault.
+    gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w, &xs, &cfg)).unwrap();
+    gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &ws, &cfg)).unwrap();
+    gpu.run(|rec| ops::conv2d_backward_bias(rec, &dy)).unwrap();
+
+    let bad_dy = Tensor::zeros(gpu, [1, 6, 7, 8]).unwrap();
+    let e = gpu.run(|rec| ops::conv2d_backward_input(rec, &bad_dy, &w, &xs, &cfg)).unwrap_err();
+    assert!(e.to_string().contains("conv2d_backward_input"), "{e}");
+    let e = gpu.run(|rec| ops::conv2d_backward_weight(rec, &bad_dy, &x, &ws, &cfg)).unwrap_err();
+    assert!(e.to_string().contains("conv2d_backward_weight"), "{e}");
+    let dy5 = Tensor::zeros(gpu, [1, 5, 8, 8]).unwrap();
+    assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy5, &w, &xs, &cfg)).is_err());
+    assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy5, &x, &ws, &cfg)).is_err());
+
+    // Input and weights that disagree on C_in / groups, non-4-D shapes, too-large kernels.
+    assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w, &[1, 3, 8, 8], &cfg)).is_err());
+    assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w, &[4, 8, 8], &cfg)).is_err());
+    assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &[6, 3, 3, 3], &cfg)).is_err());
+    assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &[6, 4, 3], &cfg)).is_err());
+    assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &[6, 4, 11, 11], &cfg)).is_err());
+    let w3 = Tensor::zeros(gpu, [6, 4, 3]).unwrap();
+    assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w3, &xs, &cfg)).is_err());
+    let grouped = Conv2d { groups: 4, ..cfg };
+    assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w, &xs, &grouped)).is_err());
+    let zero_stride = Conv2d { stride: [0, 1], ..cfg };
+    assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &ws, &zero_stride)).is_err());
+
+    // A fused activation is refused: its backward belongs to the graph.
+    let relu = Conv2d { activation: Activation::Relu, ..cfg };
+    let e = gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w, &xs, &relu)).unwrap_err();
+    assert!(e.to_string().contains("conv2d_backward_input"), "{e}");
+    assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &ws, &relu)).is_err());
+
+    // Wrong dtypes and ranks.
+    let dy_u32 = Tensor::from_u32(gpu, [1, 6, 8, 8], &vec![0; 384]).unwrap();
+    assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy_u32, &w, &xs, &cfg)).is_err());
+    assert!(gpu.run(|rec| ops::conv2d_backward_bias(rec, &dy_u32)).is_err());
+    let flat = Tensor::zeros(gpu, [6, 64]).unwrap();
+    let e = gpu.run(|rec| ops::conv2d_backward_bias(rec, &flat)).unwrap_err();
+    assert!(e.to_string().contains("conv2d_backward_bias"), "{e}");
+}
+
+#[test]
+fn empty_batch_gives_zero_weight_and_bias_gradients() {
+    let gpu = gpu_or_skip!();
+    let cfg = Conv2d::same(1, 1);
+    let x = Tensor::zeros(gpu, [0, 3, 5, 5]).unwrap();
+    let w = Tensor::from_f32(gpu, [4, 3, 3, 3], &[1.0; 108]).unwrap();
+    let dy = Tensor::zeros(gpu, [0, 4, 5, 5]).unwrap();
+    let (dx, dw, db) = gpu
+        .run(|rec| {
+            let dx = ops::conv2d_backward_input(rec, &dy, &w, &[0, 3, 5, 5], &cfg)?;
+            let dw = ops::conv2d_backward_weight(rec, &dy, &x, &[4, 3, 3, 3], &cfg)?;
+            let db = ops::conv2d_backward_bias(rec, &dy)?;
+            Ok((dx, dw, db))
+        })
+        .unwrap();
+    assert_eq!(dx.dims(), &[0, 3, 5, 5]);
+    check(gpu, "conv2d_backward_weight", "empty batch", &dw, &Array::zeros(vec![4, 3, 3, 3]), TOL);
+    check(gpu, "conv2d_backward_bias", "empty batch", &db, &Array::zeros(vec![4]), TOL);
+}
