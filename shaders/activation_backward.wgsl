@@ -1,7 +1,8 @@
 // activation_backward: dx = dy * f'(x) elementwise, x the activation's input and f chosen by
 // `code` (see lib/activation.wgsl, prepended). At the kinks the derivative is PyTorch's choice:
 // relu'(0) = 0, leaky_relu'(0) = slope, clip/relu6 pass the gradient strictly inside (min, max)
-// only, hard_sigmoid strictly where 0 < a x + b < 1, hard_swish is (2x + 3) / 6 on [-3, 3].
+// only, hard_sigmoid has slope a strictly between its kinks (where 0 < a x + b < 1),
+// hard_swish is (2x + 3) / 6 on [-3, 3].
 // guided_relu_backward: guided backpropagation, dx = dy where x > 0 and dy > 0, else 0.
 // One invocation per element.
 
@@ -35,8 +36,12 @@ fn activate_grad(x: f32, code: u32, a: f32, b: f32) -> f32 {
         case 4u: { return sigmoid_f(x) * sigmoid_f(-x); }
         case 5u: { return sigmoid_f(x) * (1.0 + x * sigmoid_f(-x)); }
         case 6u: {
-            let t = a * x + b;
-            return select(0.0, a, t > 0.0 && t < 1.0);
+            // Strictly between the kinks x = -b / a and x = (1 - b) / a, compared in x (as
+            // PyTorch compares x with -3 and 3): for a = 1/6, b = 1/2 both round to +-3 in f32,
+            // where testing 0 < a x + b < 1 instead would flip one ulp inside the kinks.
+            let k0 = -b / a;
+            let k1 = (1.0 - b) / a;
+            return select(0.0, a, x > min(k0, k1) && x < max(k0, k1));
         }
         case 7u: {
             if (x < -3.0) {
@@ -58,7 +63,10 @@ fn activate_grad(x: f32, code: u32, a: f32, b: f32) -> f32 {
             let k = 0.79788456080286536;
             let u = k * (x + 0.044715 * x * x * x);
             let du = k * (1.0 + 3.0 * 0.044715 * x * x);
-            return 0.5 * (1.0 + tanh(u)) + 0.5 * x * sech2(u) * du;
+            // Past |u| = 20, tanh(u) is +-1 and sech^2(u) 0 in f32: clamp so that no driver's
+            // tanh overflows, and drop the second term (x * du could overflow to inf * 0).
+            let tail = select(0.5 * x * sech2(u) * du, 0.0, abs(u) > 20.0);
+            return 0.5 * (1.0 + tanh(clamp(u, -20.0, 20.0))) + tail;
         }
         case 10u: { return sech2(x); }
         default: { return 1.0; }

@@ -25,6 +25,7 @@ override WG: u32 = 256u;
 
 var<workgroup> red_min: array<f32, WG>;
 var<workgroup> red_max: array<f32, WG>;
+var<workgroup> range: f32;
 
 const HUGE: f32 = 3.40282347e38;
 
@@ -67,7 +68,15 @@ fn cam_normalize(
         workgroupBarrier();
     }
     let mn = red_min[0];
-    let denom = 1e-7 + (red_max[0] - mn);
+    // max - min goes through workgroup memory so that it is rounded on its own, as NumPy
+    // rounds it: compilers may otherwise reassociate 1e-7 + (max - min) into
+    // (1e-7 + max) - min (lavapipe does), which is 0 for a constant map of 3.0 (1e-7 is below
+    // half an ULP of 3), turning NumPy's zeros into 0 / 0 = NaN.
+    if (tid == 0u) {
+        range = red_max[0] - mn;
+    }
+    workgroupBarrier();
+    let denom = 1e-7 + range;
     for (var k = tid; k < len; k += WG) {
         y[base + k] = (load(base + k) - mn) / denom;
     }

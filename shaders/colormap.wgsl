@@ -2,9 +2,10 @@
 // low byte, A = 255), optionally over an RGB image [N, 3, H, W] in [0, 1] (three planes).
 //
 // The colormap index is the grad-cam package's np.uint8(255 * mask): the f32 product,
-// truncated toward zero (clamped to 0..255). `lut` holds 512 words: lut[k] is the colormap's
+// truncated toward zero (clamped to 0..255). `lut` holds 513 words: lut[k] is the colormap's
 // RGB for index k (packed like the output), lut[256 + v] the bits of the f32 v / 255, rounded
-// once on the host (np.float32(heatmap) / 255 exactly, whatever this device's division does).
+// once on the host (np.float32(heatmap) / 255 exactly, whatever this device's division does),
+// and lut[512] = 0 (see keep()).
 //   mode 0, heatmap:  the colormap entry.
 //   mode 1, blend:    v = heat_w * heat + image_w * img; round(255 * v) (floor(255 v + 0.5)).
 //   mode 2, show_cam_on_image(use_rgb=True): v = heat_w * heat + image_w * img, with
@@ -20,11 +21,11 @@ struct Params {
     n: u32,
     hw: u32,
     mode: u32,
-    never: u32,    // always 0: see keep()
+    _pad0: u32,
     heat_w: f32,
     image_w: f32,
-    _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 override WG: u32 = 256u;
@@ -38,11 +39,12 @@ override WG: u32 = 256u;
 
 var<workgroup> red: array<f32, WG>;
 
-// Returns x. The select on a uniform the compiler cannot see (always 0) stops a product from
-// being contracted with a following addition into a fused multiply-add, which would round
-// differently from NumPy.
+// Returns x. The select on a word the compiler cannot know (lut[512], always 0; read from a
+// storage buffer because uniforms may be inlined as constants, as lavapipe does) stops a
+// product from being contracted with a following addition into a fused multiply-add, which
+// would round differently from NumPy.
 fn keep(x: f32) -> f32 {
-    return select(x, 0.0, p.never != 0u);
+    return select(x, 0.0, lut[512] != 0u);
 }
 
 // np.uint8(255 * m), clamped to the colormap's range.

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cam;
 mod error;
 pub mod gpu;
 pub mod graph;

@@ -59,5 +59,6 @@ shaders! {
     CAM_COMBINE = "cam_combine";
     CAM_NORMALIZE = "cam_normalize";
     CAM_PROJECTION = "cam_projection";
+    CAM_TARGET = "cam_target";
     COLORMAP = "colormap";
 }

@@ -28,7 +28,8 @@ pub struct Gradients {
 }
 
 impl Gradients {
-    /// The gradient of the loss with respect to a tensor the pass reached (the target).
+    /// The gradient of the loss with respect to the target, or a tap of the forward pass that
+    /// the backward pass reached.
     pub fn get(&self, id: TensorId) -> Option<&Tensor> {
         self.grads.get(id.0).and_then(|g| g.as_ref())
     }
@@ -196,9 +197,13 @@ impl Graph {
                 });
             }
         }
-        // Keep only the target's gradient (and the input's, in full mode).
+        // Keep the target's gradient and those of the pass's taps that the backward reached
+        // (so several CAM layers need one backward pass).
         let mut out = vec![None; self.tensors.len()];
         out[target.0] = grads[target.0].take();
+        for t in &acts.keep.taps {
+            out[t.0] = grads[t.0].take().or_else(|| out[t.0].take());
+        }
         Ok(Gradients { grads: out, params })
     }
 }

@@ -134,6 +134,42 @@ impl Graph {
         Ok(Activations { batch, values, argmax, keep: keep.clone(), output: self.output })
     }
 
+    /// Runs only the part of the graph downstream of `from`, with `value` (any batch) standing
+    /// in for that tensor, and returns the output. Every node on the way must depend on `from`
+    /// alone (as the head of a classifier after its last feature map does); otherwise an error.
+    pub fn forward_from(&self, rec: &mut Recorder, from: TensorId, value: &Tensor) -> Result<Tensor> {
+        let want = self.item_shape(from);
+        if value.dims().len() != want.len() + 1 || &value.dims()[1..] != want {
+            return Err(Error::shape("forward_from", format!("`{}` is [N, {want:?}...], got {:?}", self.name(from), value.dims())));
+        }
+        let reach = self.descendants(from);
+        if !reach[self.output.0] {
+            return Err(Error::arg("forward_from", format!("the output does not depend on `{}`", self.name(from))));
+        }
+        let mut live: Vec<Option<Tensor>> = vec![None; self.tensors.len()];
+        live[from.0] = Some(value.clone());
+        for (i, node) in self.nodes.iter().enumerate().skip(self.tensors[from.0].producer + 1) {
+            if !reach[node.output.0] {
+                continue;
+            }
+            let mut inputs = Vec::with_capacity(node.inputs.len());
+            for t in &node.inputs {
+                match live[t.0].as_ref() {
+                    Some(v) if reach[t.0] => inputs.push(v),
+                    _ => {
+                        return Err(Error::arg(
+                            "forward_from",
+                            format!("node `{}` also reads `{}`, which does not depend on `{}`", node.name, self.name(*t), self.name(from)),
+                        ))
+                    }
+                }
+            }
+            let (y, _) = self.run_node(rec, i, &inputs, None).map_err(|e| e.in_node(&node.name))?;
+            live[node.output.0] = Some(y);
+        }
+        Ok(live[self.output.0].take().expect("the output depends on `from`"))
+    }
+
     /// Records node `i` on its inputs; returns the output and, for max pooling, the argmax.
     pub(crate) fn run_node(
         &self,

@@ -139,8 +139,9 @@ fn elementwise_backward(rec: &mut Recorder, entry: &'static str, dy: &Tensor, x:
 ///
 /// At the kinks the derivative is PyTorch's: `relu'(0) = 0`; leaky ReLU passes `dy` where
 /// `x > 0` and `slope * dy` elsewhere (0 included); `Clip` (ReLU6, hardtanh) passes `dy`
-/// strictly inside `(min, max)` only; `HardSigmoid(a, b)` has slope `a` strictly where
-/// `0 < a x + b < 1` (for PyTorch's defaults, `-3 < x < 3`); hard swish is 0 below -3, 1 above
+/// strictly inside `(min, max)` only; `HardSigmoid(a, b)` has slope `a` strictly between its
+/// kinks `-b / a` and `(1 - b) / a`, compared in `x` as PyTorch does (`-3 < x < 3` for its
+/// defaults, where `0 < a x + b < 1`); hard swish is 0 below -3, 1 above
 /// 3 and `(2x + 3) / 6` on `[-3, 3]`. GELU's derivative is that of the exact or the tanh form.
 pub fn activation_backward(rec: &mut Recorder, dy: &Tensor, x: &Tensor, act: Activation) -> Result<Tensor> {
     elementwise_backward(rec, "activation_backward", dy, x, act)

@@ -35,7 +35,9 @@ pub fn activation(x: &Array, act: Activation) -> Array {
 
 /// The derivative `f'(x)` of one activation in f64, with PyTorch's choice at the kinks:
 /// `relu'(0) = 0`, leaky ReLU `slope` at `x <= 0`, clip 1 strictly inside `(min, max)` only,
-/// hard sigmoid `a` strictly where `0 < a x + b < 1`, hard swish `(2x + 3) / 6` on `[-3, 3]`.
+/// hard sigmoid `a` strictly between its kinks `-b / a` and `(1 - b) / a` (where
+/// `0 < a x + b < 1`; `-3 < x < 3` for PyTorch's defaults), hard swish `(2x + 3) / 6` on
+/// `[-3, 3]`.
 pub fn activate_grad(x: f64, act: Activation) -> f64 {
     let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
     let step = |inside: bool, v: f64| if inside { v } else { 0.0 };
@@ -53,8 +55,10 @@ pub fn activate_grad(x: f64, act: Activation) -> f64 {
         Activation::Sigmoid => sigmoid(x) * (1.0 - sigmoid(x)),
         Activation::Silu => sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x))),
         Activation::HardSigmoid(a, b) => {
-            let t = a as f64 * x + b as f64;
-            step(t > 0.0 && t < 1.0, a as f64)
+            // Between the kinks, compared in x as PyTorch does (-3 < x < 3 for its defaults).
+            let (a, b) = (a as f64, b as f64);
+            let (k0, k1) = (-b / a, (1.0 - b) / a);
+            step(x > k0.min(k1) && x < k0.max(k1), a)
         }
         Activation::HardSwish => {
             if x < -3.0 {

@@ -83,7 +83,7 @@ struct ColorizeParams {
     n: u32,
     hw: u32,
     mode: u32,
-    never: u32,
+    _pad0: u32,
     heat_w: f32,
     image_w: f32,
     _pad: [u32; 2],
@@ -93,12 +93,13 @@ pub(crate) fn colorize_uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::COLORMAP.name, std::mem::size_of::<ColorizeParams>()));
 }
 
-/// The 512 words of the kernel's table: the packed RGB of each entry, then the f32 bits of
-/// `v / 255` for each byte value `v` (rounded once, here, as NumPy rounds it).
+/// The 513 words of the kernel's table: the packed RGB of each entry, the f32 bits of
+/// `v / 255` for each byte value `v` (rounded once, here, as NumPy rounds it), and a 0 that the
+/// kernel tests to keep products unfused.
 fn kernel_table(colormap: Colormap) -> Vec<u32> {
     let rgb = colormap.lut().iter().map(|&[r, g, b]| r as u32 | (g as u32) << 8 | (b as u32) << 16);
     let div = (0..256u32).map(|v| (v as f32 / 255.0f32).to_bits());
-    rgb.chain(div).collect()
+    rgb.chain(div).chain([0]).collect()
 }
 
 /// Checks that `w` is a weight in [0, 1].
@@ -149,7 +150,7 @@ pub fn colorize(rec: &mut Recorder, cam: &Tensor, image: Option<&Tensor>, colorm
         n: to_u32(op, "N", n)?,
         hw: to_u32(op, "H*W", h * w)?,
         mode,
-        never: 0,
+        _pad0: 0,
         heat_w,
         image_w,
         _pad: [0; 2],
@@ -160,7 +161,7 @@ pub fn colorize(rec: &mut Recorder, cam: &Tensor, image: Option<&Tensor>, colorm
     if total == 0 {
         return Ok(out);
     }
-    let table = Tensor::from_u32(rec.gpu(), [512], &kernel_table(colormap))?;
+    let table = Tensor::from_u32(rec.gpu(), [513], &kernel_table(colormap))?;
     let peak = rec.alloc([n], DType::F32)?;
     if mode == 2 {
         let wg = (h * w).next_power_of_two().clamp(32, 256) as u32;

@@ -8,3 +8,4 @@ mod models;
 mod build;
 mod forward;
 mod backward;
+mod cam;

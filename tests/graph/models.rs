@@ -60,3 +60,43 @@ pub fn small_resnet(gpu: &Gpu, rng: &mut StdRng, size: usize, classes: usize) ->
     let logits = b.linear("fc", flat, fc, Some(fc_b)).unwrap();
     b.build(logits).unwrap()
 }
+
+/// Reads `tests/fixtures/cam/NAME.npy` as (shape, f32 values).
+pub fn load_cam_fixture(name: &str) -> (Vec<usize>, Vec<f32>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cam").join(format!("{name}.npy"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().iter().map(|&d| d as usize).collect();
+    (shape, npy.into_vec::<f32>().unwrap())
+}
+
+/// The network of tests/fixtures/make_cam_fixtures.py, built from its saved weights.
+pub fn from_cam_fixture(gpu: &Gpu) -> Graph {
+    let t = |name: &str| {
+        let (shape, v) = load_cam_fixture(&format!("w.{name}"));
+        Tensor::from_f32(gpu, shape, &v).unwrap()
+    };
+    let mut b = GraphBuilder::new("input", [3, 32, 32]);
+    let conv_bn = |b: &mut GraphBuilder, name: &str, torch: &str, x: TensorId, cfg: Conv2d| {
+        let c = b.conv2d(&format!("{name}.conv"), x, t(&format!("{torch}_conv.weight")), None, cfg).unwrap();
+        let bn = |k: &str| t(&format!("{torch}_bn.{k}"));
+        b.batch_norm(&format!("{name}.bn"), c, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), 1e-5).unwrap()
+    };
+    let x = b.input();
+    let s = conv_bn(&mut b, "stem", "stem", x, Conv2d::same(1, 1));
+    let s = b.relu("stem.relu", s).unwrap();
+    let p = b.max_pool2d("stem.pool", s, Pool2d { padding: [1; 4], ..Pool2d::new(3, 2) }).unwrap();
+    let c1 = conv_bn(&mut b, "block.1", "b1", p, Conv2d::same(1, 1));
+    let r1 = b.relu("block.1.relu", c1).unwrap();
+    let c2 = conv_bn(&mut b, "block.2", "b2", r1, Conv2d::same(1, 1));
+    let sum = b.add("block.add", c2, p).unwrap();
+    let r2 = b.relu("block.relu", sum).unwrap();
+    let d1 = conv_bn(&mut b, "down.1x1", "d1", r2, Conv2d { stride: [2, 2], ..Default::default() });
+    let d3 = conv_bn(&mut b, "down.3x3", "d3", r2, Conv2d::same(1, 2));
+    let cat = b.concat("down.cat", &[d1, d3], 1).unwrap();
+    let feat = b.relu("features", cat).unwrap();
+    let gap = b.global_avg_pool2d("gap", feat).unwrap();
+    let flat = b.flatten("flatten", gap).unwrap();
+    let logits = b.linear("fc", flat, t("fc.weight"), Some(t("fc.bias"))).unwrap();
+    b.build(logits).unwrap()
+}

@@ -4,6 +4,9 @@
 mod common;
 
 mod activation;
+mod backward_activation;
+mod backward_misc;
+mod backward_pool;
 mod batch_norm;
 mod binary;
 mod cam;
