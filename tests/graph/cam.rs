@@ -172,3 +172,40 @@ fn bad_requests_are_errors() {
     assert!(cam::explain(gpu, &g, &x, &opts).is_err(), "not a feature map");
     assert!(Method::from_name("gradcam++").is_ok() && Method::from_name("nope").is_err());
 }
+
+#[test]
+fn show_cam_on_image_overlay_matches_the_package() {
+    // The package's mask and image, so only the overlay itself is compared. Colours may differ
+    // by one level where float32 rounding lands on either side of uint8 truncation.
+    let gpu = gpu_or_skip!();
+    let (_, mask) = load_cam_fixture("cam.gradcam.features");
+    let (_, x) = load_cam_fixture("input");
+    let img: Vec<f32> = x[..3 * 1024].iter().map(|v| (v + 1.0) / 2.0).collect();
+    let cam_t = Tensor::from_f32(gpu, [1, 1, 32, 32], &mask[..1024]).unwrap();
+    let img_t = Tensor::from_f32(gpu, [1, 3, 32, 32], &img).unwrap();
+    let rgba = gpu
+        .run(|rec| {
+            featuremap::vis::colorize(
+                rec,
+                &cam_t,
+                Some(&img_t),
+                featuremap::vis::Colormap::Jet,
+                featuremap::vis::Overlay::ShowCamOnImage { image_weight: 0.5 },
+            )
+        })
+        .unwrap();
+    let ours = &featuremap::vis::read_rgba(gpu, &rgba).unwrap()[0];
+    let (shape, want) = load_cam_fixture("overlay.show_cam_on_image.image0");
+    assert_eq!(shape, vec![32, 32, 3]);
+    let (mut worst, mut differing) = (0i32, 0usize);
+    for (i, px) in ours.pixels().enumerate() {
+        assert_eq!(px.0[3], 255);
+        for c in 0..3 {
+            let d = (px.0[c] as i32 - want[i * 3 + c] as i32).abs();
+            worst = worst.max(d);
+            differing += (d > 0) as usize;
+        }
+    }
+    println!("CAM-PARITY show_cam_on_image: largest difference {worst} level(s), {differing} of {} values differ", 32 * 32 * 3);
+    assert!(worst <= 1, "overlay differs by {worst} levels from the package's");
+}
