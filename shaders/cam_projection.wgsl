@@ -9,7 +9,10 @@
 //   w = (X - m)^T u          (C values)
 //   v = w / ||w||            (w is first divided by max|w| so that ||w||^2 cannot overflow)
 // from a fixed pseudo-random start vector, until no component of v moves by more than
-// tol * max|v| or `iters` iterations have run. The result is (X - m) v, negated when
+// tol * max|v|, or v has stalled at f32's rounding floor (the movement has not reached a new
+// minimum for STALL_ITERS iterations and that minimum is at most STALL_TOL * max|v|: with many
+// channels, rounding alone moves v by about 1e-7 relative each iteration), or `iters`
+// iterations have run. The result is (X - m) v, negated when
 // |min| > |max| (the package's get_2d_projection_with_sign_correction), so that the
 // largest-magnitude value is positive.
 //
@@ -41,6 +44,8 @@ var<workgroup> red: array<f32, WG>;
 var<workgroup> done_flag: u32;
 
 const HUGE: f32 = 3.40282347e38;
+const STALL_ITERS: u32 = 16u;
+const STALL_TOL: f32 = 1e-5;
 
 // A[n, c, q] with NaN read as 0 (the package's activation_batch[np.isnan(...)] = 0), tested
 // on the bits so that no fast-math assumption can drop the test.
@@ -121,6 +126,9 @@ fn cam_first_principal_projection(
     }
     storageBarrier();
 
+    // Invocation 0's record of the smallest movement so far, for the stall test.
+    var best = HUGE;
+    var since_best = 0u;
     for (var it = 0u; it < p.iters; it++) {
         // u = (X - m) v
         for (var q = tid; q < HW; q += WG) {
@@ -168,8 +176,16 @@ fn cam_first_principal_projection(
         moved = workgroup_max(tid, moved);
         largest = workgroup_max(tid, largest);
         if (tid == 0u) {
+            if (moved < best) {
+                best = moved;
+                since_best = 0u;
+            } else {
+                since_best += 1u;
+            }
+            let converged = moved <= p.tol * largest;
+            let stalled = since_best >= STALL_ITERS && best <= STALL_TOL * largest;
             // w == 0: X v = 0 and the projection is zero whatever v is; stop.
-            done_flag = select(0u, 1u, wmax == 0.0 || moved <= p.tol * largest);
+            done_flag = select(0u, 1u, wmax == 0.0 || converged || stalled);
         }
         storageBarrier();
         if (workgroupUniformLoad(&done_flag) != 0u) {

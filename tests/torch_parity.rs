@@ -1,6 +1,7 @@
 //! Parity with PyTorch: every case in tests/fixtures/torch/manifest.json (made by
 //! tests/fixtures/make_fixtures.py, which records the torch version) is replayed through the
-//! engine's op and compared with PyTorch's float32 output: relative L2 error below 1e-5.
+//! engine's op and compared with PyTorch's float32 output: relative L2 error below 1e-5 for
+//! forward ops, below 1e-4 for gradients against torch.autograd.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,8 @@ use featuremap::{Gpu, Recorder, Tensor};
 use serde_json::Value;
 
 const TOL: f64 = 1e-5;
+/// Gradients against torch.autograd.
+const BACKWARD_TOL: f64 = 1e-4;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch")
@@ -180,9 +183,106 @@ fn run_case(gpu: &Gpu, rec: &mut Recorder, name: &str, op: &str, a: &Value) -> V
             };
             ops::resize_bilinear(rec, &input("x"), pair(&a["size"]), mode)
         }
+        other if other.ends_with("_backward") => return run_backward(gpu, rec, name, op, a),
         other => panic!("{name}: no runner for op {other}"),
     };
     vec![("y".to_string(), y.unwrap_or_else(|e| panic!("{name}: {e}")))]
+}
+
+fn conv_cfg(a: &Value) -> Conv2d {
+    Conv2d {
+        stride: pair(&a["stride"]),
+        padding: quad(&a["padding"]),
+        dilation: pair(&a["dilation"]),
+        groups: a["groups"].as_u64().unwrap() as usize,
+        activation: Activation::None,
+    }
+}
+
+/// Backward cases: gradients keyed like the fixture's outputs (`dx`, `dw`, ...).
+fn run_backward(gpu: &Gpu, rec: &mut Recorder, name: &str, op: &str, a: &Value) -> Vec<(String, Tensor)> {
+    let input = |k: &str| upload(gpu, &load(name, k));
+    let has = |k: &str| fixtures().join(format!("{name}.{k}.npy")).exists();
+    let dy = input("dy");
+    let e = |r: featuremap::Result<Tensor>| r.unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = |k: &str, t: Tensor| (k.to_string(), t);
+    match op {
+        "conv2d_backward" => {
+            let (x, w) = (input("x"), input("w"));
+            let cfg = conv_cfg(a);
+            let mut v = vec![
+                out("dx", e(ops::conv2d_backward_input(rec, &dy, &w, x.dims(), &cfg))),
+                out("dw", e(ops::conv2d_backward_weight(rec, &dy, &x, w.dims(), &cfg))),
+            ];
+            if has("b") {
+                v.push(out("db", e(ops::conv2d_backward_bias(rec, &dy))));
+            }
+            v
+        }
+        "max_pool2d_backward" => {
+            let x = input("x");
+            let (_, idx) = ops::max_pool2d(rec, &x, &pool_cfg(a)).unwrap();
+            vec![out("dx", e(ops::max_pool2d_backward(rec, &dy, &idx, x.dims(), &pool_cfg(a))))]
+        }
+        "avg_pool2d_backward" => vec![out("dx", e(ops::avg_pool2d_backward(rec, &dy, load(name, "x").shape.as_slice(), &pool_cfg(a))))],
+        "global_avg_pool2d_backward" => {
+            vec![out("dx", e(ops::global_avg_pool2d_backward(rec, &dy, load(name, "x").shape.as_slice())))]
+        }
+        "global_max_pool2d_backward" => vec![out("dx", e(ops::global_max_pool2d_backward(rec, &dy, &input("x"))))],
+        "activation_backward" => {
+            vec![out("dx", e(ops::activation_backward(rec, &dy, &input("x"), activation(a["activation"].as_str().unwrap()))))]
+        }
+        "batch_norm_backward" => {
+            let eps = f(&a["eps"]);
+            let (x, scale, mean, var) = (input("x"), input("scale"), input("mean"), input("var"));
+            let (ds, db) = ops::batch_norm_backward_params(rec, &dy, &x, &mean, &var, eps).unwrap();
+            vec![out("dx", e(ops::batch_norm_backward(rec, &dy, &scale, &var, eps))), out("dscale", ds), out("dbias", db)]
+        }
+        "softmax_backward" | "log_softmax_backward" => {
+            let x = input("x");
+            let axis = a["axis"].as_u64().unwrap() as usize;
+            if op == "softmax_backward" {
+                let y = e(ops::softmax(rec, &x, axis));
+                vec![out("dx", e(ops::softmax_backward(rec, &dy, &y, axis)))]
+            } else {
+                let y = e(ops::log_softmax(rec, &x, axis));
+                vec![out("dx", e(ops::log_softmax_backward(rec, &dy, &y, axis)))]
+            }
+        }
+        "linear_backward" => {
+            let (dx, wg) = ops::linear_backward(rec, &dy, &input("x"), &input("w"), true).unwrap();
+            let (dw, db) = wg.unwrap();
+            vec![out("dx", dx), out("dw", dw), out("db", db)]
+        }
+        "gemm_backward" => {
+            let c = load(name, "c");
+            let cfg = Gemm {
+                trans_a: a["trans_a"].as_bool().unwrap(),
+                trans_b: a["trans_b"].as_bool().unwrap(),
+                alpha: f(&a["alpha"]),
+                beta: f(&a["beta"]),
+                activation: Activation::None,
+            };
+            let (da, db, dc) = ops::gemm_backward(rec, &dy, &input("a"), &input("b"), Some(&c.shape), &cfg).unwrap();
+            vec![out("da", da), out("db", db), out("dc", dc.unwrap())]
+        }
+        "binary_backward" => {
+            let bop = match a["op"].as_str().unwrap() {
+                "add" => BinaryOp::Add,
+                "sub" => BinaryOp::Sub,
+                "mul" => BinaryOp::Mul,
+                _ => BinaryOp::Div,
+            };
+            let (da, db) = ops::binary_backward(rec, &dy, &input("a"), &input("b"), bop).unwrap();
+            vec![out("da", da), out("db", db)]
+        }
+        "concat_backward" => {
+            let sizes: Vec<usize> = ["x0", "x1", "x2"].iter().map(|k| load(name, k).shape[1]).collect();
+            let parts = ops::split(rec, &dy, a["axis"].as_u64().unwrap() as usize, &sizes).unwrap();
+            parts.into_iter().enumerate().map(|(i, t)| out(&format!("dx{i}"), t)).collect()
+        }
+        other => panic!("{name}: no runner for op {other}"),
+    }
 }
 
 /// Reads an index tensor back; the recorder's work so far is submitted first.
@@ -210,7 +310,7 @@ fn every_fixture_matches_pytorch() {
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("manifest.json")).unwrap()).unwrap();
     println!("fixtures made with torch {}", manifest["torch"]);
     let cases = manifest["cases"].as_array().unwrap();
-    assert!(cases.len() >= 50, "manifest lists {} cases", cases.len());
+    assert!(cases.len() >= 80, "manifest lists {} cases", cases.len());
     let mut worst: Vec<(String, f64)> = Vec::new();
     for c in cases {
         let name = c["name"].as_str().unwrap();
@@ -223,8 +323,9 @@ fn every_fixture_matches_pytorch() {
             assert_eq!(t.dims(), &want.shape[..], "{name}: output shape");
             let got = t.to_f32(&gpu).unwrap();
             let err = rel_l2(&got, &want.f32);
-            println!("PARITY {op} {name} rel_l2 {err:.3e}");
-            assert!(err < TOL, "{name}: relative L2 error {err:.3e} against PyTorch >= {TOL:.0e}");
+            let tol = if op.ends_with("_backward") { BACKWARD_TOL } else { TOL };
+            println!("PARITY {op} {name}.{key} rel_l2 {err:.3e}");
+            assert!(err < tol, "{name}.{key}: relative L2 error {err:.3e} against PyTorch >= {tol:.0e}");
             worst.push((name.to_string(), err));
         }
     }

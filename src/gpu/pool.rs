@@ -34,6 +34,8 @@ pub struct PoolStats {
     pub free_bytes: u64,
     /// Bytes in buffers handed out right now.
     pub live_bytes: u64,
+    /// Most bytes handed out at once since the pool was made or [`BufferPool::reset_peak`].
+    pub peak_live_bytes: u64,
 }
 
 pub(crate) struct PoolInner {
@@ -66,6 +68,7 @@ impl BufferPool {
         let class = size_class(bytes);
         let mut st = self.inner.state.lock().unwrap();
         st.stats.live_bytes += class;
+        st.stats.peak_live_bytes = st.stats.peak_live_bytes.max(st.stats.live_bytes);
         let reused = st.free.get_mut(&class).and_then(|v| v.pop());
         let buffer = match reused {
             Some(b) => {
@@ -90,6 +93,12 @@ impl BufferPool {
     /// Current statistics.
     pub fn stats(&self) -> PoolStats {
         self.inner.state.lock().unwrap().stats
+    }
+
+    /// Starts measuring the peak again from the bytes live now.
+    pub fn reset_peak(&self) {
+        let mut st = self.inner.state.lock().unwrap();
+        st.stats.peak_live_bytes = st.stats.live_bytes;
     }
 
     /// Destroys all free buffers (live ones are untouched).

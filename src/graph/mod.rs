@@ -8,6 +8,7 @@ mod backward;
 mod builder;
 mod forward;
 mod plan;
+pub mod zoo;
 
 pub use backward::{Gradients, ReluGrad};
 pub use builder::GraphBuilder;

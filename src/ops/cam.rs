@@ -53,7 +53,8 @@ pub enum ElementwiseCam {
 }
 
 /// The tolerance of [`cam_first_principal_projection`]'s power iteration: it stops once no
-/// component of the unit vector moves by more than this times its largest component.
+/// component of the unit vector moves by more than this times its largest component (or once
+/// it has stalled at f32's rounding floor; see there).
 pub const PROJECTION_TOLERANCE: f32 = 1e-7;
 
 /// Mirrors `Params` in `shaders/cam_weights.wgsl`.
@@ -279,8 +280,11 @@ pub fn cam_mean_layers(rec: &mut Recorder, cams: &[&Tensor]) -> Result<Tensor> {
 /// sign. NaNs count as 0; `X` is `a[n]` as `H*W` rows of `C` values, centred by subtracting the
 /// column (channel) means; the result is `X @ v1`, `v1` the first right singular vector of `X`,
 /// found by power iteration on `X^T X` (applied as `X^T (X v)`, never formed) from a fixed
-/// pseudo-random start, for at most `iters` iterations or until no component of `v` moves by
-/// more than [`PROJECTION_TOLERANCE`] times its largest one. Output `[N, 1, H, W]`.
+/// pseudo-random start, for at most `iters` iterations, stopping early once no component of
+/// `v` moves by more than [`PROJECTION_TOLERANCE`] (1e-7) times its largest one. With many
+/// channels f32 rounding alone moves `v` by about that much each iteration, so it also stops
+/// once the movement has stalled: no new minimum for 16 iterations, with that minimum at most
+/// 1e-5 of the largest component. Output `[N, 1, H, W]`.
 ///
 /// Sign rule: the SVD's sign is arbitrary (LAPACK may return either), so the projection is
 /// negated when `|min| > |max|`, making its largest-magnitude value positive: the package's own

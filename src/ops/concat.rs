@@ -101,7 +101,7 @@ pub fn concat(rec: &mut Recorder, inputs: &[&Tensor], axis: usize) -> Result<Ten
 }
 
 /// Splits `x` along `axis` into consecutive pieces of `sizes[i]` positions each (ONNX
-/// `Split`, `torch.split`): the backward of [`concat`], which hands each input the slice of
+/// `Split`, `torch.split`): the backward of [`concat()`], which hands each input the slice of
 /// the output gradient it produced. The sizes must add up to `x`'s size along `axis`; a size
 /// may be 0 (an empty piece). One dispatch per non-empty piece.
 pub fn split(rec: &mut Recorder, x: &Tensor, axis: usize, sizes: &[usize]) -> Result<Vec<Tensor>> {

@@ -175,7 +175,7 @@ pub fn symmetric_eigen(m: &[f64], k: usize) -> (Vec<f64>, Vec<f64>) {
 /// The package's `get_2d_projection` per image, with a fixed sign: NaNs set to 0; `X` = `a[n]`
 /// as `(H*W, C)` rows; `X -= X.mean(axis=0)`; `projection = X @ v1` with `v1` the first right
 /// singular vector of `X` (here: the eigenvector of the largest eigenvalue of `X^T X`, by
-/// Jacobi in f64). Sign rule (the package's `get_2d_projection_with_sign_correction`, Eq. 13 of
+/// Jacobi in f64; from `X X^T` when `H*W < C`, which gives the same `X v1`). Sign rule (the package's `get_2d_projection_with_sign_correction`, Eq. 13 of
 /// Seg-Eigen-CAM): the projection is negated when `|min| > |max|`, so its largest-magnitude
 /// value is positive. Output `[N, 1, H, W]`.
 pub fn cam_first_principal_projection(a: &Array) -> Array {
@@ -190,16 +190,31 @@ pub fn cam_first_principal_projection(a: &Array) -> Array {
         };
         let mean: Vec<f64> = (0..c).map(|ch| (0..hw).map(|p| x_at(p, ch)).sum::<f64>() / hw as f64).collect();
         let xc: Vec<f64> = (0..hw).flat_map(|p| (0..c).map(move |ch| (p, ch))).map(|(p, ch)| x_at(p, ch) - mean[ch]).collect();
-        let mut m = vec![0.0; c * c];
-        for i in 0..c {
-            for j in 0..c {
-                m[i * c + j] = (0..hw).map(|p| xc[p * c + i] * xc[p * c + j]).sum();
+        let mut proj: Vec<f64> = if hw < c {
+            // The same vector from the smaller Gram matrix X X^T (H*W x H*W): its first
+            // eigenvector u1 has eigenvalue s1^2, and X v1 = s1 u1.
+            let mut m = vec![0.0; hw * hw];
+            for p in 0..hw {
+                for q in 0..hw {
+                    m[p * hw + q] = (0..c).map(|ch| xc[p * c + ch] * xc[q * c + ch]).sum();
+                }
             }
-        }
-        let (vals, vecs) = symmetric_eigen(&m, c);
-        let top = (0..c).fold(0, |best, i| if vals[i] > vals[best] { i } else { best });
-        let v1: Vec<f64> = (0..c).map(|i| vecs[i * c + top]).collect();
-        let mut proj: Vec<f64> = (0..hw).map(|p| (0..c).map(|ch| xc[p * c + ch] * v1[ch]).sum()).collect();
+            let (vals, vecs) = symmetric_eigen(&m, hw);
+            let top = (0..hw).fold(0, |best, i| if vals[i] > vals[best] { i } else { best });
+            let s1 = vals[top].max(0.0).sqrt();
+            (0..hw).map(|p| s1 * vecs[p * hw + top]).collect()
+        } else {
+            let mut m = vec![0.0; c * c];
+            for i in 0..c {
+                for j in 0..c {
+                    m[i * c + j] = (0..hw).map(|p| xc[p * c + i] * xc[p * c + j]).sum();
+                }
+            }
+            let (vals, vecs) = symmetric_eigen(&m, c);
+            let top = (0..c).fold(0, |best, i| if vals[i] > vals[best] { i } else { best });
+            let v1: Vec<f64> = (0..c).map(|i| vecs[i * c + top]).collect();
+            (0..hw).map(|p| (0..c).map(|ch| xc[p * c + ch] * v1[ch]).sum()).collect()
+        };
         let mn = proj.iter().cloned().fold(f64::INFINITY, f64::min);
         let mx = proj.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         if mn.abs() > mx.abs() {

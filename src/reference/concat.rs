@@ -23,7 +23,7 @@ pub fn concat(inputs: &[&Array], axis: usize) -> Array {
     y
 }
 
-/// Split by definition (the backward of [`concat`]): piece `i` holds the axis positions
+/// Split by definition (the backward of [`concat()`]): piece `i` holds the axis positions
 /// `sizes[..i].sum() .. sizes[..=i].sum()` of `x`. Panics when the sizes do not add up (a
 /// test bug).
 pub fn split(x: &Array, axis: usize, sizes: &[usize]) -> Vec<Array> {

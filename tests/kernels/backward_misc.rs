@@ -514,3 +514,23 @@ fn split_bad_inputs_are_errors() {
     let u = Tensor::from_u32(gpu, [2, 6], &[0; 12]).unwrap();
     assert!(fails(gpu, |rec| ops::split(rec, &u, 1, &[6])), "dtype");
 }
+
+#[test]
+fn empty_reductions_give_zero_gradients() {
+    // Summing over an empty dimension gives zeros (a buffer is never bound with 0 bytes).
+    let gpu = gpu_or_skip!();
+    let e = Tensor::from_f32(gpu, [0, 3], &[]).unwrap();
+    let b = Tensor::from_f32(gpu, [3], &[1.0, 2.0, 3.0]).unwrap();
+    let s = gpu.run(|rec| ops::reduce_sum_to_shape(rec, &e, &[1, 3])).unwrap();
+    assert_eq!(s.to_f32(gpu).unwrap(), vec![0.0; 3]);
+    let (da, db) = gpu.run(|rec| ops::binary_backward(rec, &e, &e, &b, BinaryOp::Mul)).unwrap();
+    assert_eq!(da.dims(), &[0, 3]);
+    assert_eq!(db.to_f32(gpu).unwrap(), vec![0.0; 3]);
+    let x = Tensor::from_f32(gpu, [0, 3, 2, 2], &[]).unwrap();
+    let (ds, dbias) = gpu.run(|rec| ops::batch_norm_backward_params(rec, &x, &x, &b, &b, 1e-5)).unwrap();
+    assert_eq!(ds.to_f32(gpu).unwrap(), vec![0.0; 3]);
+    assert_eq!(dbias.to_f32(gpu).unwrap(), vec![0.0; 3]);
+    let y = Tensor::from_f32(gpu, [2, 0], &[]).unwrap();
+    let dx = gpu.run(|rec| ops::softmax_backward(rec, &y, &y, 1)).unwrap();
+    assert_eq!(dx.dims(), &[2, 0]);
+}
