@@ -155,7 +155,7 @@ impl Tensor {
         if !bytes.is_empty() {
             // write_buffer needs a multiple of 4 bytes; pad f16 data of odd length.
             let mut padded;
-            let data = if bytes.len() % 4 == 0 {
+            let data = if bytes.len().is_multiple_of(4) {
                 bytes
             } else {
                 padded = bytes.to_vec();
@@ -209,7 +209,7 @@ impl Tensor {
             return Err(Error::arg("reshape", "at most one dimension may be inferred"));
         }
         if unknown == 1 {
-            if known == 0 || self.numel() % known != 0 {
+            if known == 0 || !self.numel().is_multiple_of(known) {
                 return Err(Error::shape("reshape", format!("cannot infer a dimension of {:?} from {}", dims, self.shape)));
             }
             for d in dims.iter_mut() {

@@ -148,7 +148,7 @@ mod tests {
         for b in [1u64, 255, 256, 257, 1000, 4096, 4097, 100_000, 1 << 20, (1 << 20) + 1, 123_456_789] {
             let c = size_class(b);
             assert!(c >= b, "{b} -> {c}");
-            assert!(c % 4 == 0);
+            assert!(c.is_multiple_of(4));
             if b > 256 {
                 assert!((c - b) as f64 <= 0.25 * b as f64, "{b} -> {c}");
             }

@@ -25,6 +25,7 @@ fn uniform(gpu: &Gpu, rng: &mut SplitMix, shape: &[usize], scale: f32) -> Result
 }
 
 /// conv (with bias: batch norm folded in) followed by a ReLU node unless `relu` is false.
+#[allow(clippy::too_many_arguments)]
 fn conv(
     b: &mut GraphBuilder,
     gpu: &Gpu,

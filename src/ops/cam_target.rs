@@ -53,7 +53,7 @@ pub fn cam_target_seed(rec: &mut Recorder, logits: &Tensor, explicit: &[f32], to
 /// `planes` is the number of leading planes (`x.numel() / plane`).
 pub fn plane_normalize(rec: &mut Recorder, x: &Tensor, plane: usize, eps: f32) -> Result<Tensor> {
     let op = "plane_normalize";
-    if plane == 0 || x.numel() % plane != 0 {
+    if plane == 0 || !x.numel().is_multiple_of(plane) {
         return Err(Error::shape(op, format!("{} values do not split into planes of {plane}", x.numel())));
     }
     let planes = x.numel() / plane;

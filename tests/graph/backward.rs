@@ -63,7 +63,7 @@ fn weight_fd(gpu: &Gpu, g: &Graph, xa: &Array, sa: &Array, w: &Tensor, i: usize,
     // f32 weights: divide by the difference of the stored values, not by 2h. The step is small
     // so that no ReLU or max-pool decision flips between the two evaluations.
     let (vp, vm) = (orig[i] + h, orig[i] - h);
-    let d = ((vp as f64) - (vm as f64)) as f64;
+    let d = (vp as f64) - (vm as f64);
     let fd = (loss(h) - loss(-h)) / d;
     gpu.queue().write_buffer(w.buffer(), 0, bytemuck::cast_slice(&orig));
     fd

@@ -2,6 +2,7 @@
 //! plan, embeddings, and backward passes, all against the f64 reference.
 
 #[path = "../kernels/common.rs"]
+#[allow(dead_code)] // shared with the kernel tests; not every helper is used here
 mod common;
 mod models;
 

@@ -15,6 +15,7 @@ pub fn weights(gpu: &Gpu, rng: &mut StdRng, shape: &[usize], scale: f32) -> Tens
 }
 
 /// conv (no bias) -> batch norm; the ReLU is a separate node so backward passes can run.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_bn(b: &mut GraphBuilder, gpu: &Gpu, rng: &mut StdRng, name: &str, x: TensorId, cout: usize, k: usize, cfg: Conv2d) -> TensorId {
     let cin = b.item_shape(x)[0];
     let fan_in = (cin * k * k) as f32;
