@@ -2,7 +2,7 @@
 // `code` (see lib/activation.wgsl, prepended). At the kinks the derivative is PyTorch's choice:
 // relu'(0) = 0, leaky_relu'(0) = slope, clip/relu6 pass the gradient strictly inside (min, max)
 // only, hard_sigmoid has slope a strictly between its kinks (where 0 < a x + b < 1),
-// hard_swish is (2x + 3) / 6 on [-3, 3].
+// hard_swish is (2x + 3) / 6 on [-3, 3]. erf's derivative is 2 / sqrt(pi) exp(-x^2).
 // guided_relu_backward: guided backpropagation, dx = dy where x > 0 and dy > 0, else 0.
 // One invocation per element.
 
@@ -69,6 +69,8 @@ fn activate_grad(x: f32, code: u32, a: f32, b: f32) -> f32 {
             return 0.5 * (1.0 + tanh(clamp(u, -20.0, 20.0))) + tail;
         }
         case 10u: { return sech2(x); }
+        // d/dx erf(x) = 2 / sqrt(pi) exp(-x^2) (underflows to 0 for large |x|).
+        case 11u: { return 1.12837916709551257 * exp(-x * x); }
         default: { return 1.0; }
     }
 }

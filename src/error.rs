@@ -78,6 +78,16 @@ pub enum Error {
         /// The error the op reported.
         source: Box<Error>,
     },
+    /// An ONNX model that cannot be imported: which node, of which op type, and why.
+    #[error("ONNX node `{node}` ({op_type}): {detail}")]
+    Onnx {
+        /// The node's name (or its first output's, when the node has none).
+        node: String,
+        /// The ONNX op type.
+        op_type: String,
+        /// What was expected and what was found.
+        detail: String,
+    },
     /// A name that the graph does not know.
     #[error("{what} `{name}` not found{hint}")]
     NotFound {

@@ -30,6 +30,8 @@ pub mod cam;
 mod error;
 pub mod gpu;
 pub mod graph;
+pub mod import;
+pub mod io;
 pub mod ops;
 pub mod reference;
 pub mod shaders;

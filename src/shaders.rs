@@ -54,6 +54,11 @@ shaders! {
     SOFTMAX_BACKWARD = "softmax_backward";
     PAD = "pad";
     RESIZE = "resize";
+    RESIZE_NEAREST = "resize_nearest";
+    SLICE = "slice";
+    LAYER_NORM = "layer_norm";
+    PRELU = "prelu";
+    REDUCE = "reduce";
     CEILING = "ceiling";
     CAM_WEIGHTS = "cam_weights";
     CAM_COMBINE = "cam_combine";

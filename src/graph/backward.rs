@@ -161,7 +161,32 @@ impl Graph {
                     let parts = ops::split(rec, &dy, *axis, &sizes).map_err(ctx)?;
                     dx = parts.into_iter().map(Some).collect();
                 }
-                Op::Flatten => dx[0] = Some(dy.reshape(x_shape.clone()).map_err(ctx)?),
+                Op::Flatten | Op::Reshape { .. } => dx[0] = Some(dy.reshape(x_shape.clone()).map_err(ctx)?),
+                Op::BinaryConst { op, value, value_first } => {
+                    let d = match (op, value_first) {
+                        (BinaryOp::Add, _) | (BinaryOp::Sub, false) => reduce_to(rec, &dy, &x_shape).map_err(ctx)?,
+                        (BinaryOp::Sub, true) => {
+                            let minus = Tensor::from_f32(rec.gpu(), [1], &[-1.0])?;
+                            let neg = ops::mul(rec, &dy, &minus).map_err(ctx)?;
+                            reduce_to(rec, &neg, &x_shape).map_err(ctx)?
+                        }
+                        (BinaryOp::Mul, _) => {
+                            let g = ops::mul(rec, &dy, value).map_err(ctx)?;
+                            reduce_to(rec, &g, &x_shape).map_err(ctx)?
+                        }
+                        (BinaryOp::Div, false) => {
+                            let g = ops::div(rec, &dy, value).map_err(ctx)?;
+                            reduce_to(rec, &g, &x_shape).map_err(ctx)?
+                        }
+                        (BinaryOp::Div, true) => {
+                            // d(c / x) = -c / x^2 dy: the binary backward's b-gradient.
+                            let x = saved(node.inputs[0])?;
+                            let (_, db) = ops::binary_backward(rec, &dy, value, x, BinaryOp::Div).map_err(ctx)?;
+                            db
+                        }
+                    };
+                    dx[0] = Some(d);
+                }
                 Op::Softmax { axis } => {
                     let y = saved(node.output)?;
                     dx[0] = Some(ops::softmax_backward(rec, &dy, y, *axis).map_err(ctx)?);
@@ -182,7 +207,15 @@ impl Graph {
                     let c = x_shape[1];
                     dx[0] = Some(ops::channel_shuffle(rec, &dy, c / groups).map_err(ctx)?);
                 }
-                Op::Lrn(_) | Op::Pad { .. } | Op::ResizeBilinear { .. } => {
+                Op::Lrn(_)
+                | Op::Pad { .. }
+                | Op::ResizeBilinear { .. }
+                | Op::Slice { .. }
+                | Op::ConvTranspose2d { .. }
+                | Op::PRelu { .. }
+                | Op::LayerNorm { .. }
+                | Op::Reduce { .. }
+                | Op::ResizeNearest { .. } => {
                     return Err(ctx(Error::arg("backward", format!("{} has no backward kernel yet", node.op.kind()))));
                 }
             }

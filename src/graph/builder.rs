@@ -145,6 +145,15 @@ impl GraphBuilder {
         self.push(name, Op::Softmax { axis }, &[x])
     }
 
+    /// Makes `name` another name of an existing tensor (ONNX `Identity` and `Dropout`).
+    pub fn alias(&mut self, name: &str, id: TensorId) -> Result<()> {
+        if self.by_name.contains_key(name) {
+            return Err(Error::arg("graph", format!("a tensor named `{name}` already exists")));
+        }
+        self.by_name.insert(name.to_string(), id);
+        Ok(())
+    }
+
     /// Finishes the graph with `output` as its result.
     pub fn build(self, output: TensorId) -> Result<Graph> {
         if output.0 >= self.tensors.len() {
@@ -239,6 +248,22 @@ pub(crate) fn infer_shape(op: &Op, shapes: &[Vec<usize>]) -> Result<Vec<usize>> 
             let s = one(op, shapes, 1)?;
             Ok(vec![s[0][0], s[0][1..].iter().product()])
         }
+        Op::Reshape { shape } => {
+            let s = one(op, shapes, 1)?;
+            let have: usize = s[0][1..].iter().product();
+            if shape.iter().product::<usize>() != have {
+                return Err(Error::shape(k, format!("cannot view {:?} as [N, {shape:?}...]", &s[0][1..])));
+            }
+            Ok(super::with_batch(1, shape))
+        }
+        Op::BinaryConst { value, value_first, .. } => {
+            let s = one(op, shapes, 1)?;
+            let out = if *value_first { ops::broadcast_shape(value.dims(), &s[0])? } else { ops::broadcast_shape(&s[0], value.dims())? };
+            if out.len() != s[0].len() || out[0] != 1 {
+                return Err(Error::shape(k, format!("constant {:?} must broadcast into the tensor {:?}, not widen it", value.dims(), s[0])));
+            }
+            Ok(out)
+        }
         Op::Softmax { axis } | Op::LogSoftmax { axis } => {
             let s = one(op, shapes, 1)?;
             if *axis == 0 || *axis >= s[0].len() {
@@ -261,6 +286,50 @@ pub(crate) fn infer_shape(op: &Op, shapes: &[Vec<usize>]) -> Result<Vec<usize>> 
             }
             ops::transpose_shape(&one(op, shapes, 1)?[0], perm)
         }
+        Op::Slice { axis, start, end, step } => {
+            let s = one(op, shapes, 1)?;
+            if *axis == 0 {
+                return Err(Error::arg(k, "slicing the batch axis is not supported"));
+            }
+            ops::slice_shape(&s[0], *axis, *start, *end, *step)
+        }
+        Op::ConvTranspose2d { weight, bias, cfg } => {
+            let s = one(op, shapes, 1)?;
+            let out = cfg.output_shape(&s[0], weight.dims())?;
+            if let Some(b) = bias {
+                if b.numel() != out[1] {
+                    return Err(Error::shape(k, format!("bias has {} values for {} output channels", b.numel(), out[1])));
+                }
+            }
+            Ok(out.to_vec())
+        }
+        Op::PRelu { slope } => {
+            let s = one(op, shapes, 1)?;
+            let out = ops::broadcast_shape(&s[0], slope.dims())?;
+            if out != s[0] {
+                return Err(Error::shape(k, format!("slope {:?} must broadcast into {:?}", slope.dims(), s[0])));
+            }
+            Ok(out)
+        }
+        Op::LayerNorm { axis, scale, .. } => {
+            let s = one(op, shapes, 1)?;
+            if *axis == 0 || *axis >= s[0].len() {
+                return Err(Error::arg(k, format!("axis {axis} out of range 1..{} for {:?}", s[0].len(), s[0])));
+            }
+            let n: usize = s[0][*axis..].iter().product();
+            if scale.numel() != n {
+                return Err(Error::shape(k, format!("scale has {} values for {n} normalised ones", scale.numel())));
+            }
+            Ok(s[0].clone())
+        }
+        Op::Reduce { axes, keepdims, .. } => {
+            let s = one(op, shapes, 1)?;
+            if axes.is_empty() || axes.contains(&0) {
+                return Err(Error::arg(k, "reducing over the batch axis (or every axis) is not supported"));
+            }
+            ops::reduce_shape(&s[0], axes, *keepdims)
+        }
+        Op::ResizeNearest { size, .. } => Ok(ops::resize_shape(&one(op, shapes, 1)?[0], *size)?.to_vec()),
         Op::ChannelShuffle { groups } => {
             let s = one(op, shapes, 1)?;
             let [_, c, _, _] = nchw(k, &s[0])?;

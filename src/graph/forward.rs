@@ -197,6 +197,14 @@ impl Graph {
             Op::Binary(op) => ops::binary(rec, x[0], x[1], *op)?,
             Op::Concat { axis } => ops::concat(rec, x, *axis)?,
             Op::Flatten => x[0].flatten(1)?,
+            Op::Reshape { shape } => x[0].reshape(super::with_batch(x[0].dims()[0], shape))?,
+            Op::BinaryConst { op, value, value_first } => {
+                if *value_first {
+                    ops::binary(rec, value, x[0], *op)?
+                } else {
+                    ops::binary(rec, x[0], value, *op)?
+                }
+            }
             Op::Softmax { axis } => ops::softmax(rec, x[0], *axis)?,
             Op::LogSoftmax { axis } => ops::log_softmax(rec, x[0], *axis)?,
             Op::Lrn(cfg) => ops::lrn(rec, x[0], cfg)?,
@@ -204,6 +212,12 @@ impl Graph {
             Op::ResizeBilinear { size, mode } => ops::resize_bilinear(rec, x[0], *size, *mode)?,
             Op::Transpose { perm } => ops::transpose(rec, x[0], perm)?,
             Op::ChannelShuffle { groups } => ops::channel_shuffle(rec, x[0], *groups)?,
+            Op::Slice { axis, start, end, step } => ops::slice(rec, x[0], *axis, *start, *end, *step)?,
+            Op::ConvTranspose2d { weight, bias, cfg } => ops::conv_transpose2d(rec, x[0], weight, bias.as_ref(), cfg)?,
+            Op::PRelu { slope } => ops::prelu(rec, x[0], slope)?,
+            Op::LayerNorm { axis, scale, bias, eps } => ops::layer_norm(rec, x[0], *axis, scale, bias.as_ref(), *eps)?,
+            Op::Reduce { axes, keepdims, op } => ops::reduce(rec, x[0], axes, *keepdims, *op)?,
+            Op::ResizeNearest { size, coords, mode } => ops::resize_nearest(rec, x[0], *size, *coords, *mode)?,
         };
         Ok((y, None))
     }

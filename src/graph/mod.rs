@@ -17,7 +17,7 @@ pub use plan::MemoryReport;
 
 use std::collections::HashMap;
 
-use crate::ops::{Activation, BinaryOp, Conv2d, CoordMode, Lrn, PadMode, Pool2d};
+use crate::ops::{Activation, BinaryOp, Conv2d, ConvTranspose2d, CoordMode, Lrn, NearestCoords, NearestMode, PadMode, Pool2d, ReduceOp};
 use crate::{Error, Result, Tensor};
 
 /// Index of a tensor in a [`Graph`].
@@ -84,6 +84,20 @@ pub enum Op {
     },
     /// `[N, ...]` to `[N, product]` (no copy).
     Flatten,
+    /// `[N, ...]` to `[N, shape...]` with the same element count (no copy).
+    Reshape {
+        /// The new shape without the batch.
+        shape: Vec<usize>,
+    },
+    /// Elementwise binary op of a graph tensor and a constant, with broadcasting.
+    BinaryConst {
+        /// The operation.
+        op: BinaryOp,
+        /// The constant (shaped for NumPy broadcasting against `[N, ...]`).
+        value: Tensor,
+        /// Whether the constant is the left operand (`value - x` rather than `x - value`).
+        value_first: bool,
+    },
     /// Softmax along `axis` (counted with the batch).
     Softmax {
         /// The axis (at least 1).
@@ -115,6 +129,60 @@ pub enum Op {
         /// The permutation, over all axes including the batch.
         perm: Vec<usize>,
     },
+    /// Elements `start, start + step, ... < end` along `axis` (counted with the batch, at least 1).
+    Slice {
+        /// The axis.
+        axis: usize,
+        /// First index.
+        start: usize,
+        /// End (exclusive).
+        end: usize,
+        /// Step (positive).
+        step: usize,
+    },
+    /// Transposed 2-D convolution; weights `[C_in, C_out/groups, KH, KW]`.
+    ConvTranspose2d {
+        /// Weights.
+        weight: Tensor,
+        /// Optional bias `[C_out]`.
+        bias: Option<Tensor>,
+        /// Hyper-parameters.
+        cfg: ConvTranspose2d,
+    },
+    /// `x` where `x >= 0`, else `slope * x` (slope broadcast against `[N, ...]`).
+    PRelu {
+        /// The slope.
+        slope: Tensor,
+    },
+    /// Layer normalisation over the axes from `axis` on (counted with the batch).
+    LayerNorm {
+        /// First normalised axis (at least 1).
+        axis: usize,
+        /// Scale, shaped like the normalised axes.
+        scale: Tensor,
+        /// Optional shift.
+        bias: Option<Tensor>,
+        /// Epsilon added to the variance.
+        eps: f32,
+    },
+    /// Mean, sum or max over axes (counted with the batch; never the batch itself).
+    Reduce {
+        /// The axes.
+        axes: Vec<usize>,
+        /// Keep reduced axes as size 1.
+        keepdims: bool,
+        /// Which reduction.
+        op: ReduceOp,
+    },
+    /// Nearest-neighbour resize of NCHW maps to `size`.
+    ResizeNearest {
+        /// Output `[H, W]`.
+        size: [usize; 2],
+        /// Coordinate mapping.
+        coords: NearestCoords,
+        /// Rounding.
+        mode: NearestMode,
+    },
     /// ShuffleNet's channel shuffle.
     ChannelShuffle {
         /// Number of groups.
@@ -138,6 +206,8 @@ impl Op {
             Op::Binary(b) => b.name(),
             Op::Concat { .. } => "concat",
             Op::Flatten => "flatten",
+            Op::Reshape { .. } => "reshape",
+            Op::BinaryConst { op, .. } => op.name(),
             Op::Softmax { .. } => "softmax",
             Op::LogSoftmax { .. } => "log_softmax",
             Op::Lrn(_) => "lrn",
@@ -145,6 +215,12 @@ impl Op {
             Op::ResizeBilinear { .. } => "resize_bilinear",
             Op::Transpose { .. } => "transpose",
             Op::ChannelShuffle { .. } => "channel_shuffle",
+            Op::Slice { .. } => "slice",
+            Op::ConvTranspose2d { .. } => "conv_transpose2d",
+            Op::PRelu { .. } => "prelu",
+            Op::LayerNorm { .. } => "layer_norm",
+            Op::Reduce { .. } => "reduce",
+            Op::ResizeNearest { .. } => "resize_nearest",
         }
     }
 
@@ -155,6 +231,9 @@ impl Op {
                 weight.numel() + bias.as_ref().map_or(0, |b| b.numel())
             }
             Op::BatchNorm { scale, bias, .. } => scale.numel() + bias.numel(),
+            Op::ConvTranspose2d { weight, bias, .. } => weight.numel() + bias.as_ref().map_or(0, |b| b.numel()),
+            Op::PRelu { slope } => slope.numel(),
+            Op::LayerNorm { scale, bias, .. } => scale.numel() + bias.as_ref().map_or(0, |b| b.numel()),
             _ => 0,
         }
     }

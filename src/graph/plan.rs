@@ -57,7 +57,7 @@ impl Graph {
         let nn = self.nodes.len();
         let mut root: Vec<TensorId> = (0..nt).map(TensorId).collect();
         for n in &self.nodes {
-            if matches!(n.op, Op::Flatten) {
+            if matches!(n.op, Op::Flatten | Op::Reshape { .. }) {
                 root[n.output.0] = root[n.inputs[0].0];
             }
         }
@@ -82,6 +82,7 @@ impl Graph {
                         keep_t(x.unwrap(), &mut kept)
                     }
                     Op::Activation(_) | Op::GlobalMaxPool2d => keep_t(x.unwrap(), &mut kept),
+                    Op::BinaryConst { op: BinaryOp::Div, value_first: true, .. } => keep_t(x.unwrap(), &mut kept),
                     Op::Binary(BinaryOp::Mul | BinaryOp::Div) => {
                         keep_t(n.inputs[0], &mut kept);
                         keep_t(n.inputs[1], &mut kept);

@@ -33,6 +33,8 @@ pub enum Activation {
     GeluTanh,
     /// `tanh(x)`.
     Tanh,
+    /// The error function `erf(x)` (ONNX `Erf`), on its own rather than inside GELU.
+    Erf,
 }
 
 impl Activation {
@@ -56,6 +58,7 @@ impl Activation {
             Activation::Gelu => (8, 0.0, 0.0),
             Activation::GeluTanh => (9, 0.0, 0.0),
             Activation::Tanh => (10, 0.0, 0.0),
+            Activation::Erf => (11, 0.0, 0.0),
         }
     }
 
@@ -73,6 +76,7 @@ impl Activation {
             Activation::Gelu => "gelu",
             Activation::GeluTanh => "gelu_tanh",
             Activation::Tanh => "tanh",
+            Activation::Erf => "erf",
         }
     }
 }
@@ -142,7 +146,8 @@ fn elementwise_backward(rec: &mut Recorder, entry: &'static str, dy: &Tensor, x:
 /// strictly inside `(min, max)` only; `HardSigmoid(a, b)` has slope `a` strictly between its
 /// kinks `-b / a` and `(1 - b) / a`, compared in `x` as PyTorch does (`-3 < x < 3` for its
 /// defaults, where `0 < a x + b < 1`); hard swish is 0 below -3, 1 above
-/// 3 and `(2x + 3) / 6` on `[-3, 3]`. GELU's derivative is that of the exact or the tanh form.
+/// 3 and `(2x + 3) / 6` on `[-3, 3]`. GELU's derivative is that of the exact or the tanh form;
+/// erf's is `2 / sqrt(pi) * exp(-x^2)`.
 pub fn activation_backward(rec: &mut Recorder, dy: &Tensor, x: &Tensor, act: Activation) -> Result<Tensor> {
     elementwise_backward(rec, "activation_backward", dy, x, act)
 }

@@ -409,3 +409,156 @@ pub fn conv2d_backward_bias(rec: &mut Recorder, dy: &Tensor) -> Result<Tensor> {
     )?;
     Ok(db)
 }
+
+/// Transposed-convolution hyper-parameters (ONNX `ConvTranspose`, PyTorch `conv_transpose2d`).
+/// Weights are `[C_in, C_out / groups, KH, KW]`, bias `[C_out]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTranspose2d {
+    /// Stride `[vertical, horizontal]`: the spacing of the input pixels in the output.
+    pub stride: [usize; 2],
+    /// Padding `[top, left, bottom, right]` (the ONNX `pads` order), cropped from the full
+    /// output.
+    pub padding: [usize; 4],
+    /// Extra rows and columns `[bottom, right]` added to the output size (ONNX
+    /// `output_padding`); they receive contributions where kernel taps reach them.
+    pub output_padding: [usize; 2],
+    /// Dilation `[vertical, horizontal]` of the kernel.
+    pub dilation: [usize; 2],
+    /// Number of groups; `C_in` must divide by it, and `C_out = groups * weights.dims[1]`.
+    pub groups: usize,
+}
+
+impl Default for ConvTranspose2d {
+    fn default() -> Self {
+        ConvTranspose2d { stride: [1, 1], padding: [0; 4], output_padding: [0, 0], dilation: [1, 1], groups: 1 }
+    }
+}
+
+impl ConvTranspose2d {
+    /// The output shape `[N, C_out, H_out, W_out]` for input `x` `[N, C_in, H, W]` and weights
+    /// `w` `[C_in, C_out / groups, KH, KW]`, with `H_out = (H - 1) * stride - pad_top -
+    /// pad_bottom + dilation * (KH - 1) + output_padding + 1` (likewise W). Errors when the
+    /// shapes disagree, a size or parameter is zero, or the output would be empty.
+    pub fn output_shape(&self, x: &[usize], w: &[usize]) -> Result<[usize; 4]> {
+        let op = "conv_transpose2d";
+        let (&[n, cin, h, wd], &[wcin, cout_g, kh, kw]) = (x, w) else {
+            return Err(Error::shape(op, format!("input {x:?} and weights {w:?} must both be 4-D")));
+        };
+        if self.groups == 0 || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(Error::arg(op, "groups, stride and dilation must be positive"));
+        }
+        if kh == 0 || kw == 0 || cout_g == 0 {
+            return Err(Error::arg(op, format!("weights {w:?} must have a positive kernel size and output channel count")));
+        }
+        if h == 0 || wd == 0 {
+            return Err(Error::shape(op, format!("input {x:?} has no pixels")));
+        }
+        if wcin != cin || cin % self.groups != 0 {
+            return Err(Error::shape(
+                op,
+                format!("weights {w:?} need C_in = {wcin} input channels (a multiple of groups {}), input {x:?} has {cin}", self.groups),
+            ));
+        }
+        let mut out = [0; 2];
+        for (d, (len, k)) in [(h, kh), (wd, kw)].into_iter().enumerate() {
+            // All terms are checked to fit in i64 before the arithmetic.
+            let terms = [len, self.stride[d], self.dilation[d], k, self.output_padding[d], self.padding[d], self.padding[d + 2]];
+            if terms.iter().any(|&t| t > i32::MAX as usize) {
+                return Err(Error::arg(op, format!("sizes {terms:?} in dimension {d} do not fit in 31 bits")));
+            }
+            let full = (len as i64 - 1) * self.stride[d] as i64 + self.dilation[d] as i64 * (k as i64 - 1)
+                + self.output_padding[d] as i64
+                + 1;
+            let o = full - self.padding[d] as i64 - self.padding[d + 2] as i64;
+            if o <= 0 {
+                return Err(Error::shape(
+                    op,
+                    format!("padding {:?} crops the whole output ({full} pixels) in dimension {d}", self.padding),
+                ));
+            }
+            out[d] = o as usize;
+        }
+        let cout = cout_g
+            .checked_mul(self.groups)
+            .ok_or_else(|| Error::arg(op, format!("C_out = {cout_g} * groups {} overflows", self.groups)))?;
+        Ok([n, cout, out[0], out[1]])
+    }
+}
+
+/// Transposed convolution (ONNX `ConvTranspose`, PyTorch `conv_transpose2d`): every input
+/// pixel scatters its values, times the kernel, into the output at `stride` spacing. `x` is
+/// `[N, C_in, H, W]`, `w` `[C_in, C_out / groups, KH, KW]`, `bias` (optional) `[C_out]`;
+/// the output is [`ConvTranspose2d::output_shape`].
+///
+/// This is the gradient of a convolution with respect to its input, so it runs the
+/// `conv2d_backward_input` kernel (the output here is that convolution's input), then adds
+/// the bias. Errors on shapes that disagree, zero sizes or parameters, or padding that crops
+/// the whole output.
+pub fn conv_transpose2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, cfg: &ConvTranspose2d) -> Result<Tensor> {
+    let op = "conv_transpose2d";
+    x.expect_dtype(op, DType::F32)?;
+    w.expect_dtype(op, DType::F32)?;
+    let [n, cout, oh, ow] = cfg.output_shape(x.dims(), w.dims())?;
+    let [_, cin, h, wd] = x.shape().nchw(op)?;
+    let [_, cout_g, kh, kw] = w.shape().nchw(op)?;
+    if let Some(b) = bias {
+        b.expect_dtype(op, DType::F32)?;
+        if b.numel() != cout || b.shape().rank() != 1 {
+            return Err(Error::shape(op, format!("bias {} must be [C_out] = [{cout}]", b.shape())));
+        }
+    }
+    let u = |what, v| to_u32(op, what, v);
+    let count = |d: [usize; 4]| d.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).unwrap_or(usize::MAX);
+    u("input element count", count([n, cin, h, wd]))?;
+    let out_len = u("output element count", count([n, cout, oh, ow]))?;
+    // The kernel indexes padded output coordinates (oy + pad_top, y * stride + k * dilation)
+    // as i32.
+    for d in 0..2 {
+        let span = [oh, ow][d] + cfg.padding[d] + cfg.dilation[d] * ([kh, kw][d] - 1) + [h, wd][d] * cfg.stride[d];
+        if span as u64 > i32::MAX as u64 {
+            return Err(Error::arg(op, format!("padded output size in dimension {d} does not fit in 31 bits")));
+        }
+    }
+    let y = rec.alloc([n, cout, oh, ow], DType::F32)?;
+    if out_len == 0 {
+        return Ok(y);
+    }
+    // The convolution whose input gradient this is: its input is y ([N, C_out, H_out, W_out]),
+    // its output x ([N, C_in, H, W]), its weights w ([C_in, C_out / groups, KH, KW]).
+    let params = Conv2dBackwardParams {
+        n: u("batch", n)?,
+        cin: u("C_out", cout)?,
+        h: u("H_out", oh)?,
+        w: u("W_out", ow)?,
+        cout: u("C_in", cin)?,
+        oh: u("H", h)?,
+        ow: u("W", wd)?,
+        groups: u("groups", cfg.groups)?,
+        kh: u("KH", kh)?,
+        kw: u("KW", kw)?,
+        stride_h: u("stride", cfg.stride[0])?,
+        stride_w: u("stride", cfg.stride[1])?,
+        pad_top: u("padding", cfg.padding[0])?,
+        pad_left: u("padding", cfg.padding[1])?,
+        dil_h: u("dilation", cfg.dilation[0])?,
+        dil_w: u("dilation", cfg.dilation[1])?,
+        cin_g: u("C_out/groups", cout_g)?,
+        cout_g: u("C_in/groups", cin / cfg.groups)?,
+        k_len: u("C_in/groups*KH*KW", (cin / cfg.groups) * kh * kw)?,
+        n_len: u("N*H_out*W_out", n * oh * ow)?,
+    };
+    let (bm, bn) = tile_for(cout_g);
+    let groups = workgroups(op, [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
+    rec.dispatch(
+        &shaders::CONV2D_BACKWARD_INPUT,
+        "conv2d_backward_input",
+        &[("BM", bm as f64), ("BN", bn as f64)],
+        &params,
+        &[x, w, &y],
+        groups,
+    )?;
+    match bias {
+        Some(b) => super::add(rec, &y, &b.reshape([1, cout, 1, 1])?),
+        None => Ok(y),
+    }
+}

@@ -96,12 +96,13 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 /// Tile shape `(BM, BN)` for an `m x n` output. Thin outputs (few rows, as in a classifier
 /// head with a small batch, or few columns) get long, narrow tiles so that fewer invocations
 /// compute padding. Every choice stays within 16 KiB of workgroup memory.
+///
+/// No tile is narrower than 16: with 32-invocation workgroups ((4, 128) or (128, 4)), Mesa
+/// lavapipe 22.3 returned wrong results once K exceeded about 12 000 (about 780 iterations of
+/// the barrier loop), while these 128-invocation tiles are exact (tests/kernels/gemm.rs,
+/// `long_reduction`).
 fn tile_for(m: usize, n: usize) -> (u32, u32) {
-    if m < 16 {
-        (4, 128)
-    } else if n < 16 {
-        (128, 4)
-    } else if m < 64 {
+    if m < 64 {
         (16, 128)
     } else if n < 64 {
         (128, 16)

@@ -25,6 +25,7 @@ pub fn activate(x: f64, act: Activation) -> f64 {
             0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
         }
         Activation::Tanh => x.tanh(),
+        Activation::Erf => libm::erf(x),
     }
 }
 
@@ -37,7 +38,7 @@ pub fn activation(x: &Array, act: Activation) -> Array {
 /// `relu'(0) = 0`, leaky ReLU `slope` at `x <= 0`, clip 1 strictly inside `(min, max)` only,
 /// hard sigmoid `a` strictly between its kinks `-b / a` and `(1 - b) / a` (where
 /// `0 < a x + b < 1`; `-3 < x < 3` for PyTorch's defaults), hard swish `(2x + 3) / 6` on
-/// `[-3, 3]`.
+/// `[-3, 3]`; erf `2 / sqrt(pi) * exp(-x^2)`.
 pub fn activate_grad(x: f64, act: Activation) -> f64 {
     let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
     let step = |inside: bool, v: f64| if inside { v } else { 0.0 };
@@ -81,6 +82,7 @@ pub fn activate_grad(x: f64, act: Activation) -> f64 {
             0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
         }
         Activation::Tanh => 1.0 - x.tanh() * x.tanh(),
+        Activation::Erf => 2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp(),
     }
 }
 

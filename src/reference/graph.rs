@@ -55,6 +55,18 @@ pub fn graph_forward(graph: &Graph, gpu: &Gpu, x: &Array, overrides: &[(TensorId
                 let n = ins[0].shape[0];
                 Array::new([n, ins[0].numel() / n.max(1)], ins[0].data.clone())
             }
+            Op::Reshape { shape } => {
+                let n = ins[0].shape[0];
+                Array::new([&[n][..], &shape[..]].concat(), ins[0].data.clone())
+            }
+            Op::BinaryConst { op, value, value_first } => {
+                let c = host(gpu, value)?;
+                if *value_first {
+                    binary(&c, ins[0], *op)
+                } else {
+                    binary(ins[0], &c, *op)
+                }
+            }
             Op::Softmax { axis } => softmax(ins[0], *axis),
             Op::LogSoftmax { axis } => log_softmax(ins[0], *axis),
             Op::Lrn(cfg) => lrn(ins[0], cfg),
@@ -62,6 +74,18 @@ pub fn graph_forward(graph: &Graph, gpu: &Gpu, x: &Array, overrides: &[(TensorId
             Op::ResizeBilinear { size, mode } => resize_bilinear(ins[0], *size, *mode),
             Op::Transpose { perm } => transpose(ins[0], perm),
             Op::ChannelShuffle { groups } => channel_shuffle(ins[0], *groups),
+            Op::Slice { axis, start, end, step } => slice(ins[0], *axis, *start, *end, *step),
+            Op::ConvTranspose2d { weight, bias, cfg } => {
+                let b = bias.as_ref().map(|b| host(gpu, b)).transpose()?;
+                conv_transpose2d(ins[0], &host(gpu, weight)?, b.as_ref(), cfg)
+            }
+            Op::PRelu { slope } => prelu(ins[0], &host(gpu, slope)?),
+            Op::LayerNorm { axis, scale, bias, eps } => {
+                let b = bias.as_ref().map(|b| host(gpu, b)).transpose()?;
+                layer_norm(ins[0], *axis, &host(gpu, scale)?, b.as_ref(), *eps as f64)
+            }
+            Op::Reduce { axes, keepdims, op } => reduce(ins[0], axes, *keepdims, *op),
+            Op::ResizeNearest { size, coords, mode } => resize_nearest(ins[0], *size, *coords, *mode),
         };
         v[node.output.index()] = Some(y);
     }

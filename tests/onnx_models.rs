@@ -1,0 +1,104 @@
+//! torchvision classifiers exported to ONNX (tests/fixtures/make_onnx_models.py) against
+//! onnxruntime's logits for the same input: relative L2 error below 1e-4. Small models are
+//! committed under tests/fixtures/onnx; big ones are generated into target/onnx-models and
+//! skipped, with the reason printed, where absent.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use featuremap::graph::Keep;
+use featuremap::import::load_onnx;
+use featuremap::{Gpu, Tensor};
+
+const TOL: f64 = 1e-4;
+
+fn gpu() -> Option<Gpu> {
+    match Gpu::new() {
+        Ok(g) => Some(g),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
+        {
+            panic!("a GPU adapter is required here: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter: {e}");
+            None
+        }
+    }
+}
+
+fn npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = f.shape().iter().map(|&d| d as usize).collect();
+    (shape, f.into_vec::<f32>().unwrap())
+}
+
+fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
+    let (mut n, mut d) = (0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        n += (*x as f64 - *y as f64).powi(2);
+        d += (*y as f64).powi(2);
+    }
+    (n / d.max(1e-30)).sqrt()
+}
+
+fn dir(committed: bool) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if committed { root.join("tests/fixtures/onnx") } else { root.join("target/onnx-models") }
+}
+
+/// Loads `name` from whichever folder has it, runs the stored input, compares with onnxruntime.
+fn check_model(gpu: &Gpu, name: &str) -> bool {
+    let Some(d) = [dir(true), dir(false)].into_iter().find(|d| d.join(format!("{name}.onnx")).exists()) else {
+        println!("SKIPPED {name}: not generated (python3 tests/fixtures/make_onnx_models.py {name})");
+        return false;
+    };
+    let t0 = Instant::now();
+    let model = load_onnx(gpu, &d.join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let (shape, x) = npy(&d.join(format!("{name}.input.npy")));
+    let (_, want) = npy(&d.join(format!("{name}.logits.npy")));
+    let xt = Tensor::from_f32(gpu, shape, &x).unwrap();
+    // Warm-up (pipeline compilation), then one timed pass.
+    let _ = gpu.run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    let t1 = Instant::now();
+    let out = gpu.run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap();
+    let got = out.to_f32(gpu).unwrap();
+    let fwd_ms = t1.elapsed().as_secs_f64() * 1e3;
+    let err = rel_l2(&got, &want);
+    println!("ONNX-MODEL {name:<20} rel_l2 {err:.2e}  forward(batch 2) {fwd_ms:.0} ms  load {load_ms:.0} ms  nodes {}", model.graph.nodes().len());
+    assert!(err < TOL, "{name}: relative L2 error {err:.2e} against onnxruntime");
+    true
+}
+
+macro_rules! model_test {
+    ($($name:ident),*) => {$(
+        #[test]
+        fn $name() {
+            let Some(gpu) = gpu() else { return };
+            check_model(&gpu, stringify!($name));
+        }
+    )*};
+}
+
+model_test!(squeezenet1_1, shufflenet_v2_x1_0, mobilenet_v2, resnet18, resnet50, vgg16, mobilenet_v3_large, efficientnet_b0, densenet121, googlenet, alexnet, regnet_y_400mf);
+
+#[test]
+fn committed_models_are_present() {
+    // CI runs these; their absence would silently skip the coverage above.
+    for name in ["squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v2"] {
+        assert!(dir(true).join(format!("{name}.onnx")).exists(), "{name}.onnx is missing from tests/fixtures/onnx");
+    }
+}
+
+#[test]
+fn bad_models_are_errors_naming_what_is_wrong() {
+    let Some(gpu) = gpu() else { return };
+    let tmp = std::env::temp_dir().join("featuremap-bad.onnx");
+    std::fs::write(&tmp, b"this is not protobuf").unwrap();
+    let err = load_onnx(&gpu, &tmp).err().unwrap().to_string();
+    assert!(err.contains("not an ONNX model") && err.contains("featuremap-bad.onnx"), "{err}");
+    let err = load_onnx(&gpu, Path::new("/nonexistent/model.onnx")).err().unwrap().to_string();
+    assert!(err.contains("/nonexistent/model.onnx"), "{err}");
+}
