@@ -26,9 +26,16 @@ ceiling: vulkan
 bench: vulkan
 	$(CARGO) bench
 
-# Regenerates the PyTorch parity fixtures (needs python3 with torch and numpy; see the script).
+# Regenerates the committed fixtures (needs python3 with torch, torchvision, onnx, onnxruntime,
+# grad-cam; see each script), and the big ONNX models under target/onnx-models.
+PYTHON ?= python3
 fixtures:
-	python3 tests/fixtures/make_fixtures.py
+	$(PYTHON) tests/fixtures/make_fixtures.py
+	$(PYTHON) tests/fixtures/make_onnx_op_fixtures.py
+	$(PYTHON) tests/fixtures/make_cam_fixtures.py
+	$(PYTHON) tests/fixtures/make_image_fixtures.py
+	$(PYTHON) tests/fixtures/make_onnx_models.py
+	$(PYTHON) tests/fixtures/make_onnx_cam_fixtures.py
 
 # A Vulkan driver is present when the loader library and at least one ICD manifest exist.
 vulkan:

@@ -9,6 +9,12 @@
 // memory, so every input value fetched from global memory is used BM times and every weight BN
 // times. Each invocation accumulates a TM x TN register block. Bias and the activation are
 // applied in the epilogue (fused, no extra pass).
+//
+// Split-K: one dispatch reduces only the slice [k_begin, k_end) of k (the host bounds its
+// length, see REDUCTION_CHUNK in src/ops/gemm.rs). With `accumulate` set the partial sums are
+// added to what an earlier dispatch left in y; with `epilogue` set the bias and the activation
+// are applied, else the raw partial sums are stored. A single dispatch over all of k
+// (k_begin 0, k_end k_len, accumulate 0, epilogue 1) is the plain kernel.
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
@@ -17,6 +23,7 @@ struct Params {
     pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
     cin_g: u32, cout_g: u32, k_len: u32, p_len: u32,
     has_bias: u32, act: u32, act_a: f32, act_b: f32,
+    k_begin: u32, k_end: u32, accumulate: u32, epilogue: u32,
 }
 
 // Tile shape, set per layer shape at pipeline creation. The workgroup is (BN/TN, BM/TM).
@@ -53,7 +60,7 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         acc[i] = 0.0;
     }
 
-    for (var k0 = 0u; k0 < p.k_len; k0 += BK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
         // Weights: consecutive invocations read consecutive k of one output channel.
         for (var i = tid; i < BM * BK; i += threads) {
             let mm = i / BK;
@@ -61,7 +68,7 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             let co = m0 + mm;
             let k = k0 + kk;
             var v = 0.0;
-            if (co < p.cout_g && k < p.k_len) {
+            if (co < p.cout_g && k < p.k_end) {
                 v = wt[w_base + co * p.k_len + k];
             }
             a_tile[kk * BM + mm] = v;
@@ -73,7 +80,7 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             let k = k0 + kk;
             let pix = n0 + nn;
             var v = 0.0;
-            if (k < p.k_len && pix < p.p_len) {
+            if (k < p.k_end && pix < p.p_len) {
                 let ci = k / khw;
                 let r = k % khw;
                 let ky = r / p.kw;
@@ -126,7 +133,15 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             }
             let b = pix / ohw;
             let q = pix % ohw;
-            y[(b * p.cout + oc) * ohw + q] = activate(acc[i * TN + j] + bv, p.act, p.act_a, p.act_b);
+            let idx = (b * p.cout + oc) * ohw + q;
+            var v = acc[i * TN + j];
+            if (p.accumulate != 0u) {
+                v = y[idx] + v;
+            }
+            if (p.epilogue != 0u) {
+                v = activate(v + bv, p.act, p.act_a, p.act_b);
+            }
+            y[idx] = v;
         }
     }
 }

@@ -12,6 +12,10 @@
 // The tiling is the forward's: per step of BK, a BM x BK slice of the weights and a BK x BN
 // slice of dcol are staged in workgroup memory, and each invocation accumulates a TM x TN
 // register block. Every input pixel is written (with 0 where no output reaches it).
+//
+// Split-K: one dispatch reduces only the slice [k_begin, k_end) of k (the host bounds its
+// length, see REDUCTION_CHUNK in src/ops/gemm.rs). The first dispatch stores its partial sums,
+// later ones (`accumulate` set) add theirs to what is in dx. There is no epilogue.
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
@@ -19,6 +23,7 @@ struct Params {
     kh: u32, kw: u32, stride_h: u32, stride_w: u32,
     pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
     cin_g: u32, cout_g: u32, k_len: u32, n_len: u32,
+    k_begin: u32, k_end: u32, accumulate: u32, _pad0: u32,
 }
 
 // Tile shape, set per layer shape at pipeline creation. The workgroup is (BN/TN, BM/TM).
@@ -54,7 +59,7 @@ fn conv2d_backward_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(
         acc[i] = 0.0;
     }
 
-    for (var k0 = 0u; k0 < p.k_len; k0 += BK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
         // Weights, transposed: A[ci, (co, r)] = wt[co0 + co, ci, r]. Consecutive invocations
         // read consecutive taps of one (co, ci) kernel.
         for (var i = tid; i < BM * BK; i += threads) {
@@ -63,7 +68,7 @@ fn conv2d_backward_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(
             let ci = m0 + mm;
             let k = k0 + kk;
             var v = 0.0;
-            if (ci < p.cin_g && k < p.k_len) {
+            if (ci < p.cin_g && k < p.k_end) {
                 let co = k / khw;
                 let r = k % khw;
                 v = wt[((co0 + co) * p.cin_g + ci) * khw + r];
@@ -78,7 +83,7 @@ fn conv2d_backward_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(
             let k = k0 + kk;
             let pix = n0 + nn;
             var v = 0.0;
-            if (k < p.k_len && pix < p.n_len) {
+            if (k < p.k_end && pix < p.n_len) {
                 let co = k / khw;
                 let r = k % khw;
                 let ky = r / p.kw;
@@ -130,7 +135,12 @@ fn conv2d_backward_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(
             }
             let b = pix / hw;
             let q = pix % hw;
-            dx[(b * p.cin + ci0 + ci) * hw + q] = acc[i * TN + j];
+            let idx = (b * p.cin + ci0 + ci) * hw + q;
+            var v = acc[i * TN + j];
+            if (p.accumulate != 0u) {
+                v = dx[idx] + v;
+            }
+            dx[idx] = v;
         }
     }
 }

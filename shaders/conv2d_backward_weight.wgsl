@@ -8,8 +8,12 @@
 // patch[k, p] is the forward's (virtual, never materialised) im2col matrix: the input value
 // under tap (ky, kx) of output pixel p, 0 in the padding. Per step of BK output pixels, a
 // BM x BK slice of dy and a BK x BN slice of the patches are staged in workgroup memory, and
-// each invocation accumulates a TM x TN register block of dw. The whole reduction runs in one
-// workgroup per tile (no split-K).
+// each invocation accumulates a TM x TN register block of dw.
+//
+// Split-K: one dispatch reduces only the slice [k_begin, k_end) of the output pixels (the host
+// bounds its length, see REDUCTION_CHUNK in src/ops/gemm.rs). The first dispatch stores its
+// partial sums, later ones (`accumulate` set) add theirs to what is in dw. There is no epilogue.
+// conv2d_backward_bias shares Params and ignores these fields.
 //
 // db[c] = sum over n, oy, ox of dy[n, c, oy, ox]: one workgroup per channel, each invocation
 // sums a strided slice, then a tree reduction in workgroup memory.
@@ -20,6 +24,7 @@ struct Params {
     kh: u32, kw: u32, stride_h: u32, stride_w: u32,
     pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
     cin_g: u32, cout_g: u32, k_len: u32, n_len: u32,
+    k_begin: u32, k_end: u32, accumulate: u32, _pad0: u32,
 }
 
 // Tile shape of conv2d_backward_weight, set per layer shape at pipeline creation. The
@@ -62,7 +67,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
         acc[i] = 0.0;
     }
 
-    for (var k0 = 0u; k0 < p.k_len; k0 += BK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
         // Output gradients: consecutive invocations read consecutive output pixels of one channel.
         for (var i = tid; i < BM * BK; i += threads) {
             let mm = i / BK;
@@ -70,7 +75,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
             let co = m0 + mm;
             let pix = k0 + kk;
             var v = 0.0;
-            if (co < p.cout_g && pix < p.k_len) {
+            if (co < p.cout_g && pix < p.k_end) {
                 let b = pix / ohw;
                 let q = pix % ohw;
                 v = dy[(b * p.cout + co0 + co) * ohw + q];
@@ -84,7 +89,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
             let col = n0 + nn;
             let pix = k0 + kk;
             var v = 0.0;
-            if (col < p.n_len && pix < p.k_len) {
+            if (col < p.n_len && pix < p.k_end) {
                 let ci = col / khw;
                 let r = col % khw;
                 let ky = r / p.kw;
@@ -131,7 +136,12 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
             if (col >= p.n_len) {
                 continue;
             }
-            dw[(co0 + co) * p.n_len + col] = acc[i * TN + j];
+            let idx = (co0 + co) * p.n_len + col;
+            var v = acc[i * TN + j];
+            if (p.accumulate != 0u) {
+                v = dw[idx] + v;
+            }
+            dw[idx] = v;
         }
     }
 }

@@ -9,12 +9,19 @@
 // consecutive addresses whatever the transposition), so every value fetched from global memory
 // is used BN (BM) times. Each invocation accumulates a TM x TN register block. Scaling, C and
 // the activation are applied in the epilogue (fused, no extra pass).
+//
+// Split-K: one dispatch reduces only the slice [k_begin, k_end) of K (the host bounds its
+// length, see REDUCTION_CHUNK in src/ops/gemm.rs). With `accumulate` set the partial sums are
+// added to what an earlier dispatch left in y; with `epilogue` set the scaling, C and the
+// activation are applied, else the raw partial sums are stored. A single dispatch over all of
+// K (k_begin 0, k_end K, accumulate 0, epilogue 1) is the plain kernel.
 
 struct Params {
     m: u32, n: u32, k: u32, trans_a: u32,
     trans_b: u32, has_c: u32, c_sm: u32, c_sn: u32,
     alpha: f32, beta: f32, act: u32, act_a: f32,
-    act_b: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+    act_b: f32, k_begin: u32, k_end: u32, accumulate: u32,
+    epilogue: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 // Tile shape, set per problem shape at pipeline creation. The workgroup is (BN/TN, BM/TM).
@@ -46,7 +53,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         acc[i] = 0.0;
     }
 
-    for (var k0 = 0u; k0 < p.k; k0 += BK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
         // op(A) slice: A stored [M, K] is read along k, A stored [K, M] along m.
         for (var i = tid; i < BM * BK; i += threads) {
             var mm: u32;
@@ -61,7 +68,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let row = m0 + mm;
             let kx = k0 + kk;
             var v = 0.0;
-            if (row < p.m && kx < p.k) {
+            if (row < p.m && kx < p.k_end) {
                 if (p.trans_a == 0u) {
                     v = a[row * p.k + kx];
                 } else {
@@ -84,7 +91,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             let col = n0 + nn;
             let kx = k0 + kk;
             var v = 0.0;
-            if (col < p.n && kx < p.k) {
+            if (col < p.n && kx < p.k_end) {
                 if (p.trans_b == 0u) {
                     v = b[kx * p.n + col];
                 } else {
@@ -122,11 +129,19 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
             if (col >= p.n) {
                 continue;
             }
-            var v = p.alpha * acc[i * TN + j];
-            if (p.has_c != 0u) {
-                v = fma(p.beta, c[row * p.c_sm + col * p.c_sn], v);
+            let idx = row * p.n + col;
+            var v = acc[i * TN + j];
+            if (p.accumulate != 0u) {
+                v = y[idx] + v;
             }
-            y[row * p.n + col] = activate(v, p.act, p.act_a, p.act_b);
+            if (p.epilogue != 0u) {
+                v = p.alpha * v;
+                if (p.has_c != 0u) {
+                    v = fma(p.beta, c[row * p.c_sm + col * p.c_sn], v);
+                }
+                v = activate(v, p.act, p.act_a, p.act_b);
+            }
+            y[idx] = v;
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use super::gemm::reduction_chunks;
 use super::{to_u32, Activation};
 use crate::gpu::{grid_1d, Recorder};
+use crate::shaders::Shader;
 use crate::{shaders, DType, Error, Result, Tensor};
 
 /// Convolution hyper-parameters. Weights are `[C_out, C_in / groups, KH, KW]`, bias `[C_out]`.
@@ -110,6 +112,10 @@ struct Conv2dParams {
     act: u32,
     act_a: f32,
     act_b: f32,
+    k_begin: u32,
+    k_end: u32,
+    accumulate: u32,
+    epilogue: u32,
 }
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
@@ -151,7 +157,7 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
     let cout_g = cout / cfg.groups;
     let (act, act_a, act_b) = cfg.activation.code();
     let u = |what, v| to_u32(op, what, v);
-    let params = Conv2dParams {
+    let mut params = Conv2dParams {
         n: u("batch", n)?,
         cin: u("C_in", cin)?,
         h: u("H", h)?,
@@ -176,6 +182,10 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
         act,
         act_a,
         act_b,
+        k_begin: 0,
+        k_end: 0,
+        accumulate: 0,
+        epilogue: 0,
     };
     let (bm, bn) = tile_for(cout_g);
     // Unbound bindings are not allowed; a missing bias binds the weights (never read).
@@ -186,14 +196,23 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
         cfg.groups,
     ];
     let groups = [u("workgroups", groups[0])?, u("workgroups", groups[1])?, u("workgroups", groups[2])?];
-    rec.dispatch(
-        &shaders::CONV2D,
-        "conv2d",
-        &[("BM", bm as f64), ("BN", bn as f64)],
-        &params,
-        &[x, w, bias_buf, &y],
-        groups,
-    )?;
+    // Split-K over C_in/groups*KH*KW (see REDUCTION_CHUNK): the last slice adds the bias and
+    // applies the activation.
+    let k_len = params.k_len as usize;
+    for (begin, end) in reduction_chunks(k_len) {
+        params.k_begin = begin as u32;
+        params.k_end = end as u32;
+        params.accumulate = (begin > 0) as u32;
+        params.epilogue = (end == k_len) as u32;
+        rec.dispatch(
+            &shaders::CONV2D,
+            "conv2d",
+            &[("BM", bm as f64), ("BN", bn as f64)],
+            &params,
+            &[x, w, bias_buf, &y],
+            groups,
+        )?;
+    }
     Ok(y)
 }
 
@@ -206,7 +225,8 @@ pub fn conv2d_flops(out: [usize; 4], w: [usize; 4]) -> u64 {
 
 /// Mirrors `Params` in `shaders/conv2d_backward_input.wgsl` and
 /// `shaders/conv2d_backward_weight.wgsl` (the same struct in both). `k_len` and `n_len` are the
-/// GEMM's reduction length and column count, which differ per kernel.
+/// GEMM's reduction length and column count, which differ per kernel; `k_begin`, `k_end` and
+/// `accumulate` are set per split-K dispatch by [`dispatch_split`].
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Conv2dBackwardParams {
@@ -230,6 +250,10 @@ struct Conv2dBackwardParams {
     cout_g: u32,
     k_len: u32,
     n_len: u32,
+    k_begin: u32,
+    k_end: u32,
+    accumulate: u32,
+    _pad: u32,
 }
 
 /// Checks the shapes of a conv2d gradient (input `x`, weights `w`, output gradient `dy`) and
@@ -292,6 +316,10 @@ fn backward_params(
         cout_g: u("C_out/groups", cout / cfg.groups)?,
         k_len: 0,
         n_len: 0,
+        k_begin: 0,
+        k_end: 0,
+        accumulate: 0,
+        _pad: 0,
     };
     // The kernels index padded coordinates (iy + pad_top, oy * stride + ky * dilation) as i32.
     for (d, len) in [h, wd].into_iter().enumerate() {
@@ -314,6 +342,28 @@ fn weight_tile_for(cout_g: usize, cols: usize) -> (u32, u32) {
         (4, 128)
     };
     (bm, cols.next_power_of_two().clamp(16, bn_max) as u32)
+}
+
+/// Records `entry` of `shader` (conv2d_backward_input or conv2d_backward_weight, which have no
+/// epilogue) once per slice of the reduction `params.k_len`, split-K (see
+/// [`REDUCTION_CHUNK`](super::gemm::REDUCTION_CHUNK)): the first dispatch stores its partial
+/// sums, later ones add theirs to the output. One slice is the unsplit kernel.
+fn dispatch_split(
+    rec: &mut Recorder,
+    shader: &Shader,
+    entry: &'static str,
+    (bm, bn): (u32, u32),
+    mut params: Conv2dBackwardParams,
+    tensors: &[&Tensor],
+    groups: [u32; 3],
+) -> Result<()> {
+    for (begin, end) in reduction_chunks(params.k_len as usize) {
+        params.k_begin = begin as u32;
+        params.k_end = end as u32;
+        params.accumulate = (begin > 0) as u32;
+        rec.dispatch(shader, entry, &[("BM", bm as f64), ("BN", bn as f64)], &params, tensors, groups)?;
+    }
+    Ok(())
 }
 
 /// Workgroup counts as `u32`, or an error naming `op`.
@@ -342,14 +392,7 @@ pub fn conv2d_backward_input(rec: &mut Recorder, dy: &Tensor, w: &Tensor, x_shap
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let (bm, bn) = tile_for(cin_g);
     let groups = workgroups(op, [(n * h * wd).div_ceil(bn as usize), cin_g.div_ceil(bm as usize), cfg.groups])?;
-    rec.dispatch(
-        &shaders::CONV2D_BACKWARD_INPUT,
-        "conv2d_backward_input",
-        &[("BM", bm as f64), ("BN", bn as f64)],
-        &params,
-        &[dy, w, &dx],
-        groups,
-    )?;
+    dispatch_split(rec, &shaders::CONV2D_BACKWARD_INPUT, "conv2d_backward_input", (bm, bn), params, &[dy, w, &dx], groups)?;
     Ok(dx)
 }
 
@@ -370,14 +413,7 @@ pub fn conv2d_backward_weight(rec: &mut Recorder, dy: &Tensor, x: &Tensor, w_sha
     let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
     let (bm, bn) = weight_tile_for(cout_g, cols);
     let groups = workgroups(op, [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
-    rec.dispatch(
-        &shaders::CONV2D_BACKWARD_WEIGHT,
-        "conv2d_backward_weight",
-        &[("BM", bm as f64), ("BN", bn as f64)],
-        &params,
-        &[dy, x, &dw],
-        groups,
-    )?;
+    dispatch_split(rec, &shaders::CONV2D_BACKWARD_WEIGHT, "conv2d_backward_weight", (bm, bn), params, &[dy, x, &dw], groups)?;
     Ok(dw)
 }
 
@@ -546,17 +582,14 @@ pub fn conv_transpose2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option
         cout_g: u("C_in/groups", cin / cfg.groups)?,
         k_len: u("C_in/groups*KH*KW", (cin / cfg.groups) * kh * kw)?,
         n_len: u("N*H_out*W_out", n * oh * ow)?,
+        k_begin: 0,
+        k_end: 0,
+        accumulate: 0,
+        _pad: 0,
     };
     let (bm, bn) = tile_for(cout_g);
     let groups = workgroups(op, [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
-    rec.dispatch(
-        &shaders::CONV2D_BACKWARD_INPUT,
-        "conv2d_backward_input",
-        &[("BM", bm as f64), ("BN", bn as f64)],
-        &params,
-        &[x, w, &y],
-        groups,
-    )?;
+    dispatch_split(rec, &shaders::CONV2D_BACKWARD_INPUT, "conv2d_backward_input", (bm, bn), params, &[x, w, &y], groups)?;
     match bias {
         Some(b) => super::add(rec, &y, &b.reshape([1, cout, 1, 1])?),
         None => Ok(y),

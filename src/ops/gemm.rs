@@ -86,7 +86,44 @@ struct GemmParams {
     act: u32,
     act_a: f32,
     act_b: f32,
+    k_begin: u32,
+    k_end: u32,
+    accumulate: u32,
+    epilogue: u32,
     _pad: [u32; 3],
+}
+
+/// Longest slice of the reduction that one dispatch of a tiled implicit-GEMM kernel ([`gemm`],
+/// `conv2d`, `conv2d_backward_input`, `conv2d_backward_weight`) runs. A longer reduction is
+/// split into slices of at most this length ([`reduction_chunks`]), one dispatch each,
+/// recorded in order into the same encoder: the first stores its partial sums, each later one
+/// adds its own to what is in the output (dispatches of one encoder run in order, so this is
+/// race-free), and only the last applies the epilogue (scaling, `C`, bias, activation). A
+/// reduction of at most this length is one dispatch, exactly the unsplit kernel.
+///
+/// Why: Mesa llvmpipe / lavapipe (22.3 on the CI machines) ends every loop of a shader
+/// invocation once all of its loops together have run 65535 iterations
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS`, "shared between every loop in a shader", a guard against
+/// hangs), and the kernel then silently stores a truncated sum (relative error up to ~1). One
+/// BK = 16 step of these kernels costs about `1 + 16 + (BM + BN) * 16 / invocations` loop
+/// iterations (the step itself, the loop over its 16 values of k, the two staging loops) plus
+/// two or three: about 37 for the 128-invocation tiles, 85 for the 32-invocation `(4, 128)`
+/// tile, 100 for conv2d_backward_weight's 4-invocation `(4, 16)` tile. Measured without
+/// splitting (conv2d_backward_weight, one dispatch over the whole reduction): the `(4, 16)` tile
+/// was exact up to 650 steps and wrong from 660, `(4, 64)` (16 invocations) exact up to 740 and
+/// wrong from 750, `(4, 128)` (32 invocations) exact up to 760 and wrong from 780; gemm with
+/// 128-invocation tiles was exact at 1568 steps (K = 25088) and wrong at 1875 (K = 30000).
+/// 2048 is 128 steps, at most about 12 800 loop iterations with the narrowest tile: a margin of
+/// five. Other drivers have no such limit; there the extra dispatches cost one read-modify-write
+/// of the output per 2048 of the reduction.
+pub(crate) const REDUCTION_CHUNK: usize = 2048;
+
+/// The slices `[begin, end)` of a reduction of length `k` for the split-K dispatches, each at
+/// most [`REDUCTION_CHUNK`] long, in order; one empty slice when `k` is 0 (the kernel still has
+/// to write the output: zeros, or the epilogue of zero).
+pub(crate) fn reduction_chunks(k: usize) -> impl Iterator<Item = (usize, usize)> {
+    let count = k.div_ceil(REDUCTION_CHUNK).max(1);
+    (0..count).map(move |i| (i * REDUCTION_CHUNK, ((i + 1) * REDUCTION_CHUNK).min(k)))
 }
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
@@ -97,10 +134,10 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 /// head with a small batch, or few columns) get long, narrow tiles so that fewer invocations
 /// compute padding. Every choice stays within 16 KiB of workgroup memory.
 ///
-/// No tile is narrower than 16: with 32-invocation workgroups ((4, 128) or (128, 4)), Mesa
-/// lavapipe 22.3 returned wrong results once K exceeded about 12 000 (about 780 iterations of
-/// the barrier loop), while these 128-invocation tiles are exact (tests/kernels/gemm.rs,
-/// `long_reduction`).
+/// No tile is narrower than 16: 32-invocation workgroups ((4, 128) or (128, 4)) spend more
+/// loop iterations per step of K staging tiles, and on Mesa lavapipe 22.3 they returned wrong
+/// results once K exceeded about 12 000 before the reduction was split (see
+/// [`REDUCTION_CHUNK`]; tests/kernels/gemm.rs, `long_reduction`).
 fn tile_for(m: usize, n: usize) -> (u32, u32) {
     if m < 64 {
         (16, 128)
@@ -134,7 +171,7 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
     u("M*K", m * k)?;
     u("K*N", k * n)?;
     let (act, act_a, act_b) = cfg.activation.code();
-    let params = GemmParams {
+    let mut params = GemmParams {
         m: u("M", m)?,
         n: u("N", n)?,
         k: u("K", k)?,
@@ -148,20 +185,31 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
         act,
         act_a,
         act_b,
+        k_begin: 0,
+        k_end: 0,
+        accumulate: 0,
+        epilogue: 0,
         _pad: [0; 3],
     };
     let (bm, bn) = tile_for(m, n);
     // Unbound bindings are not allowed; a missing C binds A (never read).
     let c_buf = c.unwrap_or(a);
     let groups = [u("workgroups", n.div_ceil(bn as usize))?, u("workgroups", m.div_ceil(bm as usize))?, 1];
-    rec.dispatch(
-        &shaders::GEMM,
-        "gemm",
-        &[("BM", bm as f64), ("BN", bn as f64)],
-        &params,
-        &[a, b, c_buf, &y],
-        groups,
-    )?;
+    // Split-K (see REDUCTION_CHUNK): the last slice applies alpha, C and the activation.
+    for (begin, end) in reduction_chunks(k) {
+        params.k_begin = begin as u32;
+        params.k_end = end as u32;
+        params.accumulate = (begin > 0) as u32;
+        params.epilogue = (end == k) as u32;
+        rec.dispatch(
+            &shaders::GEMM,
+            "gemm",
+            &[("BM", bm as f64), ("BN", bn as f64)],
+            &params,
+            &[a, b, c_buf, &y],
+            groups,
+        )?;
+    }
     Ok(y)
 }
 

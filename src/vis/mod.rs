@@ -36,6 +36,65 @@ pub fn feature_grid(maps: &[f32], c: usize, h: usize, w: usize, cols: usize, zoo
     Ok(img)
 }
 
+/// 3x5 bitmaps of the digits 0-9, one row per 3 bits (most significant bit on the left).
+const DIGITS: [[u8; 5]; 10] = [
+    [7, 5, 5, 5, 7],
+    [2, 6, 2, 2, 7],
+    [7, 1, 7, 4, 7],
+    [7, 1, 7, 1, 7],
+    [5, 5, 7, 1, 1],
+    [7, 4, 7, 1, 7],
+    [7, 4, 7, 5, 7],
+    [7, 1, 1, 1, 1],
+    [7, 5, 7, 5, 7],
+    [7, 5, 7, 1, 7],
+];
+
+/// Draws `number` at `(x, y)` in a 3x5 pixel font scaled by `scale`, yellow on a dark box, so a
+/// grid tile can say which channel it shows.
+pub fn draw_number(img: &mut image::RgbImage, x: u32, y: u32, number: usize, scale: u32) {
+    let text = number.to_string();
+    let (w, h) = ((4 * text.len() as u32 + 1) * scale, 7 * scale);
+    for dy in 0..h {
+        for dx in 0..w {
+            if x + dx < img.width() && y + dy < img.height() {
+                img.put_pixel(x + dx, y + dy, image::Rgb([0, 0, 0]));
+            }
+        }
+    }
+    for (i, ch) in text.bytes().enumerate() {
+        let glyph = DIGITS[(ch - b'0') as usize];
+        for (row, bits) in glyph.iter().enumerate() {
+            for col in 0..3 {
+                if bits >> (2 - col) & 1 == 1 {
+                    for sy in 0..scale {
+                        for sx in 0..scale {
+                            let px = x + (1 + 4 * i as u32 + col) * scale + sx;
+                            let py = y + (1 + row as u32) * scale + sy;
+                            if px < img.width() && py < img.height() {
+                                img.put_pixel(px, py, image::Rgb([255, 220, 0]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`feature_grid`] with each tile labelled by its channel number.
+pub fn feature_grid_labelled(maps: &[f32], c: usize, h: usize, w: usize, cols: usize, zoom: usize) -> Result<image::RgbImage> {
+    let mut img = feature_grid(maps, c, h, w, cols, zoom)?;
+    let gutter = 2;
+    let scale = if w * zoom >= 48 { 2 } else { 1 };
+    for ch in 0..c {
+        let ox = gutter + (ch % cols) * (w * zoom + gutter);
+        let oy = gutter + (ch / cols) * (h * zoom + gutter);
+        draw_number(&mut img, ox as u32, oy as u32, ch, scale);
+    }
+    Ok(img)
+}
+
 /// Turns `[3, H, W]` floats in [0, 1] into an RGB image.
 pub fn chw_to_rgb(chw: &[f32], h: usize, w: usize) -> Result<image::RgbImage> {
     if chw.len() != 3 * h * w {

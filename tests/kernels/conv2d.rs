@@ -101,3 +101,18 @@ fn bad_shapes_are_errors_not_panics() {
     let w = featuremap::Tensor::zeros(gpu, [8, 4, 9, 9]).unwrap();
     assert!(gpu.run(|rec| ops::conv2d(rec, &x, &w, None, &Conv2d::default())).is_err());
 }
+
+#[test]
+fn long_reduction() {
+    // Split-K: one dispatch reduces at most 2048 of C_in/groups*KH*KW (src/ops/gemm.rs,
+    // REDUCTION_CHUNK); before the split, lavapipe truncated reductions this long (relative
+    // error ~1). Bias and activation must be applied once, after the last slice.
+    let relu = Conv2d { activation: Activation::Relu, ..Conv2d::same(1, 1) };
+    // K = 2304 * 9 = 20736, 11 slices, 4-row tiles of 32 invocations.
+    case(60, [1, 2304, 3, 3], 8, [3, 3], relu, true, "long K 2304 channels 3x3");
+    // 64-row tiles, a stride, no activation.
+    case(61, [1, 2304, 4, 4], 70, [3, 3], Conv2d::same(1, 2), true, "long K 70 out s2");
+    // Two groups of K = 512 * 9 = 4608 (3 slices, the last partial), LeakyReLU.
+    let grouped = Conv2d { groups: 2, activation: Activation::LeakyRelu(0.2), ..Conv2d::same(1, 1) };
+    case(62, [2, 1024, 3, 4], 20, [3, 3], grouped, true, "long K groups 2");
+}

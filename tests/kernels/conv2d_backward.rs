@@ -257,3 +257,17 @@ fn empty_batch_gives_zero_weight_and_bias_gradients() {
     check(gpu, "conv2d_backward_weight", "empty batch", &dw, &Array::zeros(vec![4, 3, 3, 3]), TOL);
     check(gpu, "conv2d_backward_bias", "empty batch", &db, &Array::zeros(vec![4]), TOL);
 }
+
+#[test]
+fn long_reductions() {
+    // Split-K: one dispatch reduces at most 2048 (src/ops/gemm.rs, REDUCTION_CHUNK). Before the
+    // split, lavapipe truncated long reductions (relative error ~1); the weight gradient failed
+    // from a reduction of N*OH*OW = 16384 on.
+    // Input gradient: K = C_out*KH*KW = 2304 * 9 = 20736.
+    case(260, [1, 4, 3, 3], 2304, [3, 3], Conv2d::same(1, 1), "long K input 2304 out channels");
+    case(261, [1, 6, 5, 5], 1200, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 2) }, "long K input groups 2 s2");
+    // Weight gradient: K = N*OH*OW = 4 * 160 * 160 = 102400 (16-invocation tile), and 51200 with
+    // one input channel (the narrowest tile, 4 invocations).
+    case(262, [4, 4, 160, 160], 4, [3, 3], Conv2d::same(1, 1), "long K weight batch 4 160x160");
+    case(263, [2, 1, 160, 160], 4, [3, 3], Conv2d::same(1, 1), "long K weight 1 channel");
+}

@@ -109,3 +109,12 @@ fn bad_inputs_are_errors_not_panics() {
     let idx = Tensor::from_u32(gpu, [4, 2, 3, 3], &[0; 72]).unwrap();
     assert!(run(&x, &idx, None, ok).is_err());
 }
+
+#[test]
+fn long_reduction() {
+    // The conv2d_backward_input kernel reduces over C_in/groups*KH*KW = 2304 * 9 = 20736 here,
+    // split into slices of at most 2048 (src/ops/gemm.rs, REDUCTION_CHUNK); before the split,
+    // lavapipe truncated it (relative error ~1). The bias is added after the last slice.
+    case(1860, [1, 2304, 2, 2], 3, [3, 3], cfg(2, [1; 4], [1, 1], 1, 1), true, "long K 2304 channels");
+    case(1861, [1, 2400, 2, 3], 4, [3, 3], cfg(1, [0; 4], [0, 0], 1, 2), true, "long K groups 2");
+}

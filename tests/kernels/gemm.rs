@@ -146,3 +146,28 @@ fn bad_shapes_are_errors_not_panics() {
     assert!(gpu.run(|rec| ops::linear(rec, &z(&[8]), &w, None)).is_err());
     assert!(gpu.run(|rec| ops::linear(rec, &x, &w, Some(&z(&[10])))).is_ok());
 }
+
+#[test]
+fn long_reduction() {
+    // Split-K: one dispatch reduces at most 2048 of K (src/ops/gemm.rs, REDUCTION_CHUNK). Before
+    // the split, lavapipe truncated reductions of more than about 1870 steps of 16 (K = 30000
+    // gave a relative error of ~1). The epilogue (alpha, C, activation) must be applied once,
+    // after the last slice.
+    let gpu = gpu_or_skip!();
+    let mut r = rng(320);
+    let (xa, xt) = random_pair(gpu, &mut r, &[2, 30000]);
+    let (wa, wt) = random_pair(gpu, &mut r, &[64, 30000]);
+    let (ba, bt) = random_pair(gpu, &mut r, &[64]);
+    let y = gpu.run(|rec| ops::linear(rec, &xt, &wt, Some(&bt))).unwrap();
+    let cfg = Gemm { trans_b: true, ..Default::default() };
+    check(gpu, "gemm", "linear 2x30000 -> 64", &y, &reference::gemm(&xa, &wa, Some(&ba), &cfg), TOL);
+
+    let epilogue = |trans_a, trans_b, activation| Gemm { trans_a, trans_b, alpha: 0.5, beta: -2.0, activation };
+    case(321, 2, 30000, 8, Some(&[8]), epilogue(true, false, Activation::LeakyRelu(0.1)), "long K transposed A");
+    case(322, 2, 30000, 8, Some(&[2, 8]), epilogue(true, true, Activation::Relu), "long K both transposed");
+    case(323, 64, 30000, 8, Some(&[64, 1]), epilogue(false, false, Activation::None), "long K tall tile");
+    // Slice boundaries that are not multiples of the kernel's step of 16.
+    case(324, 3, 2 * 2048 + 5, 5, Some(&[5]), epilogue(false, true, Activation::Silu), "K = 2 slices + 5");
+    case(325, 3, 2048, 70, Some(&[70]), epilogue(false, false, Activation::Relu), "K = one slice exactly");
+    case(326, 3, 2049, 70, Some(&[70]), epilogue(false, false, Activation::Relu), "K = one slice + 1");
+}

@@ -1,0 +1,121 @@
+//! Loading a MODEL argument and INPUT files for the verbs.
+
+use std::path::{Path, PathBuf};
+
+use featuremap::graph::{Graph, TensorId};
+use featuremap::import::{load_onnx, OnnxModel};
+use featuremap::io::{read_npy, Preprocess};
+use featuremap::{Error, Gpu, Result, Tensor};
+
+/// A loaded model and how its inputs are prepared.
+pub struct Model {
+    pub onnx: OnnxModel,
+    pub pre: Preprocess,
+}
+
+impl Model {
+    pub fn graph(&self) -> &Graph {
+        &self.onnx.graph
+    }
+
+    /// `[C, H, W]` of the model's input.
+    pub fn input_chw(&self) -> Result<[usize; 3]> {
+        match *self.graph().item_shape(self.graph().input()) {
+            [c, h, w] => Ok([c, h, w]),
+            ref s => Err(Error::arg("model", format!("the input is [N, {s:?}], not an image [N, C, H, W]"))),
+        }
+    }
+
+    /// Looks up `--layer` names; none given: the default CAM layer.
+    pub fn layers(&self, names: &[String]) -> Result<Vec<TensorId>> {
+        if names.is_empty() {
+            let l = self.graph().default_cam_layer().ok_or_else(|| Error::arg("cam", "the model has no 4-D feature map; pass --layer"))?;
+            return Ok(vec![l]);
+        }
+        names.iter().map(|n| self.onnx.tensor(n)).collect()
+    }
+}
+
+/// Loads MODEL (an .onnx file).
+pub fn load(gpu: &Gpu, model: &Path) -> Result<Model> {
+    let onnx = load_onnx(gpu, model)?;
+    let mut m = Model { onnx, pre: Preprocess::default() };
+    let [c, h, w] = m.input_chw()?;
+    if c != 3 {
+        return Err(Error::arg("model", format!("the input has {c} channels; image inputs need 3 (pass .npy inputs instead)")));
+    }
+    // torchvision's convention: resize the shorter side to 256/224 of the crop, then crop.
+    m.pre.crop = Some([h as u32, w as u32]);
+    m.pre.resize_shorter = Some(((h.min(w) as f64) * 256.0 / 224.0).round() as u32);
+    Ok(m)
+}
+
+/// Expands folders into their image and .npy files (sorted), keeps files as given.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| Error::Io { path: p.clone(), source })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg" | "webp" | "bmp" | "npy")
+                    })
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(Error::Io { path: p.clone(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file") });
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::arg("input", "no input images or .npy files found"));
+    }
+    Ok(out)
+}
+
+/// One input: an image (preprocessed) or a .npy NCHW tensor (taken as is).
+/// Returns `[n, c, h, w]` values; `n` is 1 for images.
+pub fn load_input(m: &Model, path: &Path) -> Result<(Vec<f32>, [usize; 4])> {
+    let [c, h, w] = m.input_chw()?;
+    if path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+        let (shape, v) = read_npy(path)?;
+        let dims = match shape[..] {
+            [n, cc, hh, ww] => [n, cc, hh, ww],
+            [cc, hh, ww] => [1, cc, hh, ww],
+            _ => return Err(Error::shape("input", format!("{}: {shape:?} is not NCHW", path.display()))),
+        };
+        if dims[1..] != [c, h, w] {
+            return Err(Error::shape("input", format!("{}: {:?} does not fit the model's input [N, {c}, {h}, {w}]", path.display(), dims)));
+        }
+        return Ok((v, dims));
+    }
+    let (v, [hh, ww]) = m.pre.load(path)?;
+    if [hh, ww] != [h, w] {
+        return Err(Error::shape("input", format!("{}: preprocessed to {hh}x{ww}, the model needs {h}x{w}", path.display())));
+    }
+    Ok((v, [1, c, h, w]))
+}
+
+/// Loads inputs into one batch tensor.
+pub fn load_batch(gpu: &Gpu, m: &Model, paths: &[PathBuf]) -> Result<(Tensor, Vec<f32>)> {
+    let mut all = Vec::new();
+    let mut n = 0;
+    let [c, h, w] = m.input_chw()?;
+    for p in paths {
+        let (v, dims) = load_input(m, p)?;
+        n += dims[0];
+        all.extend(v);
+    }
+    Ok((Tensor::from_f32(gpu, [n, c, h, w], &all)?, all))
+}
+
+/// Reads a labels file: one class name per line.
+pub fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let s = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    Ok(s.lines().map(|l| l.trim().to_string()).collect())
+}

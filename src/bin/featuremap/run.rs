@@ -1,0 +1,55 @@
+//! `featuremap run MODEL --input FILE`: a forward pass, top-K classes, the output as .npy.
+
+use std::path::PathBuf;
+
+use featuremap::graph::Keep;
+use featuremap::io::write_npy;
+use featuremap::{Error, Gpu, Result};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model (.onnx).
+    model: PathBuf,
+    /// An image (PNG, JPEG, WebP, BMP) or a preprocessed NCHW float32 .npy.
+    #[arg(long)]
+    input: PathBuf,
+    /// Write the first output as float32 .npy.
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// How many top classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    top: usize,
+    /// A text file with one class name per line.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+}
+
+pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
+    let m = crate::model::load(gpu, &args.model)?;
+    let labels = args.labels.as_deref().map(crate::model::read_labels).transpose()?;
+    let (x, _) = crate::model::load_batch(gpu, &m, std::slice::from_ref(&args.input))?;
+    let out = gpu.run(|rec| m.graph().forward(rec, &x, &Keep::default()).map(|a| a.output().clone()))?;
+    let logits = out.to_f32(gpu)?;
+    if let Some(path) = &args.output {
+        write_npy(path, out.dims(), &logits)?;
+        println!("wrote {} {:?}", path.display(), out.dims());
+    }
+    let &[n, k] = out.dims() else {
+        return Err(Error::shape("run", format!("the output {:?} is not [N, classes]; top-K skipped", out.dims())));
+    };
+    for b in 0..n {
+        let row = &logits[b * k..(b + 1) * k];
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+        let mut idx: Vec<usize> = (0..k).collect();
+        idx.sort_by(|&a, &c| row[c].total_cmp(&row[a]));
+        if n > 1 {
+            println!("image {b}:");
+        }
+        for &c in idx.iter().take(args.top.min(k)) {
+            let name = labels.as_ref().and_then(|l| l.get(c)).map(|s| s.as_str()).unwrap_or("");
+            println!("  {c:>5}  {:>6.2}%  logit {:>9.4}  {name}", 100.0 * (row[c] - max).exp() / sum, row[c]);
+        }
+    }
+    Ok(())
+}

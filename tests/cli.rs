@@ -1,0 +1,281 @@
+//! Every CLI verb end to end through the binary: outputs written, errors as one line and a
+//! non-zero exit, and `featuremap cam` on the mobilenet_v2 export against pytorch-grad-cam
+//! (tests/fixtures/make_onnx_cam_fixtures.py): max abs difference at most 5e-3.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_featuremap");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+fn onnx(name: &str) -> PathBuf {
+    root().join("tests/fixtures/onnx").join(format!("{name}.onnx"))
+}
+fn image(name: &str) -> PathBuf {
+    root().join("tests/fixtures/images").join(name)
+}
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("featuremap-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// Whether an adapter is present; where it must be (CI) and is not, fail.
+fn have_gpu() -> bool {
+    match featuremap::Gpu::new() {
+        Ok(_) => true,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
+        {
+            panic!("a GPU adapter is required here: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter: {e}");
+            false
+        }
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run featuremap")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "featuremap {args:?} failed:\n{err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs a command that must fail; returns its one-line error.
+fn fails(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(!o.status.success(), "featuremap {args:?} should have failed");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err.lines().find(|l| l.starts_with("featuremap: error:")).unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    line.to_string()
+}
+
+fn npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    featuremap::io::read_npy(path).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn help_of_every_verb_has_an_example() {
+    for verb in ["info", "bench", "inspect", "run", "cam", "features", "embed", "demo"] {
+        let out = ok(&[verb, "--help"]);
+        assert!(out.contains("Example"), "{verb} --help has no example:\n{out}");
+    }
+}
+
+#[test]
+fn info_and_ceiling_json() {
+    if !have_gpu() {
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_str(&ok(&["info", "--json"])).unwrap();
+    assert!(v["adapter"].is_string() && v["limits"]["max_storage_buffer_binding_size"].is_number());
+    let v: serde_json::Value = serde_json::from_str(&ok(&["bench", "--ceiling", "--json", "--iters", "1"])).unwrap();
+    assert!(v["adapter"].is_string());
+    assert!(v["fma_gflops"].as_f64().unwrap() > 0.0 && v["copy_gbps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_model_json() {
+    if !have_gpu() {
+        return;
+    }
+    let m = onnx("squeezenet1_1");
+    let out = ok(&["bench", s(&m), "--batch", "2", "--iters", "2", "--cam", "/features/features.12/Concat_output_0", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["adapter", "batch", "forward_ms_median", "forward_ms_min", "forward_ms_max", "cam_ms_median"] {
+        assert!(!v[key].is_null(), "bench JSON lacks {key}: {out}");
+    }
+    assert_eq!(v["batch"], 2);
+}
+
+#[test]
+fn inspect_lists_every_node() {
+    if !have_gpu() {
+        return;
+    }
+    let out = ok(&["inspect", s(&onnx("squeezenet1_1"))]);
+    assert!(out.contains("conv2d") && out.contains("max_pool2d") && out.contains("global"), "{out}");
+    assert!(out.contains("/features/features.12/Concat_output_0"), "{out}");
+}
+
+#[test]
+fn run_writes_logits_and_prints_labelled_top_k() {
+    if !have_gpu() {
+        return;
+    }
+    let labels = tmp("labels.txt");
+    std::fs::write(&labels, (0..1000).map(|i| format!("class-{i}\n")).collect::<String>()).unwrap();
+    let out_npy = tmp("logits.npy");
+    let out = ok(&["run", s(&onnx("squeezenet1_1")), "--input", s(&image("gradient_300x200.png")), "--top", "3", "--labels", s(&labels), "--output", s(&out_npy)]);
+    assert_eq!(out.matches("class-").count(), 3, "{out}");
+    let (shape, v) = npy(&out_npy);
+    assert_eq!(shape, vec![1, 1000]);
+    assert!(v.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn features_and_embed() {
+    if !have_gpu() {
+        return;
+    }
+    let m = onnx("squeezenet1_1");
+    let (png, stack) = (tmp("grid.png"), tmp("stack.npy"));
+    ok(&["features", s(&m), s(&image("scene_500x333.webp")), "--layer", "/features/features.0/Conv_output_0", "--png", s(&png), "--npy", s(&stack)]);
+    let grid = image::open(&png).unwrap();
+    assert!(grid.width() > 100 && grid.height() > 100);
+    assert_eq!(npy(&stack).0, vec![1, 64, 111, 111]);
+    let emb = tmp("emb.npy");
+    ok(&["embed", s(&m), s(&image("gradient_300x200.png")), s(&image("checker_64x64.bmp")), "--layer", "/features/features.12/Concat_output_0", "--npy", s(&emb)]);
+    assert_eq!(npy(&emb).0, vec![2, 512]);
+}
+
+#[test]
+fn cam_on_a_folder_writes_pngs_npys_and_an_html_report() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tmp("folder");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["gradient_300x200.png", "checker_64x64.bmp", "scene_500x333.webp"] {
+        std::fs::copy(image(f), dir.join(f)).unwrap();
+    }
+    let (out, html) = (tmp("cams"), tmp("report.html"));
+    ok(&["cam", s(&onnx("squeezenet1_1")), s(&dir), "--out", s(&out), "--html", s(&html), "--batch", "2"]);
+    for stem in ["gradient_300x200", "checker_64x64", "scene_500x333"] {
+        assert!(out.join(format!("{stem}.png")).exists() && out.join(format!("{stem}.npy")).exists(), "{stem}");
+        let (shape, v) = npy(&out.join(format!("{stem}.npy")));
+        assert_eq!(shape, vec![224, 224]);
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("data:image/png;base64,").count(), 3);
+    // No temporary files left behind.
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("tmp")));
+    render_in_chromium(&html);
+}
+
+/// Opens the report in headless Chromium and checks the screenshot shows the overlays.
+fn render_in_chromium(html: &Path) {
+    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists()) else {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("CI installs chromium; it is missing");
+        }
+        println!("SKIPPED chromium rendering: chromium is not installed (apt-get install chromium)");
+        return;
+    };
+    let shot = tmp("report.png");
+    let profile = tmp("chromium-profile");
+    let o = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .args(["--window-size=900,700"])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(shot.exists(), "chromium wrote no screenshot: {}", String::from_utf8_lossy(&o.stderr));
+    // The overlays use the jet colormap: count strongly coloured pixels.
+    let img = image::open(&shot).unwrap().to_rgb8();
+    let coloured = img.pixels().filter(|p| {
+        let (mx, mn) = (p.0.iter().max().unwrap(), p.0.iter().min().unwrap());
+        mx - mn > 80
+    }).count();
+    println!("chromium screenshot: {coloured} strongly coloured pixels");
+    assert!(coloured > 3 * 150 * 150 / 4, "the rendered page shows no overlays ({coloured} coloured pixels)");
+}
+
+#[test]
+fn bad_input_is_one_line_and_a_non_zero_exit() {
+    if !have_gpu() {
+        return;
+    }
+    let m = onnx("squeezenet1_1");
+    let e = fails(&["run", "/no/such/model.onnx", "--input", s(&image("gradient_300x200.png"))]);
+    assert!(e.contains("/no/such/model.onnx"), "{e}");
+    let e = fails(&["run", s(&m), "--input", "/no/such/image.png"]);
+    assert!(e.contains("/no/such/image.png"), "{e}");
+    let e = fails(&["cam", s(&m), s(&image("gradient_300x200.png")), "--layer", "nope", "--npy", s(&tmp("x.npy"))]);
+    assert!(e.contains("nope"), "{e}");
+    let e = fails(&["cam", s(&m), s(&image("gradient_300x200.png")), "--method", "magic", "--npy", s(&tmp("x.npy"))]);
+    assert!(e.contains("magic") && e.contains("gradcam"), "{e}");
+    let e = fails(&["features", s(&m), s(&image("gradient_300x200.png")), "--layer", "logits", "--png", s(&tmp("g.png"))]);
+    assert!(e.contains("logits"), "{e}");
+}
+
+/// `featuremap cam` on the mobilenet_v2 export against pytorch-grad-cam, per method.
+fn cam_parity(model: &str, method: &str) {
+    if !have_gpu() {
+        return;
+    }
+    let fx = root().join("tests/fixtures/onnx_cam");
+    let m = [root().join("tests/fixtures/onnx"), root().join("target/onnx-models")]
+        .into_iter()
+        .map(|d| d.join(format!("{model}.onnx")))
+        .find(|p| p.exists());
+    let Some(m) = m else {
+        println!("SKIPPED {model} {method}: {model}.onnx not generated (tests/fixtures/make_onnx_models.py {model})");
+        return;
+    };
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fx.join("manifest.json")).unwrap()).unwrap();
+    let layer = manifest["models"][model]["layer"].as_str().unwrap();
+    let out = tmp(&format!("{model}.{method}.npy"));
+    ok(&["cam", s(&m), s(&fx.join(format!("{model}.input.npy"))), "--layer", layer, "--method", method, "--npy", s(&out)]);
+    let (shape, got) = npy(&out);
+    assert_eq!(shape, vec![1, 224, 224]);
+    let mut candidates = vec![fx.join(format!("{model}.{method}.npy"))];
+    if method.starts_with("eigen") {
+        candidates.push(fx.join(format!("{model}.{method}.flipped.npy")));
+    }
+    let best = candidates
+        .iter()
+        .map(|f| {
+            let (_, want) = npy(f);
+            let d: Vec<f64> = got.iter().zip(&want).map(|(a, b)| (*a as f64 - *b as f64).abs()).collect();
+            (d.iter().cloned().fold(0.0, f64::max), d.iter().sum::<f64>() / d.len() as f64)
+        })
+        .fold((f64::INFINITY, f64::INFINITY), |a, b| if b.0 < a.0 { b } else { a });
+    println!("ONNX-CAM {model} {method}: max {:.2e} mean {:.2e}", best.0, best.1);
+    assert!(best.0 <= 5e-3, "{model} {method}: max abs difference {:.2e} against pytorch-grad-cam", best.0);
+}
+
+macro_rules! cam_tests {
+    ($model:literal: $($name:ident => $method:literal),*) => {$(
+        #[test]
+        fn $name() {
+            cam_parity($model, $method);
+        }
+    )*};
+}
+
+cam_tests!("mobilenet_v2":
+    mobilenet_v2_gradcam => "gradcam", mobilenet_v2_hirescam => "hirescam", mobilenet_v2_gradcam_pp => "gradcam++",
+    mobilenet_v2_xgradcam => "xgradcam", mobilenet_v2_layercam => "layercam", mobilenet_v2_ablationcam => "ablationcam",
+    mobilenet_v2_eigencam => "eigencam", mobilenet_v2_eigengradcam => "eigengradcam");
+cam_tests!("resnet18":
+    resnet18_gradcam => "gradcam", resnet18_hirescam => "hirescam", resnet18_gradcam_pp => "gradcam++",
+    resnet18_xgradcam => "xgradcam", resnet18_layercam => "layercam", resnet18_ablationcam => "ablationcam",
+    resnet18_eigencam => "eigencam", resnet18_eigengradcam => "eigengradcam");
+
+/// Score-CAM runs one forward pass per channel (1280 for mobilenet_v2, 512 for resnet18): minutes
+/// on a software adapter, so it runs where FEATUREMAP_SLOW_TESTS=1 asks for it.
+#[test]
+fn scorecam_on_exports() {
+    if std::env::var("FEATUREMAP_SLOW_TESTS").as_deref() != Ok("1") {
+        println!("SKIPPED Score-CAM on the exports: set FEATUREMAP_SLOW_TESTS=1 (minutes on lavapipe)");
+        return;
+    }
+    cam_parity("mobilenet_v2", "scorecam");
+    cam_parity("resnet18", "scorecam");
+}
