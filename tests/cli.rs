@@ -22,20 +22,11 @@ fn tmp(name: &str) -> PathBuf {
     d.join(name)
 }
 
+mod support;
+
 /// Whether an adapter is present; where it must be (CI) and is not, fail.
 fn have_gpu() -> bool {
-    match featuremap::Gpu::new() {
-        Ok(_) => true,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
-        {
-            panic!("a GPU adapter is required here: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            false
-        }
-    }
+    support::gpu().is_some()
 }
 
 fn run(args: &[&str]) -> Output {

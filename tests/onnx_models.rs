@@ -12,35 +12,12 @@ use featuremap::{Gpu, Tensor};
 
 const TOL: f64 = 1e-4;
 
-fn gpu() -> Option<Gpu> {
-    match Gpu::new() {
-        Ok(g) => Some(g),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
-        {
-            panic!("a GPU adapter is required here: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            None
-        }
-    }
-}
+mod support;
+use support::{gpu, rel_l2};
 
 fn npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
-    let shape = f.shape().iter().map(|&d| d as usize).collect();
-    (shape, f.into_vec::<f32>().unwrap())
-}
-
-fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let (mut n, mut d) = (0.0f64, 0.0f64);
-    for (x, y) in a.iter().zip(b) {
-        n += (*x as f64 - *y as f64).powi(2);
-        d += (*y as f64).powi(2);
-    }
-    (n / d.max(1e-30)).sqrt()
+    let a = support::npy(path);
+    (a.shape, a.f32)
 }
 
 fn dir(committed: bool) -> PathBuf {

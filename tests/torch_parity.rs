@@ -3,7 +3,7 @@
 //! engine's op and compared with PyTorch's float32 output: relative L2 error below 1e-5 for
 //! forward ops, below 1e-4 for gradients against torch.autograd.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use featuremap::ops::{self, Activation, BinaryOp, Conv2d, CoordMode, Gemm, Lrn, PadMode, Pool2d};
 use featuremap::{Gpu, Recorder, Tensor};
@@ -13,56 +13,19 @@ const TOL: f64 = 1e-5;
 /// Gradients against torch.autograd.
 const BACKWARD_TOL: f64 = 1e-4;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch")
-}
+mod support;
+use support::{f, npy, pair, quad, rel_l2, usizes, Npy};
 
-/// An array read from NAME.KEY.npy: shape and f32 (or u32) values.
-struct Npy {
-    shape: Vec<usize>,
-    f32: Vec<f32>,
-    u32: Vec<u32>,
+fn fixtures() -> PathBuf {
+    support::root().join("tests/fixtures/torch")
 }
 
 fn load(case: &str, key: &str) -> Npy {
-    let path = fixtures().join(format!("{case}.{key}.npy"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    match npy.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Uint => {
-            Npy { shape, f32: vec![], u32: npy.into_vec::<u32>().unwrap() }
-        }
-        _ => Npy { shape, f32: npy.into_vec::<f32>().unwrap(), u32: vec![] },
-    }
+    npy(&fixtures().join(format!("{case}.{key}.npy")))
 }
 
 fn upload(gpu: &Gpu, a: &Npy) -> Tensor {
     Tensor::from_f32(gpu, a.shape.clone(), &a.f32).unwrap()
-}
-
-fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (&g, &w) in got.iter().zip(want) {
-        num += (g as f64 - w as f64).powi(2);
-        den += (w as f64).powi(2);
-    }
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
-}
-fn pair(v: &Value) -> [usize; 2] {
-    let u = usizes(v);
-    [u[0], u[1]]
-}
-fn quad(v: &Value) -> [usize; 4] {
-    let u = usizes(v);
-    [u[0], u[1], u[2], u[3]]
-}
-fn f(v: &Value) -> f32 {
-    v.as_f64().unwrap() as f32
 }
 
 fn activation(name: &str) -> Activation {
@@ -294,18 +257,7 @@ fn pollster_idx(gpu: &Gpu, rec: &mut Recorder, idx: &Tensor) -> Vec<u32> {
 
 #[test]
 fn every_fixture_matches_pytorch() {
-    let gpu = match featuremap::Gpu::new() {
-        Ok(g) => g,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
-        {
-            panic!("a GPU adapter is required here: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            return;
-        }
-    };
+    let Some(gpu) = support::gpu() else { return };
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("manifest.json")).unwrap()).unwrap();
     println!("fixtures made with torch {}", manifest["torch"]);

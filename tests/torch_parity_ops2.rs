@@ -4,7 +4,7 @@
 //! through the engine's op and compared with PyTorch's float32 output: relative L2 error below
 //! 1e-5.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use featuremap::ops::{self, Activation, ConvTranspose2d, NearestCoords, NearestMode, ReduceOp};
 use featuremap::{Gpu, Recorder, Tensor};
@@ -12,53 +12,19 @@ use serde_json::Value;
 
 const TOL: f64 = 1e-5;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch_ops2")
-}
+mod support;
+use support::{f, npy, pair, quad, rel_l2, u, usizes, Npy};
 
-/// An array read from NAME.KEY.npy: shape and f32 values.
-struct Npy {
-    shape: Vec<usize>,
-    f32: Vec<f32>,
+fn fixtures() -> PathBuf {
+    support::root().join("tests/fixtures/torch_ops2")
 }
 
 fn load(case: &str, key: &str) -> Npy {
-    let path = fixtures().join(format!("{case}.{key}.npy"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    Npy { shape, f32: npy.into_vec::<f32>().unwrap() }
+    npy(&fixtures().join(format!("{case}.{key}.npy")))
 }
 
 fn upload(gpu: &Gpu, a: &Npy) -> Tensor {
     Tensor::from_f32(gpu, a.shape.clone(), &a.f32).unwrap()
-}
-
-fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (&g, &w) in got.iter().zip(want) {
-        num += (g as f64 - w as f64).powi(2);
-        den += (w as f64).powi(2);
-    }
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
-}
-fn pair(v: &Value) -> [usize; 2] {
-    let u = usizes(v);
-    [u[0], u[1]]
-}
-fn quad(v: &Value) -> [usize; 4] {
-    let u = usizes(v);
-    [u[0], u[1], u[2], u[3]]
-}
-fn f(v: &Value) -> f32 {
-    v.as_f64().unwrap() as f32
-}
-fn u(v: &Value) -> usize {
-    v.as_u64().unwrap() as usize
 }
 
 /// Runs one case; returns the output tensor.
@@ -116,18 +82,7 @@ fn run_case(gpu: &Gpu, rec: &mut Recorder, name: &str, op: &str, a: &Value) -> T
 
 #[test]
 fn every_fixture_matches_pytorch() {
-    let gpu = match featuremap::Gpu::new() {
-        Ok(g) => g,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-            || std::env::var("FEATUREMAP_REQUIRE_GPU").is_ok_and(|v| v == "1") =>
-        {
-            panic!("a GPU adapter is required here: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter: {e}");
-            return;
-        }
-    };
+    let Some(gpu) = support::gpu() else { return };
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("manifest.json")).unwrap()).unwrap();
     println!("fixtures made with torch {}", manifest["torch"]);

@@ -164,23 +164,25 @@ fn score_cam_weights(gpu: &Gpu, graph: &Graph, x: &Tensor, a: &Tensor, seed: &Te
     let batch = batch.max(1);
     let mut per_image = Vec::with_capacity(n);
     for img in 0..n {
-        let (masks, x_n, seed_n) = gpu.run(|rec| {
-            let a_n = ops::split(rec, a, 0, &vec![1; n])?.swap_remove(img).reshape([c, 1, ah, aw])?;
-            let up = ops::resize_bilinear(rec, &a_n, [h, w], CoordMode::AlignCorners)?;
-            let masks = ops::plane_normalize(rec, &up, h * w, 1e-8)?;
-            let x_n = ops::split(rec, x, 0, &vec![1; n])?.swap_remove(img);
-            let seed_n = ops::split(rec, seed, 0, &vec![1; n])?.swap_remove(img);
-            Ok((masks, x_n, seed_n))
-        })?;
         let mut sizes = vec![batch; c / batch];
         if c % batch != 0 {
             sizes.push(c % batch);
         }
-        let chunks = if sizes.len() == 1 { vec![masks] } else { gpu.run(|rec| ops::split(rec, &masks, 0, &sizes))? };
+        // The activations of this image as [C, 1, h, w], cut into batches of channels; each batch
+        // is upsampled only when its masked inputs are made, so memory stays bounded.
+        let (chunks, x_n, seed_n) = gpu.run(|rec| {
+            let a_n = ops::split(rec, a, 0, &vec![1; n])?.swap_remove(img).reshape([c, 1, ah, aw])?;
+            let chunks = if sizes.len() == 1 { vec![a_n] } else { ops::split(rec, &a_n, 0, &sizes)? };
+            let x_n = ops::split(rec, x, 0, &vec![1; n])?.swap_remove(img);
+            let seed_n = ops::split(rec, seed, 0, &vec![1; n])?.swap_remove(img);
+            Ok((chunks, x_n, seed_n))
+        })?;
         let mut scores = Vec::with_capacity(chunks.len());
-        for m in &chunks {
+        for chunk in &chunks {
             scores.push(gpu.run(|rec| {
-                let masked = ops::mul(rec, &x_n, m)?; // [b, ch, H, W]
+                let up = ops::resize_bilinear(rec, chunk, [h, w], CoordMode::AlignCorners)?;
+                let m = ops::plane_normalize(rec, &up, h * w, 1e-8)?;
+                let masked = ops::mul(rec, &x_n, &m)?; // [b, ch, H, W]
                 debug_assert_eq!(masked.dims()[1], ch);
                 let out = graph.forward(rec, &masked, &Keep::default())?;
                 ops::gemm(rec, out.output(), &seed_n, None, &Gemm { trans_b: true, ..Default::default() })

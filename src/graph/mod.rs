@@ -8,6 +8,7 @@ mod backward;
 mod builder;
 mod forward;
 mod plan;
+mod weights;
 pub mod zoo;
 
 pub use backward::{Gradients, ReluGrad};

@@ -548,7 +548,7 @@ impl Importer<'_> {
     }
 
     fn f32s(&self, c: &Const) -> Result<Vec<f32>> {
-        c.as_f32().or_else(|d| fail(d))
+        c.as_f32().or_else(fail)
     }
 
     /// Maps a node with at least one graph-tensor input onto graph nodes.

@@ -90,3 +90,31 @@ fn wrong_input_shape_is_an_error() {
     let err = gpu.run(|rec| g.forward(rec, &x, &Keep::default())).err().unwrap();
     assert!(err.to_string().contains("input"), "{err}");
 }
+
+#[test]
+fn weights_round_trip_through_safetensors() {
+    let gpu = gpu_or_skip!();
+    let g = small_resnet(gpu, &mut rng(60), 16, 10);
+    let other = small_resnet(gpu, &mut rng(61), 16, 10); // same names and shapes, other values
+    let (_, xt) = input(gpu, 1, 16, 62);
+    let path = std::env::temp_dir().join(format!("featuremap-weights-{}.safetensors", std::process::id()));
+    g.save_safetensors(gpu, &path).unwrap();
+    let want = gpu.run(|rec| g.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    let before = gpu.run(|rec| other.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    assert_ne!(want, before);
+    let n = other.load_safetensors(gpu, &path).unwrap();
+    assert_eq!(n, g.named_parameters().len());
+    assert!(g.named_parameters().iter().any(|(name, _)| name == "stem.bn.running_var"));
+    let after = gpu.run(|rec| other.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    assert_eq!(want, after, "loaded weights reproduce the saved network exactly");
+    // A file for another network is refused, naming the problem.
+    let small = {
+        let mut b = featuremap::graph::GraphBuilder::new("input", [3, 4, 4]);
+        let x = b.input();
+        let c = b.conv2d("stem.conv", x, Tensor::zeros(gpu, [8, 3, 3, 3]).unwrap(), None, featuremap::ops::Conv2d::same(1, 1)).unwrap();
+        b.build(c).unwrap()
+    };
+    let err = small.load_safetensors(gpu, &path).unwrap_err().to_string();
+    assert!(err.contains("matches no parameter"), "{err}");
+    std::fs::remove_file(&path).ok();
+}
