@@ -59,12 +59,12 @@ macro_rules! model_test {
     )*};
 }
 
-model_test!(squeezenet1_1, shufflenet_v2_x1_0, mobilenet_v2, resnet18, resnet50, vgg16, mobilenet_v3_large, efficientnet_b0, densenet121, googlenet, alexnet, regnet_y_400mf);
+model_test!(op_zoo, lrn_zoo, squeezenet1_1, shufflenet_v2_x1_0, mobilenet_v2, resnet18, resnet50, vgg16, mobilenet_v3_large, efficientnet_b0, densenet121, googlenet, alexnet, regnet_y_400mf);
 
 #[test]
 fn committed_models_are_present() {
     // CI runs these; their absence would silently skip the coverage above.
-    for name in ["squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v2"] {
+    for name in ["op_zoo", "lrn_zoo", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v2"] {
         assert!(dir(true).join(format!("{name}.onnx")).exists(), "{name}.onnx is missing from tests/fixtures/onnx");
     }
 }

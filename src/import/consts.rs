@@ -242,3 +242,15 @@ pub(crate) fn slice(data: &Const, starts: &[i64], ends: &[i64], axes: &[usize], 
         n,
     ))
 }
+
+/// `Transpose` of a constant by `perm`.
+pub(crate) fn transpose(data: &Const, perm: &[usize]) -> Result<Const, String> {
+    let r = data.dims.len();
+    if perm.len() != r || (0..r).any(|i| !perm.contains(&i)) {
+        return Err(format!("perm {perm:?} is not a permutation of {r} axes"));
+    }
+    let dims: Vec<usize> = perm.iter().map(|&p| data.dims[p]).collect();
+    let (st_out, st_in) = (strides(&dims), strides(&data.dims));
+    let n: usize = dims.iter().product();
+    Ok(data.with_data(dims.clone(), |i| (0..r).map(|d| ((i / st_out[d]) % dims[d]) * st_in[perm[d]]).sum(), n))
+}

@@ -283,6 +283,12 @@ impl<'a> Importer<'a> {
                 None => return Err(err(format!("input `{name}` is neither an initializer nor the output of an earlier node"))),
             }
         }
+        if op == "If" {
+            return self.inline_if(n, &ins).map_err(|e| match e {
+                Error::InvalidArgument { op: "onnx-map", detail } => err(detail),
+                other => other,
+            });
+        }
         let all_const = ins.iter().all(|v| !matches!(v, Some(Value::Graph(_))));
         let out_name = n.output.first().cloned().unwrap_or_default();
         let folded = if all_const || op == "Shape" { self.fold(n, &op, &ins).map_err(err)? } else { None };
@@ -316,6 +322,39 @@ impl<'a> Importer<'a> {
                     return Err(Error::Onnx { node: node_name(n), op_type: op, detail: format!("output `{extra}` is used; only the first output is supported") });
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl Importer<'_> {
+    /// An `If` whose condition folded to a constant: the chosen branch's nodes are imported in
+    /// place (they read the enclosing graph's names) and its outputs become the `If`'s.
+    fn inline_if(&mut self, n: &pb::NodeProto, ins: &[Option<Value>]) -> Result<()> {
+        let cond = match get_const(ins, 0) {
+            Some(c) => c.as_i64().first().copied().unwrap_or(0) != 0,
+            None => return fail("the condition must be known at load (a run-time branch is not supported)"),
+        };
+        let branch = attr(n, if cond { "then_branch" } else { "else_branch" })
+            .and_then(|a| a.g.as_ref())
+            .ok_or_else(|| Error::arg("onnx-map", "the branch graph is missing"))?;
+        for t in &branch.initializer {
+            let name = t.name.clone().unwrap_or_default();
+            let c = tensor_proto(t).map_err(|d| Error::arg("onnx-map", d))?;
+            self.values.insert(name, Value::Const(Rc::new(c)));
+        }
+        for (i, inner) in branch.node.iter().enumerate() {
+            self.node(usize::MAX - i, inner)?;
+        }
+        for (out, b) in n.output.iter().zip(&branch.output) {
+            let name = b.name.clone().unwrap_or_default();
+            let v = self.values.get(&name).cloned().ok_or_else(|| Error::arg("onnx-map", format!("branch output `{name}` was not produced")))?;
+            if let Value::Graph(t) = v {
+                if !out.is_empty() && self.b.tensor(out).is_none() {
+                    self.b.alias(out, t)?;
+                }
+            }
+            self.values.insert(out.clone(), v);
         }
         Ok(())
     }
@@ -460,6 +499,28 @@ impl Importer<'_> {
                 };
                 let steps = get_const(ins, 4).map(|s| s.as_i64()).unwrap_or(vec![1; axes.len()]);
                 consts::slice(x, &starts, &ends, &axes, &steps)?
+            }
+            "Equal" | "Greater" | "Less" => {
+                let (a, b) = (c(0)?, c(1)?);
+                let d = consts::arith("Sub", a, b)?;
+                let v: Vec<i64> = match &d.data {
+                    consts::Data::F32(x) => x.iter().map(|&p| (match op { "Equal" => p == 0.0, "Greater" => p > 0.0, _ => p < 0.0 }) as i64).collect(),
+                    consts::Data::I64(x) => x.iter().map(|&p| (match op { "Equal" => p == 0, "Greater" => p > 0, _ => p < 0 }) as i64).collect(),
+                };
+                Const::i64(d.dims, v)
+            }
+            "Not" => {
+                let x = c(0)?;
+                Const::i64(x.dims.clone(), x.as_i64().iter().map(|&v| (v == 0) as i64).collect())
+            }
+            "Transpose" => {
+                let x = c(0)?;
+                let r = x.dims.len();
+                let perm: Vec<usize> = match attr_ints(n, "perm") {
+                    Some(p) => p.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>()?,
+                    None => (0..r).rev().collect(),
+                };
+                consts::transpose(x, &perm)?
             }
             "Range" => {
                 let (s, l, d) = (c(0)?.as_i64()[0], c(1)?.as_i64()[0], c(2)?.as_i64()[0]);
