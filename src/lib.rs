@@ -19,9 +19,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`gpu`] (device, pipelines, buffer pool, recording, readback), [`tensor`],
-//! [`shaders`] (the WGSL registry), [`ops`] (one file per op family), [`reference`] (the f64
-//! CPU oracle of every op), [`bench`] (ceiling microbenchmarks).
+//! Layout: [`gpu`](mod@gpu) (device, pipelines, buffer pool, recording, readback),
+//! [`tensor`](mod@tensor), [`shaders`](mod@shaders) (the WGSL registry), [`ops`](mod@ops) (one
+//! file per op family), [`reference`](mod@reference) (the f64 CPU oracle of every op),
+//! [`graph`](mod@graph) (builder, memory plan, forward and backward passes), [`cam`](mod@cam)
+//! (the CAM methods), [`import`](mod@import) (ONNX), [`io`](mod@io) (images, .npy,
+//! safetensors), [`vis`](mod@vis) (colormaps, overlays, grids), [`bench`](mod@bench) (timing and
+//! ceiling microbenchmarks).
 
 #![warn(missing_docs)]
 

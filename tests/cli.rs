@@ -270,3 +270,17 @@ fn scorecam_on_exports() {
     cam_parity("mobilenet_v2", "scorecam");
     cam_parity("resnet18", "scorecam");
 }
+
+#[test]
+fn demo_writes_its_pictures() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tmp("demo");
+    let out = ok(&["demo", "--out", s(&dir)]);
+    assert!(out.contains("adapter"), "{out}");
+    for f in ["input.png", "conv1_feature_maps.png"] {
+        let img = image::open(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(img.width() >= 96, "{f}");
+    }
+}
