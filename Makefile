@@ -13,10 +13,17 @@ build: vulkan
 	$(CARGO) build --release
 
 demo: vulkan
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(CARGO) run --release --quiet -- info
 	$(CARGO) run --release --quiet -- demo --out $(DEMO_OUT)
 
+# Mesa's window-system code complains on every device when XDG_RUNTIME_DIR is unset (servers,
+# CI); give it a private one so test logs stay readable.
+XDG_RUNTIME_DIR ?= /tmp/featuremap-xdg-$(shell id -u)
+export XDG_RUNTIME_DIR
+
 test: vulkan
+	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 

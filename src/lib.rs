@@ -24,13 +24,14 @@
 //! file per op family), [`reference`](mod@reference) (the f64 CPU oracle of every op),
 //! [`graph`](mod@graph) (builder, memory plan, forward and backward passes), [`cam`](mod@cam)
 //! (the CAM methods), [`import`](mod@import) (ONNX), [`io`](mod@io) (images, .npy,
-//! safetensors), [`vis`](mod@vis) (colormaps, overlays, grids), [`bench`](mod@bench) (timing and
-//! ceiling microbenchmarks).
+//! safetensors), [`vis`](mod@vis) (colormaps, overlays, grids), [`data`](mod@data) (seeded
+//! labelled scenes for the demo model), [`bench`](mod@bench) (timing and ceiling microbenchmarks).
 
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod cam;
+pub mod data;
 mod error;
 pub mod gpu;
 pub mod graph;

@@ -66,4 +66,7 @@ shaders! {
     CAM_PROJECTION = "cam_projection";
     CAM_TARGET = "cam_target";
     COLORMAP = "colormap";
+    BATCH_NORM_TRAIN = "batch_norm_train";
+    CROSS_ENTROPY = "cross_entropy";
+    OPTIMIZER = "optimizer";
 }

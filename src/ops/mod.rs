@@ -21,6 +21,7 @@ mod reduce;
 mod resize;
 mod slice;
 mod softmax;
+mod train;
 mod transpose;
 
 pub use activation::*;
@@ -40,6 +41,7 @@ pub use reduce::*;
 pub use resize::*;
 pub use slice::*;
 pub use softmax::*;
+pub use train::*;
 pub use transpose::*;
 
 /// Default workgroup size of one-dimensional (elementwise) kernels.
@@ -67,6 +69,7 @@ pub fn uniform_layouts() -> Vec<(&'static str, usize)> {
     resize::uniform_layouts(&mut v);
     slice::uniform_layouts(&mut v);
     softmax::uniform_layouts(&mut v);
+    train::uniform_layouts(&mut v);
     transpose::uniform_layouts(&mut v);
     v.extend(crate::bench::uniform_layouts());
     v

@@ -22,6 +22,7 @@ mod resize;
 mod resize_nearest;
 mod slice;
 mod softmax;
+mod train;
 mod transpose;
 
 pub use activation::*;
@@ -43,6 +44,7 @@ pub use resize::*;
 pub use resize_nearest::*;
 pub use slice::*;
 pub use softmax::*;
+pub use train::*;
 pub use transpose::*;
 
 /// A host array in f64 with a shape (row-major, outermost dimension first).

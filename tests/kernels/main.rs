@@ -26,5 +26,6 @@ mod resize;
 mod resize_nearest;
 mod slice;
 mod softmax;
+mod train;
 mod transpose;
 mod tensor;
