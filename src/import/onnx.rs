@@ -78,7 +78,7 @@ pub fn load_onnx_bytes(gpu: &Gpu, bytes: &[u8]) -> Result<OnnxModel> {
         if imp.skip.contains(&i) {
             continue;
         }
-        imp.node(i, node)?;
+        imp.node(node)?;
     }
     let out_name = graph.output.first().and_then(|o| o.name.clone()).ok_or_else(|| Error::arg("onnx", "the graph has no output"))?;
     let out = match imp.values.get(&out_name) {
@@ -264,7 +264,7 @@ impl<'a> Importer<'a> {
         Tensor::from_f32(self.gpu, c.dims.clone(), &v)
     }
 
-    fn node(&mut self, idx: usize, n: &pb::NodeProto) -> Result<()> {
+    fn node(&mut self, n: &pb::NodeProto) -> Result<()> {
         let op = n.op_type.clone().unwrap_or_default();
         let domain = n.domain.as_deref().unwrap_or("");
         let err = |detail: String| Error::Onnx { node: node_name(n), op_type: op.clone(), detail };
@@ -296,7 +296,7 @@ impl<'a> Importer<'a> {
             self.values.insert(out_name, Value::Const(Rc::new(c)));
             return Ok(());
         }
-        let result = self.map(idx, n, &op, &ins).map_err(|e| match e {
+        let result = self.map(n, &op, &ins).map_err(|e| match e {
             Error::Onnx { .. } => e,
             Error::InvalidArgument { op: "onnx-map", detail } => err(detail),
             other => err(other.to_string()),
@@ -343,8 +343,8 @@ impl Importer<'_> {
             let c = tensor_proto(t).map_err(|d| Error::arg("onnx-map", d))?;
             self.values.insert(name, Value::Const(Rc::new(c)));
         }
-        for (i, inner) in branch.node.iter().enumerate() {
-            self.node(usize::MAX - i, inner)?;
+        for inner in &branch.node {
+            self.node(inner)?;
         }
         for (out, b) in n.output.iter().zip(&branch.output) {
             let name = b.name.clone().unwrap_or_default();
@@ -613,7 +613,7 @@ impl Importer<'_> {
     }
 
     /// Maps a node with at least one graph-tensor input onto graph nodes.
-    fn map(&mut self, idx: usize, n: &pb::NodeProto, op: &str, ins: &[Option<Value>]) -> Result<Mapped> {
+    fn map(&mut self, n: &pb::NodeProto, op: &str, ins: &[Option<Value>]) -> Result<Mapped> {
         let name = n.output.first().cloned().unwrap_or_default();
         let x0 = match input(ins, 0) {
             Some(Value::Graph(t)) => Some(*t),
@@ -648,7 +648,7 @@ impl Importer<'_> {
                 };
                 act(&mut self.b, Activation::Clip(lo, hi))
             }
-            "Conv" => self.conv(idx, n, ins),
+            "Conv" => self.conv(n, ins),
             "BatchNormalization" => {
                 let eps = attr_f(n, "epsilon", 1e-5);
                 let p: Vec<Tensor> = (1..5).map(|i| self.const_in(ins, i, "batch-norm parameter").and_then(|c| self.upload(c))).collect::<Result<_>>()?;
@@ -982,7 +982,7 @@ impl Importer<'_> {
         }
     }
 
-    fn conv(&mut self, idx: usize, n: &pb::NodeProto, ins: &[Option<Value>]) -> Result<Mapped> {
+    fn conv(&mut self, n: &pb::NodeProto, ins: &[Option<Value>]) -> Result<Mapped> {
         let name = n.output.first().cloned().unwrap_or_default();
         let xi = self.graph_in(ins, 0)?;
         let w = self.const_in(ins, 1, "the weights")?;
@@ -1026,7 +1026,6 @@ impl Importer<'_> {
         let weight = Tensor::from_f32(self.gpu, w.dims.clone(), &wv)?;
         let bias = bias.map(|b| Tensor::from_f32(self.gpu, [b.len()], &b)).transpose()?;
         let t = self.b.conv2d(&out_name, xi, weight, bias, cfg)?;
-        let _ = idx;
         if out_name != name {
             // Folded: the batch norm's output names the result; the conv's own output is gone.
             self.values.insert(out_name, Value::Graph(t));
