@@ -15,17 +15,25 @@ use featuremap::{bench, Gpu, Tensor};
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 /// Median wall time in ms of `f` (which must end with the result read back), after a warm-up.
 fn time(runs: usize, mut f: impl FnMut()) -> f64 {
     f();
-    median((0..runs).map(|_| {
-        let t = Instant::now();
-        f();
-        t.elapsed().as_secs_f64() * 1e3
-    }).collect())
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
 }
 
 fn main() {
@@ -81,7 +89,8 @@ fn main() {
                 // One batch of 16 masked inputs per image, scaled to the 512 channels of layer4.
                 let masked = Tensor::from_f32(&gpu, [16, 3, 224, 224], &vec![0.1; 16 * 3 * 224 * 224]).unwrap();
                 let one = time(1, || {
-                    let out = gpu.run(|rec| g.forward(rec, &masked, &Keep::default()).map(|a| a.output().clone())).unwrap();
+                    let out =
+                        gpu.run(|rec| g.forward(rec, &masked, &Keep::default()).map(|a| a.output().clone())).unwrap();
                     out.to_f32(&gpu).unwrap();
                 });
                 let est = fwd + n as f64 * 512.0 / 16.0 * one;

@@ -33,7 +33,9 @@ fn conv_shapes(c: &mut Criterion) {
         );
         group.bench_function(format!("{ch}x{hw}x{hw}"), |b| {
             b.iter_custom(|iters| {
-                let t = bench::time_gpu(&gpu, 0, iters as usize, |rec| ops::conv2d(rec, &x, &w, None, &cfg).map(|_| ())).unwrap();
+                let t =
+                    bench::time_gpu(&gpu, 0, iters as usize, |rec| ops::conv2d(rec, &x, &w, None, &cfg).map(|_| ()))
+                        .unwrap();
                 Duration::from_secs_f64(t.runs_ms.iter().sum::<f64>() * 1e-3)
             })
         });

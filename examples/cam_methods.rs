@@ -26,7 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pre = Preprocess::default();
     let (x, [h, w]) = pre.load(&image)?;
     let xt = Tensor::from_f32(&gpu, [1, 3, h, w], &x)?;
-    let shown = Tensor::from_f32(&gpu, [1, 3, h, w], &pre.denormalize(&x).iter().map(|v| v.clamp(0.0, 1.0)).collect::<Vec<_>>())?;
+    let shown = Tensor::from_f32(
+        &gpu,
+        [1, 3, h, w],
+        &pre.denormalize(&x).iter().map(|v| v.clamp(0.0, 1.0)).collect::<Vec<_>>(),
+    )?;
     let out_dir = root.join("out");
     std::fs::create_dir_all(&out_dir)?;
     let mut tiles = Vec::new();
@@ -37,7 +41,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let t = std::time::Instant::now();
         let e = cam::explain(&gpu, &m.graph, &xt, &CamOptions::new(method, layer))?;
-        let rgba = gpu.run(|rec| vis::colorize(rec, &e.heatmap, Some(&shown), Colormap::Jet, Overlay::ShowCamOnImage { image_weight: 0.5 }))?;
+        let rgba = gpu.run(|rec| {
+            vis::colorize(rec, &e.heatmap, Some(&shown), Colormap::Jet, Overlay::ShowCamOnImage { image_weight: 0.5 })
+        })?;
         let img = vis::read_rgba(&gpu, &rgba)?.remove(0);
         img.save(out_dir.join(format!("cam_{}.png", method.name().replace('+', "p"))))?;
         println!("{:<13} {:>7.0} ms", method.name(), t.elapsed().as_secs_f64() * 1e3);

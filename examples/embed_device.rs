@@ -25,7 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let weights = |n: usize, seed: u32| -> Vec<f32> {
-        (0..n).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / 16777216.0 - 0.5).collect()
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) as f32 / 16777216.0 - 0.5)
+            .collect()
     };
     let x = Tensor::from_f32(&gpu, [1, 3, 32, 32], &x)?;
     let w1 = Tensor::from_f32(&gpu, [16, 3, 3, 3], &weights(16 * 27, 1))?;

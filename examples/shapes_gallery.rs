@@ -10,19 +10,12 @@ use featuremap::data::{SceneGenerator, Split, CLASSES};
 use featuremap::vis;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let size: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(64);
+    let size: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(64);
     let (cols, rows, zoom, gap) = (CLASSES.len(), 4usize, 3usize, 4usize);
     let gen = SceneGenerator::new(size, Split::Train)?;
     let cell = size * zoom + gap;
-    let mut grid = image::RgbImage::from_pixel(
-        (gap + cols * cell) as u32,
-        (gap + rows * cell) as u32,
-        image::Rgb([255; 3]),
-    );
+    let mut grid =
+        image::RgbImage::from_pixel((gap + cols * cell) as u32, (gap + rows * cell) as u32, image::Rgb([255; 3]));
     for row in 0..rows {
         for col in 0..cols {
             // Scene i has class i % 8, so this index puts class `col` in column `col`.
@@ -41,11 +34,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     let path = out.join("shapes_gallery.png");
     vis::save_png_atomic(&grid, &path)?;
-    println!(
-        "wrote {} ({} columns: {})",
-        path.display(),
-        cols,
-        CLASSES.join(", ")
-    );
+    println!("wrote {} ({} columns: {})", path.display(), cols, CLASSES.join(", "));
     Ok(())
 }

@@ -39,9 +39,7 @@ pub enum Error {
         detail: String,
     },
     /// A tensor does not fit in one storage-buffer binding on this device.
-    #[error(
-        "{op}: tensor of {bytes} bytes exceeds this device's max_storage_buffer_binding_size of {limit} bytes"
-    )]
+    #[error("{op}: tensor of {bytes} bytes exceeds this device's max_storage_buffer_binding_size of {limit} bytes")]
     TooLarge {
         /// The operation that needed the buffer.
         op: &'static str,

@@ -210,7 +210,10 @@ impl Tensor {
         }
         if unknown == 1 {
             if known == 0 || !self.numel().is_multiple_of(known) {
-                return Err(Error::shape("reshape", format!("cannot infer a dimension of {:?} from {}", dims, self.shape)));
+                return Err(Error::shape(
+                    "reshape",
+                    format!("cannot infer a dimension of {:?} from {}", dims, self.shape),
+                ));
             }
             for d in dims.iter_mut() {
                 if *d == usize::MAX {
@@ -248,9 +251,7 @@ impl Tensor {
                 let h: Vec<half::f16> = bytemuck::pod_collect_to_vec(&bytes);
                 h.iter().map(|x| x.to_f32()).collect()
             }
-            DType::U32 => {
-                return Err(Error::DType { op: "to_f32", expected: DType::F32, found: DType::U32 })
-            }
+            DType::U32 => return Err(Error::DType { op: "to_f32", expected: DType::F32, found: DType::U32 }),
         })
     }
 

@@ -45,7 +45,8 @@ fn fails(args: &[&str]) -> String {
     let o = run(args);
     assert!(!o.status.success(), "featuremap {args:?} should have failed");
     let err = String::from_utf8_lossy(&o.stderr);
-    let line = err.lines().find(|l| l.starts_with("featuremap: error:")).unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    let line =
+        err.lines().find(|l| l.starts_with("featuremap: error:")).unwrap_or_else(|| panic!("no error line in:\n{err}"));
     line.to_string()
 }
 
@@ -83,7 +84,17 @@ fn bench_model_json() {
         return;
     }
     let m = onnx("squeezenet1_1");
-    let out = ok(&["bench", s(&m), "--batch", "2", "--iters", "2", "--cam", "/features/features.12/Concat_output_0", "--json"]);
+    let out = ok(&[
+        "bench",
+        s(&m),
+        "--batch",
+        "2",
+        "--iters",
+        "2",
+        "--cam",
+        "/features/features.12/Concat_output_0",
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     for key in ["adapter", "batch", "forward_ms_median", "forward_ms_min", "forward_ms_max", "cam_ms_median"] {
         assert!(!v[key].is_null(), "bench JSON lacks {key}: {out}");
@@ -109,7 +120,18 @@ fn run_writes_logits_and_prints_labelled_top_k() {
     let labels = tmp("labels.txt");
     std::fs::write(&labels, (0..1000).map(|i| format!("class-{i}\n")).collect::<String>()).unwrap();
     let out_npy = tmp("logits.npy");
-    let out = ok(&["run", s(&onnx("squeezenet1_1")), "--input", s(&image("gradient_300x200.png")), "--top", "3", "--labels", s(&labels), "--output", s(&out_npy)]);
+    let out = ok(&[
+        "run",
+        s(&onnx("squeezenet1_1")),
+        "--input",
+        s(&image("gradient_300x200.png")),
+        "--top",
+        "3",
+        "--labels",
+        s(&labels),
+        "--output",
+        s(&out_npy),
+    ]);
     assert_eq!(out.matches("class-").count(), 3, "{out}");
     let (shape, v) = npy(&out_npy);
     assert_eq!(shape, vec![1, 1000]);
@@ -123,12 +145,31 @@ fn features_and_embed() {
     }
     let m = onnx("squeezenet1_1");
     let (png, stack) = (tmp("grid.png"), tmp("stack.npy"));
-    ok(&["features", s(&m), s(&image("scene_500x333.webp")), "--layer", "/features/features.0/Conv_output_0", "--png", s(&png), "--npy", s(&stack)]);
+    ok(&[
+        "features",
+        s(&m),
+        s(&image("scene_500x333.webp")),
+        "--layer",
+        "/features/features.0/Conv_output_0",
+        "--png",
+        s(&png),
+        "--npy",
+        s(&stack),
+    ]);
     let grid = image::open(&png).unwrap();
     assert!(grid.width() > 100 && grid.height() > 100);
     assert_eq!(npy(&stack).0, vec![1, 64, 111, 111]);
     let emb = tmp("emb.npy");
-    ok(&["embed", s(&m), s(&image("gradient_300x200.png")), s(&image("checker_64x64.bmp")), "--layer", "/features/features.12/Concat_output_0", "--npy", s(&emb)]);
+    ok(&[
+        "embed",
+        s(&m),
+        s(&image("gradient_300x200.png")),
+        s(&image("checker_64x64.bmp")),
+        "--layer",
+        "/features/features.12/Concat_output_0",
+        "--npy",
+        s(&emb),
+    ]);
     assert_eq!(npy(&emb).0, vec![2, 512]);
 }
 
@@ -159,7 +200,8 @@ fn cam_on_a_folder_writes_pngs_npys_and_an_html_report() {
 
 /// Opens the report in headless Chromium and checks the screenshot shows the overlays.
 fn render_in_chromium(html: &Path) {
-    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists()) else {
+    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().find(|p| Path::new(p).exists())
+    else {
         if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
             panic!("CI installs chromium; it is missing");
         }
@@ -169,7 +211,16 @@ fn render_in_chromium(html: &Path) {
     let shot = tmp("report.png");
     let profile = tmp("chromium-profile");
     let o = Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .args(["--window-size=900,700"])
@@ -179,10 +230,13 @@ fn render_in_chromium(html: &Path) {
     assert!(shot.exists(), "chromium wrote no screenshot: {}", String::from_utf8_lossy(&o.stderr));
     // The overlays use the jet colormap: count strongly coloured pixels.
     let img = image::open(&shot).unwrap().to_rgb8();
-    let coloured = img.pixels().filter(|p| {
-        let (mx, mn) = (p.0.iter().max().unwrap(), p.0.iter().min().unwrap());
-        mx - mn > 80
-    }).count();
+    let coloured = img
+        .pixels()
+        .filter(|p| {
+            let (mx, mn) = (p.0.iter().max().unwrap(), p.0.iter().min().unwrap());
+            mx - mn > 80
+        })
+        .count();
     println!("chromium screenshot: {coloured} strongly coloured pixels");
     assert!(coloured > 3 * 150 * 150 / 4, "the rendered page shows no overlays ({coloured} coloured pixels)");
 }
@@ -201,7 +255,8 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
     assert!(e.contains("nope"), "{e}");
     let e = fails(&["cam", s(&m), s(&image("gradient_300x200.png")), "--method", "magic", "--npy", s(&tmp("x.npy"))]);
     assert!(e.contains("magic") && e.contains("gradcam"), "{e}");
-    let e = fails(&["features", s(&m), s(&image("gradient_300x200.png")), "--layer", "logits", "--png", s(&tmp("g.png"))]);
+    let e =
+        fails(&["features", s(&m), s(&image("gradient_300x200.png")), "--layer", "logits", "--png", s(&tmp("g.png"))]);
     assert!(e.contains("logits"), "{e}");
 }
 
@@ -219,10 +274,21 @@ fn cam_parity(model: &str, method: &str) {
         println!("SKIPPED {model} {method}: {model}.onnx not generated (tests/fixtures/make_onnx_models.py {model})");
         return;
     };
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fx.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("manifest.json")).unwrap()).unwrap();
     let layer = manifest["models"][model]["layer"].as_str().unwrap();
     let out = tmp(&format!("{model}.{method}.npy"));
-    ok(&["cam", s(&m), s(&fx.join(format!("{model}.input.npy"))), "--layer", layer, "--method", method, "--npy", s(&out)]);
+    ok(&[
+        "cam",
+        s(&m),
+        s(&fx.join(format!("{model}.input.npy"))),
+        "--layer",
+        layer,
+        "--method",
+        method,
+        "--npy",
+        s(&out),
+    ]);
     let (shape, got) = npy(&out);
     assert_eq!(shape, vec![1, 224, 224]);
     let mut candidates = vec![fx.join(format!("{model}.{method}.npy"))];

@@ -23,20 +23,11 @@ fn same_index_same_bytes_and_splits_differ() {
         let _ = a.scene(i + 1);
         assert_eq!(bits(&a.scene(i)), bits(&s1));
         let (sv, st) = (v.scene(i), t.scene(i));
-        assert_eq!(
-            (sv.class, st.class),
-            (s1.class, s1.class),
-            "class is i % 8 in every split"
-        );
+        assert_eq!((sv.class, st.class), (s1.class, s1.class), "class is i % 8 in every split");
         assert_ne!(bits(&s1), bits(&sv), "train and validation share scene {i}");
         assert_ne!(bits(&s1), bits(&st), "train and test share scene {i}");
         assert_ne!(bits(&sv), bits(&st), "validation and test share scene {i}");
-        assert_ne!(
-            bits(&s1),
-            bits(&a.scene(i + 8)),
-            "scenes {i} and {} are equal",
-            i + 8
-        );
+        assert_ne!(bits(&s1), bits(&a.scene(i + 8)), "scenes {i} and {} are equal", i + 8);
     }
 }
 
@@ -48,20 +39,13 @@ fn a_known_scene_keeps_its_fingerprint() {
     // deliberately when the generator changes.
     let s = SceneGenerator::new(32, Split::Train).unwrap().scene(3);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for w in bits(&s)
-        .into_iter()
-        .chain(s.bbox.iter().map(|&v| v as u32))
-        .chain([s.class as u32])
-    {
+    for w in bits(&s).into_iter().chain(s.bbox.iter().map(|&v| v as u32)).chain([s.class as u32]) {
         for byte in w.to_le_bytes() {
             h = (h ^ byte as u64).wrapping_mul(0x100_0000_01b3);
         }
     }
     assert_eq!(s.class, 3);
-    assert_eq!(
-        h, FINGERPRINT,
-        "scene 3 of Train at 32 px changed: hash {h:#018x}"
-    );
+    assert_eq!(h, FINGERPRINT, "scene 3 of Train at 32 px changed: hash {h:#018x}");
 }
 
 const FINGERPRINT: u64 = 0xfffb_9a67_5eb8_0fd1;
@@ -73,63 +57,34 @@ fn values_in_unit_range_and_shapes_right() {
         assert_eq!(g.size(), size);
         for i in 0..24 {
             let s = g.scene(i);
-            assert_eq!(
-                (s.size, s.image.len(), s.class),
-                (size, 3 * size * size, (i % 8) as usize)
-            );
-            assert!(
-                s.image
-                    .iter()
-                    .all(|v| v.is_finite() && (0.0..=1.0).contains(v)),
-                "size {size} scene {i}"
-            );
+            assert_eq!((s.size, s.image.len(), s.class), (size, 3 * size * size, (i % 8) as usize));
+            assert!(s.image.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)), "size {size} scene {i}");
         }
     }
 }
 
 #[test]
 fn bbox_inside_image_and_holds_the_object() {
-    for (size, split) in [
-        (32usize, Split::Train),
-        (64, Split::Validation),
-        (96, Split::Test),
-    ] {
+    for (size, split) in [(32usize, Split::Train), (64, Split::Validation), (96, Split::Test)] {
         let g = SceneGenerator::new(size, split).unwrap();
         for i in 0..64u64 {
             let s = g.scene(i);
             let [x0, y0, x1, y1] = s.bbox;
-            assert!(
-                x0 < x1 && y0 < y1 && x1 <= size && y1 <= size,
-                "scene {i}: bbox {:?}",
-                s.bbox
-            );
+            assert!(x0 < x1 && y0 < y1 && x1 <= size && y1 <= size, "scene {i}: bbox {:?}", s.bbox);
             // Object diameter is 25%-60% of the image; its box is at least a fifth of the side.
             let side = (x1 - x0).max(y1 - y0);
-            assert!(
-                side * 5 >= size && side <= size,
-                "scene {i}: bbox {:?} at size {size}",
-                s.bbox
-            );
+            assert!(side * 5 >= size && side <= size, "scene {i}: bbox {:?} at size {size}", s.bbox);
             // Drawn alone on black, >= 95% of the object's mass lies in the box.
             let mask = g.object_mask(i);
             assert_eq!(mask.len(), size * size);
             assert!(mask.iter().all(|v| (0.0..=1.0).contains(v)));
             let total: f32 = mask.iter().sum();
-            let inside: f32 = (y0..y1)
-                .flat_map(|y| (x0..x1).map(move |x| (x, y)))
-                .map(|(x, y)| mask[y * size + x])
-                .sum();
-            assert!(
-                total > 0.0 && inside >= 0.95 * total,
-                "scene {i}: {inside} of {total} in bbox"
-            );
+            let inside: f32 =
+                (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| mask[y * size + x]).sum();
+            assert!(total > 0.0 && inside >= 0.95 * total, "scene {i}: {inside} of {total} in bbox");
             // And the object is a real part of the box, not a speck in it.
             let area = ((x1 - x0) * (y1 - y0)) as f32;
-            assert!(
-                total >= 0.2 * area,
-                "scene {i} ({}): mass {total} in a box of {area}",
-                CLASSES[s.class]
-            );
+            assert!(total >= 0.2 * area, "scene {i} ({}): mass {total} in a box of {area}", CLASSES[s.class]);
         }
     }
 }
@@ -143,19 +98,12 @@ fn object_contrasts_with_its_surroundings() {
     for i in 0..64u64 {
         let s = g.scene(i);
         let mask = g.object_mask(i);
-        let luma =
-            |p: usize| 0.299 * s.image[p] + 0.587 * s.image[n + p] + 0.114 * s.image[2 * n + p];
+        let luma = |p: usize| 0.299 * s.image[p] + 0.587 * s.image[n + p] + 0.114 * s.image[2 * n + p];
         let obj: Vec<f32> = (0..n).filter(|&p| mask[p] == 1.0).map(luma).collect();
         let bg: Vec<f32> = (0..n).filter(|&p| mask[p] == 0.0).map(luma).collect();
         let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
         let d = (mean(&obj) - mean(&bg)).abs();
-        assert!(
-            d > 0.15,
-            "scene {i} ({}): object luma {} vs background {}",
-            CLASSES[s.class],
-            mean(&obj),
-            mean(&bg)
-        );
+        assert!(d > 0.15, "scene {i} ({}): object luma {} vs background {}", CLASSES[s.class], mean(&obj), mean(&bg));
     }
 }
 
@@ -163,10 +111,7 @@ fn object_contrasts_with_its_surroundings() {
 fn batches_are_balanced_and_match_scenes() {
     let g = SceneGenerator::new(32, Split::Train).unwrap();
     let (images, labels, boxes) = g.batch(5, 80);
-    assert_eq!(
-        (images.len(), labels.len(), boxes.len()),
-        (80 * 3 * 32 * 32, 80, 80)
-    );
+    assert_eq!((images.len(), labels.len(), boxes.len()), (80 * 3 * 32 * 32, 80, 80));
     let mut counts = [0usize; 8];
     for (k, &l) in labels.iter().enumerate() {
         assert_eq!(l, (5 + k) % 8);
@@ -175,10 +120,7 @@ fn batches_are_balanced_and_match_scenes() {
     assert_eq!(counts, [10; 8]);
     for k in [0usize, 17, 79] {
         let s = g.scene(5 + k as u64);
-        assert_eq!(
-            &images[k * 3 * 32 * 32..(k + 1) * 3 * 32 * 32],
-            &s.image[..]
-        );
+        assert_eq!(&images[k * 3 * 32 * 32..(k + 1) * 3 * 32 * 32], &s.image[..]);
         assert_eq!(boxes[k], s.bbox);
     }
     let (e, l, b) = g.batch(0, 0);
@@ -209,25 +151,13 @@ fn class_means_differ() {
             }
         }
     }
-    let mad = |a: &[f32], b: &[f32]| {
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
-    };
+    let mad = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
     for a in 0..8 {
         for b in a + 1..8 {
             let d = mad(&means[a], &means[b]);
-            assert!(
-                d > 1e-3,
-                "mean images of {} and {} differ by only {d}",
-                CLASSES[a],
-                CLASSES[b]
-            );
+            assert!(d > 1e-3, "mean images of {} and {} differ by only {d}", CLASSES[a], CLASSES[b]);
             let ds = mad(&shapes[a], &shapes[b]);
-            assert!(
-                ds > 0.02,
-                "mean shapes of {} and {} differ by only {ds}",
-                CLASSES[a],
-                CLASSES[b]
-            );
+            assert!(ds > 0.02, "mean shapes of {} and {} differ by only {ds}", CLASSES[a], CLASSES[b]);
         }
     }
 }

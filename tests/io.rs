@@ -11,9 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use featuremap::io::{
-    load_batch, load_safetensors, read_npy, save_safetensors, write_atomic, write_npy, Preprocess,
-};
+use featuremap::io::{load_batch, load_safetensors, read_npy, save_safetensors, write_atomic, write_npy, Preprocess};
 use featuremap::Error;
 use serde_json::Value;
 
@@ -108,10 +106,7 @@ const JPEG_MEAN_ABS: f64 = 6e-3;
 fn preprocess_matches_torchvision() {
     let m = manifest("images");
     println!("torchvision fixtures: {}", m["versions"]);
-    println!(
-        "{:<42} {:>8} {:>10} {:>10} {:>9} {:>8}",
-        "image", "out HxW", "max abs", "mean abs", "max lvl", "exact %"
-    );
+    println!("{:<42} {:>8} {:>10} {:>10} {:>9} {:>8}", "image", "out HxW", "max abs", "mean abs", "max lvl", "exact %");
     let mut failures = Vec::new();
     for case in m["cases"].as_array().unwrap() {
         let name = case["image"].as_str().unwrap();
@@ -236,7 +231,8 @@ fn preprocess_edge_cases_do_not_panic() {
 #[test]
 fn batch_stacks_images_in_order() {
     let dir = fixtures("images");
-    let paths = vec![dir.join("gradient_300x200.png"), dir.join("shapes_199x257.jpg"), dir.join("gradient_300x200.png")];
+    let paths =
+        vec![dir.join("gradient_300x200.png"), dir.join("shapes_199x257.jpg"), dir.join("gradient_300x200.png")];
     let pre = Preprocess::default();
     let (v, shape) = load_batch(&paths, &pre).unwrap();
     assert_eq!(shape, [3, 3, 224, 224]);
@@ -329,7 +325,10 @@ fn npy_round_trip() {
         write_npy(&path, shape, data).unwrap();
         let (s, d) = read_npy(&path).unwrap();
         assert_eq!(&s, shape);
-        assert_eq!(d.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), data.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            d.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            data.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
         // An independent reader (npyz) agrees about the file.
         let bytes = std::fs::read(&path).unwrap();
         let npy = npyz::NpyFile::new(&bytes[..]).unwrap();

@@ -22,7 +22,11 @@ fn npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
 
 fn dir(committed: bool) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if committed { root.join("tests/fixtures/onnx") } else { root.join("target/onnx-models") }
+    if committed {
+        root.join("tests/fixtures/onnx")
+    } else {
+        root.join("target/onnx-models")
+    }
 }
 
 /// Loads `name` from whichever folder has it, runs the stored input, compares with onnxruntime.
@@ -38,13 +42,20 @@ fn check_model(gpu: &Gpu, name: &str) -> bool {
     let (_, want) = npy(&d.join(format!("{name}.logits.npy")));
     let xt = Tensor::from_f32(gpu, shape, &x).unwrap();
     // Warm-up (pipeline compilation), then one timed pass.
-    let _ = gpu.run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    let _ = gpu
+        .run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone()))
+        .unwrap()
+        .to_f32(gpu)
+        .unwrap();
     let t1 = Instant::now();
     let out = gpu.run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap();
     let got = out.to_f32(gpu).unwrap();
     let fwd_ms = t1.elapsed().as_secs_f64() * 1e3;
     let err = rel_l2(&got, &want);
-    println!("ONNX-MODEL {name:<20} rel_l2 {err:.2e}  forward(batch 2) {fwd_ms:.0} ms  load {load_ms:.0} ms  nodes {}", model.graph.nodes().len());
+    println!(
+        "ONNX-MODEL {name:<20} rel_l2 {err:.2e}  forward(batch 2) {fwd_ms:.0} ms  load {load_ms:.0} ms  nodes {}",
+        model.graph.nodes().len()
+    );
     assert!(err < TOL, "{name}: relative L2 error {err:.2e} against onnxruntime");
     true
 }
@@ -59,7 +70,22 @@ macro_rules! model_test {
     )*};
 }
 
-model_test!(op_zoo, lrn_zoo, squeezenet1_1, shufflenet_v2_x1_0, mobilenet_v2, resnet18, resnet50, vgg16, mobilenet_v3_large, efficientnet_b0, densenet121, googlenet, alexnet, regnet_y_400mf);
+model_test!(
+    op_zoo,
+    lrn_zoo,
+    squeezenet1_1,
+    shufflenet_v2_x1_0,
+    mobilenet_v2,
+    resnet18,
+    resnet50,
+    vgg16,
+    mobilenet_v3_large,
+    efficientnet_b0,
+    densenet121,
+    googlenet,
+    alexnet,
+    regnet_y_400mf
+);
 
 #[test]
 fn committed_models_are_present() {

@@ -95,7 +95,12 @@ fn run_case(gpu: &Gpu, rec: &mut Recorder, name: &str, op: &str, a: &Value) -> V
         "lrn" => ops::lrn(
             rec,
             &input("x"),
-            &Lrn { size: a["size"].as_u64().unwrap() as usize, alpha: f(&a["alpha"]), beta: f(&a["beta"]), k: f(&a["k"]) },
+            &Lrn {
+                size: a["size"].as_u64().unwrap() as usize,
+                alpha: f(&a["alpha"]),
+                beta: f(&a["beta"]),
+                k: f(&a["k"]),
+            },
         ),
         "linear" => ops::linear(rec, &input("x"), &input("w"), Some(&input("b"))),
         "gemm" => ops::gemm(
@@ -187,19 +192,28 @@ fn run_backward(gpu: &Gpu, rec: &mut Recorder, name: &str, op: &str, a: &Value) 
             let (_, idx) = ops::max_pool2d(rec, &x, &pool_cfg(a)).unwrap();
             vec![out("dx", e(ops::max_pool2d_backward(rec, &dy, &idx, x.dims(), &pool_cfg(a))))]
         }
-        "avg_pool2d_backward" => vec![out("dx", e(ops::avg_pool2d_backward(rec, &dy, load(name, "x").shape.as_slice(), &pool_cfg(a))))],
+        "avg_pool2d_backward" => {
+            vec![out("dx", e(ops::avg_pool2d_backward(rec, &dy, load(name, "x").shape.as_slice(), &pool_cfg(a))))]
+        }
         "global_avg_pool2d_backward" => {
             vec![out("dx", e(ops::global_avg_pool2d_backward(rec, &dy, load(name, "x").shape.as_slice())))]
         }
         "global_max_pool2d_backward" => vec![out("dx", e(ops::global_max_pool2d_backward(rec, &dy, &input("x"))))],
         "activation_backward" => {
-            vec![out("dx", e(ops::activation_backward(rec, &dy, &input("x"), activation(a["activation"].as_str().unwrap()))))]
+            vec![out(
+                "dx",
+                e(ops::activation_backward(rec, &dy, &input("x"), activation(a["activation"].as_str().unwrap()))),
+            )]
         }
         "batch_norm_backward" => {
             let eps = f(&a["eps"]);
             let (x, scale, mean, var) = (input("x"), input("scale"), input("mean"), input("var"));
             let (ds, db) = ops::batch_norm_backward_params(rec, &dy, &x, &mean, &var, eps).unwrap();
-            vec![out("dx", e(ops::batch_norm_backward(rec, &dy, &scale, &var, eps))), out("dscale", ds), out("dbias", db)]
+            vec![
+                out("dx", e(ops::batch_norm_backward(rec, &dy, &scale, &var, eps))),
+                out("dscale", ds),
+                out("dbias", db),
+            ]
         }
         "softmax_backward" | "log_softmax_backward" => {
             let x = input("x");

@@ -1,8 +1,8 @@
 //! How each method turns activations (and gradients) into heatmaps, on the GPU.
 
 use super::{CamOptions, Explanation, Method, Target};
-use crate::graph::{Activations, Graph, Keep, Op, ReluGrad, TensorId};
 use crate::gpu::Recorder;
+use crate::graph::{Activations, Graph, Keep, Op, ReluGrad, TensorId};
 use crate::ops::{self, ChannelWeighting, CoordMode, ElementwiseCam, Gemm};
 use crate::{Error, Gpu, Result, Tensor};
 
@@ -14,12 +14,18 @@ pub fn explain(gpu: &Gpu, graph: &Graph, x: &Tensor, opts: &CamOptions) -> Resul
     let [n, _, h, w] = x.shape().nchw("cam")?;
     for &l in &opts.layers {
         if graph.item_shape(l).len() != 3 {
-            return Err(Error::shape("cam", format!("layer `{}` {:?} is not a [C, H, W] feature map", graph.name(l), graph.item_shape(l))));
+            return Err(Error::shape(
+                "cam",
+                format!("layer `{}` {:?} is not a [C, H, W] feature map", graph.name(l), graph.item_shape(l)),
+            ));
         }
     }
     let classes = graph.item_shape(graph.output());
     let &[k] = classes else {
-        return Err(Error::shape("cam", format!("the output `{}` must be [N, classes], is {classes:?}", graph.name(graph.output()))));
+        return Err(Error::shape(
+            "cam",
+            format!("the output `{}` must be [N, classes], is {classes:?}", graph.name(graph.output())),
+        ));
     };
     let (explicit, top1) = seed_rows(&opts.targets, n, k)?;
 
@@ -104,7 +110,9 @@ fn seed_rows(targets: &[Target], n: usize, k: usize) -> Result<(Vec<f32>, Vec<bo
         0 => vec![&Target::Top1; n],
         1 => vec![&targets[0]; n],
         m if m == n => targets.iter().collect(),
-        m => return Err(Error::arg("cam", format!("{m} targets for a batch of {n}: give none, one, or one per image"))),
+        m => {
+            return Err(Error::arg("cam", format!("{m} targets for a batch of {n}: give none, one, or one per image")))
+        }
     };
     let mut rows = vec![0.0f32; n * k];
     let mut top1 = vec![false; n];
@@ -139,7 +147,10 @@ fn linear_head(graph: &Graph, layer: TensorId) -> Result<&Tensor> {
     let err = || {
         Error::arg(
             "cam",
-            format!("plain CAM needs `{}` to feed global average pooling, flatten and a linear layer", graph.name(layer)),
+            format!(
+                "plain CAM needs `{}` to feed global average pooling, flatten and a linear layer",
+                graph.name(layer)
+            ),
         )
     };
     let next = |t: TensorId| -> Option<&crate::graph::Node> {

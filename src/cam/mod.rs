@@ -117,7 +117,14 @@ pub struct CamOptions {
 impl CamOptions {
     /// `method` on one layer, top-1 targets, the package's batch sizes.
     pub fn new(method: Method, layer: TensorId) -> CamOptions {
-        CamOptions { method, layers: vec![layer], targets: Vec::new(), score_batch: 16, ablation_batch: 32, power_iterations: 500 }
+        CamOptions {
+            method,
+            layers: vec![layer],
+            targets: Vec::new(),
+            score_batch: 16,
+            ablation_batch: 32,
+            power_iterations: 500,
+        }
     }
 }
 

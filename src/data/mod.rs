@@ -21,16 +21,12 @@
 
 mod shapes;
 
-use shapes::{
-    hsv, luma, mix64, object_coverage, sin_cos, stroke_coverage, with_luma, Placement, Rng, Shape,
-};
+use shapes::{hsv, luma, mix64, object_coverage, sin_cos, stroke_coverage, with_luma, Placement, Rng, Shape};
 
 use crate::{Error, Result};
 
 /// The class names, in label order: scene `i` has label `i % 8`.
-pub const CLASSES: [&str; 8] = [
-    "circle", "square", "triangle", "cross", "ring", "star", "stripes", "checker",
-];
+pub const CLASSES: [&str; 8] = ["circle", "square", "triangle", "cross", "ring", "star", "stripes", "checker"];
 
 /// Smallest image side [`SceneGenerator::new`] accepts.
 pub const MIN_SIZE: usize = 32;
@@ -156,10 +152,7 @@ impl SceneGenerator {
         // Background: a linear gradient between two colours of similar luma ...
         let c0 = hsv(rng.unit(), rng.range(0.1, 0.8), rng.range(0.2, 1.0));
         let l0 = luma(c0);
-        let c1 = with_luma(
-            hsv(rng.unit(), rng.range(0.1, 0.8), 1.0),
-            (l0 + rng.range(-0.2, 0.2)).clamp(0.0, 1.0),
-        );
+        let c1 = with_luma(hsv(rng.unit(), rng.range(0.1, 0.8), 1.0), (l0 + rng.range(-0.2, 0.2)).clamp(0.0, 1.0));
         let (gs, gc) = sin_cos(rng.range(0.0, std::f32::consts::TAU));
         // ... plus smooth value noise on a coarse grid, per channel.
         const G: usize = 5;
@@ -169,9 +162,7 @@ impl SceneGenerator {
         for y in 0..size {
             for x in 0..size {
                 let (fx, fy) = ((x as f32 + 0.5) / sz, (y as f32 + 0.5) / sz);
-                let t = (((fx - 0.5) * gc + (fy - 0.5) * gs) * std::f32::consts::FRAC_1_SQRT_2
-                    + 0.5)
-                    .clamp(0.0, 1.0);
+                let t = (((fx - 0.5) * gc + (fy - 0.5) * gs) * std::f32::consts::FRAC_1_SQRT_2 + 0.5).clamp(0.0, 1.0);
                 let (gx, gy) = (fx * (G - 1) as f32, fy * (G - 1) as f32);
                 let (ix, iy) = ((gx as usize).min(G - 2), (gy as usize).min(G - 2));
                 let (ax, ay) = (gx - ix as f32, gy - iy as f32);
@@ -206,13 +197,7 @@ impl SceneGenerator {
         let cx = rng.range(reach, sz - reach);
         let cy = rng.range(reach, sz - reach);
         let (sin, cos) = sin_cos(rng.range(0.0, std::f32::consts::TAU));
-        let place = Placement {
-            cx,
-            cy,
-            radius,
-            sin,
-            cos,
-        };
+        let place = Placement { cx, cy, radius, sin, cos };
         let coverage = object_coverage(&shape, &place, size);
 
         // Its colour: a random hue at a luma at least CONTRAST away from the background under it.
@@ -237,10 +222,7 @@ impl SceneGenerator {
         } else {
             1.0
         };
-        let colour = with_luma(
-            hsv(rng.unit(), rng.range(0.3, 1.0), 1.0),
-            target.clamp(0.0, 1.0),
-        );
+        let colour = with_luma(hsv(rng.unit(), rng.range(0.3, 1.0), 1.0), target.clamp(0.0, 1.0));
         blend(&mut img, &coverage, colour, 1.0, n);
 
         // Fine sensor noise over everything.
@@ -249,15 +231,7 @@ impl SceneGenerator {
         }
 
         let bbox = tight_box(&coverage, size);
-        Rendered {
-            scene: Scene {
-                image: img,
-                size,
-                class,
-                bbox,
-            },
-            coverage,
-        }
+        Rendered { scene: Scene { image: img, size, class, bbox }, coverage }
     }
 }
 

@@ -57,16 +57,9 @@ pub(crate) fn sin_cos(a: f32) -> (f32, f32) {
     }
     let x2 = x * x;
     // Taylor series to x^11 / x^12: error < 2e-7 on [-pi/2, pi/2].
-    let s = x
-        * (1.0
-            - x2 / 6.0
-                * (1.0 - x2 / 20.0 * (1.0 - x2 / 42.0 * (1.0 - x2 / 72.0 * (1.0 - x2 / 110.0)))));
+    let s = x * (1.0 - x2 / 6.0 * (1.0 - x2 / 20.0 * (1.0 - x2 / 42.0 * (1.0 - x2 / 72.0 * (1.0 - x2 / 110.0)))));
     let c = 1.0
-        - x2 / 2.0
-            * (1.0
-                - x2 / 12.0
-                    * (1.0
-                        - x2 / 30.0 * (1.0 - x2 / 56.0 * (1.0 - x2 / 90.0 * (1.0 - x2 / 132.0)))));
+        - x2 / 2.0 * (1.0 - x2 / 12.0 * (1.0 - x2 / 30.0 * (1.0 - x2 / 56.0 * (1.0 - x2 / 90.0 * (1.0 - x2 / 132.0)))));
     (s, cos_sign * c)
 }
 
@@ -99,11 +92,7 @@ pub(crate) fn with_luma(c: [f32; 3], target: f32) -> [f32; 3] {
         let k = if l > 0.0 { target / l } else { 0.0 };
         c.map(|x| x * k)
     } else {
-        let t = if l < 1.0 {
-            (target - l) / (1.0 - l)
-        } else {
-            0.0
-        };
+        let t = if l < 1.0 { (target - l) / (1.0 - l) } else { 0.0 };
         c.map(|x| x + (1.0 - x) * t)
     }
 }
@@ -142,9 +131,7 @@ impl Shape {
             3 => Shape::Cross,
             4 => Shape::Ring,
             5 => Shape::Polygon(regular_star(5, 1.12, 0.45)),
-            6 => Shape::Stripes {
-                bars: 3 + rng.below(2),
-            },
+            6 => Shape::Stripes { bars: 3 + rng.below(2) },
             // 3 x 3 cells read as a cross of squares; 4 x 4 is unmistakably a checkerboard.
             _ => Shape::Checker { cells: 4 },
         }
@@ -176,9 +163,7 @@ impl Shape {
                 if u.abs() > HALF || v.abs() > HALF {
                     return false;
                 }
-                let cell = |t: f32| {
-                    (((t + HALF) / (2.0 * HALF) * *cells as f32).floor() as u32).min(cells - 1)
-                };
+                let cell = |t: f32| (((t + HALF) / (2.0 * HALF) * *cells as f32).floor() as u32).min(cells - 1);
                 (cell(u) + cell(v)).is_multiple_of(2)
             }
         }
@@ -287,10 +272,7 @@ mod tests {
         for k in -2000..2000 {
             let a = k as f32 * 0.01;
             let (s, c) = sin_cos(a);
-            assert!(
-                (s - a.sin()).abs() < 1e-5 && (c - a.cos()).abs() < 1e-5,
-                "{a}: {s} {c}"
-            );
+            assert!((s - a.sin()).abs() < 1e-5 && (c - a.cos()).abs() < 1e-5, "{a}: {s} {c}");
         }
     }
 

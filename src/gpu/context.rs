@@ -7,9 +7,8 @@ use super::pool::BufferPool;
 use crate::{Error, Result};
 
 /// Optional device features the engine turns on when the adapter has them.
-const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F16
-    .union(wgpu::Features::TIMESTAMP_QUERY)
-    .union(wgpu::Features::SUBGROUP);
+const WANTED_FEATURES: wgpu::Features =
+    wgpu::Features::SHADER_F16.union(wgpu::Features::TIMESTAMP_QUERY).union(wgpu::Features::SUBGROUP);
 
 /// How to pick an adapter.
 #[derive(Clone, Debug, Default)]
@@ -118,7 +117,11 @@ impl Gpu {
         };
         for &backends in tiers {
             let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-            let desc = if std::env::var_os("WGPU_BACKEND").is_some() { desc } else { wgpu::InstanceDescriptor { backends, ..desc } };
+            let desc = if std::env::var_os("WGPU_BACKEND").is_some() {
+                desc
+            } else {
+                wgpu::InstanceDescriptor { backends, ..desc }
+            };
             let instance = wgpu::Instance::new(desc);
             adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
             if !adapters.is_empty() {
@@ -134,9 +137,7 @@ impl Gpu {
             .collect();
         let adapter = if let Some(want) = requested_name(&opts) {
             let want_lc = want.to_lowercase();
-            let pos = adapters
-                .iter()
-                .position(|a| a.get_info().name.to_lowercase().contains(&want_lc));
+            let pos = adapters.iter().position(|a| a.get_info().name.to_lowercase().contains(&want_lc));
             match pos {
                 Some(p) => adapters.swap_remove(p),
                 None => {

@@ -29,9 +29,7 @@ impl Gpu {
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Readback(e.to_string()))?;
+        device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Readback(e.to_string()))?;
         match rx.receive().await {
             Some(Ok(())) => {}
             Some(Err(e)) => return Err(Error::Readback(e.to_string())),
@@ -39,9 +37,7 @@ impl Gpu {
         }
         self.check_errors("readback")?;
         let out = {
-            let view = staging
-                .get_mapped_range(..)
-                .map_err(|e| Error::Readback(e.to_string()))?;
+            let view = staging.get_mapped_range(..).map_err(|e| Error::Readback(e.to_string()))?;
             view[..bytes as usize].to_vec()
         };
         staging.unmap();

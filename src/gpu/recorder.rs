@@ -47,10 +47,15 @@ pub fn grid_1d(n: u64, wg: u32) -> [u32; 3] {
 impl Recorder {
     /// Starts recording on `gpu`.
     pub fn new(gpu: &Gpu) -> Recorder {
-        let encoder = gpu
-            .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("featuremap pass") });
-        Recorder { gpu: gpu.clone(), encoder: Some(encoder), dispatches: 0, keep_alive: Vec::new(), recycled: Vec::new() }
+        let encoder =
+            gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("featuremap pass") });
+        Recorder {
+            gpu: gpu.clone(),
+            encoder: Some(encoder),
+            dispatches: 0,
+            keep_alive: Vec::new(),
+            recycled: Vec::new(),
+        }
     }
 
     /// The GPU this recorder records for.
@@ -131,7 +136,8 @@ impl Recorder {
             entries: &entries,
         });
         let encoder = self.encoder.as_mut().expect("encoder present until submit");
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
+        let mut pass =
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);

@@ -51,12 +51,18 @@ impl Graph {
         if acts.keep.backward_to != Some(target) {
             return Err(Error::arg(
                 "backward",
-                format!("the forward pass was not prepared for a backward pass to `{}` (Keep::backward_to)", self.name(target)),
+                format!(
+                    "the forward pass was not prepared for a backward pass to `{}` (Keep::backward_to)",
+                    self.name(target)
+                ),
             ));
         }
         let weight_grads = acts.keep.weight_grads;
         if seed.dims() != acts.output().dims() {
-            return Err(Error::shape("backward", format!("seed {:?} must match the output {:?}", seed.dims(), acts.output().dims())));
+            return Err(Error::shape(
+                "backward",
+                format!("seed {:?} must match the output {:?}", seed.dims(), acts.output().dims()),
+            ));
         }
         let n = acts.batch;
         let reach = self.descendants(target);
@@ -115,7 +121,9 @@ impl Graph {
                     });
                 }
                 Op::MaxPool2d(cfg) => {
-                    let idx = acts.argmax[i].as_ref().ok_or_else(|| ctx(Error::arg("backward", "max-pool indices were not kept")))?;
+                    let idx = acts.argmax[i]
+                        .as_ref()
+                        .ok_or_else(|| ctx(Error::arg("backward", "max-pool indices were not kept")))?;
                     dx[0] = Some(ops::max_pool2d_backward(rec, &dy, idx, &x_shape, cfg).map_err(ctx)?);
                 }
                 Op::AvgPool2d(cfg) => dx[0] = Some(ops::avg_pool2d_backward(rec, &dy, &x_shape, cfg).map_err(ctx)?),

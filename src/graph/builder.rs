@@ -68,18 +68,32 @@ impl GraphBuilder {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| with_batch(1, &self.tensors[t.0].item_shape)).collect();
         let out = infer_shape(&op, &shapes).map_err(|e| e.in_node(name))?;
         if out.first() != Some(&1) {
-            return Err(Error::shape(op.kind(), format!("the batch must stay the leading axis, got {out:?} for batch 1"))
-                .in_node(name));
+            return Err(Error::shape(
+                op.kind(),
+                format!("the batch must stay the leading axis, got {out:?} for batch 1"),
+            )
+            .in_node(name));
         }
         let id = TensorId(self.tensors.len());
-        self.tensors.push(TensorInfo { name: name.to_string(), item_shape: out[1..].to_vec(), producer: self.nodes.len() });
+        self.tensors.push(TensorInfo {
+            name: name.to_string(),
+            item_shape: out[1..].to_vec(),
+            producer: self.nodes.len(),
+        });
         self.by_name.insert(name.to_string(), id);
         self.nodes.push(Node { name: name.to_string(), op, inputs: inputs.to_vec(), output: id });
         Ok(id)
     }
 
     /// Convolution.
-    pub fn conv2d(&mut self, name: &str, x: TensorId, weight: Tensor, bias: Option<Tensor>, cfg: Conv2d) -> Result<TensorId> {
+    pub fn conv2d(
+        &mut self,
+        name: &str,
+        x: TensorId,
+        weight: Tensor,
+        bias: Option<Tensor>,
+        cfg: Conv2d,
+    ) -> Result<TensorId> {
         self.push(name, Op::Conv2d { weight, bias, cfg }, &[x])
     }
     /// Inference batch norm.
@@ -165,7 +179,14 @@ impl GraphBuilder {
                 consumers[t.0].push(i);
             }
         }
-        Ok(Graph { nodes: self.nodes, tensors: self.tensors, by_name: self.by_name, input: TensorId(0), output, consumers })
+        Ok(Graph {
+            nodes: self.nodes,
+            tensors: self.tensors,
+            by_name: self.by_name,
+            input: TensorId(0),
+            output,
+            consumers,
+        })
     }
 }
 
@@ -193,7 +214,10 @@ pub(crate) fn infer_shape(op: &Op, shapes: &[Vec<usize>]) -> Result<Vec<usize>> 
             let out = cfg.output_shape(&s[0], weight.dims())?;
             if let Some(b) = bias {
                 if b.numel() != out[1] {
-                    return Err(Error::shape(k, format!("bias has {} values for {} output channels", b.numel(), out[1])));
+                    return Err(Error::shape(
+                        k,
+                        format!("bias has {} values for {} output channels", b.numel(), out[1]),
+                    ));
                 }
             }
             Ok(out.to_vec())
@@ -221,10 +245,16 @@ pub(crate) fn infer_shape(op: &Op, shapes: &[Vec<usize>]) -> Result<Vec<usize>> 
         Op::Linear { weight, bias } => {
             let s = one(op, shapes, 1)?;
             let (&[n, fin], &[out, win]) = (&s[0][..], weight.dims()) else {
-                return Err(Error::shape(k, format!("input {:?} must be [N, in] and weight {:?} [out, in]", s[0], weight.dims())));
+                return Err(Error::shape(
+                    k,
+                    format!("input {:?} must be [N, in] and weight {:?} [out, in]", s[0], weight.dims()),
+                ));
             };
             if fin != win {
-                return Err(Error::shape(k, format!("input has {fin} features, weight {:?} expects {win}", weight.dims())));
+                return Err(Error::shape(
+                    k,
+                    format!("input has {fin} features, weight {:?} expects {win}", weight.dims()),
+                ));
             }
             if let Some(b) = bias {
                 if b.numel() != out {
@@ -258,9 +288,16 @@ pub(crate) fn infer_shape(op: &Op, shapes: &[Vec<usize>]) -> Result<Vec<usize>> 
         }
         Op::BinaryConst { value, value_first, .. } => {
             let s = one(op, shapes, 1)?;
-            let out = if *value_first { ops::broadcast_shape(value.dims(), &s[0])? } else { ops::broadcast_shape(&s[0], value.dims())? };
+            let out = if *value_first {
+                ops::broadcast_shape(value.dims(), &s[0])?
+            } else {
+                ops::broadcast_shape(&s[0], value.dims())?
+            };
             if out.len() != s[0].len() || out[0] != 1 {
-                return Err(Error::shape(k, format!("constant {:?} must broadcast into the tensor {:?}, not widen it", value.dims(), s[0])));
+                return Err(Error::shape(
+                    k,
+                    format!("constant {:?} must broadcast into the tensor {:?}, not widen it", value.dims(), s[0]),
+                ));
             }
             Ok(out)
         }
@@ -298,7 +335,10 @@ pub(crate) fn infer_shape(op: &Op, shapes: &[Vec<usize>]) -> Result<Vec<usize>> 
             let out = cfg.output_shape(&s[0], weight.dims())?;
             if let Some(b) = bias {
                 if b.numel() != out[1] {
-                    return Err(Error::shape(k, format!("bias has {} values for {} output channels", b.numel(), out[1])));
+                    return Err(Error::shape(
+                        k,
+                        format!("bias has {} values for {} output channels", b.numel(), out[1]),
+                    ));
                 }
             }
             Ok(out.to_vec())

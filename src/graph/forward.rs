@@ -56,7 +56,10 @@ impl Activations {
     /// A kept tensor, or an error naming it.
     pub fn require(&self, graph: &Graph, id: TensorId) -> Result<&Tensor> {
         self.get(id).ok_or_else(|| {
-            Error::arg("forward", format!("tensor `{}` was not kept by this forward pass; add it to Keep", graph.name(id)))
+            Error::arg(
+                "forward",
+                format!("tensor `{}` was not kept by this forward pass; add it to Keep", graph.name(id)),
+            )
         })
     }
 
@@ -115,7 +118,8 @@ impl Graph {
                     Op::Activation(a) => (j, a),
                     _ => unreachable!("only activations fuse"),
                 });
-                let (y, idx) = self.run_node(rec, i, &inputs, fused_act.map(|(_, a)| a)).map_err(|e| e.in_node(&node.name))?;
+                let (y, idx) =
+                    self.run_node(rec, i, &inputs, fused_act.map(|(_, a)| a)).map_err(|e| e.in_node(&node.name))?;
                 let out = fused_act.map_or(node.output, |(j, _)| self.nodes[j].output);
                 live[out.0] = Some(y);
                 if plan.keep_argmax[i] {
@@ -128,9 +132,8 @@ impl Graph {
                 }
             }
         }
-        let values = (0..self.tensors.len())
-            .map(|t| if plan.kept[plan.root[t].0] { live[t].take() } else { None })
-            .collect();
+        let values =
+            (0..self.tensors.len()).map(|t| if plan.kept[plan.root[t].0] { live[t].take() } else { None }).collect();
         Ok(Activations { batch, values, argmax, keep: keep.clone(), output: self.output })
     }
 
@@ -140,7 +143,10 @@ impl Graph {
     pub fn forward_from(&self, rec: &mut Recorder, from: TensorId, value: &Tensor) -> Result<Tensor> {
         let want = self.item_shape(from);
         if value.dims().len() != want.len() + 1 || &value.dims()[1..] != want {
-            return Err(Error::shape("forward_from", format!("`{}` is [N, {want:?}...], got {:?}", self.name(from), value.dims())));
+            return Err(Error::shape(
+                "forward_from",
+                format!("`{}` is [N, {want:?}...], got {:?}", self.name(from), value.dims()),
+            ));
         }
         let reach = self.descendants(from);
         if !reach[self.output.0] {
@@ -159,7 +165,12 @@ impl Graph {
                     _ => {
                         return Err(Error::arg(
                             "forward_from",
-                            format!("node `{}` also reads `{}`, which does not depend on `{}`", node.name, self.name(*t), self.name(from)),
+                            format!(
+                                "node `{}` also reads `{}`, which does not depend on `{}`",
+                                node.name,
+                                self.name(*t),
+                                self.name(from)
+                            ),
                         ))
                     }
                 }
@@ -232,7 +243,10 @@ impl Graph {
                 let p = ops::global_avg_pool2d(rec, t)?;
                 p.reshape([t.dims()[0], t.dims()[1]])
             }
-            _ => Err(Error::shape("embedding", format!("`{}` {:?} is neither [N, C, H, W] nor [N, C]", self.name(id), t.dims()))),
+            _ => Err(Error::shape(
+                "embedding",
+                format!("`{}` {:?} is neither [N, C, H, W] nor [N, C]", self.name(id), t.dims()),
+            )),
         }
     }
 }

@@ -18,7 +18,10 @@ pub use plan::MemoryReport;
 
 use std::collections::HashMap;
 
-use crate::ops::{Activation, BinaryOp, Conv2d, ConvTranspose2d, CoordMode, Lrn, NearestCoords, NearestMode, PadMode, Pool2d, ReduceOp};
+use crate::ops::{
+    Activation, BinaryOp, Conv2d, ConvTranspose2d, CoordMode, Lrn, NearestCoords, NearestMode, PadMode, Pool2d,
+    ReduceOp,
+};
 use crate::{Error, Result, Tensor};
 
 /// Index of a tensor in a [`Graph`].

@@ -19,7 +19,9 @@ impl Graph {
         for n in &self.nodes {
             let mut add = |suffix: &str, t: &'a Tensor| v.push((format!("{}.{suffix}", n.name), t));
             match &n.op {
-                Op::Conv2d { weight, bias, .. } | Op::Linear { weight, bias } | Op::ConvTranspose2d { weight, bias, .. } => {
+                Op::Conv2d { weight, bias, .. }
+                | Op::Linear { weight, bias }
+                | Op::ConvTranspose2d { weight, bias, .. } => {
                     add("weight", weight);
                     if let Some(b) = bias {
                         add("bias", b);

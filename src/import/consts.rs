@@ -42,7 +42,9 @@ impl Const {
             Data::F32(v) => Ok(v.clone()),
             Data::I64(v) => v
                 .iter()
-                .map(|&x| if x == BATCH { Err("the batch size is not known at load".to_string()) } else { Ok(x as f32) })
+                .map(
+                    |&x| if x == BATCH { Err("the batch size is not known at load".to_string()) } else { Ok(x as f32) },
+                )
                 .collect(),
         }
     }
@@ -124,7 +126,9 @@ pub(crate) fn arith(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
         for i in 0..n {
             let (p, q) = (x[idx(a, i)], y[idx(b, i)]);
             if p == BATCH || q == BATCH {
-                return Err(format!("{op} on the batch dimension (export with a fixed batch, or without this arithmetic)"));
+                return Err(format!(
+                    "{op} on the batch dimension (export with a fixed batch, or without this arithmetic)"
+                ));
             }
             v.push(match op {
                 "Add" => p + q,
@@ -205,7 +209,13 @@ pub(crate) fn concat(parts: &[&Const], axis: usize) -> Result<Const, String> {
 }
 
 /// `Slice` of a constant along the given axes with positive or negative steps.
-pub(crate) fn slice(data: &Const, starts: &[i64], ends: &[i64], axes: &[usize], steps: &[i64]) -> Result<Const, String> {
+pub(crate) fn slice(
+    data: &Const,
+    starts: &[i64],
+    ends: &[i64],
+    axes: &[usize],
+    steps: &[i64],
+) -> Result<Const, String> {
     let mut ranges: Vec<Vec<usize>> = data.dims.iter().map(|&d| (0..d).collect()).collect();
     for (k, &ax) in axes.iter().enumerate() {
         let d = data.dims[ax] as i64;

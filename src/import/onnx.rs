@@ -15,7 +15,10 @@ use prost::Message;
 use super::consts::{self, Const, BATCH};
 use super::onnx_proto as pb;
 use crate::graph::{Graph, GraphBuilder, Op, TensorId};
-use crate::ops::{self, Activation, BinaryOp, Conv2d, ConvTranspose2d, CoordMode, Lrn, NearestCoords, NearestMode, PadMode, Pool2d, ReduceOp};
+use crate::ops::{
+    self, Activation, BinaryOp, Conv2d, ConvTranspose2d, CoordMode, Lrn, NearestCoords, NearestMode, PadMode, Pool2d,
+    ReduceOp,
+};
 use crate::{Error, Gpu, Result, Tensor};
 
 /// An imported ONNX model.
@@ -70,9 +73,13 @@ pub fn load_onnx_bytes(gpu: &Gpu, bytes: &[u8]) -> Result<OnnxModel> {
         return Err(Error::arg("onnx", format!("opset {opset} is not supported (7 to 21 are)")));
     }
     let graph = model.graph.as_ref().ok_or_else(|| Error::arg("onnx", "the model has no graph"))?;
-    let producer = format!("{} {}", model.producer_name.clone().unwrap_or_default(), model.producer_version.clone().unwrap_or_default())
-        .trim()
-        .to_string();
+    let producer = format!(
+        "{} {}",
+        model.producer_name.clone().unwrap_or_default(),
+        model.producer_version.clone().unwrap_or_default()
+    )
+    .trim()
+    .to_string();
     let mut imp = Importer::new(gpu, graph, opset)?;
     for (i, node) in graph.node.iter().enumerate() {
         if imp.skip.contains(&i) {
@@ -80,7 +87,11 @@ pub fn load_onnx_bytes(gpu: &Gpu, bytes: &[u8]) -> Result<OnnxModel> {
         }
         imp.node(node)?;
     }
-    let out_name = graph.output.first().and_then(|o| o.name.clone()).ok_or_else(|| Error::arg("onnx", "the graph has no output"))?;
+    let out_name = graph
+        .output
+        .first()
+        .and_then(|o| o.name.clone())
+        .ok_or_else(|| Error::arg("onnx", "the graph has no output"))?;
     let out = match imp.values.get(&out_name) {
         Some(Value::Graph(t)) => *t,
         Some(Value::Const(_)) => return Err(Error::arg("onnx", format!("output `{out_name}` is a constant"))),
@@ -141,46 +152,79 @@ fn tensor_proto(t: &pb::TensorProto) -> std::result::Result<Const, String> {
     let n: usize = dims.iter().product();
     let raw = t.raw_data.as_deref();
     let dt = t.data_type.unwrap_or(0);
-    let c = match dt {
-        1 => Const::f32(dims, match raw {
-            Some(r) => r.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            None => t.float_data.clone(),
-        }),
-        11 => Const::f32(dims, match raw {
-            Some(r) => r.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
-            None => t.double_data.iter().map(|&v| v as f32).collect(),
-        }),
-        10 | 16 => {
-            let bits: Vec<u16> = match raw {
-                Some(r) => r.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect(),
-                None => t.int32_data.iter().map(|&v| v as u16).collect(),
-            };
-            Const::f32(dims, bits.iter().map(|&b| if dt == 10 { half::f16::from_bits(b).to_f32() } else { half::bf16::from_bits(b).to_f32() }).collect())
-        }
-        7 => Const::i64(dims, match raw {
-            Some(r) => r.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect(),
-            None => t.int64_data.clone(),
-        }),
-        6 | 5 | 3 | 2 | 4 | 9 => {
-            let size = match dt { 6 => 4, 5 | 4 => 2, _ => 1 };
-            Const::i64(dims, match raw {
-                Some(r) => r
-                    .chunks_exact(size)
-                    .map(|b| match (dt, size) {
-                        (6, _) => i32::from_le_bytes(b.try_into().unwrap()) as i64,
-                        (5, _) => i16::from_le_bytes(b.try_into().unwrap()) as i64,
-                        (4, _) => u16::from_le_bytes(b.try_into().unwrap()) as i64,
-                        (3, _) => b[0] as i8 as i64,
-                        _ => b[0] as i64,
-                    })
-                    .collect(),
-                None => t.int32_data.iter().map(|&v| v as i64).collect(),
-            })
-        }
-        other => return Err(format!("tensor data type {other} is not supported")),
-    };
+    let c =
+        match dt {
+            1 => Const::f32(
+                dims,
+                match raw {
+                    Some(r) => r.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                    None => t.float_data.clone(),
+                },
+            ),
+            11 => Const::f32(
+                dims,
+                match raw {
+                    Some(r) => r.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32).collect(),
+                    None => t.double_data.iter().map(|&v| v as f32).collect(),
+                },
+            ),
+            10 | 16 => {
+                let bits: Vec<u16> = match raw {
+                    Some(r) => r.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect(),
+                    None => t.int32_data.iter().map(|&v| v as u16).collect(),
+                };
+                Const::f32(
+                    dims,
+                    bits.iter()
+                        .map(|&b| {
+                            if dt == 10 {
+                                half::f16::from_bits(b).to_f32()
+                            } else {
+                                half::bf16::from_bits(b).to_f32()
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            7 => Const::i64(
+                dims,
+                match raw {
+                    Some(r) => r.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect(),
+                    None => t.int64_data.clone(),
+                },
+            ),
+            6 | 5 | 3 | 2 | 4 | 9 => {
+                let size = match dt {
+                    6 => 4,
+                    5 | 4 => 2,
+                    _ => 1,
+                };
+                Const::i64(
+                    dims,
+                    match raw {
+                        Some(r) => r
+                            .chunks_exact(size)
+                            .map(|b| match (dt, size) {
+                                (6, _) => i32::from_le_bytes(b.try_into().unwrap()) as i64,
+                                (5, _) => i16::from_le_bytes(b.try_into().unwrap()) as i64,
+                                (4, _) => u16::from_le_bytes(b.try_into().unwrap()) as i64,
+                                (3, _) => b[0] as i8 as i64,
+                                _ => b[0] as i64,
+                            })
+                            .collect(),
+                        None => t.int32_data.iter().map(|&v| v as i64).collect(),
+                    },
+                )
+            }
+            other => return Err(format!("tensor data type {other} is not supported")),
+        };
     if c.len() != n {
-        return Err(format!("tensor `{}` holds {} values for dims {:?}", t.name.as_deref().unwrap_or(""), c.len(), t.dims));
+        return Err(format!(
+            "tensor `{}` holds {} values for dims {:?}",
+            t.name.as_deref().unwrap_or(""),
+            c.len(),
+            t.dims
+        ));
     }
     Ok(c)
 }
@@ -205,7 +249,10 @@ impl<'a> Importer<'a> {
         let data_inputs: Vec<&pb::ValueInfoProto> =
             graph.input.iter().filter(|i| !values.contains_key(i.name.as_deref().unwrap_or(""))).collect();
         let [input] = data_inputs[..] else {
-            return Err(Error::arg("onnx", format!("the graph has {} data inputs; one image input is supported", data_inputs.len())));
+            return Err(Error::arg(
+                "onnx",
+                format!("the graph has {} data inputs; one image input is supported", data_inputs.len()),
+            ));
         };
         let name = input.name.clone().unwrap_or_default();
         let dims: Vec<Option<i64>> = input
@@ -228,7 +275,9 @@ impl<'a> Importer<'a> {
         if dims.len() < 2 || dims[1..].iter().any(|d| d.is_none()) {
             return Err(Error::arg(
                 "onnx",
-                format!("input `{name}` must have a fixed shape after the batch, e.g. [N, 3, 224, 224]; it is {dims:?}"),
+                format!(
+                    "input `{name}` must have a fixed shape after the batch, e.g. [N, 3, 224, 224]; it is {dims:?}"
+                ),
             ));
         }
         let item: Vec<usize> = dims[1..].iter().map(|d| d.unwrap() as usize).collect();
@@ -280,7 +329,11 @@ impl<'a> Importer<'a> {
             }
             match self.values.get(name) {
                 Some(v) => ins.push(Some(v.clone())),
-                None => return Err(err(format!("input `{name}` is neither an initializer nor the output of an earlier node"))),
+                None => {
+                    return Err(err(format!(
+                        "input `{name}` is neither an initializer nor the output of an earlier node"
+                    )))
+                }
             }
         }
         if op == "If" {
@@ -319,7 +372,11 @@ impl<'a> Importer<'a> {
         if !matches!(op.as_str(), "Split") {
             for extra in n.output.iter().skip(1).filter(|s| !s.is_empty()) {
                 if self.readers.get(extra).copied().unwrap_or(0) > 0 || self.graph_outputs.contains(extra) {
-                    return Err(Error::Onnx { node: node_name(n), op_type: op, detail: format!("output `{extra}` is used; only the first output is supported") });
+                    return Err(Error::Onnx {
+                        node: node_name(n),
+                        op_type: op,
+                        detail: format!("output `{extra}` is used; only the first output is supported"),
+                    });
                 }
             }
         }
@@ -348,7 +405,11 @@ impl Importer<'_> {
         }
         for (out, b) in n.output.iter().zip(&branch.output) {
             let name = b.name.clone().unwrap_or_default();
-            let v = self.values.get(&name).cloned().ok_or_else(|| Error::arg("onnx-map", format!("branch output `{name}` was not produced")))?;
+            let v = self
+                .values
+                .get(&name)
+                .cloned()
+                .ok_or_else(|| Error::arg("onnx-map", format!("branch output `{name}` was not produced")))?;
             if let Value::Graph(t) = v {
                 if !out.is_empty() && self.b.tensor(out).is_none() {
                     self.b.alias(out, t)?;
@@ -438,7 +499,8 @@ impl Importer<'_> {
                 if op == "Unsqueeze" {
                     let axes = axes.ok_or("Unsqueeze needs axes")?;
                     let r = dims.len() + axes.len();
-                    let mut ax: Vec<usize> = axes.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>()?;
+                    let mut ax: Vec<usize> =
+                        axes.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>()?;
                     ax.sort();
                     for a in ax {
                         dims.insert(a, 1);
@@ -476,11 +538,31 @@ impl Importer<'_> {
                 let x = c(0)?;
                 let target = c(1)?.as_i64();
                 let total = x.len() as i64;
-                let known: i64 = target.iter().enumerate().map(|(i, &d)| if d == 0 { x.dims[i] as i64 } else if d == -1 { 1 } else { d }).product();
+                let known: i64 = target
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| {
+                        if d == 0 {
+                            x.dims[i] as i64
+                        } else if d == -1 {
+                            1
+                        } else {
+                            d
+                        }
+                    })
+                    .product();
                 let dims = target
                     .iter()
                     .enumerate()
-                    .map(|(i, &d)| if d == 0 { x.dims[i] } else if d == -1 { (total / known.max(1)) as usize } else { d as usize })
+                    .map(|(i, &d)| {
+                        if d == 0 {
+                            x.dims[i]
+                        } else if d == -1 {
+                            (total / known.max(1)) as usize
+                        } else {
+                            d as usize
+                        }
+                    })
                     .collect();
                 Const { dims, data: x.data.clone() }
             }
@@ -492,7 +574,8 @@ impl Importer<'_> {
                 } else {
                     (attr_ints(n, "starts").unwrap_or_default(), attr_ints(n, "ends").unwrap_or_default())
                 };
-                let axes_raw = if self.opset >= 10 { get_const(ins, 3).map(|a| a.as_i64()) } else { attr_ints(n, "axes") };
+                let axes_raw =
+                    if self.opset >= 10 { get_const(ins, 3).map(|a| a.as_i64()) } else { attr_ints(n, "axes") };
                 let axes: Vec<usize> = match axes_raw {
                     Some(a) => a.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>()?,
                     None => (0..starts.len()).collect(),
@@ -504,8 +587,26 @@ impl Importer<'_> {
                 let (a, b) = (c(0)?, c(1)?);
                 let d = consts::arith("Sub", a, b)?;
                 let v: Vec<i64> = match &d.data {
-                    consts::Data::F32(x) => x.iter().map(|&p| (match op { "Equal" => p == 0.0, "Greater" => p > 0.0, _ => p < 0.0 }) as i64).collect(),
-                    consts::Data::I64(x) => x.iter().map(|&p| (match op { "Equal" => p == 0, "Greater" => p > 0, _ => p < 0 }) as i64).collect(),
+                    consts::Data::F32(x) => x
+                        .iter()
+                        .map(|&p| {
+                            (match op {
+                                "Equal" => p == 0.0,
+                                "Greater" => p > 0.0,
+                                _ => p < 0.0,
+                            }) as i64
+                        })
+                        .collect(),
+                    consts::Data::I64(x) => x
+                        .iter()
+                        .map(|&p| {
+                            (match op {
+                                "Equal" => p == 0,
+                                "Greater" => p > 0,
+                                _ => p < 0,
+                            }) as i64
+                        })
+                        .collect(),
                 };
                 Const::i64(d.dims, v)
             }
@@ -527,7 +628,9 @@ impl Importer<'_> {
                 if d == 0 {
                     return Err("Range with delta 0".into());
                 }
-                let v: Vec<i64> = std::iter::successors(Some(s), |&x| Some(x + d)).take_while(|&x| if d > 0 { x < l } else { x > l }).collect();
+                let v: Vec<i64> = std::iter::successors(Some(s), |&x| Some(x + d))
+                    .take_while(|&x| if d > 0 { x < l } else { x > l })
+                    .collect();
                 Const::i64(vec![v.len()], v)
             }
             "Sqrt" | "Neg" | "Floor" | "Ceil" | "Reciprocal" | "Relu" | "Abs" => {
@@ -543,7 +646,11 @@ impl Importer<'_> {
                     _ => p.abs(),
                 };
                 let out: Vec<f32> = v.into_iter().map(f).collect();
-                if x.is_float() { Const::f32(x.dims.clone(), out) } else { Const::i64(x.dims.clone(), out.iter().map(|&p| p as i64).collect()) }
+                if x.is_float() {
+                    Const::f32(x.dims.clone(), out)
+                } else {
+                    Const::i64(x.dims.clone(), out.iter().map(|&p| p as i64).collect())
+                }
             }
             _ => return Ok(None),
         }))
@@ -551,7 +658,13 @@ impl Importer<'_> {
 }
 
 /// `[top, left, bottom, right]` pads of a 2-D window op, honouring `auto_pad`.
-fn window_pads(n: &pb::NodeProto, hw: [usize; 2], k: [usize; 2], stride: [usize; 2], dil: [usize; 2]) -> Result<[usize; 4]> {
+fn window_pads(
+    n: &pb::NodeProto,
+    hw: [usize; 2],
+    k: [usize; 2],
+    stride: [usize; 2],
+    dil: [usize; 2],
+) -> Result<[usize; 4]> {
     let auto = attr_s(n, "auto_pad").unwrap_or_else(|| "NOTSET".into());
     match auto.as_str() {
         "NOTSET" => {
@@ -603,7 +716,9 @@ impl Importer<'_> {
     fn const_in<'v>(&self, ins: &'v [Option<Value>], i: usize, what: &str) -> Result<&'v Const> {
         match input(ins, i) {
             Some(Value::Const(c)) => Ok(c),
-            Some(Value::Graph(_)) => fail(format!("{what} (input {i}) must be a constant (an initializer), not computed at run time")),
+            Some(Value::Graph(_)) => {
+                fail(format!("{what} (input {i}) must be a constant (an initializer), not computed at run time"))
+            }
             None => fail(format!("{what} (input {i}) is missing")),
         }
     }
@@ -620,7 +735,9 @@ impl Importer<'_> {
             _ => None,
         };
         let x = || x0.ok_or_else(|| Error::arg("onnx-map", "input 0 must be a graph tensor"));
-        let act = |b: &mut GraphBuilder, a: Activation| -> Result<Mapped> { Ok(Mapped::Tensor(b.activation(&name, x()?, a)?)) };
+        let act = |b: &mut GraphBuilder, a: Activation| -> Result<Mapped> {
+            Ok(Mapped::Tensor(b.activation(&name, x()?, a)?))
+        };
         match op {
             "Identity" | "Dropout" => Ok(Mapped::Alias(x()?)),
             "Cast" => match attr_i(n, "to", 1) {
@@ -642,8 +759,16 @@ impl Importer<'_> {
                 let (lo, hi) = if self.opset < 11 {
                     (attr_f(n, "min", f32::MIN), attr_f(n, "max", f32::MAX))
                 } else {
-                    let lo = match get_const(ins, 1) { Some(c) => self.f32s(c)?[0], None if input(ins, 1).is_none() => f32::MIN, None => return fail("min must be a constant") };
-                    let hi = match get_const(ins, 2) { Some(c) => self.f32s(c)?[0], None if input(ins, 2).is_none() => f32::MAX, None => return fail("max must be a constant") };
+                    let lo = match get_const(ins, 1) {
+                        Some(c) => self.f32s(c)?[0],
+                        None if input(ins, 1).is_none() => f32::MIN,
+                        None => return fail("min must be a constant"),
+                    };
+                    let hi = match get_const(ins, 2) {
+                        Some(c) => self.f32s(c)?[0],
+                        None if input(ins, 2).is_none() => f32::MAX,
+                        None => return fail("max must be a constant"),
+                    };
                     (lo, hi)
                 };
                 act(&mut self.b, Activation::Clip(lo, hi))
@@ -651,14 +776,18 @@ impl Importer<'_> {
             "Conv" => self.conv(n, ins),
             "BatchNormalization" => {
                 let eps = attr_f(n, "epsilon", 1e-5);
-                let p: Vec<Tensor> = (1..5).map(|i| self.const_in(ins, i, "batch-norm parameter").and_then(|c| self.upload(c))).collect::<Result<_>>()?;
+                let p: Vec<Tensor> = (1..5)
+                    .map(|i| self.const_in(ins, i, "batch-norm parameter").and_then(|c| self.upload(c)))
+                    .collect::<Result<_>>()?;
                 let [scale, bias, mean, var] = <[Tensor; 4]>::try_from(p).expect("four parameters");
                 Ok(Mapped::Tensor(self.b.batch_norm(&name, x()?, scale, bias, mean, var, eps)?))
             }
             "MaxPool" | "AveragePool" => {
                 let xi = x()?;
                 let s = self.b.item_shape(xi).to_vec();
-                let &[_, h, w] = &s[..] else { return fail(format!("2-D pooling needs an [N, C, H, W] input, got [N, {s:?}]")) };
+                let &[_, h, w] = &s[..] else {
+                    return fail(format!("2-D pooling needs an [N, C, H, W] input, got [N, {s:?}]"));
+                };
                 let k = pair(n, "kernel_shape", 0)?;
                 let stride = pair(n, "strides", 1)?;
                 let dil = pair(n, "dilations", 1)?;
@@ -670,7 +799,11 @@ impl Importer<'_> {
                     ceil_mode: attr_i(n, "ceil_mode", 0) != 0,
                     count_include_pad: attr_i(n, "count_include_pad", 0) != 0,
                 };
-                Ok(Mapped::Tensor(if op == "MaxPool" { self.b.max_pool2d(&name, xi, cfg)? } else { self.b.avg_pool2d(&name, xi, cfg)? }))
+                Ok(Mapped::Tensor(if op == "MaxPool" {
+                    self.b.max_pool2d(&name, xi, cfg)?
+                } else {
+                    self.b.avg_pool2d(&name, xi, cfg)?
+                }))
             }
             "GlobalAveragePool" => Ok(Mapped::Tensor(self.b.global_avg_pool2d(&name, x()?)?)),
             "GlobalMaxPool" => Ok(Mapped::Tensor(self.b.global_max_pool2d(&name, x()?)?)),
@@ -681,7 +814,9 @@ impl Importer<'_> {
                 let axes_as_input = if op == "ReduceSum" { self.opset >= 13 } else { self.opset >= 18 };
                 let axes = if axes_as_input { get_const(ins, 1).map(|a| a.as_i64()) } else { attr_ints(n, "axes") };
                 let mut axes: Vec<usize> = match axes.filter(|a| !a.is_empty()) {
-                    Some(a) => a.iter().map(|&a| norm_axis(a, rank)).collect::<std::result::Result<_, _>>().or_else(fail)?,
+                    Some(a) => {
+                        a.iter().map(|&a| norm_axis(a, rank)).collect::<std::result::Result<_, _>>().or_else(fail)?
+                    }
                     None if attr_i(n, "noop_with_empty_axes", 0) != 0 => return Ok(Mapped::Alias(xi)),
                     None => (0..rank).collect(),
                 };
@@ -691,8 +826,16 @@ impl Importer<'_> {
                     return fail(format!("{op} over the batch axis is not supported"));
                 }
                 if op != "ReduceMean" || rank != 4 || axes != [2, 3] {
-                    let rop = match op { "ReduceMean" => ReduceOp::Mean, "ReduceSum" => ReduceOp::Sum, _ => ReduceOp::Max };
-                    return Ok(Mapped::Tensor(self.b.push(&name, Op::Reduce { axes, keepdims: keep, op: rop }, &[xi])?));
+                    let rop = match op {
+                        "ReduceMean" => ReduceOp::Mean,
+                        "ReduceSum" => ReduceOp::Sum,
+                        _ => ReduceOp::Max,
+                    };
+                    return Ok(Mapped::Tensor(self.b.push(
+                        &name,
+                        Op::Reduce { axes, keepdims: keep, op: rop },
+                        &[xi],
+                    )?));
                 }
                 if keep {
                     Ok(Mapped::Tensor(self.b.global_avg_pool2d(&name, xi)?))
@@ -704,16 +847,31 @@ impl Importer<'_> {
             }
             "Gemm" | "MatMul" => self.gemm(n, op, ins),
             "Add" | "Sub" | "Mul" | "Div" => {
-                let bop = match op { "Add" => BinaryOp::Add, "Sub" => BinaryOp::Sub, "Mul" => BinaryOp::Mul, _ => BinaryOp::Div };
+                let bop = match op {
+                    "Add" => BinaryOp::Add,
+                    "Sub" => BinaryOp::Sub,
+                    "Mul" => BinaryOp::Mul,
+                    _ => BinaryOp::Div,
+                };
                 match (input(ins, 0), input(ins, 1)) {
-                    (Some(Value::Graph(a)), Some(Value::Graph(b))) => Ok(Mapped::Tensor(self.b.binary(&name, *a, *b, bop)?)),
+                    (Some(Value::Graph(a)), Some(Value::Graph(b))) => {
+                        Ok(Mapped::Tensor(self.b.binary(&name, *a, *b, bop)?))
+                    }
                     (Some(Value::Graph(a)), Some(Value::Const(c))) => {
                         let value = self.upload(c)?;
-                        Ok(Mapped::Tensor(self.b.push(&name, Op::BinaryConst { op: bop, value, value_first: false }, &[*a])?))
+                        Ok(Mapped::Tensor(self.b.push(
+                            &name,
+                            Op::BinaryConst { op: bop, value, value_first: false },
+                            &[*a],
+                        )?))
                     }
                     (Some(Value::Const(c)), Some(Value::Graph(b))) => {
                         let value = self.upload(c)?;
-                        Ok(Mapped::Tensor(self.b.push(&name, Op::BinaryConst { op: bop, value, value_first: true }, &[*b])?))
+                        Ok(Mapped::Tensor(self.b.push(
+                            &name,
+                            Op::BinaryConst { op: bop, value, value_first: true },
+                            &[*b],
+                        )?))
                     }
                     _ => fail("needs two inputs"),
                 }
@@ -725,7 +883,11 @@ impl Importer<'_> {
                     let nm = if i + 1 == ts.len() { name.clone() } else { format!("{name}::partial{i}") };
                     acc = self.b.add(&nm, acc, *t)?;
                 }
-                if ts.len() == 1 { Ok(Mapped::Alias(acc)) } else { Ok(Mapped::Tensor(acc)) }
+                if ts.len() == 1 {
+                    Ok(Mapped::Alias(acc))
+                } else {
+                    Ok(Mapped::Tensor(acc))
+                }
             }
             "Concat" => {
                 let ts: Vec<TensorId> = (0..ins.len()).map(|i| self.graph_in(ins, i)).collect::<Result<_>>()?;
@@ -766,7 +928,9 @@ impl Importer<'_> {
                 let mut infer = None;
                 for (i, &d) in target.iter().enumerate().skip(1) {
                     match d {
-                        0 if attr_i(n, "allowzero", 0) == 0 => shape.push(*item.get(i - 1).ok_or_else(|| Error::arg("onnx-map", "0 refers past the input's rank"))?),
+                        0 if attr_i(n, "allowzero", 0) == 0 => shape.push(
+                            *item.get(i - 1).ok_or_else(|| Error::arg("onnx-map", "0 refers past the input's rank"))?,
+                        ),
                         -1 => {
                             infer = Some(shape.len());
                             shape.push(1);
@@ -790,7 +954,8 @@ impl Importer<'_> {
                 let shape: Vec<usize> = if op == "Unsqueeze" {
                     let axes = axes.ok_or_else(|| Error::arg("onnx-map", "Unsqueeze needs axes"))?;
                     let r = full.len() + axes.len();
-                    let mut ax: Vec<usize> = axes.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>().or_else(fail)?;
+                    let mut ax: Vec<usize> =
+                        axes.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>().or_else(fail)?;
                     ax.sort();
                     for &a in &ax {
                         if a == 0 {
@@ -802,7 +967,9 @@ impl Importer<'_> {
                 } else {
                     let r = full.len();
                     let ax: Vec<usize> = match axes {
-                        Some(a) => a.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>().or_else(fail)?,
+                        Some(a) => {
+                            a.iter().map(|&a| norm_axis(a, r)).collect::<std::result::Result<_, _>>().or_else(fail)?
+                        }
                         None => (1..r).filter(|&i| full[i] == 1).collect(),
                     };
                     if ax.contains(&0) {
@@ -816,7 +983,9 @@ impl Importer<'_> {
                 let xi = x()?;
                 let rank = self.b.item_shape(xi).len() + 1;
                 let perm: Vec<usize> = match attr_ints(n, "perm") {
-                    Some(p) => p.iter().map(|&a| norm_axis(a, rank)).collect::<std::result::Result<_, _>>().or_else(fail)?,
+                    Some(p) => {
+                        p.iter().map(|&a| norm_axis(a, rank)).collect::<std::result::Result<_, _>>().or_else(fail)?
+                    }
                     None => (0..rank).rev().collect(),
                 };
                 Ok(Mapped::Tensor(self.b.push(&name, Op::Transpose { perm }, &[xi])?))
@@ -833,7 +1002,12 @@ impl Importer<'_> {
                 Ok(Mapped::Tensor(self.b.push(&name, o, &[xi])?))
             }
             "LRN" => {
-                let cfg = Lrn { size: attr_i(n, "size", 1).max(1) as usize, alpha: attr_f(n, "alpha", 1e-4), beta: attr_f(n, "beta", 0.75), k: attr_f(n, "bias", 1.0) };
+                let cfg = Lrn {
+                    size: attr_i(n, "size", 1).max(1) as usize,
+                    alpha: attr_f(n, "alpha", 1e-4),
+                    beta: attr_f(n, "beta", 0.75),
+                    k: attr_f(n, "bias", 1.0),
+                };
                 Ok(Mapped::Tensor(self.b.push(&name, Op::Lrn(cfg), &[x()?])?))
             }
             "Pad" => {
@@ -841,7 +1015,10 @@ impl Importer<'_> {
                 let mode = attr_s(n, "mode").unwrap_or_else(|| "constant".into());
                 let (pads, value) = if self.opset >= 11 {
                     let p = self.const_in(ins, 1, "pads")?.as_i64();
-                    let v = match get_const(ins, 2) { Some(c) => self.f32s(c)?.first().copied().unwrap_or(0.0), None => 0.0 };
+                    let v = match get_const(ins, 2) {
+                        Some(c) => self.f32s(c)?.first().copied().unwrap_or(0.0),
+                        None => 0.0,
+                    };
                     if ins.len() > 3 && ins[3].is_some() {
                         return fail("Pad with an `axes` input is not supported");
                     }
@@ -873,10 +1050,17 @@ impl Importer<'_> {
                     let sp = get_const(ins, 4).map(|a| a.as_i64());
                     (st, en, ax, sp)
                 } else {
-                    (attr_ints(n, "starts").unwrap_or_default(), attr_ints(n, "ends").unwrap_or_default(), attr_ints(n, "axes"), None)
+                    (
+                        attr_ints(n, "starts").unwrap_or_default(),
+                        attr_ints(n, "ends").unwrap_or_default(),
+                        attr_ints(n, "axes"),
+                        None,
+                    )
                 };
                 let axes: Vec<usize> = match axes {
-                    Some(a) => a.iter().map(|&a| norm_axis(a, rank)).collect::<std::result::Result<_, _>>().or_else(fail)?,
+                    Some(a) => {
+                        a.iter().map(|&a| norm_axis(a, rank)).collect::<std::result::Result<_, _>>().or_else(fail)?
+                    }
                     None => (0..starts.len()).collect(),
                 };
                 let steps = steps.unwrap_or(vec![1; axes.len()]);
@@ -919,7 +1103,11 @@ impl Importer<'_> {
                 }
                 let dim = item[axis - 1];
                 let outs = n.output.len();
-                let sizes: Vec<usize> = match if self.opset >= 13 { get_const(ins, 1).map(|c| c.as_i64()) } else { attr_ints(n, "split") } {
+                let sizes: Vec<usize> = match if self.opset >= 13 {
+                    get_const(ins, 1).map(|c| c.as_i64())
+                } else {
+                    attr_ints(n, "split")
+                } {
                     Some(v) => v.iter().map(|&x| x.max(0) as usize).collect(),
                     None => {
                         let per = dim.div_ceil(outs.max(1));
@@ -986,7 +1174,9 @@ impl Importer<'_> {
         let name = n.output.first().cloned().unwrap_or_default();
         let xi = self.graph_in(ins, 0)?;
         let w = self.const_in(ins, 1, "the weights")?;
-        let &[_, _, kh, kw] = &w.dims[..] else { return fail(format!("weights {:?}: only 2-D convolutions are supported", w.dims)) };
+        let &[_, _, kh, kw] = &w.dims[..] else {
+            return fail(format!("weights {:?}: only 2-D convolutions are supported", w.dims));
+        };
         let item = self.b.item_shape(xi).to_vec();
         let &[_, h, wd] = &item[..] else { return fail(format!("input [N, {item:?}] is not NCHW")) };
         let stride = pair(n, "strides", 1)?;
@@ -1009,12 +1199,28 @@ impl Importer<'_> {
         if self.readers.get(&name) == Some(&1) && !self.graph_outputs.contains(&name) {
             let j = self.sole_reader[&name];
             let bn = &self.nodes[j];
-            let params: Option<Vec<Rc<Const>>> = (1..5).map(|i| bn.input.get(i).and_then(|s| match self.values.get(s) { Some(Value::Const(c)) => Some(c.clone()), _ => None })).collect();
+            let params: Option<Vec<Rc<Const>>> = (1..5)
+                .map(|i| {
+                    bn.input.get(i).and_then(|s| match self.values.get(s) {
+                        Some(Value::Const(c)) => Some(c.clone()),
+                        _ => None,
+                    })
+                })
+                .collect();
             if bn.op_type.as_deref() == Some("BatchNormalization") && bn.input.first() == Some(&name) {
                 if let Some(p) = params {
                     let v: Vec<Vec<f32>> = p.iter().map(|c| self.f32s(c)).collect::<Result<_>>()?;
                     let dims = [w.dims[0], w.dims[1], kh, kw];
-                    let (fw, fb) = ops::fold_batch_norm(&wv, dims, bias.as_deref(), &v[0], &v[1], &v[2], &v[3], attr_f(bn, "epsilon", 1e-5))?;
+                    let (fw, fb) = ops::fold_batch_norm(
+                        &wv,
+                        dims,
+                        bias.as_deref(),
+                        &v[0],
+                        &v[1],
+                        &v[2],
+                        &v[3],
+                        attr_f(bn, "epsilon", 1e-5),
+                    )?;
                     wv = fw;
                     bias = Some(fb);
                     out_name = bn.output[0].clone();
@@ -1038,7 +1244,9 @@ impl Importer<'_> {
     fn gemm(&mut self, n: &pb::NodeProto, op: &str, ins: &[Option<Value>]) -> Result<Mapped> {
         let name = n.output.first().cloned().unwrap_or_default();
         let xi = self.graph_in(ins, 0)?;
-        let &[k] = self.b.item_shape(xi) else { return fail(format!("{op} needs a [N, K] input, got [N, {:?}]", self.b.item_shape(xi))) };
+        let &[k] = self.b.item_shape(xi) else {
+            return fail(format!("{op} needs a [N, K] input, got [N, {:?}]", self.b.item_shape(xi)));
+        };
         let bc = self.const_in(ins, 1, "the right-hand matrix")?;
         let &[r, c] = &bc.dims[..] else { return fail(format!("right-hand matrix {:?} is not 2-D", bc.dims)) };
         let (alpha, beta, trans_a, trans_b) = if op == "Gemm" {
@@ -1082,7 +1290,10 @@ impl Importer<'_> {
             let weight = Tensor::from_f32(self.gpu, [m, k], &w)?;
             return Ok(Mapped::Tensor(self.b.linear(&name, xi, weight, bias)?));
         }
-        let bias_host = match &bias { Some(t) => Some(t.to_f32(self.gpu)?), None => None };
+        let bias_host = match &bias {
+            Some(t) => Some(t.to_f32(self.gpu)?),
+            None => None,
+        };
         let mut parts = Vec::new();
         for (i, r0) in (0..m).step_by(rows_per).enumerate() {
             let r1 = (r0 + rows_per).min(m);
@@ -1112,7 +1323,13 @@ impl Importer<'_> {
         } else {
             return fail("needs constant `scales` or `sizes`");
         };
-        let coords = attr_s(n, "coordinate_transformation_mode").unwrap_or_else(|| if self.opset >= 11 { "half_pixel".into() } else { "asymmetric".into() });
+        let coords = attr_s(n, "coordinate_transformation_mode").unwrap_or_else(|| {
+            if self.opset >= 11 {
+                "half_pixel".into()
+            } else {
+                "asymmetric".into()
+            }
+        });
         match mode.as_str() {
             "linear" | "bilinear" => {
                 let cm = match coords.as_str() {
@@ -1145,4 +1362,3 @@ impl Importer<'_> {
         }
     }
 }
-

@@ -114,9 +114,8 @@ impl Preprocess {
         };
 
         // ToTensor (/255 in f32) then Normalize ((x - mean) / std in f32), as a lookup table.
-        let lut: Vec<[f32; 256]> = (0..3)
-            .map(|c| std::array::from_fn(|v| ((v as f32) / 255.0 - self.mean[c]) / self.std[c]))
-            .collect();
+        let lut: Vec<[f32; 256]> =
+            (0..3).map(|c| std::array::from_fn(|v| ((v as f32) / 255.0 - self.mean[c]) / self.std[c])).collect();
         let plane = ch * cw;
         let mut out = Vec::with_capacity(3 * plane);
         for l in &lut {
@@ -322,10 +321,8 @@ fn coefficients(in_size: usize, out_size: usize, range: Range<usize>) -> Vec<Tap
                 k.iter_mut().for_each(|w| *w /= ww);
             }
             let one = (1u32 << PRECISION_BITS) as f64;
-            let weights = k
-                .iter()
-                .map(|&w| if w < 0.0 { (-0.5 + w * one) as i32 } else { (0.5 + w * one) as i32 })
-                .collect();
+            let weights =
+                k.iter().map(|&w| if w < 0.0 { (-0.5 + w * one) as i32 } else { (0.5 + w * one) as i32 }).collect();
             Taps { start: xmin as usize, weights }
         })
         .collect()

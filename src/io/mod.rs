@@ -76,10 +76,7 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
 
 /// An [`Error::Io`] of kind `InvalidData` for a file whose contents are wrong.
 fn invalid_data(path: &Path, message: impl Into<String>) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message.into()),
-    }
+    Error::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::InvalidData, message.into()) }
 }
 
 /// Reads a whole file, naming it in the error.

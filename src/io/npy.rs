@@ -59,11 +59,8 @@ pub fn read_npy(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
         (_, false) => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
         (_, true) => data.chunks_exact(2).map(|b| half::f16::from_be_bytes([b[0], b[1]]).to_f32()).collect(),
     };
-    let values = if header.fortran_order && header.shape.len() > 1 {
-        fortran_to_c(&header.shape, &values)
-    } else {
-        values
-    };
+    let values =
+        if header.fortran_order && header.shape.len() > 1 { fortran_to_c(&header.shape, &values) } else { values };
     Ok((header.shape, values))
 }
 

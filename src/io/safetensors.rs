@@ -54,11 +54,7 @@ pub fn save_safetensors(path: &Path, tensors: &NamedTensors) -> Result<()> {
         if count.and_then(|n| n.checked_mul(4)).is_none() || count != Some(values.len()) {
             return Err(Error::shape(
                 "save_safetensors",
-                format!(
-                    "{}: tensor `{name}` has shape {shape:?} but {} values",
-                    path.display(),
-                    values.len()
-                ),
+                format!("{}: tensor `{name}` has shape {shape:?} but {} values", path.display(), values.len()),
             ));
         }
     }

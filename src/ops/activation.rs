@@ -117,11 +117,20 @@ pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Ten
 
 /// Records one elementwise backward kernel of `shaders/activation_backward.wgsl`:
 /// `dx = g(dy, x)` with `dy` and `x` of one shape.
-fn elementwise_backward(rec: &mut Recorder, entry: &'static str, dy: &Tensor, x: &Tensor, act: Activation) -> Result<Tensor> {
+fn elementwise_backward(
+    rec: &mut Recorder,
+    entry: &'static str,
+    dy: &Tensor,
+    x: &Tensor,
+    act: Activation,
+) -> Result<Tensor> {
     dy.expect_dtype(entry, DType::F32)?;
     x.expect_dtype(entry, DType::F32)?;
     if dy.dims() != x.dims() {
-        return Err(Error::shape(entry, format!("gradient {} and input {} must have the same shape", dy.shape(), x.shape())));
+        return Err(Error::shape(
+            entry,
+            format!("gradient {} and input {} must have the same shape", dy.shape(), x.shape()),
+        ));
     }
     let dx = rec.alloc(x.shape().clone(), DType::F32)?;
     let (code, a, b) = act.code();

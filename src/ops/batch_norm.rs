@@ -100,7 +100,10 @@ fn check_backward(
     for (name, t) in per_channel {
         t.expect_dtype(op, DType::F32)?;
         if t.numel() != c {
-            return Err(Error::shape(op, format!("{name} {} must hold C = {c} values for gradient {}", t.shape(), dy.shape())));
+            return Err(Error::shape(
+                op,
+                format!("{name} {} must hold C = {c} values for gradient {}", t.shape(), dy.shape()),
+            ));
         }
     }
     if !eps.is_finite() || eps < 0.0 {
@@ -156,7 +159,10 @@ pub fn batch_norm_backward_params(
     let (n, c, inner) = check_backward(op, dy, &[("mean", mean), ("var", var)], eps)?;
     x.expect_dtype(op, DType::F32)?;
     if x.dims() != dy.dims() {
-        return Err(Error::shape(op, format!("input {} and gradient {} must have the same shape", x.shape(), dy.shape())));
+        return Err(Error::shape(
+            op,
+            format!("input {} and gradient {} must have the same shape", x.shape(), dy.shape()),
+        ));
     }
     let dscale = rec.alloc([c], DType::F32)?;
     let dbias = rec.alloc([c], DType::F32)?;
@@ -212,7 +218,10 @@ pub fn fold_batch_norm(
     }
     for (name, v) in vectors {
         if v.len() != cout {
-            return Err(Error::shape(op, format!("{name} has {} values, weights {w_shape:?} need C_out = {cout}", v.len())));
+            return Err(Error::shape(
+                op,
+                format!("{name} has {} values, weights {w_shape:?} need C_out = {cout}", v.len()),
+            ));
         }
     }
     let mut a = Vec::with_capacity(cout);

@@ -4,8 +4,8 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{to_u32, WG_1D};
-use crate::Shape;
 use crate::gpu::{grid_1d, Recorder};
+use crate::Shape;
 use crate::{shaders, DType, Error, Result, Tensor};
 
 /// Highest rank the binary kernel takes (of either operand and of the output).
@@ -46,7 +46,9 @@ impl BinaryOp {
     }
 
     /// Applies the op to two host values.
-    pub fn apply<T: std::ops::Add<Output = T> + std::ops::Sub<Output = T> + std::ops::Mul<Output = T> + std::ops::Div<Output = T>>(
+    pub fn apply<
+        T: std::ops::Add<Output = T> + std::ops::Sub<Output = T> + std::ops::Mul<Output = T> + std::ops::Div<Output = T>,
+    >(
         self,
         a: T,
         b: T,
@@ -150,7 +152,10 @@ pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Resul
     b.expect_dtype(name, DType::F32)?;
     for t in [a, b] {
         if t.shape().rank() > BINARY_MAX_RANK {
-            return Err(Error::shape(name, format!("operand {} has rank {} > {BINARY_MAX_RANK}", t.shape(), t.shape().rank())));
+            return Err(Error::shape(
+                name,
+                format!("operand {} has rank {} > {BINARY_MAX_RANK}", t.shape(), t.shape().rank()),
+            ));
         }
     }
     let out = broadcast_shape_for(name, a.dims(), b.dims())?;
@@ -231,8 +236,8 @@ fn reduce_to(
     if full.len() > BINARY_MAX_RANK {
         return Err(Error::shape(op, format!("{} has rank {} > {BINARY_MAX_RANK}", dy.shape(), full.len())));
     }
-    let fits = target.len() <= full.len()
-        && target.iter().rev().zip(full.iter().rev()).all(|(&t, &f)| t == f || t == 1);
+    let fits =
+        target.len() <= full.len() && target.iter().rev().zip(full.iter().rev()).all(|(&t, &f)| t == f || t == 1);
     if !fits {
         return Err(Error::shape(
             op,
@@ -302,12 +307,21 @@ pub fn reduce_sum_to_shape(rec: &mut Recorder, x: &Tensor, shape: &[usize]) -> R
 /// elementwise partial derivative times `dy`, summed over the dimensions that operand was
 /// broadcast along ([`reduce_sum_to_shape`], fused into one kernel per operand):
 /// add `(dy, dy)`, sub `(dy, -dy)`, mul `(dy b, dy a)`, div `(dy / b, -dy a / b^2)`.
-pub fn binary_backward(rec: &mut Recorder, dy: &Tensor, a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<(Tensor, Tensor)> {
+pub fn binary_backward(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    op: BinaryOp,
+) -> Result<(Tensor, Tensor)> {
     let name = "binary_backward";
     for t in [dy, a, b] {
         t.expect_dtype(name, DType::F32)?;
         if t.shape().rank() > BINARY_MAX_RANK {
-            return Err(Error::shape(name, format!("operand {} has rank {} > {BINARY_MAX_RANK}", t.shape(), t.shape().rank())));
+            return Err(Error::shape(
+                name,
+                format!("operand {} has rank {} > {BINARY_MAX_RANK}", t.shape(), t.shape().rank()),
+            ));
         }
     }
     let out = broadcast_shape_for(name, a.dims(), b.dims())?;
@@ -331,7 +345,13 @@ pub fn binary_backward(rec: &mut Recorder, dy: &Tensor, a: &Tensor, b: &Tensor, 
 }
 
 /// [`reduce_sum_to_shape`] scaled by `scale`, for gemm's `dC = beta * reduce(dY)`.
-pub(crate) fn reduce_sum_to_shape_scaled(rec: &mut Recorder, op: &'static str, x: &Tensor, shape: &[usize], scale: f32) -> Result<Tensor> {
+pub(crate) fn reduce_sum_to_shape_scaled(
+    rec: &mut Recorder,
+    op: &'static str,
+    x: &Tensor,
+    shape: &[usize],
+    scale: f32,
+) -> Result<Tensor> {
     x.expect_dtype(op, DType::F32)?;
     reduce_to(rec, op, "reduce_sum_to_shape", x, shape, (x, x), term::DY, scale)
 }

@@ -122,7 +122,10 @@ fn check_pair(op: &'static str, a: &Tensor, g: &Tensor) -> Result<[usize; 4]> {
     g.expect_dtype(op, DType::F32)?;
     let dims = a.shape().nchw(op)?;
     if g.dims() != a.dims() {
-        return Err(Error::shape(op, format!("activations {} and gradients {} must have one shape", a.shape(), g.shape())));
+        return Err(Error::shape(
+            op,
+            format!("activations {} and gradients {} must have one shape", a.shape(), g.shape()),
+        ));
     }
     check_planes(op, a, dims)?;
     Ok(dims)
@@ -176,14 +179,23 @@ pub fn cam_weighted_sum(rec: &mut Recorder, a: &Tensor, weights: &Tensor) -> Res
     let [n, c, h, w] = a.shape().nchw(op)?;
     check_planes(op, a, [n, c, h, w])?;
     if weights.dims() != [n, c] {
-        return Err(Error::shape(op, format!("weights {} must be [N, C] = [{n}, {c}] for activations {}", weights.shape(), a.shape())));
+        return Err(Error::shape(
+            op,
+            format!("weights {} must be [N, C] = [{n}, {c}] for activations {}", weights.shape(), a.shape()),
+        ));
     }
     combine(rec, op, [a, weights], [n, c, h, w], 0)
 }
 
 /// Records one `cam_combine.wgsl` channel sum (`entry` = `op`) of `inputs` into a new
 /// `[N, 1, H, W]` tensor.
-fn combine(rec: &mut Recorder, op: &'static str, inputs: [&Tensor; 2], [n, c, h, w]: [usize; 4], kind: u32) -> Result<Tensor> {
+fn combine(
+    rec: &mut Recorder,
+    op: &'static str,
+    inputs: [&Tensor; 2],
+    [n, c, h, w]: [usize; 4],
+    kind: u32,
+) -> Result<Tensor> {
     let out = rec.alloc([n, 1, h, w], DType::F32)?;
     let total = n * h * w;
     let params = CamCombineParams {
@@ -195,7 +207,14 @@ fn combine(rec: &mut Recorder, op: &'static str, inputs: [&Tensor; 2], [n, c, h,
         divisor: 0,
         _pad: [0; 2],
     };
-    rec.dispatch(&shaders::CAM_COMBINE, op, &[("WG", WG_1D as f64)], &params, &[inputs[0], inputs[1], &out], grid_1d(total as u64, WG_1D))?;
+    rec.dispatch(
+        &shaders::CAM_COMBINE,
+        op,
+        &[("WG", WG_1D as f64)],
+        &params,
+        &[inputs[0], inputs[1], &out],
+        grid_1d(total as u64, WG_1D),
+    )?;
     Ok(out)
 }
 
@@ -232,8 +251,20 @@ pub fn cam_normalize(rec: &mut Recorder, cam: &Tensor, relu: bool) -> Result<Ten
     if planes == 0 {
         return Ok(out);
     }
-    let params = CamNormalizeParams { planes: to_u32(op, "N", planes)?, len: to_u32(op, "image size", len)?, relu: relu as u32, _pad: 0 };
-    rec.dispatch(&shaders::CAM_NORMALIZE, op, &[("WG", reduce_wg(len) as f64)], &params, &[cam, &out], grid_1d(planes as u64, 1))?;
+    let params = CamNormalizeParams {
+        planes: to_u32(op, "N", planes)?,
+        len: to_u32(op, "image size", len)?,
+        relu: relu as u32,
+        _pad: 0,
+    };
+    rec.dispatch(
+        &shaders::CAM_NORMALIZE,
+        op,
+        &[("WG", reduce_wg(len) as f64)],
+        &params,
+        &[cam, &out],
+        grid_1d(planes as u64, 1),
+    )?;
     Ok(out)
 }
 
@@ -268,7 +299,14 @@ pub fn cam_mean_layers(rec: &mut Recorder, cams: &[&Tensor]) -> Result<Tensor> {
         };
         // The first layer has no running sum: its own CAM is bound in its place, unread.
         let prev = acc.as_ref().unwrap_or(c);
-        rec.dispatch(&shaders::CAM_COMBINE, op, &[("WG", WG_1D as f64)], &params, &[c, prev, &out], grid_1d(total as u64, WG_1D))?;
+        rec.dispatch(
+            &shaders::CAM_COMBINE,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[c, prev, &out],
+            grid_1d(total as u64, WG_1D),
+        )?;
         if let Some(old) = acc.replace(out) {
             rec.recycle(old);
         }
@@ -323,7 +361,14 @@ pub fn cam_first_principal_projection(rec: &mut Recorder, a: &Tensor, iters: usi
         _pad: [0; 3],
     };
     let wg = reduce_wg(c.max(hw));
-    rec.dispatch(&shaders::CAM_PROJECTION, op, &[("WG", wg as f64)], &params, &[a, &scratch, &out], grid_1d(n as u64, 1))?;
+    rec.dispatch(
+        &shaders::CAM_PROJECTION,
+        op,
+        &[("WG", wg as f64)],
+        &params,
+        &[a, &scratch, &out],
+        grid_1d(n as u64, 1),
+    )?;
     rec.recycle(scratch);
     Ok(out)
 }

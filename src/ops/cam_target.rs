@@ -29,20 +29,29 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 /// `[N, K]`, where `top1[n]` a one-hot row at the first maximum, else row `n` of `explicit`
 /// (`[N, K]`, e.g. a class one-hot or a weighted sum of classes). Returns the seeds `[N, K]` and
 /// the classes chosen (`[N]` as f32: the top-1 index, or -1 for explicit rows).
-pub fn cam_target_seed(rec: &mut Recorder, logits: &Tensor, explicit: &[f32], top1: &[bool]) -> Result<(Tensor, Tensor)> {
+pub fn cam_target_seed(
+    rec: &mut Recorder,
+    logits: &Tensor,
+    explicit: &[f32],
+    top1: &[bool],
+) -> Result<(Tensor, Tensor)> {
     let op = "cam_target_seed";
     let (n, k) = match *logits.dims() {
         [n, k] => (n, k),
         _ => return Err(Error::shape(op, format!("logits must be [N, classes], got {:?}", logits.dims()))),
     };
     if explicit.len() != n * k || top1.len() != n {
-        return Err(Error::shape(op, format!("{} seed values and {} flags for logits [{n}, {k}]", explicit.len(), top1.len())));
+        return Err(Error::shape(
+            op,
+            format!("{} seed values and {} flags for logits [{n}, {k}]", explicit.len(), top1.len()),
+        ));
     }
     let mut aux = explicit.to_vec();
     aux.extend(top1.iter().map(|&t| if t { 1.0 } else { 0.0 }));
     let aux = Tensor::from_f32(rec.gpu(), [aux.len()], &aux)?;
     let out = rec.alloc([n * k + n], DType::F32)?;
-    let params = CamTargetParams { rows: to_u32(op, "rows", n)?, cols: to_u32(op, "classes", k)?, ..Default::default() };
+    let params =
+        CamTargetParams { rows: to_u32(op, "rows", n)?, cols: to_u32(op, "classes", k)?, ..Default::default() };
     rec.dispatch(&shaders::CAM_TARGET, op, &[("WG", 64.0)], &params, &[logits, &aux, &out], grid_1d(n as u64, 64))?;
     // Split the packed result: seeds, then classes.
     let parts = super::split(rec, &out, 0, &[n * k, n])?;
@@ -59,7 +68,14 @@ pub fn plane_normalize(rec: &mut Recorder, x: &Tensor, plane: usize, eps: f32) -
     let planes = x.numel() / plane;
     let y = rec.alloc(x.shape().clone(), DType::F32)?;
     let params = CamTargetParams { plane: to_u32(op, "plane", plane)?, eps, ..Default::default() };
-    rec.dispatch(&shaders::CAM_TARGET, op, &[("WG", WG_1D as f64)], &params, &[x, x, &y], [to_u32(op, "planes", planes)?, 1, 1])?;
+    rec.dispatch(
+        &shaders::CAM_TARGET,
+        op,
+        &[("WG", WG_1D as f64)],
+        &params,
+        &[x, x, &y],
+        [to_u32(op, "planes", planes)?, 1, 1],
+    )?;
     Ok(y)
 }
 
@@ -70,7 +86,10 @@ pub fn ablate_channels(rec: &mut Recorder, a: &Tensor, first: usize, copies: usi
     let op = "ablate_channels";
     let [one, c, h, w] = a.shape().nchw(op)?;
     if one != 1 || first + copies > c || batch == 0 {
-        return Err(Error::arg(op, format!("channels {first}..{} of {c}, batch {batch}, for activations {:?}", first + copies, a.dims())));
+        return Err(Error::arg(
+            op,
+            format!("channels {first}..{} of {c}, batch {batch}, for activations {:?}", first + copies, a.dims()),
+        ));
     }
     let plane = h * w;
     let min = rec.alloc([1], DType::F32)?;
@@ -85,6 +104,13 @@ pub fn ablate_channels(rec: &mut Recorder, a: &Tensor, first: usize, copies: usi
         batch: to_u32(op, "batch", batch)?,
         ..Default::default()
     };
-    rec.dispatch(&shaders::CAM_TARGET, op, &[("WG", WG_1D as f64)], &params, &[a, &min, &y], grid_1d((copies * c * plane) as u64, WG_1D))?;
+    rec.dispatch(
+        &shaders::CAM_TARGET,
+        op,
+        &[("WG", WG_1D as f64)],
+        &params,
+        &[a, &min, &y],
+        grid_1d((copies * c * plane) as u64, WG_1D),
+    )?;
     Ok(y)
 }

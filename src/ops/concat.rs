@@ -139,7 +139,14 @@ pub fn split(rec: &mut Recorder, x: &Tensor, axis: usize, sizes: &[usize]) -> Re
                 offset: to_u32(op, "axis offset", offset)?,
                 _pad: [0; 3],
             };
-            rec.dispatch(&shaders::CONCAT_BACKWARD, op, &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
+            rec.dispatch(
+                &shaders::CONCAT_BACKWARD,
+                op,
+                &[("WG", WG_1D as f64)],
+                &params,
+                &[x, &y],
+                grid_1d(len as u64, WG_1D),
+            )?;
         }
         offset += size;
         pieces.push(y);

@@ -76,7 +76,11 @@ impl Conv2d {
         if cin / self.groups != cin_g {
             return Err(Error::shape(
                 op,
-                format!("weights {w:?} need C_in / groups = {cin_g}, input {x:?} with {} groups gives {}", self.groups, cin / self.groups),
+                format!(
+                    "weights {w:?} need C_in / groups = {cin_g}, input {x:?} with {} groups gives {}",
+                    self.groups,
+                    cin / self.groups
+                ),
             ));
         }
         let [oh, ow] = self.output_hw([h, wd], [kh, kw])?;
@@ -190,11 +194,7 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
     let (bm, bn) = tile_for(cout_g);
     // Unbound bindings are not allowed; a missing bias binds the weights (never read).
     let bias_buf = bias.unwrap_or(w);
-    let groups = [
-        (n * oh * ow).div_ceil(bn as usize),
-        cout_g.div_ceil(bm as usize),
-        cfg.groups,
-    ];
+    let groups = [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups];
     let groups = [u("workgroups", groups[0])?, u("workgroups", groups[1])?, u("workgroups", groups[2])?];
     // Split-K over C_in/groups*KH*KW (see REDUCTION_CHUNK): the last slice adds the bias and
     // applies the activation.
@@ -285,7 +285,10 @@ fn backward_params(
     if dy.dims() != y {
         return Err(Error::shape(
             op,
-            format!("output gradient {} must have the conv2d output shape {y:?} of input {x:?} and weights {w:?}", dy.shape()),
+            format!(
+                "output gradient {} must have the conv2d output shape {y:?} of input {x:?} and weights {w:?}",
+                dy.shape()
+            ),
         ));
     }
     let (&[n, cin, h, wd], &[cout, cin_g, kh, kw], [_, _, oh, ow]) = (x, w, y) else {
@@ -380,7 +383,13 @@ fn workgroups(op: &'static str, g: [usize; 3]) -> Result<[u32; 3]> {
 /// `cfg.activation` must be `Activation::None` (the graph applies the activation's backward
 /// separately); otherwise an Error. `dy` must have the shape `cfg.output_shape(x_shape,
 /// w.dims())`; any other shape is an Error.
-pub fn conv2d_backward_input(rec: &mut Recorder, dy: &Tensor, w: &Tensor, x_shape: &[usize], cfg: &Conv2d) -> Result<Tensor> {
+pub fn conv2d_backward_input(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    w: &Tensor,
+    x_shape: &[usize],
+    cfg: &Conv2d,
+) -> Result<Tensor> {
     let op = "conv2d_backward_input";
     w.expect_dtype(op, DType::F32)?;
     let (mut params, _) = backward_params(op, x_shape, w.dims(), dy, cfg)?;
@@ -392,7 +401,15 @@ pub fn conv2d_backward_input(rec: &mut Recorder, dy: &Tensor, w: &Tensor, x_shap
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let (bm, bn) = tile_for(cin_g);
     let groups = workgroups(op, [(n * h * wd).div_ceil(bn as usize), cin_g.div_ceil(bm as usize), cfg.groups])?;
-    dispatch_split(rec, &shaders::CONV2D_BACKWARD_INPUT, "conv2d_backward_input", (bm, bn), params, &[dy, w, &dx], groups)?;
+    dispatch_split(
+        rec,
+        &shaders::CONV2D_BACKWARD_INPUT,
+        "conv2d_backward_input",
+        (bm, bn),
+        params,
+        &[dy, w, &dx],
+        groups,
+    )?;
     Ok(dx)
 }
 
@@ -402,7 +419,13 @@ pub fn conv2d_backward_input(rec: &mut Recorder, dy: &Tensor, w: &Tensor, x_shap
 ///
 /// `cfg.activation` must be `Activation::None`, and `dy` must have the shape
 /// `cfg.output_shape(x.dims(), w_shape)`; otherwise an Error.
-pub fn conv2d_backward_weight(rec: &mut Recorder, dy: &Tensor, x: &Tensor, w_shape: &[usize], cfg: &Conv2d) -> Result<Tensor> {
+pub fn conv2d_backward_weight(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    x: &Tensor,
+    w_shape: &[usize],
+    cfg: &Conv2d,
+) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
@@ -413,7 +436,15 @@ pub fn conv2d_backward_weight(rec: &mut Recorder, dy: &Tensor, x: &Tensor, w_sha
     let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
     let (bm, bn) = weight_tile_for(cout_g, cols);
     let groups = workgroups(op, [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
-    dispatch_split(rec, &shaders::CONV2D_BACKWARD_WEIGHT, "conv2d_backward_weight", (bm, bn), params, &[dy, x, &dw], groups)?;
+    dispatch_split(
+        rec,
+        &shaders::CONV2D_BACKWARD_WEIGHT,
+        "conv2d_backward_weight",
+        (bm, bn),
+        params,
+        &[dy, x, &dw],
+        groups,
+    )?;
     Ok(dw)
 }
 
@@ -484,7 +515,10 @@ impl ConvTranspose2d {
             return Err(Error::arg(op, "groups, stride and dilation must be positive"));
         }
         if kh == 0 || kw == 0 || cout_g == 0 {
-            return Err(Error::arg(op, format!("weights {w:?} must have a positive kernel size and output channel count")));
+            return Err(Error::arg(
+                op,
+                format!("weights {w:?} must have a positive kernel size and output channel count"),
+            ));
         }
         if h == 0 || wd == 0 {
             return Err(Error::shape(op, format!("input {x:?} has no pixels")));
@@ -492,17 +526,29 @@ impl ConvTranspose2d {
         if wcin != cin || cin % self.groups != 0 {
             return Err(Error::shape(
                 op,
-                format!("weights {w:?} need C_in = {wcin} input channels (a multiple of groups {}), input {x:?} has {cin}", self.groups),
+                format!(
+                    "weights {w:?} need C_in = {wcin} input channels (a multiple of groups {}), input {x:?} has {cin}",
+                    self.groups
+                ),
             ));
         }
         let mut out = [0; 2];
         for (d, (len, k)) in [(h, kh), (wd, kw)].into_iter().enumerate() {
             // All terms are checked to fit in i64 before the arithmetic.
-            let terms = [len, self.stride[d], self.dilation[d], k, self.output_padding[d], self.padding[d], self.padding[d + 2]];
+            let terms = [
+                len,
+                self.stride[d],
+                self.dilation[d],
+                k,
+                self.output_padding[d],
+                self.padding[d],
+                self.padding[d + 2],
+            ];
             if terms.iter().any(|&t| t > i32::MAX as usize) {
                 return Err(Error::arg(op, format!("sizes {terms:?} in dimension {d} do not fit in 31 bits")));
             }
-            let full = (len as i64 - 1) * self.stride[d] as i64 + self.dilation[d] as i64 * (k as i64 - 1)
+            let full = (len as i64 - 1) * self.stride[d] as i64
+                + self.dilation[d] as i64 * (k as i64 - 1)
                 + self.output_padding[d] as i64
                 + 1;
             let o = full - self.padding[d] as i64 - self.padding[d + 2] as i64;
@@ -530,7 +576,13 @@ impl ConvTranspose2d {
 /// `conv2d_backward_input` kernel (the output here is that convolution's input), then adds
 /// the bias. Errors on shapes that disagree, zero sizes or parameters, or padding that crops
 /// the whole output.
-pub fn conv_transpose2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, cfg: &ConvTranspose2d) -> Result<Tensor> {
+pub fn conv_transpose2d(
+    rec: &mut Recorder,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    cfg: &ConvTranspose2d,
+) -> Result<Tensor> {
     let op = "conv_transpose2d";
     x.expect_dtype(op, DType::F32)?;
     w.expect_dtype(op, DType::F32)?;
@@ -589,7 +641,15 @@ pub fn conv_transpose2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option
     };
     let (bm, bn) = tile_for(cout_g);
     let groups = workgroups(op, [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
-    dispatch_split(rec, &shaders::CONV2D_BACKWARD_INPUT, "conv2d_backward_input", (bm, bn), params, &[x, w, &y], groups)?;
+    dispatch_split(
+        rec,
+        &shaders::CONV2D_BACKWARD_INPUT,
+        "conv2d_backward_input",
+        (bm, bn),
+        params,
+        &[x, w, &y],
+        groups,
+    )?;
     match bias {
         Some(b) => super::add(rec, &y, &b.reshape([1, cout, 1, 1])?),
         None => Ok(y),

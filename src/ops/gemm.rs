@@ -218,10 +218,16 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
 pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let op = "linear";
     let (&[_, cin], &[cout, win]) = (x.dims(), weight.dims()) else {
-        return Err(Error::shape(op, format!("input {} must be [B, in] and weight {} [out, in]", x.shape(), weight.shape())));
+        return Err(Error::shape(
+            op,
+            format!("input {} must be [B, in] and weight {} [out, in]", x.shape(), weight.shape()),
+        ));
     };
     if cin != win {
-        return Err(Error::shape(op, format!("input {} has {cin} features, weight {} takes {win}", x.shape(), weight.shape())));
+        return Err(Error::shape(
+            op,
+            format!("input {} has {cin} features, weight {} takes {win}", x.shape(), weight.shape()),
+        ));
     }
     if let Some(b) = bias {
         if b.dims() != [cout] {
@@ -270,7 +276,8 @@ pub fn gemm_backward(
     if let Some(c) = c_shape {
         c_strides(c, m, n)?;
     }
-    let scaled = |trans_a, trans_b| Gemm { trans_a, trans_b, alpha: cfg.alpha, beta: 0.0, activation: Activation::None };
+    let scaled =
+        |trans_a, trans_b| Gemm { trans_a, trans_b, alpha: cfg.alpha, beta: 0.0, activation: Activation::None };
     // dA: [M, K] = G @ op(B)^T, or stored [K, M] = op(B) @ G^T.
     let da = if cfg.trans_a {
         gemm(rec, b, dy, None, &scaled(cfg.trans_b, true))?
@@ -303,10 +310,16 @@ pub fn linear_backward(
 ) -> Result<(Tensor, Option<(Tensor, Tensor)>)> {
     let op = "linear_backward";
     let (&[bx, cin], &[cout, win]) = (x.dims(), weight.dims()) else {
-        return Err(Error::shape(op, format!("input {} must be [B, in] and weight {} [out, in]", x.shape(), weight.shape())));
+        return Err(Error::shape(
+            op,
+            format!("input {} must be [B, in] and weight {} [out, in]", x.shape(), weight.shape()),
+        ));
     };
     if cin != win {
-        return Err(Error::shape(op, format!("input {} has {cin} features, weight {} takes {win}", x.shape(), weight.shape())));
+        return Err(Error::shape(
+            op,
+            format!("input {} has {cin} features, weight {} takes {win}", x.shape(), weight.shape()),
+        ));
     }
     if dy.dims() != [bx, cout] {
         return Err(Error::shape(op, format!("gradient {} must be the output shape [{bx}, {cout}]", dy.shape())));

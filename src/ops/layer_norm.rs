@@ -34,7 +34,14 @@ fn strip_leading_ones(dims: &[usize]) -> &[usize] {
 ///
 /// Errors when `axis` is not below the rank of `x`, `scale` or `bias` do not match the
 /// normalised axes, or `eps` is negative or not finite.
-pub fn layer_norm(rec: &mut Recorder, x: &Tensor, axis: usize, scale: &Tensor, bias: Option<&Tensor>, eps: f32) -> Result<Tensor> {
+pub fn layer_norm(
+    rec: &mut Recorder,
+    x: &Tensor,
+    axis: usize,
+    scale: &Tensor,
+    bias: Option<&Tensor>,
+    eps: f32,
+) -> Result<Tensor> {
     let op = "layer_norm";
     x.expect_dtype(op, DType::F32)?;
     scale.expect_dtype(op, DType::F32)?;
@@ -52,7 +59,11 @@ pub fn layer_norm(rec: &mut Recorder, x: &Tensor, axis: usize, scale: &Tensor, b
         if strip_leading_ones(t.dims()) != strip_leading_ones(normalised) {
             return Err(Error::shape(
                 op,
-                format!("{what} {} must have the shape {normalised:?} of the normalised axes {axis}.. of {}", t.shape(), x.shape()),
+                format!(
+                    "{what} {} must have the shape {normalised:?} of the normalised axes {axis}.. of {}",
+                    t.shape(),
+                    x.shape()
+                ),
             ));
         }
     }

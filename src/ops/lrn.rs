@@ -93,14 +93,7 @@ pub fn lrn(rec: &mut Recorder, x: &Tensor, cfg: &Lrn) -> Result<Tensor> {
         _pad: [0; 3],
     };
     if len > 0 {
-        rec.dispatch(
-            &shaders::LRN,
-            "lrn",
-            &[("WG", WG_1D as f64)],
-            &params,
-            &[x, &y],
-            grid_1d(len as u64, WG_1D),
-        )?;
+        rec.dispatch(&shaders::LRN, "lrn", &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
     }
     Ok(y)
 }

@@ -111,13 +111,6 @@ pub fn pad(rec: &mut Recorder, x: &Tensor, pads: &[usize], mode: PadMode) -> Res
         _pad: 0,
     };
     let y = rec.alloc(out, DType::F32)?;
-    rec.dispatch(
-        &shaders::PAD,
-        "pad",
-        &[("WG", WG_1D as f64)],
-        &params,
-        &[x, &y],
-        grid_1d(len as u64, WG_1D),
-    )?;
+    rec.dispatch(&shaders::PAD, "pad", &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
     Ok(y)
 }

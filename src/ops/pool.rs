@@ -299,7 +299,8 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
     let planes = n * c;
     let hw = h * w;
     let y = rec.alloc([n, c, 1, 1], DType::F32)?;
-    let params = GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
+    let params =
+        GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
     // Small planes get small workgroups so that few invocations idle (a power of two, 32..=256).
     let wg = hw.next_power_of_two().clamp(32, 256);
     if planes > 0 {
@@ -359,7 +360,10 @@ fn window_backward_params(
     if dy.dims() != [n, c, oh, ow] {
         return Err(Error::shape(
             op,
-            format!("gradient {} must be the pool's output shape [{n}, {c}, {oh}, {ow}] for input {x_shape:?}", dy.shape()),
+            format!(
+                "gradient {} must be the pool's output shape [{n}, {c}, {oh}, {ow}] for input {x_shape:?}",
+                dy.shape()
+            ),
         ));
     }
     let u = |what, v| to_u32(op, what, v);
@@ -402,7 +406,10 @@ pub fn max_pool2d_backward(
     let params = window_backward_params(op, dy, x_shape, cfg)?;
     argmax.expect_dtype(op, DType::U32)?;
     if argmax.dims() != dy.dims() {
-        return Err(Error::shape(op, format!("argmax {} must have the gradient's shape {}", argmax.shape(), dy.shape())));
+        return Err(Error::shape(
+            op,
+            format!("argmax {} must have the gradient's shape {}", argmax.shape(), dy.shape()),
+        ));
     }
     let dx = rec.alloc(x_shape, DType::F32)?;
     if params.len > 0 {
@@ -449,7 +456,10 @@ fn global_backward_params(op: &'static str, dy: &Tensor, x_shape: &[usize]) -> R
     dy.expect_dtype(op, DType::F32)?;
     let [n, c, h, w] = backward_x_shape(op, x_shape)?;
     if dy.dims() != [n, c, 1, 1] {
-        return Err(Error::shape(op, format!("gradient {} must be [{n}, {c}, 1, 1] for input {x_shape:?}", dy.shape())));
+        return Err(Error::shape(
+            op,
+            format!("gradient {} must be [{n}, {c}, 1, 1] for input {x_shape:?}", dy.shape()),
+        ));
     }
     Ok(PoolBackwardParams {
         len: to_u32(op, "input element count", n * c * h * w)?,

@@ -111,7 +111,10 @@ pub fn reduce(rec: &mut Recorder, x: &Tensor, axes: &[usize], keepdims: bool, op
     let rows: usize = dims.iter().zip(&reduced).filter(|(_, &r)| !r).map(|(&d, _)| d).product();
     let red_len: usize = dims.iter().zip(&reduced).filter(|(_, &r)| r).map(|(&d, _)| d).product();
     if red_len == 0 && rows > 0 && op != ReduceOp::Sum {
-        return Err(Error::shape(name, format!("{} over axes {axes:?} of {} reduces empty sets", op.name(), x.shape())));
+        return Err(Error::shape(
+            name,
+            format!("{} over axes {axes:?} of {} reduces empty sets", op.name(), x.shape()),
+        ));
     }
     let y = rec.alloc(out, DType::F32)?;
     if rows == 0 {

@@ -91,14 +91,7 @@ pub fn resize_bilinear(rec: &mut Recorder, x: &Tensor, out_hw: [usize; 2], mode:
         scale_w: mode.scale(w, ow) as f32,
     };
     let y = rec.alloc([n, c, oh, ow], DType::F32)?;
-    rec.dispatch(
-        &shaders::RESIZE,
-        "resize",
-        &[("WG", WG_1D as f64)],
-        &params,
-        &[x, &y],
-        grid_1d(len as u64, WG_1D),
-    )?;
+    rec.dispatch(&shaders::RESIZE, "resize", &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
     Ok(y)
 }
 

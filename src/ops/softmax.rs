@@ -82,7 +82,10 @@ fn run_backward(rec: &mut Recorder, dy: &Tensor, y: &Tensor, axis: usize, entry:
     dy.expect_dtype(entry, DType::F32)?;
     y.expect_dtype(entry, DType::F32)?;
     if dy.dims() != y.dims() {
-        return Err(Error::shape(entry, format!("gradient {} and output {} must have the same shape", dy.shape(), y.shape())));
+        return Err(Error::shape(
+            entry,
+            format!("gradient {} and output {} must have the same shape", dy.shape(), y.shape()),
+        ));
     }
     let dims = y.dims();
     if axis >= dims.len() {

@@ -94,7 +94,12 @@ fn distinct(op: &'static str, ts: &[(&str, &Tensor)]) -> Result<()> {
 
 /// Checks `x` `[N, C, ...]` f32 and each of `per_channel` f32 with `C` values; returns
 /// `(N, C, inner)` with at least two values per channel (a batch variance needs them).
-fn check_train(op: &'static str, what: &str, x: &Tensor, per_channel: &[(&str, &Tensor)]) -> Result<(usize, usize, usize)> {
+fn check_train(
+    op: &'static str,
+    what: &str,
+    x: &Tensor,
+    per_channel: &[(&str, &Tensor)],
+) -> Result<(usize, usize, usize)> {
     x.expect_dtype(op, DType::F32)?;
     let dims = x.dims();
     if dims.len() < 2 {
@@ -104,7 +109,10 @@ fn check_train(op: &'static str, what: &str, x: &Tensor, per_channel: &[(&str, &
     for (name, t) in per_channel {
         t.expect_dtype(op, DType::F32)?;
         if t.numel() != c {
-            return Err(Error::shape(op, format!("{name} {} must hold C = {c} values for {what} {}", t.shape(), x.shape())));
+            return Err(Error::shape(
+                op,
+                format!("{name} {} must hold C = {c} values for {what} {}", t.shape(), x.shape()),
+            ));
         }
     }
     if c > 0 && n * inner < 2 {
@@ -235,7 +243,10 @@ pub fn batch_norm_train_backward(
     )?;
     x.expect_dtype(op, DType::F32)?;
     if x.dims() != dy.dims() {
-        return Err(Error::shape(op, format!("input {} and gradient {} must have the same shape", x.shape(), dy.shape())));
+        return Err(Error::shape(
+            op,
+            format!("input {} and gradient {} must have the same shape", x.shape(), dy.shape()),
+        ));
     }
     // saved_mean, saved_invstd and dy are bound read_write (shared bindings of the shader).
     distinct(op, &[("dy", dy), ("x", x), ("saved_mean", saved_mean), ("saved_invstd", saved_invstd)])?;
@@ -299,7 +310,10 @@ pub fn softmax_cross_entropy(rec: &mut Recorder, logits: &Tensor, labels: &Tenso
         return Err(Error::shape(op, format!("logits {} must be 2-D [N, K]", logits.shape())));
     };
     if labels.dims() != [n] {
-        return Err(Error::shape(op, format!("labels {} must be [N] = [{n}] for logits {}", labels.shape(), logits.shape())));
+        return Err(Error::shape(
+            op,
+            format!("labels {} must be [N] = [{n}] for logits {}", labels.shape(), logits.shape()),
+        ));
     }
     if n == 0 || k == 0 {
         return Err(Error::shape(op, format!("logits {} must have at least one row and one class", logits.shape())));
@@ -400,7 +414,14 @@ pub fn sgd_step(
         _pad: 0,
     };
     if len > 0 {
-        rec.dispatch(&shaders::OPTIMIZER, op, &[("WG", WG_1D as f64)], &params, &[w, grad, velocity], grid_1d(len as u64, WG_1D))?;
+        rec.dispatch(
+            &shaders::OPTIMIZER,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[w, grad, velocity],
+            grid_1d(len as u64, WG_1D),
+        )?;
     }
     Ok(())
 }
@@ -463,7 +484,14 @@ pub fn adamw_step(
         _pad: 0,
     };
     if len > 0 {
-        rec.dispatch(&shaders::OPTIMIZER, op, &[("WG", WG_1D as f64)], &params, &[w, grad, m, v], grid_1d(len as u64, WG_1D))?;
+        rec.dispatch(
+            &shaders::OPTIMIZER,
+            op,
+            &[("WG", WG_1D as f64)],
+            &params,
+            &[w, grad, m, v],
+            grid_1d(len as u64, WG_1D),
+        )?;
     }
     Ok(())
 }

@@ -95,5 +95,8 @@ pub fn activation_backward(dy: &Array, x: &Array, act: Activation) -> Array {
 /// Guided backpropagation through a ReLU: `dx = dy` where `x > 0` and `dy > 0`, else 0.
 pub fn guided_relu_backward(dy: &Array, x: &Array) -> Array {
     assert_eq!(dy.shape, x.shape, "reference guided_relu_backward: shapes");
-    Array::new(x.shape.clone(), dy.data.iter().zip(&x.data).map(|(&g, &v)| if v > 0.0 && g > 0.0 { g } else { 0.0 }).collect())
+    Array::new(
+        x.shape.clone(),
+        dy.data.iter().zip(&x.data).map(|(&g, &v)| if v > 0.0 && g > 0.0 { g } else { 0.0 }).collect(),
+    )
 }

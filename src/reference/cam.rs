@@ -135,7 +135,10 @@ pub fn symmetric_eigen(m: &[f64], k: usize) -> (Vec<f64>, Vec<f64>) {
     }
     let total: f64 = a.iter().map(|x| x * x).sum();
     for _sweep in 0..100 {
-        let off: f64 = (0..k).flat_map(|i| (0..k).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * k + j].powi(2)).sum();
+        let off: f64 = (0..k)
+            .flat_map(|i| (0..k).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * k + j].powi(2))
+            .sum();
         if off <= total * 1e-30 || off == 0.0 {
             break;
         }
@@ -186,10 +189,15 @@ pub fn cam_first_principal_projection(a: &Array) -> Array {
         // reshaped_activations[p, ch] = activations[ch, p], NaN -> 0
         let x_at = |p: usize, ch: usize| {
             let v = a.data[(b * c + ch) * hw + p];
-            if v.is_nan() { 0.0 } else { v }
+            if v.is_nan() {
+                0.0
+            } else {
+                v
+            }
         };
         let mean: Vec<f64> = (0..c).map(|ch| (0..hw).map(|p| x_at(p, ch)).sum::<f64>() / hw as f64).collect();
-        let xc: Vec<f64> = (0..hw).flat_map(|p| (0..c).map(move |ch| (p, ch))).map(|(p, ch)| x_at(p, ch) - mean[ch]).collect();
+        let xc: Vec<f64> =
+            (0..hw).flat_map(|p| (0..c).map(move |ch| (p, ch))).map(|(p, ch)| x_at(p, ch) - mean[ch]).collect();
         let mut proj: Vec<f64> = if hw < c {
             // The same vector from the smaller Gram matrix X X^T (H*W x H*W): its first
             // eigenvector u1 has eigenvalue s1^2, and X v1 = s1 u1.
@@ -248,7 +256,8 @@ pub fn colorize(cam: &Array, image: Option<&Array>, colormap: Colormap, overlay:
     let hw = h * w;
     let lut = colormap.lut();
     let heat = |k: usize, ch: usize| lut[k][ch] as f32 / 255.0f32;
-    let img = |b: usize, ch: usize, p: usize| image.expect("reference colorize: image").data[(b * 3 + ch) * hw + p] as f32;
+    let img =
+        |b: usize, ch: usize, p: usize| image.expect("reference colorize: image").data[(b * 3 + ch) * hw + p] as f32;
     let pack = |rgb: [u32; 3]| rgb[0] | rgb[1] << 8 | rgb[2] << 16 | 0xff00_0000;
     let mut out = Vec::with_capacity(n * hw);
     for b in 0..n {

@@ -24,8 +24,7 @@ pub fn conv2d(x: &Array, w: &Array, bias: Option<&Array>, cfg: &Conv2d) -> Array
                                 continue;
                             }
                             for kx in 0..kw {
-                                let ix =
-                                    (ox * cfg.stride[1] + kx * cfg.dilation[1]) as isize - cfg.padding[1] as isize;
+                                let ix = (ox * cfg.stride[1] + kx * cfg.dilation[1]) as isize - cfg.padding[1] as isize;
                                 if ix < 0 || ix >= wd as isize {
                                     continue;
                                 }
@@ -65,8 +64,7 @@ fn for_each_tap(x_shape: &[usize], w_shape: &[usize], cfg: &Conv2d, mut f: impl 
                                 continue;
                             }
                             for kx in 0..kw {
-                                let ix =
-                                    (ox * cfg.stride[1] + kx * cfg.dilation[1]) as isize - cfg.padding[1] as isize;
+                                let ix = (ox * cfg.stride[1] + kx * cfg.dilation[1]) as isize - cfg.padding[1] as isize;
                                 if ix < 0 || ix >= wd as isize {
                                     continue;
                                 }

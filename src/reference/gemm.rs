@@ -42,7 +42,13 @@ pub fn gemm(a: &Array, b: &Array, c: Option<&Array>, cfg: &Gemm) -> Array {
 /// `dA[.., ..] = alpha * sum_n dY[m, n] op(B)[k, n]` at `A`'s storage position of `op(A)[m, k]`,
 /// `dB` likewise with `alpha * sum_m op(A)[m, k] dY[m, n]`, and `dC = beta * dY` summed over the
 /// dimensions `C` (`c_shape`) was broadcast along. Returns `(dA, dB, dC)`.
-pub fn gemm_backward(dy: &Array, a: &Array, b: &Array, c_shape: Option<&[usize]>, cfg: &Gemm) -> (Array, Array, Option<Array>) {
+pub fn gemm_backward(
+    dy: &Array,
+    a: &Array,
+    b: &Array,
+    c_shape: Option<&[usize]>,
+    cfg: &Gemm,
+) -> (Array, Array, Option<Array>) {
     assert_eq!(cfg.activation, crate::ops::Activation::None, "reference gemm_backward: no activation");
     let (m, k, n) = cfg.mkn(&a.shape, &b.shape).expect("reference gemm_backward: valid shapes");
     assert_eq!(dy.shape, [m, n], "reference gemm_backward: gradient shape");

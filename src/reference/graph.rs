@@ -94,12 +94,19 @@ pub fn graph_forward(graph: &Graph, gpu: &Gpu, x: &Array, overrides: &[(TensorId
 
 /// Central finite differences of `loss = sum(seed * output)` with respect to the tensor
 /// `target`, evaluated in f64 through [`graph_forward`], at the flat indices `at`.
-pub fn graph_grad_fd(graph: &Graph, gpu: &Gpu, x: &Array, seed: &Array, target: TensorId, at: &[usize], step: f64) -> Result<Vec<f64>> {
+pub fn graph_grad_fd(
+    graph: &Graph,
+    gpu: &Gpu,
+    x: &Array,
+    seed: &Array,
+    target: TensorId,
+    at: &[usize],
+    step: f64,
+) -> Result<Vec<f64>> {
     let base = graph_forward(graph, gpu, x, &[])?;
     let t0 = base[target.index()].clone();
-    let loss = |vals: &[Array]| -> f64 {
-        vals[graph.output().index()].data.iter().zip(&seed.data).map(|(a, b)| a * b).sum()
-    };
+    let loss =
+        |vals: &[Array]| -> f64 { vals[graph.output().index()].data.iter().zip(&seed.data).map(|(a, b)| a * b).sum() };
     let mut out = Vec::with_capacity(at.len());
     for &i in at {
         let mut plus = t0.clone();
@@ -112,4 +119,3 @@ pub fn graph_grad_fd(graph: &Graph, gpu: &Gpu, x: &Array, seed: &Array, target: 
     }
     Ok(out)
 }
-

@@ -25,8 +25,8 @@ pub fn max_pool2d(x: &Array, cfg: &Pool2d) -> (Array, Vec<u32>) {
                 let hs = (oy * cfg.stride[0]) as isize - cfg.padding[0] as isize;
                 let ws = (ox * cfg.stride[1]) as isize - cfg.padding[1] as isize;
                 let mut best = f64::NEG_INFINITY;
-                let mut arg = first_tap(hs, cfg.dilation[0] as isize) * w as isize
-                    + first_tap(ws, cfg.dilation[1] as isize);
+                let mut arg =
+                    first_tap(hs, cfg.dilation[0] as isize) * w as isize + first_tap(ws, cfg.dilation[1] as isize);
                 for ky in 0..cfg.kernel[0] {
                     let iy = hs + (ky * cfg.dilation[0]) as isize;
                     if iy < 0 || iy >= h as isize {
@@ -123,7 +123,9 @@ pub fn max_pool2d_backward(dy: &Array, argmax: &[u32], x_shape: &[usize], cfg: &
                 let is_tap = |i: usize, s: isize, d: usize, k: usize, size: usize| {
                     i < size && (0..k).any(|t| s + (t * d) as isize == i as isize)
                 };
-                if is_tap(iy, hs, cfg.dilation[0], cfg.kernel[0], h) && is_tap(ix, ws, cfg.dilation[1], cfg.kernel[1], w) {
+                if is_tap(iy, hs, cfg.dilation[0], cfg.kernel[0], h)
+                    && is_tap(ix, ws, cfg.dilation[1], cfg.kernel[1], w)
+                {
                     dx.data[plane * h * w + arg] += dy.data[o];
                 }
             }

@@ -30,6 +30,7 @@ pub fn reduce(x: &Array, axes: &[usize], keepdims: bool, op: ReduceOp) -> Array 
     if op == ReduceOp::Mean {
         acc.iter_mut().for_each(|a| *a /= count as f64);
     }
-    let shape: Vec<usize> = if keepdims { kept_shape } else { (0..rank).filter(|&d| !reduced[d]).map(|d| x.shape[d]).collect() };
+    let shape: Vec<usize> =
+        if keepdims { kept_shape } else { (0..rank).filter(|&d| !reduced[d]).map(|d| x.shape[d]).collect() };
     Array::new(shape, acc)
 }

@@ -57,7 +57,13 @@ pub fn batch_norm_train(
 /// Training batch-norm backward (PyTorch's formula): `(dx, dscale, dbias)` with
 /// `xhat = (x - mean) * invstd`, `dbias = sum dy`, `dscale = sum dy * xhat` per channel (`M`
 /// values) and `dx = scale * invstd / M * (M * dy - dbias - xhat * dscale)`.
-pub fn batch_norm_train_backward(dy: &Array, x: &Array, scale: &[f64], mean: &[f64], invstd: &[f64]) -> (Array, Array, Array) {
+pub fn batch_norm_train_backward(
+    dy: &Array,
+    x: &Array,
+    scale: &[f64],
+    mean: &[f64],
+    invstd: &[f64],
+) -> (Array, Array, Array) {
     assert_eq!(dy.shape, x.shape, "reference batch_norm_train_backward: shapes");
     let c = x.shape[1];
     let inner: usize = x.shape[2..].iter().product();
@@ -82,7 +88,9 @@ pub fn batch_norm_train_backward(dy: &Array, x: &Array, scale: &[f64], mean: &[f
 /// `dlogits = (softmax - onehot) / N` and `correct` the number of rows whose argmax (first
 /// index of the maximum) equals the label.
 pub fn softmax_cross_entropy(logits: &Array, labels: &[usize]) -> (f64, Array, f64) {
-    let [n, k] = logits.shape[..] else { panic!("reference softmax_cross_entropy: logits {:?} must be [N, K]", logits.shape) };
+    let [n, k] = logits.shape[..] else {
+        panic!("reference softmax_cross_entropy: logits {:?} must be [N, K]", logits.shape)
+    };
     assert_eq!(labels.len(), n, "reference softmax_cross_entropy: labels");
     let mut loss = 0.0;
     let mut correct = 0.0;

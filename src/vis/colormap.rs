@@ -51,7 +51,9 @@ impl Colormap {
         [Colormap::Jet, Colormap::Turbo, Colormap::Viridis, Colormap::Inferno]
             .into_iter()
             .find(|c| c.name().eq_ignore_ascii_case(name))
-            .ok_or_else(|| Error::arg("colormap", format!("unknown colormap `{name}`; expected jet, turbo, viridis or inferno")))
+            .ok_or_else(|| {
+                Error::arg("colormap", format!("unknown colormap `{name}`; expected jet, turbo, viridis or inferno"))
+            })
     }
 }
 
@@ -115,7 +117,13 @@ fn check_weight(op: &'static str, what: &str, w: f32) -> Result<()> {
 /// unless `overlay` is [`Overlay::Heatmap`], where it is ignored). Returns RGBA8 pixels packed
 /// in a [`DType::U32`] tensor `[N, H, W]`: R in the low byte, then G, B, and A = 255. All on
 /// the GPU; [`Overlay::ShowCamOnImage`] adds a per-image max reduction. See [`read_rgba`].
-pub fn colorize(rec: &mut Recorder, cam: &Tensor, image: Option<&Tensor>, colormap: Colormap, overlay: Overlay) -> Result<Tensor> {
+pub fn colorize(
+    rec: &mut Recorder,
+    cam: &Tensor,
+    image: Option<&Tensor>,
+    colormap: Colormap,
+    overlay: Overlay,
+) -> Result<Tensor> {
     let op = "colorize";
     cam.expect_dtype(op, DType::F32)?;
     let [n, one, h, w] = cam.shape().nchw(op)?;
@@ -139,7 +147,10 @@ pub fn colorize(rec: &mut Recorder, cam: &Tensor, image: Option<&Tensor>, colorm
         (_, Some(img)) => {
             img.expect_dtype(op, DType::F32)?;
             if img.dims() != [n, 3, h, w] {
-                return Err(Error::shape(op, format!("image {} must be [N, 3, H, W] = [{n}, 3, {h}, {w}] for cam {}", img.shape(), cam.shape())));
+                return Err(Error::shape(
+                    op,
+                    format!("image {} must be [N, 3, H, W] = [{n}, 3, {h}, {w}] for cam {}", img.shape(), cam.shape()),
+                ));
             }
             img
         }
@@ -165,10 +176,24 @@ pub fn colorize(rec: &mut Recorder, cam: &Tensor, image: Option<&Tensor>, colorm
     let peak = rec.alloc([n], DType::F32)?;
     if mode == 2 {
         let wg = (h * w).next_power_of_two().clamp(32, 256) as u32;
-        rec.dispatch(&shaders::COLORMAP, "colorize_peak", &[("WG", wg as f64)], &params, &[cam, image, &table, &peak], grid_1d(n as u64, 1))?;
+        rec.dispatch(
+            &shaders::COLORMAP,
+            "colorize_peak",
+            &[("WG", wg as f64)],
+            &params,
+            &[cam, image, &table, &peak],
+            grid_1d(n as u64, 1),
+        )?;
     }
     let wg = crate::ops::WG_1D;
-    rec.dispatch(&shaders::COLORMAP, "colorize", &[("WG", wg as f64)], &params, &[cam, image, &table, &peak, &out], grid_1d(total as u64, wg))?;
+    rec.dispatch(
+        &shaders::COLORMAP,
+        "colorize",
+        &[("WG", wg as f64)],
+        &params,
+        &[cam, image, &table, &peak, &out],
+        grid_1d(total as u64, wg),
+    )?;
     rec.recycle(peak);
     Ok(out)
 }

@@ -83,7 +83,14 @@ pub fn draw_number(img: &mut image::RgbImage, x: u32, y: u32, number: usize, sca
 }
 
 /// [`feature_grid`] with each tile labelled by its channel number.
-pub fn feature_grid_labelled(maps: &[f32], c: usize, h: usize, w: usize, cols: usize, zoom: usize) -> Result<image::RgbImage> {
+pub fn feature_grid_labelled(
+    maps: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    cols: usize,
+    zoom: usize,
+) -> Result<image::RgbImage> {
     let mut img = feature_grid(maps, c, h, w, cols, zoom)?;
     let gutter = 2;
     let scale = if w * zoom >= 48 { 2 } else { 1 };

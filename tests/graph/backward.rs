@@ -85,7 +85,9 @@ fn weight_gradients_match_finite_differences() {
     for want in ["stem.conv", "stem.bn", "block.2.conv", "down.3x3.conv", "fc"] {
         assert!(names.contains(&want), "no gradient for {want}: {names:?}");
     }
-    for (node_name, which) in [("stem.conv", 0), ("down.1x1.conv", 0), ("fc", 0), ("fc", 1), ("block.1.bn", 0), ("block.1.bn", 1)] {
+    for (node_name, which) in
+        [("stem.conv", 0), ("down.1x1.conv", 0), ("fc", 0), ("fc", 1), ("block.1.bn", 0), ("block.1.bn", 1)]
+    {
         let node = g.nodes().iter().find(|n| n.name == node_name).unwrap();
         let param = match (&node.op, which) {
             (Op::Conv2d { weight, .. }, 0) | (Op::Linear { weight, .. }, 0) => weight.clone(),

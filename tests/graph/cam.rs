@@ -88,7 +88,11 @@ fn eigen(method: Method, fixture: &str) {
         let (m2, a2) = diff(&got[r.clone()], &flipped[r]);
         let (which, m, a) = if m1 <= m2 { ("package's sign", m1, a1) } else { ("opposite sign", m2, a2) };
         println!("CAM-PARITY {:<14} image {img}: max {m:.2e} mean {a:.2e} ({which})", method.name());
-        assert!(m <= MAX_ABS && a <= MEAN_ABS, "{} image {img}: neither sign matches (max {m1:.2e} / {m2:.2e})", method.name());
+        assert!(
+            m <= MAX_ABS && a <= MEAN_ABS,
+            "{} image {img}: neither sign matches (max {m1:.2e} / {m2:.2e})",
+            method.name()
+        );
     }
 }
 
@@ -151,7 +155,8 @@ fn guided_backprop_and_guided_gradcam() {
     opts.targets = targets();
     let ggc = cam::guided_gradcam(gpu, &g, &x, &opts).unwrap().to_f32(gpu).unwrap();
     let (_, pkg_cam) = load_cam_fixture("cam.gradcam.features");
-    let expect: Vec<f64> = (0..3 * 1024).map(|j| want[(j % 1024) * 3 + j / 1024] as f64 * pkg_cam[j % 1024] as f64).collect();
+    let expect: Vec<f64> =
+        (0..3 * 1024).map(|j| want[(j % 1024) * 3 + j / 1024] as f64 * pkg_cam[j % 1024] as f64).collect();
     let err = rel_l2(&ggc[..3 * 1024], &expect);
     println!("CAM-PARITY guided_gradcam rel_l2 {err:.2e}");
     assert!(err < 1e-3, "guided Grad-CAM: relative L2 {err:.2e}");
@@ -206,6 +211,9 @@ fn show_cam_on_image_overlay_matches_the_package() {
             differing += (d > 0) as usize;
         }
     }
-    println!("CAM-PARITY show_cam_on_image: largest difference {worst} level(s), {differing} of {} values differ", 32 * 32 * 3);
+    println!(
+        "CAM-PARITY show_cam_on_image: largest difference {worst} level(s), {differing} of {} values differ",
+        32 * 32 * 3
+    );
     assert!(worst <= 1, "overlay differs by {worst} levels from the package's");
 }

@@ -21,7 +21,14 @@ fn forward_matches_the_reference_at_every_tap_for_batch_1_and_3() {
         let acts = gpu.run(|rec| g.forward(rec, &xt, &Keep::taps(&all))).unwrap();
         let want = reference::graph_forward(&g, gpu, &xa, &[]).unwrap();
         for t in g.tensor_ids() {
-            check(gpu, "graph_forward", &format!("batch {n} tap {}", g.name(t)), acts.get(t).unwrap(), &want[t.index()], TOL);
+            check(
+                gpu,
+                "graph_forward",
+                &format!("batch {n} tap {}", g.name(t)),
+                acts.get(t).unwrap(),
+                &want[t.index()],
+                TOL,
+            );
         }
         check(gpu, "graph_forward", &format!("batch {n} output"), acts.output(), &want[g.output().index()], TOL);
     }
@@ -99,19 +106,36 @@ fn weights_round_trip_through_safetensors() {
     let (_, xt) = input(gpu, 1, 16, 62);
     let path = std::env::temp_dir().join(format!("featuremap-weights-{}.safetensors", std::process::id()));
     g.save_safetensors(gpu, &path).unwrap();
-    let want = gpu.run(|rec| g.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
-    let before = gpu.run(|rec| other.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    let want =
+        gpu.run(|rec| g.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    let before = gpu
+        .run(|rec| other.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone()))
+        .unwrap()
+        .to_f32(gpu)
+        .unwrap();
     assert_ne!(want, before);
     let n = other.load_safetensors(gpu, &path).unwrap();
     assert_eq!(n, g.named_parameters().len());
     assert!(g.named_parameters().iter().any(|(name, _)| name == "stem.bn.running_var"));
-    let after = gpu.run(|rec| other.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap().to_f32(gpu).unwrap();
+    let after = gpu
+        .run(|rec| other.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone()))
+        .unwrap()
+        .to_f32(gpu)
+        .unwrap();
     assert_eq!(want, after, "loaded weights reproduce the saved network exactly");
     // A file for another network is refused, naming the problem.
     let small = {
         let mut b = featuremap::graph::GraphBuilder::new("input", [3, 4, 4]);
         let x = b.input();
-        let c = b.conv2d("stem.conv", x, Tensor::zeros(gpu, [8, 3, 3, 3]).unwrap(), None, featuremap::ops::Conv2d::same(1, 1)).unwrap();
+        let c = b
+            .conv2d(
+                "stem.conv",
+                x,
+                Tensor::zeros(gpu, [8, 3, 3, 3]).unwrap(),
+                None,
+                featuremap::ops::Conv2d::same(1, 1),
+            )
+            .unwrap();
         b.build(c).unwrap()
     };
     let err = small.load_safetensors(gpu, &path).unwrap_err().to_string();

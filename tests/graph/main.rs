@@ -6,7 +6,7 @@
 mod common;
 mod models;
 
-mod build;
-mod forward;
 mod backward;
+mod build;
 mod cam;
+mod forward;

@@ -16,7 +16,16 @@ pub fn weights(gpu: &Gpu, rng: &mut StdRng, shape: &[usize], scale: f32) -> Tens
 
 /// conv (no bias) -> batch norm; the ReLU is a separate node so backward passes can run.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_bn(b: &mut GraphBuilder, gpu: &Gpu, rng: &mut StdRng, name: &str, x: TensorId, cout: usize, k: usize, cfg: Conv2d) -> TensorId {
+pub fn conv_bn(
+    b: &mut GraphBuilder,
+    gpu: &Gpu,
+    rng: &mut StdRng,
+    name: &str,
+    x: TensorId,
+    cout: usize,
+    k: usize,
+    cfg: Conv2d,
+) -> TensorId {
     let cin = b.item_shape(x)[0];
     let fan_in = (cin * k * k) as f32;
     let w = weights(gpu, rng, &[cout, cin / cfg.groups, k, k], (3.0 / fan_in).sqrt());
@@ -81,7 +90,8 @@ pub fn from_cam_fixture(gpu: &Gpu) -> Graph {
     let conv_bn = |b: &mut GraphBuilder, name: &str, torch: &str, x: TensorId, cfg: Conv2d| {
         let c = b.conv2d(&format!("{name}.conv"), x, t(&format!("{torch}_conv.weight")), None, cfg).unwrap();
         let bn = |k: &str| t(&format!("{torch}_bn.{k}"));
-        b.batch_norm(&format!("{name}.bn"), c, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), 1e-5).unwrap()
+        b.batch_norm(&format!("{name}.bn"), c, bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"), 1e-5)
+            .unwrap()
     };
     let x = b.input();
     let s = conv_bn(&mut b, "stem", "stem", x, Conv2d::same(1, 1));

@@ -27,7 +27,9 @@ fn every_activation_matches_reference() {
         let (xa, _) = random_pair(gpu, &mut r, shape);
         // Scale up so the interesting ranges (hard_swish's kinks at +-3, clip at 6) are hit.
         let xa = reference::Array::new(xa.shape.clone(), xa.data.iter().map(|v| v * 8.0).collect());
-        let xt = featuremap::Tensor::from_f32(gpu, shape.clone(), &xa.data.iter().map(|&v| v as f32).collect::<Vec<_>>()).unwrap();
+        let xt =
+            featuremap::Tensor::from_f32(gpu, shape.clone(), &xa.data.iter().map(|&v| v as f32).collect::<Vec<_>>())
+                .unwrap();
         for act in ALL {
             let y = gpu.run(|rec| ops::activation(rec, &xt, act)).unwrap();
             check(gpu, act.name(), &format!("{shape:?} #{i}"), &y, &reference::activation(&xa, act), TOL);

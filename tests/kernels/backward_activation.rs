@@ -53,7 +53,10 @@ pub fn rel_l2_f64(got: &Array, want: &Array) -> f64 {
 pub fn check_fd(kernel: &str, case: &str, reference: &Array, fd: &Array) {
     let err = rel_l2_f64(reference, fd);
     println!("FD-ERROR {kernel} {err:.3e} {case}");
-    assert!(err < FD_TOL, "{kernel} {case}: reference vs finite differences: relative L2 error {err:.3e} >= {FD_TOL:.0e}");
+    assert!(
+        err < FD_TOL,
+        "{kernel} {case}: reference vs finite differences: relative L2 error {err:.3e} >= {FD_TOL:.0e}"
+    );
 }
 
 /// An array of `values` (f32, so host and GPU see the same numbers) and the same tensor.

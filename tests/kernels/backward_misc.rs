@@ -39,7 +39,12 @@ fn bn_case(gpu: &Gpu, seed: u64, shape: &[usize], eps: f32, name: &str) {
     let up = |v: &[f32]| Tensor::from_f32(gpu, [v.len()], v).unwrap();
     let (st, mt, vt) = (up(&scale), up(&mean), up(&var));
     let (dx, (ds, db)) = gpu
-        .run(|rec| Ok((ops::batch_norm_backward(rec, &dyt, &st, &vt, eps)?, ops::batch_norm_backward_params(rec, &dyt, &xt, &mt, &vt, eps)?)))
+        .run(|rec| {
+            Ok((
+                ops::batch_norm_backward(rec, &dyt, &st, &vt, eps)?,
+                ops::batch_norm_backward_params(rec, &dyt, &xt, &mt, &vt, eps)?,
+            ))
+        })
         .unwrap();
     let case = format!("{name} {shape:?} eps={eps}");
     let want = reference::batch_norm_backward(&dya, &f64s(&scale), &f64s(&var), eps as f64);
@@ -76,7 +81,12 @@ fn batch_norm_references_match_finite_differences() {
         let x = Array::from_f32(shape.clone(), &random_array(&mut r, &shape, 2.0));
         let dy = Array::from_f32(shape.clone(), &random_array(&mut r, &shape, 1.0));
         let fd = fd_grad(&x, &dy, |x| reference::batch_norm(x, &scale, &bias, &mean, &var, eps));
-        check_fd("batch_norm_backward", &format!("{shape:?}"), &reference::batch_norm_backward(&dy, &scale, &var, eps), &fd);
+        check_fd(
+            "batch_norm_backward",
+            &format!("{shape:?}"),
+            &reference::batch_norm_backward(&dy, &scale, &var, eps),
+            &fd,
+        );
         let (ds, db) = reference::batch_norm_backward_params(&dy, &x, &mean, &var, eps);
         let s0 = Array::new(vec![c], scale.clone());
         let fd = fd_grad(&s0, &dy, |s| reference::batch_norm(&x, &s.data, &bias, &mean, &var, eps));
@@ -150,7 +160,8 @@ fn softmax_backward_every_axis_and_long_rows() {
 #[test]
 fn softmax_references_match_finite_differences() {
     let mut r = rng(3400);
-    let cases: [(&[usize], usize); 5] = [(&[2, 3, 4, 5], 0), (&[2, 3, 4, 5], 1), (&[2, 3, 4, 5], 2), (&[2, 3, 4, 5], 3), (&[2, 1000], 1)];
+    let cases: [(&[usize], usize); 5] =
+        [(&[2, 3, 4, 5], 0), (&[2, 3, 4, 5], 1), (&[2, 3, 4, 5], 2), (&[2, 3, 4, 5], 3), (&[2, 1000], 1)];
     for (shape, axis) in cases {
         let x = Array::from_f32(shape.to_vec(), &random_array(&mut r, shape, 4.0));
         let dy = Array::from_f32(shape.to_vec(), &random_array(&mut r, shape, 1.0));
@@ -270,8 +281,13 @@ fn reduce_sum_to_shape_matches_reference() {
 #[test]
 fn binary_references_match_finite_differences() {
     let mut r = rng(3800);
-    let small: [(&[usize], &[usize]); 5] =
-        [(&[2, 3, 2, 3], &[1, 3, 1, 1]), (&[1, 3, 1, 1], &[2, 3, 2, 3]), (&[3, 1, 5], &[1, 4, 1]), (&[2, 3, 4], &[]), (&[2, 3], &[2, 3])];
+    let small: [(&[usize], &[usize]); 5] = [
+        (&[2, 3, 2, 3], &[1, 3, 1, 1]),
+        (&[1, 3, 1, 1], &[2, 3, 2, 3]),
+        (&[3, 1, 5], &[1, 4, 1]),
+        (&[2, 3, 4], &[]),
+        (&[2, 3], &[2, 3]),
+    ];
     for (ash, bsh) in small {
         for op in OPS {
             let a = Array::from_f32(ash.to_vec(), &random_array(&mut r, ash, 1.0));
@@ -349,7 +365,13 @@ fn gemm_backward_random_configs() {
         let mut r = rng(3950 + seed);
         let mkn = (r.random_range(1..=40), r.random_range(1..=40), r.random_range(1..=40));
         let (ta, tb) = TRANSPOSES[seed as usize % 4];
-        let cfg = Gemm { trans_a: ta, trans_b: tb, alpha: r.random_range(-2.0..2.0), beta: r.random_range(-2.0..2.0), ..Default::default() };
+        let cfg = Gemm {
+            trans_a: ta,
+            trans_b: tb,
+            alpha: r.random_range(-2.0..2.0),
+            beta: r.random_range(-2.0..2.0),
+            ..Default::default()
+        };
         let shapes: [&[usize]; 3] = [&[mkn.2], &[mkn.0, 1], &[mkn.0, mkn.2]];
         let c = if r.random_bool(0.25) { None } else { Some(shapes[r.random_range(0..3)]) };
         gemm_case(gpu, 3970 + seed, mkn, c, cfg, &format!("random #{seed}"));
@@ -381,7 +403,8 @@ fn linear_backward_batch_3() {
 fn gemm_references_match_finite_differences() {
     let mut r = rng(4100);
     let (m, k, n) = (4, 5, 3);
-    let shapes: [Option<&[usize]>; 7] = [None, Some(&[]), Some(&[1]), Some(&[n]), Some(&[1, n]), Some(&[m, 1]), Some(&[m, n])];
+    let shapes: [Option<&[usize]>; 7] =
+        [None, Some(&[]), Some(&[1]), Some(&[n]), Some(&[1, n]), Some(&[m, 1]), Some(&[m, n])];
     for (ta, tb) in TRANSPOSES {
         for c in shapes {
             let cfg = Gemm { trans_a: ta, trans_b: tb, alpha: 0.75, beta: -1.5, ..Default::default() };
@@ -410,7 +433,12 @@ fn gemm_references_match_finite_differences() {
     let (dx, grads) = reference::linear_backward(&dy, &x, &w, true);
     let (dw, db) = grads.unwrap();
     check_fd("linear_backward.dx", "batch 3", &dx, &fd_grad(&x, &dy, |x| reference::gemm(x, &w, Some(&bias), &lin)));
-    check_fd("linear_backward.dweight", "batch 3", &dw, &fd_grad(&w, &dy, |w| reference::gemm(&x, w, Some(&bias), &lin)));
+    check_fd(
+        "linear_backward.dweight",
+        "batch 3",
+        &dw,
+        &fd_grad(&w, &dy, |w| reference::gemm(&x, w, Some(&bias), &lin)),
+    );
     check_fd("linear_backward.dbias", "batch 3", &db, &fd_grad(&bias, &dy, |b| reference::gemm(&x, &w, Some(b), &lin)));
 }
 

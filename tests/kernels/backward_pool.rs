@@ -49,7 +49,9 @@ fn global_case(gpu: &Gpu, seed: u64, x: [usize; 4], distinct: bool, name: &str) 
     let dy_shape = [x[0], x[1], 1, 1];
     let (dya, dyt) = pair(gpu, &dy_shape, &random_array(&mut r, &dy_shape, 1.0));
     let (avg, max) = gpu
-        .run(|rec| Ok((ops::global_avg_pool2d_backward(rec, &dyt, &x)?, ops::global_max_pool2d_backward(rec, &dyt, &xt)?)))
+        .run(|rec| {
+            Ok((ops::global_avg_pool2d_backward(rec, &dyt, &x)?, ops::global_max_pool2d_backward(rec, &dyt, &xt)?))
+        })
         .unwrap();
     let case = format!("{name} x={x:?}");
     check(gpu, "global_avg_pool2d_backward", &case, &avg, &reference::global_avg_pool2d_backward(&dya, &x), TOL);
@@ -208,7 +210,12 @@ fn references_match_finite_differences() {
         let (y, idx) = reference::max_pool2d(&xa, &c);
         let dy = Array::from_f32(y.shape.clone(), &random_array(r, &y.shape, 1.0));
         let fd = fd_grad(&xa, &dy, |x| reference::max_pool2d(x, &c).0);
-        check_fd("max_pool2d_backward", &format!("{name} {c:?}"), &reference::max_pool2d_backward(&dy, &idx, &x, &c), &fd);
+        check_fd(
+            "max_pool2d_backward",
+            &format!("{name} {c:?}"),
+            &reference::max_pool2d_backward(&dy, &idx, &x, &c),
+            &fd,
+        );
     };
     fd_max(&mut r, [2, 2, 9, 9], Pool2d { padding: [1; 4], ..Pool2d::new(3, 2) }, "k3 s2 p1");
     fd_max(&mut r, [1, 2, 10, 11], Pool2d { ceil_mode: true, padding: [1; 4], ..Pool2d::new(3, 2) }, "ceil");
@@ -236,7 +243,12 @@ fn references_match_finite_differences() {
         let fd = fd_grad(&xa, &dy, reference::global_avg_pool2d);
         check_fd("global_avg_pool2d_backward", &format!("{x:?}"), &reference::global_avg_pool2d_backward(&dy, &x), &fd);
         let fd = fd_grad(&xa, &dy, reference::global_max_pool2d);
-        check_fd("global_max_pool2d_backward", &format!("{x:?}"), &reference::global_max_pool2d_backward(&dy, &xa), &fd);
+        check_fd(
+            "global_max_pool2d_backward",
+            &format!("{x:?}"),
+            &reference::global_max_pool2d_backward(&dy, &xa),
+            &fd,
+        );
     }
 }
 

@@ -36,31 +36,80 @@ fn padding_on_one_side_only() {
 
 #[test]
 fn dilation_2_and_3() {
-    case(14, [1, 3, 15, 14], 6, [3, 3], Conv2d { dilation: [2, 2], padding: [2; 4], ..Default::default() }, true, "dil2");
-    case(15, [2, 5, 16, 13], 7, [3, 2], Conv2d { dilation: [3, 2], stride: [2, 1], ..Default::default() }, true, "dil3x2");
+    case(
+        14,
+        [1, 3, 15, 14],
+        6,
+        [3, 3],
+        Conv2d { dilation: [2, 2], padding: [2; 4], ..Default::default() },
+        true,
+        "dil2",
+    );
+    case(
+        15,
+        [2, 5, 16, 13],
+        7,
+        [3, 2],
+        Conv2d { dilation: [3, 2], stride: [2, 1], ..Default::default() },
+        true,
+        "dil3x2",
+    );
 }
 
 #[test]
 fn groups_2_and_depthwise() {
     case(16, [2, 6, 9, 9], 10, [3, 3], Conv2d { groups: 2, padding: [1; 4], ..Default::default() }, true, "groups2");
-    case(17, [1, 17, 10, 11], 17, [3, 3], Conv2d { groups: 17, padding: [1; 4], ..Default::default() }, true, "depthwise");
-    case(18, [2, 8, 12, 12], 16, [5, 5], Conv2d { groups: 8, stride: [2, 2], padding: [2; 4], ..Default::default() }, false, "depthwise x2 s2");
+    case(
+        17,
+        [1, 17, 10, 11],
+        17,
+        [3, 3],
+        Conv2d { groups: 17, padding: [1; 4], ..Default::default() },
+        true,
+        "depthwise",
+    );
+    case(
+        18,
+        [2, 8, 12, 12],
+        16,
+        [5, 5],
+        Conv2d { groups: 8, stride: [2, 2], padding: [2; 4], ..Default::default() },
+        false,
+        "depthwise x2 s2",
+    );
 }
 
 #[test]
 fn batch_3_and_odd_channel_counts() {
     for (i, cin) in [1usize, 3, 5, 17].into_iter().enumerate() {
-        case(20 + i as u64, [3, cin, 7, 9], [1, 3, 5, 17][(i + 1) % 4], [3, 3], Conv2d::same(1, 1), true, "odd channels");
+        case(
+            20 + i as u64,
+            [3, cin, 7, 9],
+            [1, 3, 5, 17][(i + 1) % 4],
+            [3, 3],
+            Conv2d::same(1, 1),
+            true,
+            "odd channels",
+        );
     }
 }
 
 #[test]
 fn fused_activations() {
-    for (i, act) in [Activation::Relu, Activation::RELU6, Activation::Silu, Activation::HardSwish, Activation::LeakyRelu(0.2)]
-        .into_iter()
-        .enumerate()
+    for (i, act) in
+        [Activation::Relu, Activation::RELU6, Activation::Silu, Activation::HardSwish, Activation::LeakyRelu(0.2)]
+            .into_iter()
+            .enumerate()
     {
-        case(30 + i as u64, [1, 4, 6, 5], 70, [3, 3], Conv2d { activation: act, ..Conv2d::same(1, 1) }, true, act.name());
+        case(
+            30 + i as u64,
+            [1, 4, 6, 5],
+            70,
+            [3, 3],
+            Conv2d { activation: act, ..Conv2d::same(1, 1) },
+            true,
+            act.name(),
+        );
     }
 }
 
@@ -82,10 +131,7 @@ fn random_shapes() {
         let dilation = [r.random_range(1..3), r.random_range(1..3)];
         let padding = [r.random_range(0..3), r.random_range(0..3), r.random_range(0..3), r.random_range(0..3)];
         let stride = [r.random_range(1..4), r.random_range(1..4)];
-        let hw = [
-            r.random_range(dilation[0] * (k[0] - 1) + 1..16),
-            r.random_range(dilation[1] * (k[1] - 1) + 1..16),
-        ];
+        let hw = [r.random_range(dilation[0] * (k[0] - 1) + 1..16), r.random_range(dilation[1] * (k[1] - 1) + 1..16)];
         let cfg = Conv2d { stride, padding, dilation, groups, activation: Activation::None };
         case(100 + i, [r.random_range(1..4), cin, hw[0], hw[1]], cout, k, cfg, r.random_bool(0.5), "random");
     }

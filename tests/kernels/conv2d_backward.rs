@@ -29,7 +29,14 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name:
         .unwrap();
     let desc = format!("{name} x={x:?} cout={cout} k={k:?} {cfg:?}");
     check(gpu, "conv2d_backward_input", &desc, &dx, &reference::conv2d_backward_input(&dya, &wa, &x, &cfg), TOL);
-    check(gpu, "conv2d_backward_weight", &desc, &dw, &reference::conv2d_backward_weight(&dya, &xa, &w_shape, &cfg), TOL);
+    check(
+        gpu,
+        "conv2d_backward_weight",
+        &desc,
+        &dw,
+        &reference::conv2d_backward_weight(&dya, &xa, &w_shape, &cfg),
+        TOL,
+    );
     check(gpu, "conv2d_backward_bias", &desc, &db, &reference::conv2d_backward_bias(&dya), TOL);
 }
 
@@ -43,14 +50,28 @@ fn pointwise_1x1() {
 fn stride_larger_than_kernel() {
     // Input pixels between the windows get no gradient at all.
     case(212, [1, 3, 11, 13], 5, [2, 2], Conv2d { stride: [3, 4], ..Default::default() }, "stride>kernel");
-    case(213, [2, 4, 10, 9], 3, [1, 2], Conv2d { stride: [4, 3], padding: [1, 0, 0, 2], ..Default::default() }, "stride>kernel pad");
+    case(
+        213,
+        [2, 4, 10, 9],
+        3,
+        [1, 2],
+        Conv2d { stride: [4, 3], padding: [1, 0, 0, 2], ..Default::default() },
+        "stride>kernel pad",
+    );
 }
 
 #[test]
 fn stride_2_and_3() {
     case(214, [2, 5, 9, 10], 6, [3, 3], Conv2d::same(1, 2), "s2 p1");
     case(215, [1, 4, 11, 8], 7, [3, 2], Conv2d { stride: [3, 3], ..Default::default() }, "s3");
-    case(216, [1, 3, 13, 12], 4, [5, 4], Conv2d { stride: [3, 2], padding: [2, 1, 0, 2], ..Default::default() }, "s3x2");
+    case(
+        216,
+        [1, 3, 13, 12],
+        4,
+        [5, 4],
+        Conv2d { stride: [3, 2], padding: [2, 1, 0, 2], ..Default::default() },
+        "s3x2",
+    );
 }
 
 #[test]
@@ -63,15 +84,36 @@ fn padding_on_one_side_only() {
 fn dilation_2_and_3() {
     case(219, [1, 3, 15, 14], 6, [3, 3], Conv2d { dilation: [2, 2], padding: [2; 4], ..Default::default() }, "dil2");
     case(220, [2, 5, 16, 13], 7, [3, 2], Conv2d { dilation: [3, 2], stride: [2, 1], ..Default::default() }, "dil3x2");
-    case(221, [1, 4, 13, 15], 5, [2, 3], Conv2d { dilation: [3, 3], stride: [2, 3], padding: [1, 2, 3, 0], ..Default::default() }, "dil3 s2x3");
+    case(
+        221,
+        [1, 4, 13, 15],
+        5,
+        [2, 3],
+        Conv2d { dilation: [3, 3], stride: [2, 3], padding: [1, 2, 3, 0], ..Default::default() },
+        "dil3 s2x3",
+    );
 }
 
 #[test]
 fn groups_2_and_depthwise() {
     case(222, [2, 6, 9, 9], 10, [3, 3], Conv2d { groups: 2, padding: [1; 4], ..Default::default() }, "groups2");
     case(223, [1, 17, 10, 11], 17, [3, 3], Conv2d { groups: 17, padding: [1; 4], ..Default::default() }, "depthwise");
-    case(224, [2, 8, 12, 12], 16, [5, 5], Conv2d { groups: 8, stride: [2, 2], padding: [2; 4], ..Default::default() }, "depthwise x2 s2");
-    case(225, [1, 34, 7, 9], 68, [1, 3], Conv2d { groups: 2, padding: [0, 1, 0, 1], ..Default::default() }, "groups2 wide");
+    case(
+        224,
+        [2, 8, 12, 12],
+        16,
+        [5, 5],
+        Conv2d { groups: 8, stride: [2, 2], padding: [2; 4], ..Default::default() },
+        "depthwise x2 s2",
+    );
+    case(
+        225,
+        [1, 34, 7, 9],
+        68,
+        [1, 3],
+        Conv2d { groups: 2, padding: [0, 1, 0, 1], ..Default::default() },
+        "groups2 wide",
+    );
 }
 
 #[test]
@@ -101,10 +143,7 @@ fn random_shapes() {
         let dilation = [r.random_range(1..4), r.random_range(1..4)];
         let padding = [r.random_range(0..3), r.random_range(0..3), r.random_range(0..3), r.random_range(0..3)];
         let stride = [r.random_range(1..4), r.random_range(1..4)];
-        let hw = [
-            r.random_range(dilation[0] * (k[0] - 1) + 1..18),
-            r.random_range(dilation[1] * (k[1] - 1) + 1..18),
-        ];
+        let hw = [r.random_range(dilation[0] * (k[0] - 1) + 1..18), r.random_range(dilation[1] * (k[1] - 1) + 1..18)];
         let cfg = Conv2d { stride, padding, dilation, groups, activation: Activation::None };
         case(300 + i, [r.random_range(1..4), cin, hw[0], hw[1]], cout, k, cfg, "random");
     }
@@ -173,16 +212,40 @@ fn finite_differences(seed: u64, x_shape: [usize; 4], cout: usize, k: [usize; 2]
             "FD-ERROR conv2d_backward {name} rel {err:.3e} max-abs {max_abs:.3e} over {} entries x={x_shape:?} cout={cout} k={k:?} {cfg:?}",
             idx.len()
         );
-        assert!(err < FD_TOL, "{name}: reference gradient vs finite differences: relative L2 {err:.3e} >= {FD_TOL:.0e}");
+        assert!(
+            err < FD_TOL,
+            "{name}: reference gradient vs finite differences: relative L2 {err:.3e} >= {FD_TOL:.0e}"
+        );
     }
 }
 
 #[test]
 fn references_match_finite_differences() {
     finite_differences(400, [2, 3, 6, 7], 4, [3, 3], Conv2d::same(1, 1), usize::MAX);
-    finite_differences(401, [1, 4, 9, 8], 6, [3, 2], Conv2d { stride: [2, 3], padding: [2, 0, 1, 1], groups: 2, ..Default::default() }, usize::MAX);
-    finite_differences(402, [2, 2, 11, 10], 3, [2, 3], Conv2d { dilation: [3, 2], stride: [1, 2], padding: [0, 1, 2, 0], ..Default::default() }, usize::MAX);
-    finite_differences(403, [1, 5, 8, 9], 10, [3, 3], Conv2d { groups: 5, stride: [2, 2], padding: [1; 4], ..Default::default() }, usize::MAX);
+    finite_differences(
+        401,
+        [1, 4, 9, 8],
+        6,
+        [3, 2],
+        Conv2d { stride: [2, 3], padding: [2, 0, 1, 1], groups: 2, ..Default::default() },
+        usize::MAX,
+    );
+    finite_differences(
+        402,
+        [2, 2, 11, 10],
+        3,
+        [2, 3],
+        Conv2d { dilation: [3, 2], stride: [1, 2], padding: [0, 1, 2, 0], ..Default::default() },
+        usize::MAX,
+    );
+    finite_differences(
+        403,
+        [1, 5, 8, 9],
+        10,
+        [3, 3],
+        Conv2d { groups: 5, stride: [2, 2], padding: [1; 4], ..Default::default() },
+        usize::MAX,
+    );
     finite_differences(404, [1, 3, 11, 13], 5, [2, 2], Conv2d { stride: [3, 4], ..Default::default() }, usize::MAX);
     finite_differences(405, [3, 17, 7, 5], 5, [3, 3], Conv2d::same(1, 2), 200);
 }

@@ -44,7 +44,8 @@ fn groups_dilation_output_padding() {
 
 #[test]
 fn rectangular_strides_and_dilations() {
-    let c = ConvTranspose2d { stride: [2, 3], padding: [1, 0, 0, 2], output_padding: [1, 2], dilation: [1, 2], groups: 1 };
+    let c =
+        ConvTranspose2d { stride: [2, 3], padding: [1, 0, 0, 2], output_padding: [1, 2], dilation: [1, 2], groups: 1 };
     case(1820, [1, 3, 4, 5], 4, [3, 2], c, true, "rect");
     let c = ConvTranspose2d { stride: [1, 2], padding: [0; 4], output_padding: [0, 1], dilation: [3, 1], groups: 1 };
     case(1821, [2, 2, 5, 3], 3, [2, 3], c, true, "rect 2");
@@ -74,8 +75,10 @@ fn random_shapes() {
         let k = [r.random_range(1..4), r.random_range(1..4)];
         let stride = [r.random_range(1..4), r.random_range(1..4)];
         let dilation = [r.random_range(1..3), r.random_range(1..3)];
-        let padding = [r.random_range(0..k[0]), r.random_range(0..k[1]), r.random_range(0..k[0]), r.random_range(0..k[1])];
-        let output_padding = [r.random_range(0..stride[0].max(dilation[0])), r.random_range(0..stride[1].max(dilation[1]))];
+        let padding =
+            [r.random_range(0..k[0]), r.random_range(0..k[1]), r.random_range(0..k[0]), r.random_range(0..k[1])];
+        let output_padding =
+            [r.random_range(0..stride[0].max(dilation[0])), r.random_range(0..stride[1].max(dilation[1]))];
         let c = ConvTranspose2d { stride, padding, output_padding, dilation, groups };
         let x = [r.random_range(1..3), cin, r.random_range(1..7), r.random_range(1..7)];
         if c.output_shape(&x, &[cin, cout / groups, k[0], k[1]]).is_err() {
@@ -91,7 +94,9 @@ fn bad_inputs_are_errors_not_panics() {
     let x = Tensor::zeros(gpu, [1, 4, 3, 3]).unwrap();
     let w = Tensor::zeros(gpu, [4, 2, 3, 3]).unwrap();
     let ok = cfg(2, [1; 4], [0, 0], 1, 1);
-    let run = |x: &Tensor, w: &Tensor, b: Option<&Tensor>, c: ConvTranspose2d| gpu.run(|rec| ops::conv_transpose2d(rec, x, w, b, &c));
+    let run = |x: &Tensor, w: &Tensor, b: Option<&Tensor>, c: ConvTranspose2d| {
+        gpu.run(|rec| ops::conv_transpose2d(rec, x, w, b, &c))
+    };
     assert!(run(&x, &w, None, ok).is_ok());
     let err = run(&x, &Tensor::zeros(gpu, [3, 2, 3, 3]).unwrap(), None, ok).unwrap_err();
     assert!(err.to_string().contains("conv_transpose2d"), "{err}");

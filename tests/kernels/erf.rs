@@ -22,7 +22,14 @@ fn forward_matches_reference_across_scales() {
         for (j, shape) in [vec![1], vec![2, 3, 5, 7], vec![3, 17, 9, 4]].iter().enumerate() {
             let (xa, xt) = scaled(1100 + 10 * i as u64 + j as u64, shape, scale);
             let y = gpu.run(|rec| ops::activation(rec, &xt, Activation::Erf)).unwrap();
-            check(gpu, "erf", &format!("{shape:?} scale={scale}"), &y, &reference::activation(&xa, Activation::Erf), TOL);
+            check(
+                gpu,
+                "erf",
+                &format!("{shape:?} scale={scale}"),
+                &y,
+                &reference::activation(&xa, Activation::Erf),
+                TOL,
+            );
         }
     }
 }
@@ -31,7 +38,17 @@ fn forward_matches_reference_across_scales() {
 fn known_values() {
     let gpu = gpu_or_skip!();
     let x = [0.0f32, 0.5, -0.5, 1.0, -2.0, 0.25, 10.0, -10.0, 1e-6];
-    let want = [0.0, 0.5204998778130465, -0.5204998778130465, 0.8427007929497149, -0.9953222650189527, 0.2763263901682369, 1.0, -1.0, 1.1283791670955126e-6];
+    let want = [
+        0.0,
+        0.5204998778130465,
+        -0.5204998778130465,
+        0.8427007929497149,
+        -0.9953222650189527,
+        0.2763263901682369,
+        1.0,
+        -1.0,
+        1.1283791670955126e-6,
+    ];
     let xt = Tensor::from_f32(gpu, [x.len()], &x).unwrap();
     let y = gpu.run(|rec| ops::activation(rec, &xt, Activation::Erf)).unwrap();
     check(gpu, "erf", "known values", &y, &Array::new(vec![x.len()], want.to_vec()), TOL);
@@ -52,7 +69,14 @@ fn random_shapes() {
         let scale = [0.3f32, 2.0, 5.0][r.random_range(0..3)];
         let (xa, xt) = scaled(1160 + i, &shape, scale);
         let y = gpu.run(|rec| ops::activation(rec, &xt, Activation::Erf)).unwrap();
-        check(gpu, "erf", &format!("random {shape:?} scale={scale}"), &y, &reference::activation(&xa, Activation::Erf), TOL);
+        check(
+            gpu,
+            "erf",
+            &format!("random {shape:?} scale={scale}"),
+            &y,
+            &reference::activation(&xa, Activation::Erf),
+            TOL,
+        );
     }
 }
 
@@ -73,7 +97,8 @@ fn backward_matches_reference() {
 fn reference_derivative_matches_finite_differences() {
     for x in [-3.0, -1.2, -0.3, 0.0, 0.4, 1.0, 2.5] {
         let h = 1e-6;
-        let fd = (reference::activate(x + h, Activation::Erf) - reference::activate(x - h, Activation::Erf)) / (2.0 * h);
+        let fd =
+            (reference::activate(x + h, Activation::Erf) - reference::activate(x - h, Activation::Erf)) / (2.0 * h);
         let g = reference::activate_grad(x, Activation::Erf);
         assert!((fd - g).abs() < 1e-8, "erf'({x}): {g} vs finite difference {fd}");
     }

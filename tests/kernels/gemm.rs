@@ -64,9 +64,8 @@ fn dimensions_of_one() {
 
 #[test]
 fn sizes_not_multiples_of_the_tile() {
-    for (i, (m, k, n)) in [(17, 33, 65), (65, 17, 33), (33, 65, 17), (67, 129, 66), (15, 7, 130), (130, 3, 15)]
-        .into_iter()
-        .enumerate()
+    for (i, (m, k, n)) in
+        [(17, 33, 65), (65, 17, 33), (33, 65, 17), (67, 129, 66), (15, 7, 130), (130, 3, 15)].into_iter().enumerate()
     {
         case(260 + i as u64, m, k, n, Some(&[n]), Gemm::default(), "odd sizes");
     }
@@ -74,9 +73,10 @@ fn sizes_not_multiples_of_the_tile() {
 
 #[test]
 fn fused_activations() {
-    for (i, act) in [Activation::Relu, Activation::RELU6, Activation::Silu, Activation::Gelu, Activation::LeakyRelu(0.1)]
-        .into_iter()
-        .enumerate()
+    for (i, act) in
+        [Activation::Relu, Activation::RELU6, Activation::Silu, Activation::Gelu, Activation::LeakyRelu(0.1)]
+            .into_iter()
+            .enumerate()
     {
         case(270 + i as u64, 18, 20, 35, Some(&[35]), Gemm { activation: act, ..Default::default() }, act.name());
     }

@@ -18,7 +18,14 @@ fn case(seed: u64, x: &[usize], axis: usize, bias: bool, offset: f32, eps: f32, 
     let (ba, bt) = random_pair(gpu, &mut r, norm);
     let y = gpu.run(|rec| ops::layer_norm(rec, &xt, axis, &st, bias.then_some(&bt), eps)).unwrap();
     let want = reference::layer_norm(&xa, axis, &sa, bias.then_some(&ba), eps as f64);
-    check(gpu, "layer_norm", &format!("{name} x={x:?} axis={axis} bias={bias} offset={offset} eps={eps}"), &y, &want, TOL);
+    check(
+        gpu,
+        "layer_norm",
+        &format!("{name} x={x:?} axis={axis} bias={bias} offset={offset} eps={eps}"),
+        &y,
+        &want,
+        TOL,
+    );
 }
 
 #[test]

@@ -26,6 +26,6 @@ mod resize;
 mod resize_nearest;
 mod slice;
 mod softmax;
+mod tensor;
 mod train;
 mod transpose;
-mod tensor;

@@ -71,7 +71,12 @@ fn output_size_follows_pytorch() {
 fn plane_1x1() {
     max_case(1, [2, 3, 1, 1], Pool2d::new(1, 1), "1x1 plane");
     avg_case(2, [2, 3, 1, 1], Pool2d::new(1, 1), "1x1 plane");
-    avg_case(3, [1, 5, 1, 1], Pool2d { padding: [1; 4], count_include_pad: true, ..Pool2d::new(3, 1) }, "1x1 plane padded");
+    avg_case(
+        3,
+        [1, 5, 1, 1],
+        Pool2d { padding: [1; 4], count_include_pad: true, ..Pool2d::new(3, 1) },
+        "1x1 plane padded",
+    );
     max_case(4, [1, 5, 1, 1], Pool2d { padding: [1; 4], ..Pool2d::new(3, 2) }, "1x1 plane padded");
     global_case(5, [3, 5, 1, 1], "1x1 plane");
 }
@@ -94,7 +99,10 @@ fn padding_on_one_side_only() {
         let s = 10 + 3 * i as u64;
         max_case(s, [2, 3, 9, 8], cfg([3, 3], [2, 1], pad), "one-sided padding");
         for cip in [false, true] {
-            let c = Pool2d { count_include_pad: cip, ..cfg([3, 2], [2, 2], [pad[0], pad[1].min(1), pad[2], pad[3].min(1)]) };
+            let c = Pool2d {
+                count_include_pad: cip,
+                ..cfg([3, 2], [2, 2], [pad[0], pad[1].min(1), pad[2], pad[3].min(1)])
+            };
             avg_case(s + 1 + cip as u64, [2, 3, 9, 8], c, "one-sided padding");
         }
     }
@@ -104,7 +112,12 @@ fn padding_on_one_side_only() {
 fn dilation_2_and_3() {
     max_case(30, [1, 3, 15, 14], Pool2d { dilation: [2, 2], padding: [1; 4], ..Pool2d::new(3, 1) }, "dil2");
     max_case(31, [2, 5, 16, 13], Pool2d { dilation: [3, 2], stride: [2, 1], ..Pool2d::new(3, 1) }, "dil3x2");
-    max_case(32, [1, 4, 17, 17], Pool2d { dilation: [3, 3], padding: [2; 4], ceil_mode: true, ..Pool2d::new(5, 3) }, "dil3 ceil");
+    max_case(
+        32,
+        [1, 4, 17, 17],
+        Pool2d { dilation: [3, 3], padding: [2; 4], ceil_mode: true, ..Pool2d::new(5, 3) },
+        "dil3 ceil",
+    );
 }
 
 #[test]
@@ -128,7 +141,12 @@ fn batch_3_and_odd_channel_counts() {
     for (i, c) in [1usize, 3, 5, 17].into_iter().enumerate() {
         let s = 60 + 4 * i as u64;
         max_case(s, [3, c, 7, 9], Pool2d { padding: [1; 4], ..Pool2d::new(3, 2) }, "channels");
-        avg_case(s + 1, [3, c, 7, 9], Pool2d { padding: [1; 4], count_include_pad: true, ..Pool2d::new(3, 2) }, "channels");
+        avg_case(
+            s + 1,
+            [3, c, 7, 9],
+            Pool2d { padding: [1; 4], count_include_pad: true, ..Pool2d::new(3, 2) },
+            "channels",
+        );
         global_case(s + 2, [3, c, 5, 7], "channels");
     }
 }
@@ -186,11 +204,16 @@ fn random_cfg(r: &mut impl Rng, dilate: bool) -> ([usize; 2], Pool2d) {
         *p = r.random_range(0..=kernel[i % 2] / 2);
     }
     let stride = [r.random_range(1..4), r.random_range(1..4)];
-    let hw = [
-        r.random_range(dilation[0] * (kernel[0] - 1) + 1..15),
-        r.random_range(dilation[1] * (kernel[1] - 1) + 1..15),
-    ];
-    let c = Pool2d { kernel, stride, padding, dilation, ceil_mode: r.random_bool(0.5), count_include_pad: r.random_bool(0.5) };
+    let hw =
+        [r.random_range(dilation[0] * (kernel[0] - 1) + 1..15), r.random_range(dilation[1] * (kernel[1] - 1) + 1..15)];
+    let c = Pool2d {
+        kernel,
+        stride,
+        padding,
+        dilation,
+        ceil_mode: r.random_bool(0.5),
+        count_include_pad: r.random_bool(0.5),
+    };
     (hw, c)
 }
 

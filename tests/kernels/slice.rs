@@ -21,7 +21,9 @@ fn each_axis_with_steps() {
     let x = [2, 5, 7, 6];
     for axis in 0..4 {
         let d = x[axis];
-        for (i, (start, end, step)) in [(0, d, 1), (1, d, 2), (0, d - 1, 3), (d - 1, d, 1), (1, d, 5)].into_iter().enumerate() {
+        for (i, (start, end, step)) in
+            [(0, d, 1), (1, d, 2), (0, d - 1, 3), (d - 1, d, 1), (1, d, 5)].into_iter().enumerate()
+        {
             case(1400 + 10 * axis as u64 + i as u64, &x, axis, start, end, step, "4-D");
         }
     }

@@ -14,9 +14,7 @@ fn case(seed: u64, shape: &[usize], axis: usize, scale: f32, name: &str) {
     let v: Vec<f32> = random_vec(&mut r, shape.iter().product()).into_iter().map(|x| x * scale).collect();
     let xa = Array::from_f32(shape.to_vec(), &v);
     let xt = Tensor::from_f32(gpu, shape.to_vec(), &v).unwrap();
-    let (y, ly) = gpu
-        .run(|rec| Ok((ops::softmax(rec, &xt, axis)?, ops::log_softmax(rec, &xt, axis)?)))
-        .unwrap();
+    let (y, ly) = gpu.run(|rec| Ok((ops::softmax(rec, &xt, axis)?, ops::log_softmax(rec, &xt, axis)?))).unwrap();
     let case = format!("{name} {shape:?} axis={axis} scale={scale}");
     check(gpu, "softmax", &case, &y, &reference::softmax(&xa, axis), TOL);
     check(gpu, "log_softmax", &case, &ly, &reference::log_softmax(&xa, axis), TOL);

@@ -79,7 +79,9 @@ fn tensor_beyond_the_binding_limit_is_an_error_not_a_panic() {
     match Tensor::empty(gpu, [n], DType::F32) {
         Err(Error::TooLarge { bytes, limit: l, .. }) => {
             assert!(bytes > l);
-            assert!(Error::TooLarge { op: "alloc", bytes, limit: l }.to_string().contains("max_storage_buffer_binding_size"));
+            assert!(Error::TooLarge { op: "alloc", bytes, limit: l }
+                .to_string()
+                .contains("max_storage_buffer_binding_size"));
         }
         other => panic!("expected TooLarge, got {other:?}"),
     }

@@ -62,7 +62,8 @@ fn bn_case(seed: u64, shape: &[usize], momentum: f32, eps: f32) {
     let [st, bt, rmt, rvt] = [&s, &b, &rm, &rv].map(|d| Tensor::from_f32(gpu, [d.len()], d).unwrap());
     let (y, mean, invstd) =
         gpu.run(|rec| ops::batch_norm_train(rec, &xt, &st, &bt, &rmt, &rvt, momentum, eps)).unwrap();
-    let want = reference::batch_norm_train(&xa, &wide(&s), &wide(&b), &wide(&rm), &wide(&rv), momentum as f64, eps as f64);
+    let want =
+        reference::batch_norm_train(&xa, &wide(&s), &wide(&b), &wide(&rm), &wide(&rv), momentum as f64, eps as f64);
     let case = format!("x={shape:?} momentum={momentum} eps={eps}");
     check(gpu, "batch_norm_train", &case, &y, &want.y, TOL);
     check(gpu, "batch_norm_train.saved_mean", &case, &mean, &arr(&want.mean), TOL);
@@ -241,7 +242,9 @@ fn softmax_cross_entropy_finite_differences() {
         let x: Vec<f64> = wide(&random_vec(&mut r, n * k)).iter().map(|v| v * 4.0).collect();
         let labels: Vec<usize> = (0..n).map(|_| r.random_range(0..k)).collect();
         let (_, d, _) = reference::softmax_cross_entropy(&Array::new(vec![n, k], x.clone()), &labels);
-        let nd = numeric_grad(&x, 1e-5, |x| reference::softmax_cross_entropy(&Array::new(vec![n, k], x.to_vec()), &labels).0);
+        let nd = numeric_grad(&x, 1e-5, |x| {
+            reference::softmax_cross_entropy(&Array::new(vec![n, k], x.to_vec()), &labels).0
+        });
         let err = rel64(&d.data, &nd);
         println!("KERNEL-ERROR softmax_cross_entropy.fd {err:.3e} N={n} K={k}");
         assert!(err < 1e-6, "softmax_cross_entropy N={n} K={k}: finite-difference error {err:.3e}");
@@ -252,7 +255,9 @@ fn softmax_cross_entropy_finite_differences() {
 fn sgd_steps_vs_reference() {
     let gpu = gpu_or_skip!();
     let mut r = rng(90);
-    for (shape, lr, mu, wd) in [(vec![3usize, 4, 3, 3], 0.1f32, 0.9f32, 1e-4f32), (vec![1000], 0.05, 0.0, 0.0), (vec![1], 0.5, 0.5, 0.1)] {
+    for (shape, lr, mu, wd) in
+        [(vec![3usize, 4, 3, 3], 0.1f32, 0.9f32, 1e-4f32), (vec![1000], 0.05, 0.0, 0.0), (vec![1], 0.5, 0.5, 0.1)]
+    {
         let n: usize = shape.iter().product();
         let w0 = random_vec(&mut r, n);
         let wt = Tensor::from_f32(gpu, shape.clone(), &w0).unwrap();
@@ -287,7 +292,8 @@ fn adamw_steps_vs_reference() {
         for t in 1..=3u32 {
             let g = random_vec(&mut r, n);
             let gt = Tensor::from_f32(gpu, shape.clone(), &g).unwrap();
-            gpu.run(|rec| ops::adamw_step(rec, &wt, &gt, &mt, &vt, t, lr, b1 as f32, b2 as f32, eps as f32, wd)).unwrap();
+            gpu.run(|rec| ops::adamw_step(rec, &wt, &gt, &mt, &vt, t, lr, b1 as f32, b2 as f32, eps as f32, wd))
+                .unwrap();
             (w, m, v) = reference::adamw_step(&w, &wide(&g), &m, &v, t, decimal(lr), b1, b2, eps, decimal(wd));
             let case = format!("shape={shape:?} lr={lr} wd={wd} t={t}");
             check(gpu, "adamw_step.w", &case, &wt, &Array::new(shape.clone(), w.clone()), TOL);
@@ -356,7 +362,8 @@ fn torch_parity_batch_norm_train() {
     let [s, bias, rm, rv] = ["scale", "bias", "running_mean", "running_var"].map(|k| tensor(k, &[c]));
     let (y, dx, ds, db) = gpu
         .run(|rec| {
-            let (y, mean, invstd) = ops::batch_norm_train(rec, &x, &s, &bias, &rm, &rv, num(&b["momentum"]), num(&b["eps"]))?;
+            let (y, mean, invstd) =
+                ops::batch_norm_train(rec, &x, &s, &bias, &rm, &rv, num(&b["momentum"]), num(&b["eps"]))?;
             let (dx, ds, db) = ops::batch_norm_train_backward(rec, &dy, &x, &s, &mean, &invstd)?;
             Ok((y, dx, ds, db))
         })
@@ -385,8 +392,22 @@ fn torch_parity_softmax_cross_entropy() {
     let lt = Tensor::from_f32(gpu, [n, k], &f32s(&c["logits"])).unwrap();
     let lab = Tensor::from_u32(gpu, [n], &labels).unwrap();
     let (loss, dl, correct) = gpu.run(|rec| ops::softmax_cross_entropy(rec, &lt, &lab)).unwrap();
-    check(gpu, "torch.softmax_cross_entropy.loss", "fixture", &loss, &Array::new(vec![1], vec![c["loss"].as_f64().unwrap()]), TOL);
-    check(gpu, "torch.softmax_cross_entropy.dlogits", "fixture", &dl, &Array::from_f32(vec![n, k], &f32s(&c["dlogits"])), TOL);
+    check(
+        gpu,
+        "torch.softmax_cross_entropy.loss",
+        "fixture",
+        &loss,
+        &Array::new(vec![1], vec![c["loss"].as_f64().unwrap()]),
+        TOL,
+    );
+    check(
+        gpu,
+        "torch.softmax_cross_entropy.dlogits",
+        "fixture",
+        &dl,
+        &Array::from_f32(vec![n, k], &f32s(&c["dlogits"])),
+        TOL,
+    );
     assert_eq!(correct.to_f32(gpu).unwrap(), vec![c["correct"].as_f64().unwrap() as f32]);
 }
 
@@ -402,7 +423,8 @@ fn torch_parity_optimizers() {
     let v = Tensor::zeros(gpu, [n]).unwrap();
     for g in s["grads"].as_array().unwrap() {
         let g = Tensor::from_f32(gpu, [n], &f32s(g)).unwrap();
-        gpu.run(|rec| ops::sgd_step(rec, &w, &g, &v, num(&s["lr"]), num(&s["momentum"]), num(&s["weight_decay"]))).unwrap();
+        gpu.run(|rec| ops::sgd_step(rec, &w, &g, &v, num(&s["lr"]), num(&s["momentum"]), num(&s["weight_decay"])))
+            .unwrap();
     }
     check(gpu, "torch.sgd_step.w", "fixture", &w, &Array::from_f32(vec![n], &f32s(&s["w"])), TOL);
     check(gpu, "torch.sgd_step.velocity", "fixture", &v, &Array::from_f32(vec![n], &f32s(&s["velocity"])), TOL);
@@ -416,7 +438,19 @@ fn torch_parity_optimizers() {
     for (t, g) in a["grads"].as_array().unwrap().iter().enumerate() {
         let g = Tensor::from_f32(gpu, [n], &f32s(g)).unwrap();
         gpu.run(|rec| {
-            ops::adamw_step(rec, &w, &g, &m, &v, t as u32 + 1, num(&a["lr"]), num(&a["beta1"]), num(&a["beta2"]), num(&a["eps"]), num(&a["weight_decay"]))
+            ops::adamw_step(
+                rec,
+                &w,
+                &g,
+                &m,
+                &v,
+                t as u32 + 1,
+                num(&a["lr"]),
+                num(&a["beta1"]),
+                num(&a["beta2"]),
+                num(&a["eps"]),
+                num(&a["weight_decay"]),
+            )
         })
         .unwrap();
     }

@@ -39,7 +39,9 @@ pub fn npy(path: &Path) -> Npy {
     let file = npyz::NpyFile::new(&bytes[..]).unwrap();
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     match file.dtype() {
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Uint => Npy { shape, f32: vec![], u32: file.into_vec::<u32>().unwrap() },
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Uint => {
+            Npy { shape, f32: vec![], u32: file.into_vec::<u32>().unwrap() }
+        }
         _ => Npy { shape, f32: file.into_vec::<f32>().unwrap(), u32: vec![] },
     }
 }
@@ -71,7 +73,11 @@ pub fn rel_l2(got: &[f32], want: &[f32]) -> f64 {
         num += (g as f64 - w as f64).powi(2);
         den += (w as f64).powi(2);
     }
-    if den == 0.0 { num.sqrt() } else { (num / den).sqrt() }
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
 }
 
 /// JSON attribute readers.

@@ -89,7 +89,11 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         println!("{obj}");
     } else {
         println!("adapter {} ({}), {} batch {n}", a.name, a.backend, model.display());
-        println!("forward  median {fm:.1} ms (min {fmin:.1}, max {fmax:.1}) over {} runs; {:.1} images/s", args.iters, n as f64 / (fm * 1e-3));
+        println!(
+            "forward  median {fm:.1} ms (min {fmin:.1}, max {fmax:.1}) over {} runs; {:.1} images/s",
+            args.iters,
+            n as f64 / (fm * 1e-3)
+        );
         if let Some(cm) = cam_ms {
             println!("gradcam  median {cm:.1} ms (forward + partial backward + heatmap read back)");
         }
@@ -114,11 +118,21 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
         println!("adapter  {} ({})", c.adapter, gpu.adapter().backend);
         println!(
             "fma      {:8.1} GFLOP/s   (median of {} runs of {:.2} GFLOP, {:.1} ms; min {:.1} ms, max {:.1} ms)",
-            c.fma_gflops, args.iters, c.fma_flops / 1e9, c.fma.median(), c.fma.min(), c.fma.max()
+            c.fma_gflops,
+            args.iters,
+            c.fma_flops / 1e9,
+            c.fma.median(),
+            c.fma.min(),
+            c.fma.max()
         );
         println!(
             "copy     {:8.1} GB/s      (median of {} runs of {:.0} MB moved, {:.1} ms; min {:.1} ms, max {:.1} ms)",
-            c.copy_gbps, args.iters, c.copy_bytes / 1e6, c.copy.median(), c.copy.min(), c.copy.max()
+            c.copy_gbps,
+            args.iters,
+            c.copy_bytes / 1e6,
+            c.copy.median(),
+            c.copy.min(),
+            c.copy.max()
         );
     }
     Ok(())

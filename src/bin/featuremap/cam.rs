@@ -77,7 +77,9 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
 
     let bar = (files.len() > 1).then(|| {
         let b = indicatif::ProgressBar::new(files.len() as u64);
-        b.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images {elapsed} (eta {eta}) {msg}").unwrap());
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images {elapsed} (eta {eta}) {msg}").unwrap(),
+        );
         b
     });
     let mut items = Vec::new();
@@ -91,15 +93,19 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         let logits = out.logits.to_f32(gpu)?;
         let k = logits.len() / n;
         // Overlays on the GPU, over the input shown in [0, 1].
-        let shown: Vec<f32> = values.chunks(3 * h * w).flat_map(|img| m.pre.denormalize(img)).map(|v| v.clamp(0.0, 1.0)).collect();
+        let shown: Vec<f32> =
+            values.chunks(3 * h * w).flat_map(|img| m.pre.denormalize(img)).map(|v| v.clamp(0.0, 1.0)).collect();
         let img = Tensor::from_f32(gpu, [n, 3, h, w], &shown)?;
-        let rgba = gpu.run(|rec| vis::colorize(rec, &out.heatmap, Some(&img), colormap, Overlay::ShowCamOnImage { image_weight: 0.5 }))?;
+        let rgba = gpu.run(|rec| {
+            vis::colorize(rec, &out.heatmap, Some(&img), colormap, Overlay::ShowCamOnImage { image_weight: 0.5 })
+        })?;
         let overlays = vis::read_rgba(gpu, &rgba)?;
         // Name each image by its file (and index within a .npy batch).
         let mut names = Vec::new();
         for f in chunk {
             let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("input").to_string();
-            let count = if f.extension().is_some_and(|e| e == "npy") { crate::model::load_input(&m, f)?.1[0] } else { 1 };
+            let count =
+                if f.extension().is_some_and(|e| e == "npy") { crate::model::load_input(&m, f)?.1[0] } else { 1 };
             for i in 0..count {
                 names.push(if count > 1 { format!("{stem}_{i}") } else { stem.clone() });
             }
@@ -115,7 +121,12 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
                 write_npy(&dir.join(format!("{name}.npy")), &[h, w], &maps[i * h * w..(i + 1) * h * w])?;
             }
             if bar.is_none() {
-                println!("{name}: class {class} ({:.1}%), {} on {}", 100.0 * prob, method.name(), layer_names(&m, &opts));
+                println!(
+                    "{name}: class {class} ({:.1}%), {} on {}",
+                    100.0 * prob,
+                    method.name(),
+                    layer_names(&m, &opts)
+                );
             }
             items.push(Item { name: name.clone(), class, prob, png });
         }
@@ -154,7 +165,8 @@ fn layer_names(m: &crate::model::Model, opts: &CamOptions) -> String {
 /// Encodes an RGBA image as PNG bytes.
 pub fn png_bytes(img: &image::RgbaImage) -> Result<Vec<u8>> {
     let mut buf = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut buf, image::ImageFormat::Png).map_err(|e| Error::Image { path: Path::new("<memory>").into(), message: e.to_string() })?;
+    img.write_to(&mut buf, image::ImageFormat::Png)
+        .map_err(|e| Error::Image { path: Path::new("<memory>").into(), message: e.to_string() })?;
     Ok(buf.into_inner())
 }
 

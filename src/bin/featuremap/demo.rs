@@ -88,7 +88,11 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let maps = y.to_f32(gpu)?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     let [_, c, h, wd] = y.shape().nchw("demo")?;
-    println!("conv2d 3x3, 3 -> {c} channels, ReLU fused: input {:?} -> feature maps {:?} in {ms:.1} ms", x.dims(), y.dims());
+    println!(
+        "conv2d 3x3, 3 -> {c} channels, ReLU fused: input {:?} -> feature maps {:?} in {ms:.1} ms",
+        x.dims(),
+        y.dims()
+    );
 
     let input_png = args.out.join("input.png");
     vis::save_png_atomic(&vis::chw_to_rgb(&img, SIZE, SIZE)?, &input_png)?;

@@ -32,7 +32,12 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let t = acts.require(m.graph(), layer)?;
     let [n, c, h, w] = match *t.dims() {
         [n, c, h, w] => [n, c, h, w],
-        ref d => return Err(Error::shape("features", format!("`{}` is {d:?}, not a [N, C, H, W] feature-map stack", args.layer))),
+        ref d => {
+            return Err(Error::shape(
+                "features",
+                format!("`{}` is {d:?}, not a [N, C, H, W] feature-map stack", args.layer),
+            ))
+        }
     };
     let values = t.to_f32(gpu)?;
     if let Some(p) = &args.npy {

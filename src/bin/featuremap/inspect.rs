@@ -24,10 +24,14 @@ fn receptive_fields(g: &Graph) -> Vec<(usize, usize, bool)> {
         let (r, j, global) = ins.iter().fold((1, 1, false), |a, b| (a.0.max(b.0), a.1.max(b.1), a.2 || b.2));
         let window = |k: usize, s: usize, d: usize| (r + (d * (k - 1)) * j, j * s, global);
         rf[n.output.index()] = match &n.op {
-            Op::Conv2d { weight, cfg, .. } => window(weight.dims()[2].max(weight.dims()[3]), cfg.stride[0], cfg.dilation[0]),
+            Op::Conv2d { weight, cfg, .. } => {
+                window(weight.dims()[2].max(weight.dims()[3]), cfg.stride[0], cfg.dilation[0])
+            }
             Op::MaxPool2d(c) | Op::AvgPool2d(c) => window(c.kernel[0].max(c.kernel[1]), c.stride[0], c.dilation[0]),
             Op::GlobalAvgPool2d | Op::GlobalMaxPool2d | Op::Reduce { .. } => (input_hw, j, true),
-            Op::ConvTranspose2d { weight, cfg, .. } => (r + (weight.dims()[2] - 1) * j, (j / cfg.stride[0]).max(1), global),
+            Op::ConvTranspose2d { weight, cfg, .. } => {
+                (r + (weight.dims()[2] - 1) * j, (j / cfg.stride[0]).max(1), global)
+            }
             _ => (r, j, global),
         };
     }
@@ -83,19 +87,38 @@ pub fn print_table(g: &Graph, json: bool, producer: &str, opset: i64) {
         let f = flops(g, i);
         total_params += p;
         total_flops += f;
-        rows.push((n.name.clone(), n.op.kind(), shape, p, f, if global { "global".to_string() } else { r.to_string() }, j));
+        rows.push((
+            n.name.clone(),
+            n.op.kind(),
+            shape,
+            p,
+            f,
+            if global { "global".to_string() } else { r.to_string() },
+            j,
+        ));
     }
     if json {
         for (name, op, shape, p, f, r, j) in &rows {
-            println!("{}", serde_json::json!({"name": name, "op": op, "shape": shape, "parameters": p, "flops": f, "receptive_field": r, "stride": j}));
+            println!(
+                "{}",
+                serde_json::json!({"name": name, "op": op, "shape": shape, "parameters": p, "flops": f, "receptive_field": r, "stride": j})
+            );
         }
         return;
     }
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).clamp(4, 60);
-    println!("{:<w$}  {:<17} {:<20} {:>9} {:>9} {:>7} {:>6}", "name", "op", "output (batch 1)", "params", "FLOPs", "RF", "stride");
+    println!(
+        "{:<w$}  {:<17} {:<20} {:>9} {:>9} {:>7} {:>6}",
+        "name", "op", "output (batch 1)", "params", "FLOPs", "RF", "stride"
+    );
     for (name, op, shape, p, f, r, j) in &rows {
         let name = if name.len() > w { format!("...{}", &name[name.len() - (w - 3)..]) } else { name.clone() };
         println!("{name:<w$}  {op:<17} {:<20} {:>9} {:>9} {r:>7} {j:>6}", format!("{shape:?}"), human(*p), human(*f));
     }
-    println!("{} nodes, {} parameters, {} FLOPs per image (batch 1); producer `{producer}`, opset {opset}", rows.len(), human(total_params), human(total_flops));
+    println!(
+        "{} nodes, {} parameters, {} FLOPs per image (batch 1); producer `{producer}`, opset {opset}",
+        rows.len(),
+        human(total_params),
+        human(total_flops)
+    );
 }

@@ -29,22 +29,32 @@ enum Command {
     #[command(after_help = "Example:\n  featuremap info\n  featuremap info --json")]
     Info(info::Args),
     /// Headless timing: the adapter's ceilings (--ceiling), or a model's forward and CAM latency.
-    #[command(after_help = "Examples:\n  featuremap bench --ceiling --json\n  featuremap bench resnet18.onnx --batch 8 --iters 5 --cam /layer4/layer4.1/relu_1/Relu_output_0 --json")]
+    #[command(
+        after_help = "Examples:\n  featuremap bench --ceiling --json\n  featuremap bench resnet18.onnx --batch 8 --iters 5 --cam /layer4/layer4.1/relu_1/Relu_output_0 --json"
+    )]
     Bench(bench::Args),
     /// One row per node: name, op, output shape, parameters, FLOPs, receptive field, stride.
     #[command(after_help = "Example:\n  featuremap inspect mobilenet_v2.onnx")]
     Inspect(inspect::Args),
     /// A forward pass: top-K classes, and the first output as .npy.
-    #[command(after_help = "Example:\n  featuremap run resnet18.onnx --input cat.jpg --top 5 --labels imagenet.txt --output logits.npy")]
+    #[command(
+        after_help = "Example:\n  featuremap run resnet18.onnx --input cat.jpg --top 5 --labels imagenet.txt --output logits.npy"
+    )]
     Run(run::Args),
     /// CAM heatmaps (.npy) and overlays (PNG, HTML) for one image, many, or a folder.
-    #[command(after_help = "Examples:\n  featuremap cam resnet18.onnx cat.jpg --method gradcam++ --npy cam.npy --png cam.png\n  featuremap cam resnet18.onnx photos/ --out cams/ --html report.html")]
+    #[command(
+        after_help = "Examples:\n  featuremap cam resnet18.onnx cat.jpg --method gradcam++ --npy cam.npy --png cam.png\n  featuremap cam resnet18.onnx photos/ --out cams/ --html report.html"
+    )]
     Cam(cam::Args),
     /// Every channel of one feature-map stack as a labelled grid PNG.
-    #[command(after_help = "Example:\n  featuremap features resnet18.onnx cat.jpg --layer /layer1/layer1.1/relu_1/Relu_output_0 --png grid.png")]
+    #[command(
+        after_help = "Example:\n  featuremap features resnet18.onnx cat.jpg --layer /layer1/layer1.1/relu_1/Relu_output_0 --png grid.png"
+    )]
     Features(features::Args),
     /// Globally pooled embeddings of a layer for many inputs, as .npy.
-    #[command(after_help = "Example:\n  featuremap embed resnet18.onnx photos/ --layer /layer4/layer4.1/relu_1/Relu_output_0 --npy emb.npy")]
+    #[command(
+        after_help = "Example:\n  featuremap embed resnet18.onnx photos/ --layer /layer4/layer4.1/relu_1/Relu_output_0 --npy emb.npy"
+    )]
     Embed(embed::Args),
     /// Run a small convolution on a generated image and write its feature maps as PNG.
     #[command(after_help = "Example:\n  featuremap demo --out out/demo")]

@@ -29,7 +29,10 @@ impl Model {
     /// Looks up `--layer` names; none given: the default CAM layer.
     pub fn layers(&self, names: &[String]) -> Result<Vec<TensorId>> {
         if names.is_empty() {
-            let l = self.graph().default_cam_layer().ok_or_else(|| Error::arg("cam", "the model has no 4-D feature map; pass --layer"))?;
+            let l = self
+                .graph()
+                .default_cam_layer()
+                .ok_or_else(|| Error::arg("cam", "the model has no 4-D feature map; pass --layer"))?;
             return Ok(vec![l]);
         }
         names.iter().map(|n| self.onnx.tensor(n)).collect()
@@ -42,7 +45,10 @@ pub fn load(gpu: &Gpu, model: &Path) -> Result<Model> {
     let mut m = Model { onnx, pre: Preprocess::default() };
     let [c, h, w] = m.input_chw()?;
     if c != 3 {
-        return Err(Error::arg("model", format!("the input has {c} channels; image inputs need 3 (pass .npy inputs instead)")));
+        return Err(Error::arg(
+            "model",
+            format!("the input has {c} channels; image inputs need 3 (pass .npy inputs instead)"),
+        ));
     }
     // torchvision's convention: resize the shorter side to 256/224 of the crop, then crop.
     m.pre.crop = Some([h as u32, w as u32]);
@@ -69,7 +75,10 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(Error::Io { path: p.clone(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file") });
+            return Err(Error::Io {
+                path: p.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
         }
     }
     if out.is_empty() {
@@ -90,13 +99,19 @@ pub fn load_input(m: &Model, path: &Path) -> Result<(Vec<f32>, [usize; 4])> {
             _ => return Err(Error::shape("input", format!("{}: {shape:?} is not NCHW", path.display()))),
         };
         if dims[1..] != [c, h, w] {
-            return Err(Error::shape("input", format!("{}: {:?} does not fit the model's input [N, {c}, {h}, {w}]", path.display(), dims)));
+            return Err(Error::shape(
+                "input",
+                format!("{}: {:?} does not fit the model's input [N, {c}, {h}, {w}]", path.display(), dims),
+            ));
         }
         return Ok((v, dims));
     }
     let (v, [hh, ww]) = m.pre.load(path)?;
     if [hh, ww] != [h, w] {
-        return Err(Error::shape("input", format!("{}: preprocessed to {hh}x{ww}, the model needs {h}x{w}", path.display())));
+        return Err(Error::shape(
+            "input",
+            format!("{}: preprocessed to {hh}x{ww}, the model needs {h}x{w}", path.display()),
+        ));
     }
     Ok((v, [1, c, h, w]))
 }
