@@ -1269,15 +1269,15 @@ impl Importer<'_> {
                 w[i * k + j] = alpha * if trans_b { b[i * k + j] } else { b[j * m + i] };
             }
         }
-        let bias = match get_const(ins, 2) {
+        // The bias stays on the host until it is known whether the layer is split.
+        let bias: Option<Vec<f32>> = match get_const(ins, 2) {
             Some(cc) if beta != 0.0 => {
                 let v = self.f32s(cc)?;
-                let row: Vec<f32> = match (v.len(), &cc.dims[..]) {
+                Some(match (v.len(), &cc.dims[..]) {
                     (1, _) => vec![v[0] * beta; m],
                     (len, _) if len == m => v.iter().map(|x| x * beta).collect(),
                     _ => return fail(format!("C {:?} must broadcast as a row of {m} values", cc.dims)),
-                };
-                Some(Tensor::from_f32(self.gpu, [m], &row)?)
+                })
             }
             Some(_) | None => None,
         };
@@ -1288,17 +1288,14 @@ impl Importer<'_> {
         let rows_per = (limit / (4 * k)).max(1);
         if m <= rows_per {
             let weight = Tensor::from_f32(self.gpu, [m, k], &w)?;
+            let bias = bias.map(|b| Tensor::from_f32(self.gpu, [m], &b)).transpose()?;
             return Ok(Mapped::Tensor(self.b.linear(&name, xi, weight, bias)?));
         }
-        let bias_host = match &bias {
-            Some(t) => Some(t.to_f32(self.gpu)?),
-            None => None,
-        };
         let mut parts = Vec::new();
         for (i, r0) in (0..m).step_by(rows_per).enumerate() {
             let r1 = (r0 + rows_per).min(m);
             let wt = Tensor::from_f32(self.gpu, [r1 - r0, k], &w[r0 * k..r1 * k])?;
-            let bt = bias_host.as_ref().map(|b| Tensor::from_f32(self.gpu, [r1 - r0], &b[r0..r1])).transpose()?;
+            let bt = bias.as_ref().map(|b| Tensor::from_f32(self.gpu, [r1 - r0], &b[r0..r1])).transpose()?;
             parts.push(self.b.linear(&format!("{name}::rows{i}"), xi, wt, bt)?);
         }
         Ok(Mapped::Tensor(self.b.concat(&name, &parts, 1)?))

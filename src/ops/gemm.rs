@@ -134,12 +134,15 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 /// head with a small batch, or few columns) get long, narrow tiles so that fewer invocations
 /// compute padding. Every choice stays within 16 KiB of workgroup memory.
 ///
-/// No tile is narrower than 16: 32-invocation workgroups ((4, 128) or (128, 4)) spend more
-/// loop iterations per step of K staging tiles, and on Mesa lavapipe 22.3 they returned wrong
-/// results once K exceeded about 12 000 before the reduction was split (see
-/// [`REDUCTION_CHUNK`]; tests/kernels/gemm.rs, `long_reduction`).
+/// The loop-iteration limit of llvmpipe that once made narrow tiles fail on long reductions is
+/// handled where it belongs, by splitting the reduction ([`REDUCTION_CHUNK`]), so narrow tiles
+/// are safe at any K (tests/kernels/gemm.rs, `long_reduction`).
 fn tile_for(m: usize, n: usize) -> (u32, u32) {
-    if m < 64 {
+    if m < 16 {
+        (4, 128)
+    } else if n < 16 {
+        (128, 4)
+    } else if m < 64 {
         (16, 128)
     } else if n < 64 {
         (128, 16)

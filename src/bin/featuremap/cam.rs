@@ -86,8 +86,9 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let mut all_maps = Vec::new();
     let mut map_dims = [0usize; 3];
     for chunk in files.chunks(args.batch) {
-        let (x, values) = crate::model::load_batch(gpu, &m, chunk)?;
-        let out = cam::explain(gpu, m.graph(), &x, &opts)?;
+        let batch = crate::model::load_batch(gpu, &m, chunk)?;
+        let (x, values) = (&batch.tensor, &batch.values);
+        let out = cam::explain(gpu, m.graph(), x, &opts)?;
         let [n, _, h, w] = out.heatmap.shape().nchw("cam")?;
         let maps = out.heatmap.to_f32(gpu)?;
         let logits = out.logits.to_f32(gpu)?;
@@ -102,10 +103,8 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         let overlays = vis::read_rgba(gpu, &rgba)?;
         // Name each image by its file (and index within a .npy batch).
         let mut names = Vec::new();
-        for f in chunk {
+        for (f, &count) in chunk.iter().zip(&batch.per_file) {
             let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("input").to_string();
-            let count =
-                if f.extension().is_some_and(|e| e == "npy") { crate::model::load_input(&m, f)?.1[0] } else { 1 };
             for i in 0..count {
                 names.push(if count > 1 { format!("{stem}_{i}") } else { stem.clone() });
             }

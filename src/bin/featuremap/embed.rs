@@ -25,7 +25,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let m = crate::model::load(gpu, &args.model)?;
     let layer = m.onnx.tensor(&args.layer)?;
     let files = crate::model::expand_inputs(&args.inputs)?;
-    let (x, _) = crate::model::load_batch(gpu, &m, &files)?;
+    let x = crate::model::load_batch(gpu, &m, &files)?.tensor;
     let emb = gpu.run(|rec| {
         let acts = m.graph().forward(rec, &x, &Keep::taps(&[layer]))?;
         m.graph().embedding(rec, &acts, layer)

@@ -27,7 +27,7 @@ pub struct Args {
 pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let m = crate::model::load(gpu, &args.model)?;
     let layer = m.onnx.tensor(&args.layer)?;
-    let (x, _) = crate::model::load_batch(gpu, &m, std::slice::from_ref(&args.input))?;
+    let x = crate::model::load_batch(gpu, &m, std::slice::from_ref(&args.input))?.tensor;
     let acts = gpu.run(|rec| m.graph().forward(rec, &x, &Keep::taps(&[layer])))?;
     let t = acts.require(m.graph(), layer)?;
     let [n, c, h, w] = match *t.dims() {

@@ -116,17 +116,28 @@ pub fn load_input(m: &Model, path: &Path) -> Result<(Vec<f32>, [usize; 4])> {
     Ok((v, [1, c, h, w]))
 }
 
+/// Inputs loaded into one batch.
+pub struct Batch {
+    /// The batch `[N, C, H, W]` on the GPU.
+    pub tensor: Tensor,
+    /// The same values on the host.
+    pub values: Vec<f32>,
+    /// How many images each input file contributed (1 for an image, N for an NCHW .npy).
+    pub per_file: Vec<usize>,
+}
+
 /// Loads inputs into one batch tensor.
-pub fn load_batch(gpu: &Gpu, m: &Model, paths: &[PathBuf]) -> Result<(Tensor, Vec<f32>)> {
-    let mut all = Vec::new();
-    let mut n = 0;
+pub fn load_batch(gpu: &Gpu, m: &Model, paths: &[PathBuf]) -> Result<Batch> {
+    let mut values = Vec::new();
+    let mut per_file = Vec::with_capacity(paths.len());
     let [c, h, w] = m.input_chw()?;
     for p in paths {
         let (v, dims) = load_input(m, p)?;
-        n += dims[0];
-        all.extend(v);
+        per_file.push(dims[0]);
+        values.extend(v);
     }
-    Ok((Tensor::from_f32(gpu, [n, c, h, w], &all)?, all))
+    let n = per_file.iter().sum::<usize>();
+    Ok(Batch { tensor: Tensor::from_f32(gpu, [n, c, h, w], &values)?, values, per_file })
 }
 
 /// Reads a labels file: one class name per line.

@@ -27,7 +27,7 @@ pub struct Args {
 pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let m = crate::model::load(gpu, &args.model)?;
     let labels = args.labels.as_deref().map(crate::model::read_labels).transpose()?;
-    let (x, _) = crate::model::load_batch(gpu, &m, std::slice::from_ref(&args.input))?;
+    let x = crate::model::load_batch(gpu, &m, std::slice::from_ref(&args.input))?.tensor;
     let out = gpu.run(|rec| m.graph().forward(rec, &x, &Keep::default()).map(|a| a.output().clone()))?;
     let logits = out.to_f32(gpu)?;
     if let Some(path) = &args.output {
