@@ -10,10 +10,16 @@
 // BM x BK slice of dy and a BK x BN slice of the patches are staged in workgroup memory, and
 // each invocation accumulates a TM x TN register block of dw.
 //
-// Split-K: one dispatch reduces only the slice [k_begin, k_end) of the output pixels (the host
-// bounds its length, see REDUCTION_CHUNK in src/ops/gemm.rs). The first dispatch stores its
-// partial sums, later ones (`accumulate` set) add theirs to what is in dw. There is no epilogue.
+// Split-K, in parallel: one dispatch covers the output pixels [k_begin, k_end) in chunks of
+// `chunk_len` (at most REDUCTION_CHUNK in src/ops/gemm.rs, which keeps every invocation's loop
+// short), chunk c in workgroups z = c * groups + g, and writes its partial sums to slice c of
+// `dw` (slices of C_out * N values). With one chunk, dw is the gradient itself and
+// `accumulate` adds to what is there; with several, the host bound a scratch buffer and
+// reduce_chunks sums the slices into the gradient. There is no epilogue.
 // conv2d_backward_bias shares Params and ignores these fields.
+//
+// reduce_chunks: total[i] = (accumulate ? total[i] : 0) + sum over c < k_begin of
+// partials[c * k_end + i], for i < k_end (k_begin: chunks, k_end: values per chunk).
 //
 // db[c] = sum over n, oy, ox of dy[n, c, oy, ox]: one workgroup per channel, each invocation
 // sums a strided slice, then a tree reduction in workgroup memory.
@@ -24,7 +30,7 @@ struct Params {
     kh: u32, kw: u32, stride_h: u32, stride_w: u32,
     pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
     cin_g: u32, cout_g: u32, k_len: u32, n_len: u32,
-    k_begin: u32, k_end: u32, accumulate: u32, _pad0: u32,
+    k_begin: u32, k_end: u32, accumulate: u32, chunk_len: u32,
 }
 
 // Tile shape of conv2d_backward_weight, set per layer shape at pipeline creation. The
@@ -44,6 +50,9 @@ override WG: u32 = 256u;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 // conv2d_backward_bias
 @group(0) @binding(2) var<storage, read_write> db: array<f32>;
+// reduce_chunks
+@group(0) @binding(1) var<storage, read> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> total: array<f32>;
 
 // Stored reduction-major so the inner loop reads TM (TN) consecutive values.
 var<workgroup> a_tile: array<f32, BM * BK>;
@@ -52,7 +61,11 @@ var<workgroup> red: array<f32, WG>;
 
 @compute @workgroup_size(BN / TN, BM / TM)
 fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let g = wid.z;
+    let g = wid.z % p.groups;
+    let chunk = wid.z / p.groups;
+    let k_begin = p.k_begin + chunk * p.chunk_len;
+    let k_end = min(k_begin + p.chunk_len, p.k_end);
+    let out0 = chunk * p.cout * p.n_len;
     let m0 = wid.y * BM;
     let n0 = wid.x * BN;
     let threads = (BN / TN) * (BM / TM);
@@ -67,7 +80,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
         acc[i] = 0.0;
     }
 
-    for (var k0 = p.k_begin; k0 < p.k_end; k0 += BK) {
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Output gradients: consecutive invocations read consecutive output pixels of one channel.
         for (var i = tid; i < BM * BK; i += threads) {
             let mm = i / BK;
@@ -75,7 +88,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
             let co = m0 + mm;
             let pix = k0 + kk;
             var v = 0.0;
-            if (co < p.cout_g && pix < p.k_end) {
+            if (co < p.cout_g && pix < k_end) {
                 let b = pix / ohw;
                 let q = pix % ohw;
                 v = dy[(b * p.cout + co0 + co) * ohw + q];
@@ -89,7 +102,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
             let col = n0 + nn;
             let pix = k0 + kk;
             var v = 0.0;
-            if (col < p.n_len && pix < p.k_end) {
+            if (col < p.n_len && pix < k_end) {
                 let ci = col / khw;
                 let r = col % khw;
                 let ky = r / p.kw;
@@ -136,7 +149,7 @@ fn conv2d_backward_weight(@builtin(local_invocation_id) lid: vec3<u32>, @builtin
             if (col >= p.n_len) {
                 continue;
             }
-            let idx = (co0 + co) * p.n_len + col;
+            let idx = out0 + (co0 + co) * p.n_len + col;
             var v = acc[i * TN + j];
             if (p.accumulate != 0u) {
                 v = dw[idx] + v;
@@ -176,4 +189,20 @@ fn conv2d_backward_bias(
     if (valid && lid.x == 0u) {
         db[c] = red[0];
     }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_chunks(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.k_end) {
+        return;
+    }
+    var s = 0.0;
+    if (p.accumulate != 0u) {
+        s = total[i];
+    }
+    for (var c = 0u; c < p.k_begin; c++) {
+        s += partials[c * p.k_end + i];
+    }
+    total[i] = s;
 }

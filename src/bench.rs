@@ -99,6 +99,11 @@ pub struct Ceiling {
     pub copy: Timings,
     /// Bytes moved per copy run.
     pub copy_bytes: f64,
+    /// FMA throughput (GFLOP/s) when every scalar load from a per-invocation address feeds
+    /// this many FMAs: `(FMAs per load, GFLOP/s)` for 32, 16, 8, 4 and 1. The operand loads of a
+    /// convolution or GEMM are such loads; this is the ceiling at a kernel's arithmetic
+    /// intensity per load.
+    pub fma_per_load: Vec<(u32, f64)>,
 }
 
 /// Repeats a workload of `dispatches` dispatches, doubling until one run takes `target_ms`.
@@ -163,8 +168,37 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
     let copy = time_gpu(gpu, 1, runs, |rec| copy_dispatch(rec, reps_copy))?;
     let copy_bytes = reps_copy as f64 * vec4s as f64 * 16.0 * 2.0;
 
+    // FMA with loads: 16K invocations x 64 iterations x 64 FLOPs, LOADS gathers per iteration.
+    let load_invocations: u32 = 64 * 256;
+    let load_iters: u32 = 64;
+    let table_len: u32 = 1 << 16;
+    let table = Tensor::zeros(gpu, [table_len as usize])?;
+    let load_sink = Tensor::empty(gpu, [load_invocations as usize * 4], DType::F32)?;
+    let mut fma_per_load = Vec::new();
+    for loads in [1u32, 2, 4, 8, 32] {
+        let params = CeilingParams { iters: load_iters, len: table_len, _pad0: 0, _pad1: 0 };
+        let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
+            for _ in 0..reps {
+                rec.dispatch(
+                    &shaders::CEILING,
+                    "fma_loads",
+                    &[("WG", WG as f64), ("LOADS", loads as f64)],
+                    &params,
+                    &[&seed, &load_sink, &table],
+                    grid_1d(load_invocations as u64, WG),
+                )?;
+            }
+            Ok(())
+        };
+        let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
+        let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
+        let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
+        fma_per_load.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
+    }
+
     Ok(Ceiling {
         adapter: gpu.adapter().name.clone(),
+        fma_per_load,
         fma_gflops: fma_flops / (fma.median() * 1e-3) / 1e9,
         copy_gbps: copy_bytes / (copy.median() * 1e-3) / 1e9,
         fma,

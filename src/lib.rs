@@ -25,7 +25,9 @@
 //! [`graph`](mod@graph) (builder, memory plan, forward and backward passes), [`cam`](mod@cam)
 //! (the CAM methods), [`import`](mod@import) (ONNX), [`io`](mod@io) (images, .npy,
 //! safetensors), [`vis`](mod@vis) (colormaps, overlays, grids), [`data`](mod@data) (seeded
-//! labelled scenes for the demo model), [`bench`](mod@bench) (timing and ceiling microbenchmarks).
+//! labelled scenes for the demo model), [`train`](mod@train) (training steps, optimizers,
+//! schedules), [`bench`](mod@bench)
+//! (timing and ceiling microbenchmarks).
 
 #![warn(missing_docs)]
 
@@ -41,6 +43,7 @@ pub mod ops;
 pub mod reference;
 pub mod shaders;
 pub mod tensor;
+pub mod train;
 pub mod vis;
 
 pub use error::{Error, Result};

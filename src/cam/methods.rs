@@ -36,6 +36,7 @@ pub fn explain(gpu: &Gpu, graph: &Graph, x: &Tensor, opts: &CamOptions) -> Resul
         taps: opts.layers.clone(),
         backward_to: opts.method.uses_gradients().then_some(earliest),
         weight_grads: false,
+        training: false,
     };
     let acts = graph.forward(&mut rec, x, &keep)?;
     let logits = acts.output().clone();

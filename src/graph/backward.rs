@@ -100,9 +100,20 @@ impl Graph {
                         };
                         params.push((node.name.clone(), dw, db));
                     }
-                    if reach[node.inputs[0].0] {
+                    // Training needs no gradient of the image itself.
+                    let wanted = !(acts.keep.training && node.inputs[0] == self.input);
+                    if reach[node.inputs[0].0] && wanted {
                         dx[0] = Some(ops::conv2d_backward_input(rec, &dy, weight, &x_shape, &cfg).map_err(ctx)?);
                     }
+                }
+                Op::BatchNorm { scale, .. } if acts.keep.training => {
+                    let x = saved(node.inputs[0])?;
+                    let (m, s) = acts.batch_stats[i]
+                        .as_ref()
+                        .ok_or_else(|| ctx(Error::arg("backward", "batch statistics were not kept")))?;
+                    let (d, ds, db) = ops::batch_norm_train_backward(rec, &dy, x, scale, m, s).map_err(ctx)?;
+                    params.push((node.name.clone(), ds, Some(db)));
+                    dx[0] = Some(d);
                 }
                 Op::BatchNorm { scale, mean, var, eps, .. } => {
                     if weight_grads {

@@ -14,7 +14,16 @@ pub struct Keep {
     pub backward_to: Option<TensorId>,
     /// Also keep what weight gradients need (a full backward, for training).
     pub weight_grads: bool,
+    /// Training mode: batch norm normalises with the statistics of the batch and updates its
+    /// running statistics in place (momentum [`BN_MOMENTUM`], as PyTorch's default), and the
+    /// backward pass differentiates through those batch statistics; the gradient of the graph
+    /// input itself is not computed (training does not need it). Needs `weight_grads`.
+    pub training: bool,
 }
+
+/// Momentum of the running batch-norm statistics in training mode (PyTorch's default):
+/// `running = (1 - m) * running + m * batch`.
+pub const BN_MOMENTUM: f32 = 0.1;
 
 impl Keep {
     /// Keep these taps.
@@ -25,6 +34,11 @@ impl Keep {
     pub fn backward_to(target: TensorId) -> Keep {
         Keep { backward_to: Some(target), ..Default::default() }
     }
+    /// A training step: batch statistics in batch norm, and everything a full backward pass
+    /// (weight gradients) down to `target` needs.
+    pub fn training(target: TensorId) -> Keep {
+        Keep { backward_to: Some(target), weight_grads: true, training: true, ..Default::default() }
+    }
 }
 
 /// The result of a forward pass: the output and every kept tensor.
@@ -32,6 +46,8 @@ pub struct Activations {
     pub(crate) batch: usize,
     pub(crate) values: Vec<Option<Tensor>>,
     pub(crate) argmax: Vec<Option<Tensor>>,
+    /// Per batch-norm node in training mode: the batch mean and `1 / sqrt(var + eps)`.
+    pub(crate) batch_stats: Vec<Option<(Tensor, Tensor)>>,
     pub(crate) keep: Keep,
     pub(crate) output: TensorId,
 }
@@ -101,10 +117,14 @@ impl Graph {
                 return Err(Error::arg("forward", format!("unknown tensor id {}", t.0)));
             }
         }
+        if keep.training && !(keep.weight_grads && keep.backward_to.is_some()) {
+            return Err(Error::arg("forward", "training mode needs Keep::weight_grads and Keep::backward_to"));
+        }
         let plan = self.plan(keep);
         let batch = x.dims()[0];
         let mut live: Vec<Option<Tensor>> = vec![None; self.tensors.len()];
         let mut argmax: Vec<Option<Tensor>> = vec![None; self.nodes.len()];
+        let mut batch_stats: Vec<Option<(Tensor, Tensor)>> = vec![None; self.nodes.len()];
         live[self.input.0] = Some(x.clone());
 
         for (i, node) in self.nodes.iter().enumerate().skip(1) {
@@ -118,8 +138,18 @@ impl Graph {
                     Op::Activation(a) => (j, a),
                     _ => unreachable!("only activations fuse"),
                 });
-                let (y, idx) =
-                    self.run_node(rec, i, &inputs, fused_act.map(|(_, a)| a)).map_err(|e| e.in_node(&node.name))?;
+                let (y, idx) = match &node.op {
+                    Op::BatchNorm { scale, bias, mean, var, eps } if keep.training => {
+                        let (y, m, s) =
+                            ops::batch_norm_train(rec, inputs[0], scale, bias, mean, var, BN_MOMENTUM, *eps)
+                                .map_err(|e| e.in_node(&node.name))?;
+                        batch_stats[i] = Some((m, s));
+                        (y, None)
+                    }
+                    _ => {
+                        self.run_node(rec, i, &inputs, fused_act.map(|(_, a)| a)).map_err(|e| e.in_node(&node.name))?
+                    }
+                };
                 let out = fused_act.map_or(node.output, |(j, _)| self.nodes[j].output);
                 live[out.0] = Some(y);
                 if plan.keep_argmax[i] {
@@ -134,7 +164,7 @@ impl Graph {
         }
         let values =
             (0..self.tensors.len()).map(|t| if plan.kept[plan.root[t].0] { live[t].take() } else { None }).collect();
-        Ok(Activations { batch, values, argmax, keep: keep.clone(), output: self.output })
+        Ok(Activations { batch, values, argmax, batch_stats, keep: keep.clone(), output: self.output })
     }
 
     /// Runs only the part of the graph downstream of `from`, with `value` (any batch) standing

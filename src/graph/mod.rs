@@ -13,7 +13,7 @@ pub mod zoo;
 
 pub use backward::{Gradients, ReluGrad};
 pub use builder::GraphBuilder;
-pub use forward::{Activations, Keep};
+pub use forward::{Activations, Keep, BN_MOMENTUM};
 pub use plan::MemoryReport;
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Graph, Op};
-use crate::io::{load_safetensors, save_safetensors};
+use crate::io::{load_safetensors, save_safetensors, NamedTensors};
 use crate::{Error, Gpu, Result, Tensor};
 
 impl Graph {
@@ -61,9 +61,14 @@ impl Graph {
     /// not have are an error too, so a file for another network is not half-loaded silently.
     /// Returns how many tensors were loaded.
     pub fn load_safetensors(&self, gpu: &Gpu, path: &Path) -> Result<usize> {
-        let file = load_safetensors(path)?;
+        self.load_parameters(gpu, &load_safetensors(path)?, path)
+    }
+
+    /// [`Graph::load_safetensors`] from named tensors already read (see
+    /// [`crate::io::parse_safetensors`]); `origin` names their file in errors.
+    pub fn load_parameters(&self, gpu: &Gpu, file: &NamedTensors, origin: &Path) -> Result<usize> {
         let params = self.named_parameters();
-        let err = |detail: String| Error::arg("safetensors", format!("{}: {detail}", path.display()));
+        let err = |detail: String| Error::arg("safetensors", format!("{}: {detail}", origin.display()));
         if let Some(extra) = file.keys().find(|k| !params.iter().any(|(n, _)| n == *k)) {
             return Err(err(format!("tensor `{extra}` matches no parameter of this graph")));
         }

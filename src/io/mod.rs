@@ -8,7 +8,7 @@
 //!   one NCHW batch.
 //! - [`read_npy`] / [`write_npy`]: NumPy `.npy` files of float32 (float64 is read and
 //!   narrowed).
-//! - [`load_safetensors`] / [`save_safetensors`]: every floating-point tensor of a
+//! - [`load_safetensors`] / [`parse_safetensors`] / [`save_safetensors`]: every floating-point tensor of a
 //!   `.safetensors` file, widened or narrowed to f32.
 //!
 //! Every writer goes through [`write_atomic`]: the bytes land under a temporary name in the
@@ -33,7 +33,7 @@ mod safetensors;
 
 pub use self::image::{load_batch, Preprocess};
 pub use self::npy::{read_npy, write_npy};
-pub use self::safetensors::{load_safetensors, save_safetensors, NamedTensors};
+pub use self::safetensors::{load_safetensors, parse_safetensors, save_safetensors, NamedTensors};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

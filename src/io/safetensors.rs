@@ -20,8 +20,13 @@ pub type NamedTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 /// as PyTorch's `num_batches_tracked` counters) are skipped; a model that needs one of them
 /// reports it as missing by name. A malformed or truncated file is an error naming the file.
 pub fn load_safetensors(path: &Path) -> Result<NamedTensors> {
-    let bytes = read_file(path)?;
-    let file = SafeTensors::deserialize(&bytes)
+    parse_safetensors(&read_file(path)?, path)
+}
+
+/// [`load_safetensors`] on the bytes of a file already in memory (an embedded model, say);
+/// `path` only names it in errors.
+pub fn parse_safetensors(bytes: &[u8], path: &Path) -> Result<NamedTensors> {
+    let file = SafeTensors::deserialize(bytes)
         .map_err(|e| invalid_data(path, format!("not a valid .safetensors file: {e}")))?;
     let mut out = BTreeMap::new();
     for (name, view) in file.iter() {

@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::gemm::reduction_chunks;
+use super::gemm::{reduction_chunks, REDUCTION_CHUNK};
 use super::{to_u32, Activation};
 use crate::gpu::{grid_1d, Recorder};
 use crate::shaders::Shader;
@@ -253,7 +253,8 @@ struct Conv2dBackwardParams {
     k_begin: u32,
     k_end: u32,
     accumulate: u32,
-    _pad: u32,
+    /// Pixels per parallel chunk (conv2d_backward_weight only).
+    chunk_len: u32,
 }
 
 /// Checks the shapes of a conv2d gradient (input `x`, weights `w`, output gradient `dy`) and
@@ -322,7 +323,7 @@ fn backward_params(
         k_begin: 0,
         k_end: 0,
         accumulate: 0,
-        _pad: 0,
+        chunk_len: 0,
     };
     // The kernels index padded coordinates (iy + pad_top, oy * stride + ky * dilation) as i32.
     for (d, len) in [h, wd].into_iter().enumerate() {
@@ -435,16 +436,66 @@ pub fn conv2d_backward_weight(
     params.n_len = to_u32(op, "C_in/groups*KH*KW", cols)?;
     let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
     let (bm, bn) = weight_tile_for(cout_g, cols);
-    let groups = workgroups(op, [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;
-    dispatch_split(
-        rec,
-        &shaders::CONV2D_BACKWARD_WEIGHT,
-        "conv2d_backward_weight",
-        (bm, bn),
-        params,
-        &[dy, x, &dw],
-        groups,
-    )?;
+    let tiles = [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize)];
+    let overrides = [("BM", bm as f64), ("BN", bn as f64)];
+    // Parallel split-K over the output pixels: chunks of REDUCTION_CHUNK run side by side (a
+    // thin gradient such as a stem's 16 x 27 is one workgroup per chunk; run one after another,
+    // they kept a single core busy), each into its own slice of a scratch buffer, summed by a
+    // second pass. Rounds bound the scratch buffer when there are many chunks.
+    let pixels = params.k_len as usize;
+    let chunks = pixels.div_ceil(REDUCTION_CHUNK).max(1);
+    params.chunk_len = REDUCTION_CHUNK as u32;
+    if chunks == 1 {
+        let groups = workgroups(op, [tiles[0], tiles[1], cfg.groups])?;
+        params.k_begin = 0;
+        params.k_end = pixels as u32;
+        rec.dispatch(
+            &shaders::CONV2D_BACKWARD_WEIGHT,
+            "conv2d_backward_weight",
+            &overrides,
+            &params,
+            &[dy, x, &dw],
+            groups,
+        )?;
+        return Ok(dw);
+    }
+    let out_len = dw.numel();
+    const SCRATCH_VALUES: usize = 16 << 20; // 64 MiB of partial sums at most
+    let limit_z = rec.gpu().limits().max_compute_workgroups_per_dimension as usize;
+    let per_round = chunks.min((SCRATCH_VALUES / out_len.max(1)).max(1)).min((limit_z / cfg.groups).max(1));
+    let partials = rec.alloc([per_round, out_len], DType::F32)?;
+    let mut first = 0;
+    while first < chunks {
+        let count = per_round.min(chunks - first);
+        params.k_begin = (first * REDUCTION_CHUNK) as u32;
+        params.k_end = ((first + count) * REDUCTION_CHUNK).min(pixels) as u32;
+        params.accumulate = 0;
+        let groups = workgroups(op, [tiles[0], tiles[1], cfg.groups * count])?;
+        rec.dispatch(
+            &shaders::CONV2D_BACKWARD_WEIGHT,
+            "conv2d_backward_weight",
+            &overrides,
+            &params,
+            &[dy, x, &partials],
+            groups,
+        )?;
+        let reduce = Conv2dBackwardParams {
+            k_begin: count as u32,
+            k_end: to_u32(op, "weight count", out_len)?,
+            accumulate: (first > 0) as u32,
+            ..Zeroable::zeroed()
+        };
+        rec.dispatch(
+            &shaders::CONV2D_BACKWARD_WEIGHT,
+            "reduce_chunks",
+            &[("WG", 256.0)],
+            &reduce,
+            &[&partials, &dw],
+            grid_1d(out_len as u64, 256),
+        )?;
+        first += count;
+    }
+    rec.recycle(partials);
     Ok(dw)
 }
 
@@ -637,7 +688,7 @@ pub fn conv_transpose2d(
         k_begin: 0,
         k_end: 0,
         accumulate: 0,
-        _pad: 0,
+        chunk_len: 0,
     };
     let (bm, bn) = tile_for(cout_g);
     let groups = workgroups(op, [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups])?;

@@ -10,3 +10,4 @@ mod backward;
 mod build;
 mod cam;
 mod forward;
+mod train;
