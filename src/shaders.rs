@@ -35,6 +35,7 @@ shaders! {
     ACTIVATION = "activation" with ["activation"];
     ACTIVATION_BACKWARD = "activation_backward" with ["activation"];
     CONV2D = "conv2d" with ["activation"];
+    CONV2D_DIRECT = "conv2d_direct" with ["activation"];
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight";
     MAX_POOL2D = "max_pool2d";

@@ -124,6 +124,7 @@ struct Conv2dParams {
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D.name, std::mem::size_of::<Conv2dParams>()));
+    v.push((shaders::CONV2D_DIRECT.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
 }
@@ -142,9 +143,158 @@ fn tile_for(cout_g: usize) -> (u32, u32) {
     }
 }
 
+/// The two implementations of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// Tiles of inputs and weights staged in workgroup memory (`shaders/conv2d.wgsl`): what
+    /// GPUs run fastest.
+    Tiled,
+    /// Register blocks read straight from the buffers (`shaders/conv2d_direct.wgsl`): what
+    /// CPU adapters such as lavapipe run fastest, where every load is a per-lane gather and
+    /// workgroup memory only adds loads and barriers.
+    Direct,
+}
+
+/// The kernel for a convolution with `cout_g` output channels per group: `FEATUREMAP_CONV`
+/// (`tiled` or `direct`) if set, else direct on CPU adapters unless the groups are too narrow
+/// for its blocks of 8 output channels (depthwise), tiled elsewhere.
+pub fn kernel_for(rec: &Recorder, cout_g: usize) -> ConvKernel {
+    match std::env::var("FEATUREMAP_CONV").as_deref() {
+        Ok("tiled") => return ConvKernel::Tiled,
+        Ok("direct") => return ConvKernel::Direct,
+        _ => {}
+    }
+    if rec.gpu().adapter().device_type == "Cpu" && cout_g >= 8 {
+        ConvKernel::Direct
+    } else {
+        ConvKernel::Tiled
+    }
+}
+
+/// Mirrors `Params` in `shaders/conv2d_direct.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct DirectParams {
+    n: u32,
+    cin: u32,
+    h: u32,
+    w: u32,
+    cout: u32,
+    oh: u32,
+    ow: u32,
+    groups: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_top: u32,
+    pad_left: u32,
+    dil_h: u32,
+    dil_w: u32,
+    cin_g: u32,
+    cout_g: u32,
+    c_begin: u32,
+    c_end: u32,
+    has_bias: u32,
+    act: u32,
+    act_a: f32,
+    act_b: f32,
+    accumulate: u32,
+    epilogue: u32,
+    p_len: u32,
+    _pad0: u32,
+    w_base: i32,
+    w_group: i32,
+    w_out: i32,
+    w_in: i32,
+    w_ky: i32,
+    w_kx: i32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+impl From<&Conv2dParams> for DirectParams {
+    fn from(p: &Conv2dParams) -> Self {
+        DirectParams {
+            n: p.n,
+            cin: p.cin,
+            h: p.h,
+            w: p.w,
+            cout: p.cout,
+            oh: p.oh,
+            ow: p.ow,
+            groups: p.groups,
+            kh: p.kh,
+            kw: p.kw,
+            stride_h: p.stride_h,
+            stride_w: p.stride_w,
+            pad_top: p.pad_top,
+            pad_left: p.pad_left,
+            dil_h: p.dil_h,
+            dil_w: p.dil_w,
+            cin_g: p.cin_g,
+            cout_g: p.cout_g,
+            has_bias: p.has_bias,
+            act: p.act,
+            act_a: p.act_a,
+            act_b: p.act_b,
+            p_len: p.p_len,
+            ..Zeroable::zeroed()
+        }
+    }
+}
+
+/// Output pixels (TN) and channels (TM) of one invocation of conv2d_direct, and its workgroup.
+const DIRECT_TN: usize = 8;
+const DIRECT_TM: usize = 32;
+const DIRECT_WG: usize = 64;
+
+/// Records conv2d_direct for `p` (geometry and weight strides filled in) on
+/// `[x, w, bias, y]`, split over input channels so that no invocation loops more than about
+/// REDUCTION_CHUNK * (1 + 1/KW + 1/KH/KW) times (llvmpipe stops an invocation at 65,535 loop
+/// iterations).
+fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4]) -> Result<()> {
+    let op = "conv2d";
+    let khw = (p.kh * p.kw) as usize;
+    let per_slice = (REDUCTION_CHUNK / khw).max(1);
+    let cin_g = p.cin_g as usize;
+    let wg = if (p.p_len as usize) < DIRECT_WG * DIRECT_TN { 8 } else { DIRECT_WG };
+    let groups = workgroups(
+        op,
+        [(p.p_len as usize).div_ceil(wg * DIRECT_TN), (p.cout_g as usize).div_ceil(DIRECT_TM), p.groups as usize],
+    )?;
+    let mut c0 = 0;
+    loop {
+        let c1 = (c0 + per_slice).min(cin_g);
+        p.c_begin = c0 as u32;
+        p.c_end = c1 as u32;
+        p.accumulate = (c0 > 0) as u32;
+        p.epilogue = (c1 == cin_g) as u32;
+        rec.dispatch(&shaders::CONV2D_DIRECT, "conv2d_direct", &[("WG", wg as f64)], &p, &tensors, groups)?;
+        if c1 >= cin_g {
+            return Ok(());
+        }
+        c0 = c1;
+    }
+}
+
 /// Convolves `x` `[N, C_in, H, W]` with `w` `[C_out, C_in/groups, KH, KW]` plus optional
 /// `bias` `[C_out]`, then applies `cfg.activation`. Output `[N, C_out, H_out, W_out]`.
 pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, cfg: &Conv2d) -> Result<Tensor> {
+    let cout_g = w.dims().first().copied().unwrap_or(0) / cfg.groups.max(1);
+    let kernel = kernel_for(rec, cout_g);
+    conv2d_with(rec, x, w, bias, cfg, kernel)
+}
+
+/// [`conv2d`] with the kernel chosen by the caller (tests run both).
+pub fn conv2d_with(
+    rec: &mut Recorder,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    cfg: &Conv2d,
+    kernel: ConvKernel,
+) -> Result<Tensor> {
     let op = "conv2d";
     x.expect_dtype(op, DType::F32)?;
     w.expect_dtype(op, DType::F32)?;
@@ -191,8 +341,22 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
         accumulate: 0,
         epilogue: 0,
     };
-    let (bm, bn) = tile_for(cout_g);
     // Unbound bindings are not allowed; a missing bias binds the weights (never read).
+    if kernel == ConvKernel::Direct {
+        let khw = (kh * kw) as i32;
+        let geometry = DirectParams {
+            w_base: 0,
+            w_group: (cout_g * cin_g * kh * kw) as i32,
+            w_out: cin_g as i32 * khw,
+            w_in: khw,
+            w_ky: kw as i32,
+            w_kx: 1,
+            ..DirectParams::from(&params)
+        };
+        dispatch_direct(rec, geometry, [x, w, bias.unwrap_or(w), &y])?;
+        return Ok(y);
+    }
+    let (bm, bn) = tile_for(cout_g);
     let bias_buf = bias.unwrap_or(w);
     let groups = [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups];
     let groups = [u("workgroups", groups[0])?, u("workgroups", groups[1])?, u("workgroups", groups[2])?];
@@ -391,6 +555,22 @@ pub fn conv2d_backward_input(
     x_shape: &[usize],
     cfg: &Conv2d,
 ) -> Result<Tensor> {
+    let cin_g = w.dims().get(1).copied().unwrap_or(0);
+    let kernel = kernel_for(rec, cin_g);
+    conv2d_backward_input_with(rec, dy, w, x_shape, cfg, kernel)
+}
+
+/// [`conv2d_backward_input`] with the kernel chosen by the caller; [`ConvKernel::Direct`]
+/// applies to stride 1, dilation 1 and padding smaller than the kernel, the tiled kernel runs
+/// everything else.
+pub fn conv2d_backward_input_with(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    w: &Tensor,
+    x_shape: &[usize],
+    cfg: &Conv2d,
+    kernel: ConvKernel,
+) -> Result<Tensor> {
     let op = "conv2d_backward_input";
     w.expect_dtype(op, DType::F32)?;
     let (mut params, _) = backward_params(op, x_shape, w.dims(), dy, cfg)?;
@@ -400,6 +580,48 @@ pub fn conv2d_backward_input(
     params.k_len = to_u32(op, "C_out/groups*KH*KW", params.cout_g as usize * khw)?;
     params.n_len = to_u32(op, "N*H*W", n * h * wd)?;
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+    let [kh, kw] = [w.dims()[2], w.dims()[3]];
+    let direct_fits = cfg.stride == [1, 1]
+        && cfg.dilation == [1, 1]
+        && cfg.padding[0] < kh
+        && cfg.padding[1] < kw
+        && kernel == ConvKernel::Direct;
+    if direct_fits {
+        // A stride-1 convolution's input gradient is the convolution of dy with the weights
+        // flipped in space and transposed in channels, padded by K - 1 - pad.
+        let cout_g = params.cout_g as usize;
+        let khw = kh * kw;
+        let p = DirectParams {
+            n: params.n,
+            cin: params.cout,
+            h: params.oh,
+            w: params.ow,
+            cout: params.cin,
+            oh: params.h,
+            ow: params.w,
+            groups: params.groups,
+            kh: params.kh,
+            kw: params.kw,
+            stride_h: 1,
+            stride_w: 1,
+            pad_top: (kh - 1 - cfg.padding[0]) as u32,
+            pad_left: (kw - 1 - cfg.padding[1]) as u32,
+            dil_h: 1,
+            dil_w: 1,
+            cin_g: params.cout_g,
+            cout_g: params.cin_g,
+            p_len: params.n_len,
+            w_base: khw as i32 - 1,
+            w_group: (cout_g * cin_g * khw) as i32,
+            w_out: khw as i32,
+            w_in: (cin_g * khw) as i32,
+            w_ky: -(kw as i32),
+            w_kx: -1,
+            ..Zeroable::zeroed()
+        };
+        dispatch_direct(rec, p, [dy, w, w, &dx])?;
+        return Ok(dx);
+    }
     let (bm, bn) = tile_for(cin_g);
     let groups = workgroups(op, [(n * h * wd).div_ceil(bn as usize), cin_g.div_ceil(bm as usize), cfg.groups])?;
     dispatch_split(

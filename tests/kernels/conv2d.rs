@@ -1,4 +1,4 @@
-use featuremap::ops::{self, Activation, Conv2d};
+use featuremap::ops::{self, Activation, Conv2d, ConvKernel};
 use featuremap::reference;
 use rand::Rng;
 
@@ -13,9 +13,12 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, bias:
     let (wa, wt) = random_pair(gpu, &mut r, &[cout, x[1] / cfg.groups, k[0], k[1]]);
     let (ba, bt) = random_pair(gpu, &mut r, &[cout]);
     let (ba, bt) = if bias { (Some(&ba), Some(&bt)) } else { (None, None) };
-    let y = gpu.run(|rec| ops::conv2d(rec, &xt, &wt, bt, &cfg)).unwrap();
     let want = reference::conv2d(&xa, &wa, ba, &cfg);
-    check(gpu, "conv2d", &format!("{name} x={x:?} cout={cout} k={k:?} {cfg:?}"), &y, &want, TOL);
+    // Both kernels on every case, whichever the adapter would pick.
+    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+        let y = gpu.run(|rec| ops::conv2d_with(rec, &xt, &wt, bt, &cfg, kernel)).unwrap();
+        check(gpu, "conv2d", &format!("{name} {kernel:?} x={x:?} cout={cout} k={k:?} {cfg:?}"), &y, &want, TOL);
+    }
 }
 
 #[test]
