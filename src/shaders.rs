@@ -38,6 +38,7 @@ shaders! {
     CONV2D_DIRECT = "conv2d_direct" with ["activation"];
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight";
+    CONV2D_BACKWARD_WEIGHT_DIRECT = "conv2d_backward_weight_direct";
     MAX_POOL2D = "max_pool2d";
     AVG_POOL2D = "avg_pool2d";
     GLOBAL_POOL2D = "global_pool2d";

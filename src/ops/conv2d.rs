@@ -125,6 +125,7 @@ struct Conv2dParams {
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D.name, std::mem::size_of::<Conv2dParams>()));
     v.push((shaders::CONV2D_DIRECT.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
 }
@@ -649,6 +650,20 @@ pub fn conv2d_backward_weight(
     w_shape: &[usize],
     cfg: &Conv2d,
 ) -> Result<Tensor> {
+    let cout_g = w_shape.first().copied().unwrap_or(0) / cfg.groups.max(1);
+    let kernel = kernel_for(rec, cout_g);
+    conv2d_backward_weight_with(rec, dy, x, w_shape, cfg, kernel)
+}
+
+/// [`conv2d_backward_weight`] with the kernel chosen by the caller (tests run both).
+pub fn conv2d_backward_weight_with(
+    rec: &mut Recorder,
+    dy: &Tensor,
+    x: &Tensor,
+    w_shape: &[usize],
+    cfg: &Conv2d,
+    kernel: ConvKernel,
+) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
@@ -657,6 +672,10 @@ pub fn conv2d_backward_weight(
     params.k_len = to_u32(op, "N*H_out*W_out", n * oh * ow)?;
     params.n_len = to_u32(op, "C_in/groups*KH*KW", cols)?;
     let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
+    if kernel == ConvKernel::Direct {
+        weight_grad_direct(rec, &params, [n, oh, ow], cols, [dy, x, &dw])?;
+        return Ok(dw);
+    }
     let (bm, bn) = weight_tile_for(cout_g, cols);
     let tiles = [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize)];
     let overrides = [("BM", bm as f64), ("BN", bn as f64)];
@@ -719,6 +738,144 @@ pub fn conv2d_backward_weight(
     }
     rec.recycle(partials);
     Ok(dw)
+}
+
+/// Mirrors `Params` in `shaders/conv2d_backward_weight_direct.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct WeightDirectParams {
+    n: u32,
+    cin: u32,
+    h: u32,
+    w: u32,
+    cout: u32,
+    oh: u32,
+    ow: u32,
+    groups: u32,
+    kh: u32,
+    kw: u32,
+    stride_h: u32,
+    stride_w: u32,
+    pad_top: u32,
+    pad_left: u32,
+    dil_h: u32,
+    dil_w: u32,
+    cin_g: u32,
+    cout_g: u32,
+    cols: u32,
+    rows: u32,
+    row_begin: u32,
+    row_end: u32,
+    rows_per_chunk: u32,
+    _pad0: u32,
+}
+
+/// Output channels (TM) and weight columns (TN) of one invocation of
+/// conv2d_backward_weight_direct, and its workgroup size.
+const WEIGHT_DIRECT_TM: usize = 16;
+const WEIGHT_DIRECT_TN: usize = 16;
+const WEIGHT_DIRECT_WG: usize = 8;
+
+/// The weight gradient with conv2d_backward_weight_direct on `[dy, x, dw]`: the N * H_out
+/// output rows in chunks of about REDUCTION_CHUNK pixels run side by side, each into its own
+/// slice of a scratch buffer, summed by reduce_chunks (in rounds that bound the scratch
+/// buffer). One chunk writes dw directly.
+fn weight_grad_direct(
+    rec: &mut Recorder,
+    b: &Conv2dBackwardParams,
+    [n, oh, ow]: [usize; 3],
+    cols: usize,
+    [dy, x, dw]: [&Tensor; 3],
+) -> Result<()> {
+    let op = "conv2d_backward_weight";
+    let rows = n * oh;
+    let rows_per_chunk = (REDUCTION_CHUNK / ow.max(1)).max(1);
+    let chunks = rows.div_ceil(rows_per_chunk).max(1);
+    let mut p = WeightDirectParams {
+        n: b.n,
+        cin: b.cin,
+        h: b.h,
+        w: b.w,
+        cout: b.cout,
+        oh: b.oh,
+        ow: b.ow,
+        groups: b.groups,
+        kh: b.kh,
+        kw: b.kw,
+        stride_h: b.stride_h,
+        stride_w: b.stride_w,
+        pad_top: b.pad_top,
+        pad_left: b.pad_left,
+        dil_h: b.dil_h,
+        dil_w: b.dil_w,
+        cin_g: b.cin_g,
+        cout_g: b.cout_g,
+        cols: to_u32(op, "C_in/groups*KH*KW", cols)?,
+        rows: to_u32(op, "N*H_out", rows)?,
+        row_begin: 0,
+        row_end: 0,
+        rows_per_chunk: to_u32(op, "rows per chunk", rows_per_chunk)?,
+        _pad0: 0,
+    };
+    let groups_of = |chunks: usize| {
+        workgroups(
+            op,
+            [
+                cols.div_ceil(WEIGHT_DIRECT_WG * WEIGHT_DIRECT_TN),
+                (b.cout_g as usize).div_ceil(WEIGHT_DIRECT_TM),
+                b.groups as usize * chunks,
+            ],
+        )
+    };
+    let overrides = [("WG", WEIGHT_DIRECT_WG as f64)];
+    let entry = "conv2d_backward_weight_direct";
+    if chunks == 1 {
+        p.row_end = p.rows;
+        return rec.dispatch(
+            &shaders::CONV2D_BACKWARD_WEIGHT_DIRECT,
+            entry,
+            &overrides,
+            &p,
+            &[dy, x, dw],
+            groups_of(1)?,
+        );
+    }
+    let out_len = dw.numel();
+    const SCRATCH_VALUES: usize = 16 << 20; // 64 MiB of partial sums at most
+    let limit_z = rec.gpu().limits().max_compute_workgroups_per_dimension as usize;
+    let per_round = chunks.min((SCRATCH_VALUES / out_len.max(1)).max(1)).min((limit_z / b.groups as usize).max(1));
+    let partials = rec.alloc([per_round, out_len], DType::F32)?;
+    let mut first = 0;
+    while first < chunks {
+        let count = per_round.min(chunks - first);
+        p.row_begin = (first * rows_per_chunk) as u32;
+        p.row_end = ((first + count) * rows_per_chunk).min(rows) as u32;
+        rec.dispatch(
+            &shaders::CONV2D_BACKWARD_WEIGHT_DIRECT,
+            entry,
+            &overrides,
+            &p,
+            &[dy, x, &partials],
+            groups_of(count)?,
+        )?;
+        let reduce = Conv2dBackwardParams {
+            k_begin: count as u32,
+            k_end: to_u32(op, "weight count", out_len)?,
+            accumulate: (first > 0) as u32,
+            ..Zeroable::zeroed()
+        };
+        rec.dispatch(
+            &shaders::CONV2D_BACKWARD_WEIGHT,
+            "reduce_chunks",
+            &[("WG", 256.0)],
+            &reduce,
+            &[&partials, dw],
+            grid_1d(out_len as u64, 256),
+        )?;
+        first += count;
+    }
+    rec.recycle(partials);
+    Ok(())
 }
 
 /// Gradient of conv2d with respect to its bias: the sum of `dy` `[N, C_out, H_out, W_out]`
