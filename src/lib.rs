@@ -26,7 +26,7 @@
 //! (the CAM methods), [`import`](mod@import) (ONNX), [`io`](mod@io) (images, .npy,
 //! safetensors), [`vis`](mod@vis) (colormaps, overlays, grids), [`data`](mod@data) (seeded
 //! labelled scenes for the demo model), [`train`](mod@train) (training steps, optimizers,
-//! schedules), [`bench`](mod@bench)
+//! schedules), [`demo`](mod@demo) (the embedded model this engine trained), [`bench`](mod@bench)
 //! (timing and ceiling microbenchmarks).
 
 #![warn(missing_docs)]
@@ -34,6 +34,7 @@
 pub mod bench;
 pub mod cam;
 pub mod data;
+pub mod demo;
 mod error;
 pub mod gpu;
 pub mod graph;

@@ -337,16 +337,172 @@ fn scorecam_on_exports() {
     cam_parity("resnet18", "scorecam");
 }
 
+/// Writes generated test scene `i` as a `w x h` PNG (or JPEG, by extension): the scene's 64x64
+/// image resized, so the demo model's preprocessing has something to undo.
+fn scene_picture(i: u64, w: u32, h: u32, name: &str) -> PathBuf {
+    use featuremap::data::{SceneGenerator, Split};
+    let scene = SceneGenerator::new(64, Split::Test).unwrap().scene(i);
+    let rgb = featuremap::vis::chw_to_rgb(&scene.image, 64, 64).unwrap();
+    let path = tmp(name);
+    if (w, h) == (64, 64) && name.ends_with(".png") {
+        featuremap::vis::save_png_atomic(&rgb, &path).unwrap();
+    } else {
+        image::imageops::resize(&rgb, w, h, image::imageops::FilterType::Triangle).save(&path).unwrap();
+    }
+    path
+}
+
+/// The top-K lines of `run`: `class  percent%  logit value  name`.
+fn top_k_names(out: &str) -> Vec<String> {
+    out.lines().filter(|l| l.contains("logit")).filter_map(|l| l.split_whitespace().last().map(String::from)).collect()
+}
+
 #[test]
-fn demo_writes_its_pictures() {
+fn help_names_the_demo_model() {
+    for verb in ["bench", "inspect", "run", "cam", "features", "embed"] {
+        let out = ok(&[verb, "--help"]);
+        assert!(out.contains("`demo`"), "{verb} --help does not mention the embedded model:\n{out}");
+    }
+}
+
+#[test]
+fn demo_writes_overlays_grids_table_and_page() {
     if !have_gpu() {
         return;
     }
     let dir = tmp("demo");
     let out = ok(&["demo", "--out", s(&dir)]);
     assert!(out.contains("adapter"), "{out}");
-    for f in ["input.png", "conv1_feature_maps.png"] {
-        let img = image::open(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
-        assert!(img.width() >= 96, "{f}");
+    let classes = featuremap::demo::CLASSES;
+    assert_eq!(out.lines().filter(|l| l.starts_with("scene ") && l.contains("predicted")).count(), 8, "{out}");
+    for (i, class) in classes.iter().enumerate() {
+        assert!(out.contains(&format!("scene {i}: true {class}, predicted ")), "{out}");
+        for f in [format!("scene{i}_{class}.png"), format!("scene{i}_{class}_gradcam.png")] {
+            let img = image::open(dir.join(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!((img.width(), img.height()), (256, 256), "{f}");
+        }
     }
+    // One labelled grid per stage, each tile as tall as its maps (scaled up): spatial size falls.
+    for stage in featuremap::demo::STAGES {
+        let f = format!("{stage}_features.png");
+        let img = image::open(dir.join(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(img.width() >= 64 && img.height() >= 64, "{f}");
+    }
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let mut pngs = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains("tmp"), "temporary file {name} left behind");
+        if name.ends_with(".png") {
+            assert!(page.contains(&format!("src=\"{name}\"")), "index.html does not show {name}");
+            pngs += 1;
+        }
+    }
+    assert_eq!(pngs, 2 * 8 + 4);
+    for (stage, shape) in [("stage1", "16 maps of 64x64"), ("stage4", "128 maps of 8x8")] {
+        assert!(page.contains(&format!("{stage}: {shape}")), "index.html lacks {stage}'s shape");
+    }
+    for class in classes {
+        assert!(page.contains(&format!("<td>{class}</td>")), "index.html lacks the true class {class}");
+    }
+    let table = std::fs::read_to_string(dir.join("inspect.txt")).unwrap();
+    for (stage, shape) in [
+        ("stage1", "[1, 16, 64, 64]"),
+        ("stage2", "[1, 32, 32, 32]"),
+        ("stage3", "[1, 64, 16, 16]"),
+        ("stage4", "[1, 128, 8, 8]"),
+    ] {
+        let row = table.lines().find(|l| l.split_whitespace().next() == Some(stage));
+        assert!(row.is_some_and(|r| r.contains("relu") && r.contains(shape)), "inspect.txt lacks {stage}:\n{table}");
+    }
+    assert!(page.contains("stage4.conv"), "index.html lacks the inspect table");
+}
+
+#[test]
+fn demo_explains_a_users_picture() {
+    if !have_gpu() {
+        return;
+    }
+    let picture = scene_picture(5, 100, 70, "my star.png");
+    let dir = tmp("demo-mine");
+    let out = ok(&["demo", "--image", s(&picture), "--scenes", "1", "--out", s(&dir)]);
+    assert!(out.contains("my star: true -, predicted "), "{out}");
+    assert!(out.contains("scene 0: true circle, predicted "), "{out}");
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for f in ["image0_my_star.png", "image0_my_star_gradcam.png", "scene0_circle_gradcam.png"] {
+        let img = image::open(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!((img.width(), img.height()), (256, 256), "{f}");
+        assert!(page.contains(&format!("src=\"{f}\"")), "index.html does not show {f}");
+    }
+    // The stage grids show the user's picture, the first one.
+    assert!(page.contains("Feature maps of my star"), "{page}");
+    let e = fails(&["demo", "--scenes", "0", "--out", s(&dir)]);
+    assert!(e.contains("--image"), "{e}");
+}
+
+#[test]
+fn run_demo_prints_class_names() {
+    if !have_gpu() {
+        return;
+    }
+    let picture = scene_picture(3, 64, 64, "scene3.png");
+    let out = ok(&["run", "demo", "--input", s(&picture)]);
+    let names = top_k_names(&out);
+    assert_eq!(names.len(), 5, "{out}");
+    assert!(names.iter().all(|n| featuremap::demo::CLASSES.contains(&n.as_str())), "{out}");
+    // --labels still wins over the model's own names.
+    let labels = tmp("demo-labels.txt");
+    std::fs::write(&labels, (0..8).map(|i| format!("mine-{i}\n")).collect::<String>()).unwrap();
+    let out = ok(&["run", "demo", "--input", s(&picture), "--top", "2", "--labels", s(&labels)]);
+    assert_eq!(out.matches("mine-").count(), 2, "{out}");
+}
+
+#[test]
+fn run_demo_takes_pictures_of_any_size() {
+    if !have_gpu() {
+        return;
+    }
+    for (w, h, name) in [(100, 70, "wide_100x70.png"), (70, 100, "tall_70x100.jpg"), (40, 40, "small_40x40.png")] {
+        let picture = scene_picture(2, w, h, name);
+        let out = ok(&["run", "demo", "--input", s(&picture), "--top", "8"]);
+        let mut names = top_k_names(&out);
+        names.sort();
+        let mut all: Vec<String> = featuremap::demo::CLASSES.iter().map(|c| c.to_string()).collect();
+        all.sort();
+        assert_eq!(names, all, "{name}: {out}");
+    }
+}
+
+#[test]
+fn every_verb_takes_the_demo_model() {
+    if !have_gpu() {
+        return;
+    }
+    let picture = scene_picture(1, 90, 64, "verbs.png");
+    let table = ok(&["inspect", "demo"]);
+    for stage in featuremap::demo::STAGES {
+        assert!(table.lines().any(|l| l.starts_with(&format!("{stage} "))), "{table}");
+    }
+    let grid = tmp("demo-grid.png");
+    ok(&["features", "demo", s(&picture), "--layer", "stage2", "--png", s(&grid)]);
+    let img = image::open(&grid).unwrap();
+    assert!(img.width() > 96 && img.height() > 96);
+    let (cam_png, cam_npy, html) = (tmp("demo-cam.png"), tmp("demo-cam.npy"), tmp("demo-cam.html"));
+    let out = ok(&["cam", "demo", s(&picture), "--png", s(&cam_png), "--npy", s(&cam_npy), "--html", s(&html)]);
+    assert!(featuremap::demo::CLASSES.iter().any(|c| out.contains(&format!(" {c} ("))), "{out}");
+    let img = image::open(&cam_png).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64));
+    assert_eq!(npy(&cam_npy).0, vec![1, 64, 64]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(featuremap::demo::CLASSES.iter().any(|c| page.contains(&format!(" {c} ("))), "{page}");
+    let emb = tmp("demo-emb.npy");
+    ok(&["embed", "demo", s(&picture), s(&picture), "--layer", "stage4", "--npy", s(&emb)]);
+    assert_eq!(npy(&emb).0, vec![2, 128]);
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["bench", "demo", "--iters", "1", "--cam", "stage4", "--json"])).unwrap();
+    assert_eq!(v["model"], "demo");
+    assert!(v["forward_ms_median"].as_f64().unwrap() > 0.0 && v["cam_ms_median"].is_number());
+    // `./demo` is a path: a missing file is an error naming it, not the embedded model.
+    let e = fails(&["inspect", "./demo"]);
+    assert!(e.contains("./demo"), "{e}");
 }

@@ -246,8 +246,8 @@ impl From<&Conv2dParams> for DirectParams {
 }
 
 /// Output pixels (TN) and channels (TM) of one invocation of conv2d_direct, and its workgroup.
-const DIRECT_TN: usize = 8;
-const DIRECT_TM: usize = 32;
+const DIRECT_TN: usize = 16;
+const DIRECT_TM: usize = 16;
 const DIRECT_WG: usize = 64;
 
 /// Records conv2d_direct for `p` (geometry and weight strides filled in) on

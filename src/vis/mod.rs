@@ -36,50 +36,95 @@ pub fn feature_grid(maps: &[f32], c: usize, h: usize, w: usize, cols: usize, zoo
     Ok(img)
 }
 
-/// 3x5 bitmaps of the digits 0-9, one row per 3 bits (most significant bit on the left).
-const DIGITS: [[u8; 5]; 10] = [
-    [7, 5, 5, 5, 7],
-    [2, 6, 2, 2, 7],
-    [7, 1, 7, 4, 7],
-    [7, 1, 7, 1, 7],
-    [5, 5, 7, 1, 1],
-    [7, 4, 7, 1, 7],
-    [7, 4, 7, 5, 7],
-    [7, 1, 1, 1, 1],
-    [7, 5, 7, 5, 7],
-    [7, 5, 7, 1, 7],
-];
+/// A 3x5 pixel font, one row per 3 bits (most significant bit on the left): digits, letters
+/// (drawn as capitals), and `%`, `.`, `-`; anything else is a space.
+fn glyph(ch: char) -> [u8; 5] {
+    const DIGITS: [[u8; 5]; 10] = [
+        [7, 5, 5, 5, 7],
+        [2, 6, 2, 2, 7],
+        [7, 1, 7, 4, 7],
+        [7, 1, 7, 1, 7],
+        [5, 5, 7, 1, 1],
+        [7, 4, 7, 1, 7],
+        [7, 4, 7, 5, 7],
+        [7, 1, 1, 1, 1],
+        [7, 5, 7, 5, 7],
+        [7, 5, 7, 1, 7],
+    ];
+    const LETTERS: [[u8; 5]; 26] = [
+        [2, 5, 7, 5, 5],
+        [6, 5, 6, 5, 6],
+        [3, 4, 4, 4, 3],
+        [6, 5, 5, 5, 6],
+        [7, 4, 6, 4, 7],
+        [7, 4, 6, 4, 4],
+        [3, 4, 5, 5, 3],
+        [5, 5, 7, 5, 5],
+        [7, 2, 2, 2, 7],
+        [1, 1, 1, 5, 2],
+        [5, 5, 6, 5, 5],
+        [4, 4, 4, 4, 7],
+        [5, 7, 7, 5, 5],
+        [6, 5, 5, 5, 5],
+        [2, 5, 5, 5, 2],
+        [6, 5, 6, 4, 4],
+        [2, 5, 5, 6, 3],
+        [6, 5, 6, 5, 5],
+        [3, 4, 2, 1, 6],
+        [7, 2, 2, 2, 2],
+        [5, 5, 5, 5, 7],
+        [5, 5, 5, 5, 2],
+        [5, 5, 7, 7, 5],
+        [5, 5, 2, 5, 5],
+        [5, 5, 2, 2, 2],
+        [7, 1, 2, 4, 7],
+    ];
+    match ch {
+        '0'..='9' => DIGITS[ch as usize - '0' as usize],
+        'a'..='z' => LETTERS[ch as usize - 'a' as usize],
+        'A'..='Z' => LETTERS[ch as usize - 'A' as usize],
+        '%' => [5, 1, 2, 4, 5],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        _ => [0; 5],
+    }
+}
 
-/// Draws `number` at `(x, y)` in a 3x5 pixel font scaled by `scale`, yellow on a dark box, so a
-/// grid tile can say which channel it shows.
-pub fn draw_number(img: &mut image::RgbImage, x: u32, y: u32, number: usize, scale: u32) {
-    let text = number.to_string();
-    let (w, h) = ((4 * text.len() as u32 + 1) * scale, 7 * scale);
+/// Draws `text` at `(x, y)` in a 3x5 pixel font scaled by `scale`, yellow on a dark box, for
+/// labels on pictures (a channel number on a grid tile, a class and score on an overlay).
+/// Clipped at the image's edges.
+pub fn draw_text(img: &mut image::RgbImage, x: u32, y: u32, text: &str, scale: u32) {
+    let chars: Vec<char> = text.chars().collect();
+    let (w, h) = ((4 * chars.len() as u32 + 1) * scale, 7 * scale);
+    let mut put = |px: u32, py: u32, c: [u8; 3]| {
+        if px < img.width() && py < img.height() {
+            img.put_pixel(px, py, image::Rgb(c));
+        }
+    };
     for dy in 0..h {
         for dx in 0..w {
-            if x + dx < img.width() && y + dy < img.height() {
-                img.put_pixel(x + dx, y + dy, image::Rgb([0, 0, 0]));
-            }
+            put(x + dx, y + dy, [0, 0, 0]);
         }
     }
-    for (i, ch) in text.bytes().enumerate() {
-        let glyph = DIGITS[(ch - b'0') as usize];
-        for (row, bits) in glyph.iter().enumerate() {
+    for (i, &ch) in chars.iter().enumerate() {
+        for (row, bits) in glyph(ch).iter().enumerate() {
             for col in 0..3 {
                 if bits >> (2 - col) & 1 == 1 {
                     for sy in 0..scale {
                         for sx in 0..scale {
                             let px = x + (1 + 4 * i as u32 + col) * scale + sx;
-                            let py = y + (1 + row as u32) * scale + sy;
-                            if px < img.width() && py < img.height() {
-                                img.put_pixel(px, py, image::Rgb([255, 220, 0]));
-                            }
+                            put(px, y + (1 + row as u32) * scale + sy, [255, 220, 0]);
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Draws `number` with [`draw_text`], so a grid tile can say which channel it shows.
+pub fn draw_number(img: &mut image::RgbImage, x: u32, y: u32, number: usize, scale: u32) {
+    draw_text(img, x, y, &number.to_string(), scale);
 }
 
 /// [`feature_grid`] with each tile labelled by its channel number.

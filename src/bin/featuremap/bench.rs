@@ -9,7 +9,7 @@ use featuremap::{bench, Error, Gpu, Result, Tensor};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (.onnx) to time; omit with --ceiling.
+    /// The model to time: an .onnx file, or `demo` for the embedded shapes model; omit with --ceiling.
     model: Option<PathBuf>,
     /// Measure the adapter's FMA throughput and copy bandwidth with microkernels.
     #[arg(long)]
@@ -20,7 +20,8 @@ pub struct Args {
     /// Timed runs (the median is reported).
     #[arg(long, alias = "runs", default_value_t = 7)]
     iters: usize,
-    /// Also time Grad-CAM on this layer (forward, partial backward, heatmap in host memory).
+    /// Also time Grad-CAM on this layer (forward, partial backward, heatmap in host memory);
+    /// `demo` has stage1 .. stage4.
     #[arg(long)]
     cam: Option<String>,
     /// Print one JSON object.
@@ -112,6 +113,7 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
             "runs": args.iters,
             "fma_ms": {"median": c.fma.median(), "min": c.fma.min(), "max": c.fma.max(), "flops_per_run": c.fma_flops},
             "copy_ms": {"median": c.copy.median(), "min": c.copy.min(), "max": c.copy.max(), "bytes_per_run": c.copy_bytes},
+            "fma_per_gathered_load": c.fma_per_load.iter().map(|(f, g)| serde_json::json!({"fmas_per_load": f, "gflops": g})).collect::<Vec<_>>(),
         });
         println!("{obj}");
     } else {
@@ -134,6 +136,11 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
             c.copy.min(),
             c.copy.max()
         );
+        // What a kernel's loads allow: every operand load of a convolution reads a
+        // per-invocation address (a gather on CPU adapters).
+        for (fmas, g) in &c.fma_per_load {
+            println!("fma with a gathered load per {fmas:>2} FMAs  {g:8.1} GFLOP/s");
+        }
     }
     Ok(())
 }

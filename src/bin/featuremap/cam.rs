@@ -1,21 +1,24 @@
 //! `featuremap cam MODEL INPUT... --layer TENSOR`: CAM heatmaps as .npy and overlays as PNG.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use featuremap::cam::{self, CamOptions, Method, Target};
+use featuremap::graph::Graph;
 use featuremap::io::write_npy;
 use featuremap::vis::{self, Colormap, Overlay};
 use featuremap::{Error, Gpu, Result, Tensor};
 
+use crate::html::{self, png_bytes, Item};
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (.onnx).
+    #[arg(help = crate::model::MODEL_HELP)]
     model: PathBuf,
     /// Images (PNG, JPEG, WebP, BMP), preprocessed .npy tensors, or folders of them.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Target layer (an ONNX tensor name); repeat to average several. Default: the last 4-D
-    /// feature map before global pooling.
+    /// Target layer (an ONNX tensor name; `demo` has stage1 .. stage4); repeat to average
+    /// several. Default: the last 4-D feature map before global pooling.
     #[arg(long = "layer")]
     layers: Vec<String>,
     /// gradcam, hirescam, gradcam++, xgradcam, layercam, scorecam, ablationcam, eigencam,
@@ -43,18 +46,51 @@ pub struct Args {
     /// Images per GPU batch.
     #[arg(long, default_value_t = 8)]
     batch: usize,
+    /// A text file with one class name per line, for the printed lines and the HTML captions
+    /// (default: the model's own names, if it has them).
+    #[arg(long)]
+    labels: Option<PathBuf>,
 }
 
-/// One explained image, for the HTML report.
-pub struct Item {
-    pub name: String,
-    pub class: usize,
-    pub prob: f32,
-    pub png: Vec<u8>,
+/// One batch explained: heatmaps, scores and overlays, read back.
+pub struct Explained {
+    /// Heatmaps `[N, H, W]` in [0, 1].
+    pub maps: Vec<f32>,
+    /// The network's output `[N, classes]`.
+    pub logits: Vec<f32>,
+    /// `[N, H, W]` of the heatmaps (the input's size).
+    pub dims: [usize; 3],
+    /// Each heatmap laid over its image, RGBA.
+    pub overlays: Vec<image::RgbaImage>,
+}
+
+/// Explains the batch `x` and lays each heatmap over its image as a person sees it (`shown`:
+/// `[N, 3, H, W]` in [0, 1]); the overlays are made on the GPU before anything is read back.
+pub fn explain_batch(
+    gpu: &Gpu,
+    graph: &Graph,
+    x: &Tensor,
+    shown: &[f32],
+    opts: &CamOptions,
+    colormap: Colormap,
+) -> Result<Explained> {
+    let out = cam::explain(gpu, graph, x, opts)?;
+    let [n, _, h, w] = out.heatmap.shape().nchw("cam")?;
+    let img = Tensor::from_f32(gpu, [n, 3, h, w], shown)?;
+    let rgba = gpu.run(|rec| {
+        vis::colorize(rec, &out.heatmap, Some(&img), colormap, Overlay::ShowCamOnImage { image_weight: 0.5 })
+    })?;
+    Ok(Explained {
+        maps: out.heatmap.to_f32(gpu)?,
+        logits: out.logits.to_f32(gpu)?,
+        dims: [n, h, w],
+        overlays: vis::read_rgba(gpu, &rgba)?,
+    })
 }
 
 pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let m = crate::model::load(gpu, &args.model)?;
+    let labels = m.class_names(args.labels.as_deref())?;
     let method = Method::from_name(&args.method)?;
     let colormap = Colormap::from_name(&args.colormap)?;
     let files = crate::model::expand_inputs(&args.inputs)?;
@@ -85,22 +121,14 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let mut items = Vec::new();
     let mut all_maps = Vec::new();
     let mut map_dims = [0usize; 3];
+    let per_image = m.input_chw()?.iter().product::<usize>();
     for chunk in files.chunks(args.batch) {
         let batch = crate::model::load_batch(gpu, &m, chunk)?;
-        let (x, values) = (&batch.tensor, &batch.values);
-        let out = cam::explain(gpu, m.graph(), x, &opts)?;
-        let [n, _, h, w] = out.heatmap.shape().nchw("cam")?;
-        let maps = out.heatmap.to_f32(gpu)?;
-        let logits = out.logits.to_f32(gpu)?;
-        let k = logits.len() / n;
-        // Overlays on the GPU, over the input shown in [0, 1].
-        let shown: Vec<f32> =
-            values.chunks(3 * h * w).flat_map(|img| m.pre.denormalize(img)).map(|v| v.clamp(0.0, 1.0)).collect();
-        let img = Tensor::from_f32(gpu, [n, 3, h, w], &shown)?;
-        let rgba = gpu.run(|rec| {
-            vis::colorize(rec, &out.heatmap, Some(&img), colormap, Overlay::ShowCamOnImage { image_weight: 0.5 })
-        })?;
-        let overlays = vis::read_rgba(gpu, &rgba)?;
+        // Overlays over the input as a person sees it: normalisation undone, in [0, 1].
+        let shown: Vec<f32> = batch.values.chunks(per_image).flat_map(|img| m.pre.denormalize(img)).collect();
+        let e = explain_batch(gpu, m.graph(), &batch.tensor, &shown, &opts, colormap)?;
+        let [_, h, w] = e.dims;
+        let k = e.logits.len() / e.dims[0].max(1);
         // Name each image by its file (and index within a .npy batch).
         let mut names = Vec::new();
         for (f, &count) in chunk.iter().zip(&batch.per_file) {
@@ -110,26 +138,27 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             }
         }
         for (i, name) in names.iter().enumerate() {
-            let row = &logits[i * k..(i + 1) * k];
-            let class = args.class.unwrap_or_else(|| (0..k).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0));
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let prob = (row[class] - max).exp() / row.iter().map(|v| (v - max).exp()).sum::<f32>();
-            let png = png_bytes(&overlays[i])?;
+            let row = &e.logits[i * k..(i + 1) * k];
+            let class = args.class.unwrap_or_else(|| crate::model::top1(row).0);
+            let prob = crate::model::softmax(row).get(class).copied().unwrap_or(0.0);
+            let label = labels.as_ref().and_then(|l| l.get(class)).cloned();
+            let png = png_bytes(&e.overlays[i])?;
             if let Some(dir) = &args.out {
                 featuremap::io::write_atomic(&dir.join(format!("{name}.png")), &png)?;
-                write_npy(&dir.join(format!("{name}.npy")), &[h, w], &maps[i * h * w..(i + 1) * h * w])?;
+                write_npy(&dir.join(format!("{name}.npy")), &[h, w], &e.maps[i * h * w..(i + 1) * h * w])?;
             }
             if bar.is_none() {
+                let named = label.as_ref().map_or(String::new(), |l| format!(" {l}"));
                 println!(
-                    "{name}: class {class} ({:.1}%), {} on {}",
+                    "{name}: class {class}{named} ({:.1}%), {} on {}",
                     100.0 * prob,
                     method.name(),
                     layer_names(&m, &opts)
                 );
             }
-            items.push(Item { name: name.clone(), class, prob, png });
+            items.push(Item { name: name.clone(), class, label, prob, png });
         }
-        all_maps.extend_from_slice(&maps);
+        all_maps.extend_from_slice(&e.maps);
         map_dims = [all_maps.len() / (h * w), h, w];
         if let Some(b) = &bar {
             b.inc(chunk.len() as u64);
@@ -151,7 +180,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     }
     if let Some(path) = &args.html {
         let title = format!("{} on {} of {}", method.name(), layer_names(&m, &opts), args.model.display());
-        featuremap::io::write_atomic(path, html_report(&title, &items).as_bytes())?;
+        featuremap::io::write_atomic(path, html::cam_report(&title, &items).as_bytes())?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -159,38 +188,4 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
 
 fn layer_names(m: &crate::model::Model, opts: &CamOptions) -> String {
     opts.layers.iter().map(|l| format!("`{}`", m.graph().name(*l))).collect::<Vec<_>>().join(" + ")
-}
-
-/// Encodes an RGBA image as PNG bytes.
-pub fn png_bytes(img: &image::RgbaImage) -> Result<Vec<u8>> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut buf, image::ImageFormat::Png)
-        .map_err(|e| Error::Image { path: Path::new("<memory>").into(), message: e.to_string() })?;
-    Ok(buf.into_inner())
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// One self-contained page: every overlay inline as a data URL, with its class and score.
-pub fn html_report(title: &str, items: &[Item]) -> String {
-    use base64::Engine;
-    let mut s = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:sans-serif;background:#111;color:#eee}}\
-         figure{{display:inline-block;margin:8px;text-align:center}}img{{width:224px;image-rendering:pixelated;border:1px solid #444}}</style></head>\n\
-         <body><h1>{t}</h1>\n",
-        t = escape(title)
-    );
-    for it in items {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&it.png);
-        s.push_str(&format!(
-            "<figure><img alt=\"{n}\" src=\"data:image/png;base64,{b64}\"><figcaption>{n}<br>class {c} ({p:.1}%)</figcaption></figure>\n",
-            n = escape(&it.name),
-            c = it.class,
-            p = 100.0 * it.prob
-        ));
-    }
-    s.push_str("</body></html>\n");
-    s
 }

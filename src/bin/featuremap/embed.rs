@@ -8,12 +8,13 @@ use featuremap::{Gpu, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (.onnx).
+    #[arg(help = crate::model::MODEL_HELP)]
     model: PathBuf,
     /// Images, preprocessed .npy tensors, or folders of them.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// The layer to pool (an ONNX tensor name); a [N, C] tensor is taken as is.
+    /// The layer to pool (an ONNX tensor name; `demo` has stage1 .. stage4); a [N, C] tensor is
+    /// taken as is.
     #[arg(long)]
     layer: String,
     /// Where to write the embeddings, float32 (N, C).

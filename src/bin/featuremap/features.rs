@@ -9,11 +9,11 @@ use featuremap::{vis, Error, Gpu, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (.onnx).
+    #[arg(help = crate::model::MODEL_HELP)]
     model: PathBuf,
     /// One image or preprocessed .npy (the first image of a batch is shown).
     input: PathBuf,
-    /// The feature-map stack to show (an ONNX tensor name).
+    /// The feature-map stack to show (an ONNX tensor name; `demo` has stage1 .. stage4).
     #[arg(long)]
     layer: String,
     /// Write the grid PNG.
@@ -43,10 +43,15 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     if let Some(p) = &args.npy {
         write_npy(p, &[n, c, h, w], &values)?;
     }
-    let cols = (c as f64).sqrt().ceil() as usize;
-    let zoom = (96 / h.max(w)).clamp(1, 8);
-    let grid = vis::feature_grid_labelled(&values[..c * h * w], c, h, w, cols, zoom)?;
-    vis::save_png_atomic(&grid, &args.png)?;
+    vis::save_png_atomic(&grid(&values[..c * h * w], c, h, w)?, &args.png)?;
     println!("`{}`: {c} maps of {h}x{w}; wrote {}", args.layer, args.png.display());
     Ok(())
+}
+
+/// One image's `[C, H, W]` stack as a labelled grid: about square, tiles scaled up to roughly
+/// 96 pixels so that 8x8 maps stay legible next to 64x64 ones (shared with `demo`).
+pub fn grid(values: &[f32], c: usize, h: usize, w: usize) -> Result<image::RgbImage> {
+    let cols = (c as f64).sqrt().ceil() as usize;
+    let zoom = (96 / h.max(w).max(1)).clamp(1, 8);
+    vis::feature_grid_labelled(values, c, h, w, cols, zoom)
 }

@@ -7,7 +7,7 @@ use featuremap::{Gpu, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (.onnx).
+    #[arg(help = crate::model::MODEL_HELP)]
     model: PathBuf,
     /// Print JSON (one object per node) instead of a table.
     #[arg(long)]
@@ -71,12 +71,15 @@ fn human(v: u64) -> String {
 
 pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let m = crate::model::load(gpu, &args.model)?;
-    print_table(m.graph(), args.json, &m.onnx.producer, m.onnx.opset);
+    print!("{}", table(m.graph(), args.json, &m.onnx.producer, m.onnx.opset));
     Ok(())
 }
 
-/// Prints the per-node table (shared with `demo`).
-pub fn print_table(g: &Graph, json: bool, producer: &str, opset: i64) {
+/// The per-node table as text, one line per node (JSON lines with `json`), ending in a newline;
+/// shared with `demo`, which writes it to a file. `opset` 0 means the graph did not come from
+/// ONNX (the embedded model) and is left out.
+pub fn table(g: &Graph, json: bool, producer: &str, opset: i64) -> String {
+    use std::fmt::Write;
     let rf = receptive_fields(g);
     let mut rows = Vec::new();
     let (mut total_params, mut total_flops) = (0u64, 0u64);
@@ -97,28 +100,37 @@ pub fn print_table(g: &Graph, json: bool, producer: &str, opset: i64) {
             j,
         ));
     }
+    let mut out = String::new();
     if json {
         for (name, op, shape, p, f, r, j) in &rows {
-            println!(
-                "{}",
-                serde_json::json!({"name": name, "op": op, "shape": shape, "parameters": p, "flops": f, "receptive_field": r, "stride": j})
-            );
+            let obj = serde_json::json!({"name": name, "op": op, "shape": shape, "parameters": p, "flops": f, "receptive_field": r, "stride": j});
+            let _ = writeln!(out, "{obj}");
         }
-        return;
+        return out;
     }
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).clamp(4, 60);
-    println!(
+    let _ = writeln!(
+        out,
         "{:<w$}  {:<17} {:<20} {:>9} {:>9} {:>7} {:>6}",
         "name", "op", "output (batch 1)", "params", "FLOPs", "RF", "stride"
     );
     for (name, op, shape, p, f, r, j) in &rows {
         let name = if name.len() > w { format!("...{}", &name[name.len() - (w - 3)..]) } else { name.clone() };
-        println!("{name:<w$}  {op:<17} {:<20} {:>9} {:>9} {r:>7} {j:>6}", format!("{shape:?}"), human(*p), human(*f));
+        let _ = writeln!(
+            out,
+            "{name:<w$}  {op:<17} {:<20} {:>9} {:>9} {r:>7} {j:>6}",
+            format!("{shape:?}"),
+            human(*p),
+            human(*f)
+        );
     }
-    println!(
-        "{} nodes, {} parameters, {} FLOPs per image (batch 1); producer `{producer}`, opset {opset}",
+    let opset = if opset > 0 { format!(", opset {opset}") } else { String::new() };
+    let _ = writeln!(
+        out,
+        "{} nodes, {} parameters, {} FLOPs per image (batch 1); producer `{producer}`{opset}",
         rows.len(),
         human(total_params),
         human(total_flops)
     );
+    out
 }

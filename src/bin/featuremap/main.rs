@@ -5,10 +5,12 @@ mod cam;
 mod demo;
 mod embed;
 mod features;
+mod html;
 mod info;
 mod inspect;
 mod model;
 mod run;
+mod train_demo;
 
 use clap::{Parser, Subcommand};
 
@@ -56,9 +58,14 @@ enum Command {
         after_help = "Example:\n  featuremap embed resnet18.onnx photos/ --layer /layer4/layer4.1/relu_1/Relu_output_0 --npy emb.npy"
     )]
     Embed(embed::Args),
-    /// Run a small convolution on a generated image and write its feature maps as PNG.
-    #[command(after_help = "Example:\n  featuremap demo --out out/demo")]
+    /// The embedded shapes model explained: Grad-CAM overlays, stage feature maps, one HTML page.
+    #[command(
+        after_help = "Examples:\n  featuremap demo --out out/demo\n  featuremap demo --image my_star.jpg --out out/mine"
+    )]
     Demo(demo::Args),
+    /// Train the embedded demo model from scratch on generated scenes and save its weights.
+    #[command(name = "train-demo", after_help = "Example:\n  featuremap train-demo --out demo.safetensors")]
+    TrainDemo(train_demo::Args),
 }
 
 fn main() {
@@ -73,6 +80,7 @@ fn main() {
         Command::Cam(a) => gpu().and_then(|g| cam::run(&g, a)),
         Command::Features(a) => gpu().and_then(|g| features::run(&g, a)),
         Command::Embed(a) => gpu().and_then(|g| embed::run(&g, a)),
+        Command::TrainDemo(a) => gpu().and_then(|g| train_demo::run(&g, a)),
     };
     if let Err(e) = result {
         eprintln!("featuremap: error: {e}");

@@ -1,16 +1,25 @@
 //! Loading a MODEL argument and INPUT files for the verbs.
+//!
+//! MODEL is an .onnx file, or the literal `demo`: the shapes model embedded in the library
+//! ([`featuremap::demo`]), so every verb works with no model file at hand. `demo` always means
+//! the embedded model; a file of that name is reached as `./demo`.
 
 use std::path::{Path, PathBuf};
 
 use featuremap::graph::{Graph, TensorId};
 use featuremap::import::{load_onnx, OnnxModel};
 use featuremap::io::{read_npy, Preprocess};
-use featuremap::{Error, Gpu, Result, Tensor};
+use featuremap::{demo, Error, Gpu, Result, Tensor};
+
+/// The help text of every verb's MODEL argument.
+pub const MODEL_HELP: &str = "The model: an .onnx file, or `demo` for the embedded shapes model (`./demo` for a file)";
 
 /// A loaded model and how its inputs are prepared.
 pub struct Model {
     pub onnx: OnnxModel,
     pub pre: Preprocess,
+    /// Class names that come with the model (the demo model's); `--labels` replaces them.
+    pub labels: Option<Vec<String>>,
 }
 
 impl Model {
@@ -37,12 +46,41 @@ impl Model {
         }
         names.iter().map(|n| self.onnx.tensor(n)).collect()
     }
+
+    /// The class names to print: `--labels FILE` if given, else the model's own, else none.
+    pub fn class_names(&self, labels: Option<&Path>) -> Result<Option<Vec<String>>> {
+        match labels {
+            Some(p) => read_labels(p).map(Some),
+            None => Ok(self.labels.clone()),
+        }
+    }
 }
 
-/// Loads MODEL (an .onnx file).
+/// Whether a MODEL argument names the embedded demo model: exactly `demo`, so `./demo` or any
+/// other spelling of a path still reaches a file.
+pub fn is_demo(model: &Path) -> bool {
+    model.as_os_str() == "demo"
+}
+
+/// The embedded demo model, with its own preprocessing and class names.
+pub fn load_demo(gpu: &Gpu) -> Result<Model> {
+    let onnx = OnnxModel {
+        graph: demo::load(gpu)?,
+        opset: 0,
+        producer: "featuremap demo model (embedded)".into(),
+        declared_batch: None,
+        folded: vec![],
+    };
+    Ok(Model { onnx, pre: demo::preprocess(), labels: Some(demo::CLASSES.iter().map(|c| c.to_string()).collect()) })
+}
+
+/// Loads MODEL: an .onnx file, or `demo` (see [`is_demo`]).
 pub fn load(gpu: &Gpu, model: &Path) -> Result<Model> {
+    if is_demo(model) {
+        return load_demo(gpu);
+    }
     let onnx = load_onnx(gpu, model)?;
-    let mut m = Model { onnx, pre: Preprocess::default() };
+    let mut m = Model { onnx, pre: Preprocess::default(), labels: None };
     let [c, h, w] = m.input_chw()?;
     if c != 3 {
         return Err(Error::arg(
@@ -144,4 +182,18 @@ pub fn load_batch(gpu: &Gpu, m: &Model, paths: &[PathBuf]) -> Result<Batch> {
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
     let s = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     Ok(s.lines().map(|l| l.trim().to_string()).collect())
+}
+
+/// Softmax of one row of logits (max-subtracted, so large logits do not overflow).
+pub fn softmax(row: &[f32]) -> Vec<f32> {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    e.into_iter().map(|v| v / sum).collect()
+}
+
+/// The highest-scoring class of one row of logits and its softmax probability.
+pub fn top1(row: &[f32]) -> (usize, f32) {
+    let class = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+    (class, softmax(row).get(class).copied().unwrap_or(0.0))
 }

@@ -1,4 +1,5 @@
-//! `featuremap run MODEL --input FILE`: a forward pass, top-K classes, the output as .npy.
+//! `featuremap run MODEL --input FILE`: a forward pass, top-K classes (named by `--labels` or
+//! the model's own class names), the output as .npy.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use featuremap::{Error, Gpu, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The model (.onnx).
+    #[arg(help = crate::model::MODEL_HELP)]
     model: PathBuf,
     /// An image (PNG, JPEG, WebP, BMP) or a preprocessed NCHW float32 .npy.
     #[arg(long)]
@@ -19,14 +20,14 @@ pub struct Args {
     /// How many top classes to print per image.
     #[arg(long, default_value_t = 5)]
     top: usize,
-    /// A text file with one class name per line.
+    /// A text file with one class name per line (default: the model's own names, if it has them).
     #[arg(long)]
     labels: Option<PathBuf>,
 }
 
 pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let m = crate::model::load(gpu, &args.model)?;
-    let labels = args.labels.as_deref().map(crate::model::read_labels).transpose()?;
+    let labels = m.class_names(args.labels.as_deref())?;
     let x = crate::model::load_batch(gpu, &m, std::slice::from_ref(&args.input))?.tensor;
     let out = gpu.run(|rec| m.graph().forward(rec, &x, &Keep::default()).map(|a| a.output().clone()))?;
     let logits = out.to_f32(gpu)?;
@@ -39,8 +40,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     };
     for b in 0..n {
         let row = &logits[b * k..(b + 1) * k];
-        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+        let probs = crate::model::softmax(row);
         let mut idx: Vec<usize> = (0..k).collect();
         idx.sort_by(|&a, &c| row[c].total_cmp(&row[a]));
         if n > 1 {
@@ -48,7 +48,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         }
         for &c in idx.iter().take(args.top.min(k)) {
             let name = labels.as_ref().and_then(|l| l.get(c)).map(|s| s.as_str()).unwrap_or("");
-            println!("  {c:>5}  {:>6.2}%  logit {:>9.4}  {name}", 100.0 * (row[c] - max).exp() / sum, row[c]);
+            println!("  {c:>5}  {:>6.2}%  logit {:>9.4}  {name}", 100.0 * probs[c], row[c]);
         }
     }
     Ok(())

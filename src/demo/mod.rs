@@ -1,0 +1,150 @@
+//! The embedded demo model: a small CNN that this engine trained, on its own kernels, to name
+//! the eight shapes of [`crate::data`] scenes. It ships inside the library (safetensors,
+//! `include_bytes!`), so the tool can show feature maps and Grad-CAM with no model file.
+//!
+//! The network ([`architecture`]): four stages of 3x3 convolution, batch norm and ReLU with
+//! [`WIDTHS`] channels (`stage1` .. `stage4`, 64x64 down to 8x8, a 2x2 max pool between
+//! stages), global average pooling and a linear layer to the eight [`CLASSES`]. Its input is a
+//! 64x64 RGB image normalised with [`MEAN`] and [`STD`]; [`preprocess`] prepares any picture.
+//!
+//! ```no_run
+//! # fn main() -> featuremap::Result<()> {
+//! let gpu = featuremap::Gpu::new()?;
+//! let model = featuremap::demo::load(&gpu)?;
+//! let scene = featuremap::data::SceneGenerator::new(64, featuremap::data::Split::Test)?.scene(0);
+//! let x = featuremap::demo::input_tensor(&gpu, &[scene.image])?;
+//! let logits = gpu.run(|rec| Ok(model.forward(rec, &x, &Default::default())?.output().clone()))?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`train`] reproduces the weights from scratch (`featuremap train-demo --out FILE`).
+
+mod quality;
+mod training;
+
+pub use quality::{measure, Quality};
+pub use training::{train, Progress, TrainConfig, TrainReport};
+
+use std::path::Path;
+
+use crate::graph::{Graph, GraphBuilder};
+use crate::io::{parse_safetensors, Preprocess};
+use crate::ops::{Conv2d, Pool2d};
+use crate::{Error, Gpu, Result, Tensor};
+
+pub use crate::data::CLASSES;
+
+/// Side of the (square) input image in pixels.
+pub const IMAGE_SIZE: usize = 64;
+/// Channels of the four stages.
+pub const WIDTHS: [usize; 4] = [16, 32, 64, 128];
+/// Names of the stage outputs (after the ReLU), from 64x64 to 8x8.
+pub const STAGES: [&str; 4] = ["stage1", "stage2", "stage3", "stage4"];
+/// The layer Grad-CAM explains by default: the last stage, which the global pool reads.
+pub const CAM_LAYER: &str = "stage4";
+/// Per-channel mean subtracted from `[0, 1]` RGB values.
+pub const MEAN: [f32; 3] = [0.5, 0.5, 0.5];
+/// Per-channel standard deviation the centred values are divided by.
+pub const STD: [f32; 3] = [0.25, 0.25, 0.25];
+/// Batch-norm epsilon.
+const EPS: f32 = 1e-5;
+
+/// The trained weights, as committed (`src/demo/weights.safetensors`).
+pub static WEIGHTS: &[u8] = include_bytes!("weights.safetensors");
+
+/// How any image becomes the model's input: shorter side resized to 64 (Pillow's antialiased
+/// bilinear filter), centre crop 64x64, normalised with [`MEAN`] and [`STD`].
+pub fn preprocess() -> Preprocess {
+    Preprocess { resize_shorter: Some(IMAGE_SIZE as u32), crop: Some([IMAGE_SIZE as u32; 2]), mean: MEAN, std: STD }
+}
+
+/// Normalises `[3, 64, 64]` RGB values in [0, 1] (a [`crate::data::Scene`]'s image) in place.
+pub fn normalize(chw: &mut [f32]) {
+    let plane = chw.len() / 3;
+    for (c, ch) in chw.chunks_mut(plane).enumerate() {
+        for v in ch {
+            *v = (*v - MEAN[c]) / STD[c];
+        }
+    }
+}
+
+/// A batch `[N, 3, 64, 64]` on the GPU from images in [0, 1] (each `[3, 64, 64]`), normalised.
+pub fn input_tensor(gpu: &Gpu, images: &[Vec<f32>]) -> Result<Tensor> {
+    let per = 3 * IMAGE_SIZE * IMAGE_SIZE;
+    let mut values = Vec::with_capacity(images.len() * per);
+    for img in images {
+        if img.len() != per {
+            return Err(Error::shape("demo", format!("an image has {} values, not 3x64x64", img.len())));
+        }
+        let start = values.len();
+        values.extend_from_slice(img);
+        normalize(&mut values[start..]);
+    }
+    Tensor::from_f32(gpu, [images.len(), 3, IMAGE_SIZE, IMAGE_SIZE], &values)
+}
+
+/// A small deterministic generator (SplitMix64) for initial weights and shuffling.
+pub(crate) struct SplitMix(pub(crate) u64);
+
+impl SplitMix {
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-1, 1).
+    fn next_signed(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+/// The demo network with freshly initialised weights (seeded): convolutions uniform in
+/// `±sqrt(6 / fan_in)` (He), batch norm at scale 1, shift 0, running mean 0 and variance 1, the
+/// linear layer uniform in `±1 / sqrt(fan_in)` (PyTorch's default). Convolutions have no bias
+/// (the batch norm after each has one).
+pub fn architecture(gpu: &Gpu, seed: u64) -> Result<Graph> {
+    let mut rng = SplitMix(seed);
+    let mut uniform = |shape: &[usize], bound: f32| -> Result<Tensor> {
+        let v: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| rng.next_signed() * bound).collect();
+        Tensor::from_f32(gpu, shape.to_vec(), &v)
+    };
+    let mut b = GraphBuilder::new("input", [3, IMAGE_SIZE, IMAGE_SIZE]);
+    let mut h = b.input();
+    let mut cin = 3;
+    for (s, (&width, name)) in WIDTHS.iter().zip(STAGES).enumerate() {
+        if s > 0 {
+            h = b.max_pool2d(&format!("pool{s}"), h, Pool2d::new(2, 2))?;
+        }
+        let w = uniform(&[width, cin, 3, 3], (6.0 / (cin * 9) as f32).sqrt())?;
+        let c = b.conv2d(&format!("{name}.conv"), h, w, None, Conv2d::same(1, 1))?;
+        let ones = Tensor::from_f32(gpu, [width], &vec![1.0; width])?;
+        let bn = b.batch_norm(
+            &format!("{name}.bn"),
+            c,
+            ones.clone(),
+            Tensor::zeros(gpu, [width])?,
+            Tensor::zeros(gpu, [width])?,
+            Tensor::from_f32(gpu, [width], &vec![1.0; width])?,
+            EPS,
+        )?;
+        h = b.relu(name, bn)?;
+        cin = width;
+    }
+    let gap = b.global_avg_pool2d("pool", h)?;
+    let flat = b.flatten("flatten", gap)?;
+    let bound = 1.0 / (cin as f32).sqrt();
+    let w = uniform(&[CLASSES.len(), cin], bound)?;
+    let bias = uniform(&[CLASSES.len()], bound)?;
+    let y = b.linear("fc", flat, w, Some(bias))?;
+    b.build(y)
+}
+
+/// The demo network with the embedded trained weights.
+pub fn load(gpu: &Gpu) -> Result<Graph> {
+    let graph = architecture(gpu, 0)?;
+    let origin = Path::new("the embedded demo model");
+    graph.load_parameters(gpu, &parse_safetensors(WEIGHTS, origin)?, origin)?;
+    Ok(graph)
+}
