@@ -506,3 +506,38 @@ fn every_verb_takes_the_demo_model() {
     let e = fails(&["inspect", "./demo"]);
     assert!(e.contains("./demo"), "{e}");
 }
+
+/// The first run of a big enough convolution times both kernels and stores the choice per
+/// adapter and shape in the cache folder; a second run reads it and times nothing new.
+#[test]
+fn autotune_choices_are_cached_on_disk() {
+    if !have_gpu() {
+        return;
+    }
+    let dir = tmp("autotune-cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    let bench = |dir: &Path| {
+        let o = Command::new(BIN)
+            .args(["bench", "demo", "--batch", "4", "--iters", "1", "--json"])
+            .env("FEATUREMAP_CACHE_DIR", dir)
+            .env_remove("FEATUREMAP_AUTOTUNE")
+            .env_remove("FEATUREMAP_CONV")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    bench(&dir);
+    let file = dir.join("autotune.json");
+    let first = std::fs::read_to_string(&file).expect("autotune.json written");
+    let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&first).unwrap();
+    let info: serde_json::Value = serde_json::from_str(&ok(&["info", "--json"])).unwrap();
+    let adapter = info["adapter"].as_str().unwrap();
+    // Stage 2 to 4 of the demo model at batch 4 are above the tuning threshold (stage 1 is not).
+    assert!(map.len() >= 3, "{map:?}");
+    for (key, choice) in &map {
+        assert!(key.starts_with(adapter) && key.contains("conv2d x[4, "), "{key}");
+        assert!(choice == "tiled" || choice == "direct", "{choice}");
+    }
+    bench(&dir);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first, "a second run re-tuned");
+}

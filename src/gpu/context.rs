@@ -60,6 +60,8 @@ pub(crate) struct GpuInner {
     pub(crate) adapter: AdapterSummary,
     pub(crate) pipelines: PipelineCache,
     pub(crate) pool: BufferPool,
+    /// Kernel variants chosen per shape (see [`super::autotune`]).
+    pub(crate) autotune: super::autotune::AutotuneCache,
     /// Errors the device reported outside an error scope; drained by [`Gpu::check_errors`].
     /// Only used when this crate created the device (an app's own device keeps its handler).
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
@@ -201,6 +203,7 @@ impl Gpu {
             inner: Arc::new(GpuInner {
                 pool: BufferPool::new(device.clone()),
                 pipelines: PipelineCache::default(),
+                autotune: Default::default(),
                 device,
                 queue,
                 adapter,

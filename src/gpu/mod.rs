@@ -1,12 +1,14 @@
 //! The GPU side of the engine: device context, pipeline cache, buffer pool, command recording
-//! and readback.
+//! readback, and per-shape kernel autotuning.
 
+mod autotune;
 mod context;
 mod pipeline;
 mod pool;
 mod readback;
 mod recorder;
 
+pub use autotune::{autotune_enabled, autotune_file};
 pub use context::{AdapterSummary, Gpu, GpuOptions};
 pub use pipeline::PipelineKey;
 pub use pool::{BufferPool, PoolStats, PooledBuffer};

@@ -156,20 +156,79 @@ pub enum ConvKernel {
     Direct,
 }
 
-/// The kernel for a convolution with `cout_g` output channels per group: `FEATUREMAP_CONV`
-/// (`tiled` or `direct`) if set, else direct on CPU adapters unless the groups are too narrow
-/// for its blocks of 8 output channels (depthwise), tiled elsewhere.
-pub fn kernel_for(rec: &Recorder, cout_g: usize) -> ConvKernel {
-    match std::env::var("FEATUREMAP_CONV").as_deref() {
-        Ok("tiled") => return ConvKernel::Tiled,
-        Ok("direct") => return ConvKernel::Direct,
-        _ => {}
+impl ConvKernel {
+    fn name(self) -> &'static str {
+        match self {
+            ConvKernel::Tiled => "tiled",
+            ConvKernel::Direct => "direct",
+        }
     }
+}
+
+/// The built-in choice for a convolution with `cout_g` output channels per group: direct on
+/// CPU adapters unless the groups are too narrow for its blocks of 16 output channels
+/// (depthwise), tiled elsewhere.
+pub fn default_kernel(rec: &Recorder, cout_g: usize) -> ConvKernel {
     if rec.gpu().adapter().device_type == "Cpu" && cout_g >= 8 {
         ConvKernel::Direct
     } else {
         ConvKernel::Tiled
     }
+}
+
+/// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
+/// than it could save (and the many small shapes of a test run would each be timed).
+const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
+
+/// The kernel for one pass (`conv2d`, `conv2d_backward_input`, `conv2d_backward_weight`) of a
+/// convolution of input `x_shape` with weights `w_shape`: `FEATUREMAP_CONV` (`tiled` or
+/// `direct`) if set; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
+/// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (both kernels timed once on scratch
+/// tensors of `shapes`, run by `run`); else [`default_kernel`].
+fn choose_kernel(
+    rec: &Recorder,
+    pass: &str,
+    [x_shape, w_shape]: [&[usize]; 2],
+    cfg: &Conv2d,
+    shapes: &[&[usize]],
+    run: impl Fn(&mut Recorder, &[Tensor], ConvKernel) -> Result<()>,
+) -> Result<ConvKernel> {
+    match std::env::var("FEATUREMAP_CONV").as_deref() {
+        Ok("tiled") => return Ok(ConvKernel::Tiled),
+        Ok("direct") => return Ok(ConvKernel::Direct),
+        _ => {}
+    }
+    let cout_g = w_shape[0] / cfg.groups.max(1);
+    let default = default_kernel(rec, cout_g);
+    let y_shape = cfg.output_shape(x_shape, w_shape)?;
+    if conv2d_flops(y_shape, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]]) < AUTOTUNE_MIN_FLOPS {
+        return Ok(default);
+    }
+    let gpu = rec.gpu().clone();
+    let key = format!(
+        "{pass} x{x_shape:?} w{w_shape:?} stride{:?} pad{:?} dil{:?} groups {}",
+        cfg.stride, cfg.padding, cfg.dilation, cfg.groups
+    );
+    let mut scratch: Option<Vec<Tensor>> = None;
+    let kernels = [ConvKernel::Tiled, ConvKernel::Direct];
+    let names = kernels.map(ConvKernel::name);
+    let choice = gpu.autotune(&key, &names, |name| {
+        if scratch.is_none() {
+            scratch = Some(shapes.iter().map(|s| Tensor::zeros(&gpu, s.to_vec())).collect::<Result<_>>()?);
+        }
+        let kernel = if name == "direct" { ConvKernel::Direct } else { ConvKernel::Tiled };
+        let t0 = std::time::Instant::now();
+        let mut r = Recorder::new(&gpu);
+        run(&mut r, scratch.as_deref().expect("made above"), kernel)?;
+        r.submit();
+        gpu.synchronize()?;
+        Ok(t0.elapsed().as_secs_f64() * 1e3)
+    })?;
+    Ok(match choice {
+        Some("direct") => ConvKernel::Direct,
+        Some(_) => ConvKernel::Tiled,
+        None => default,
+    })
 }
 
 /// Mirrors `Params` in `shaders/conv2d_direct.wgsl`.
@@ -282,8 +341,10 @@ fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4
 /// Convolves `x` `[N, C_in, H, W]` with `w` `[C_out, C_in/groups, KH, KW]` plus optional
 /// `bias` `[C_out]`, then applies `cfg.activation`. Output `[N, C_out, H_out, W_out]`.
 pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, cfg: &Conv2d) -> Result<Tensor> {
-    let cout_g = w.dims().first().copied().unwrap_or(0) / cfg.groups.max(1);
-    let kernel = kernel_for(rec, cout_g);
+    cfg.output_shape(x.dims(), w.dims())?;
+    let kernel = choose_kernel(rec, "conv2d", [x.dims(), w.dims()], cfg, &[x.dims(), w.dims()], |r, t, k| {
+        conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ())
+    })?;
     conv2d_with(rec, x, w, bias, cfg, kernel)
 }
 
@@ -556,8 +617,11 @@ pub fn conv2d_backward_input(
     x_shape: &[usize],
     cfg: &Conv2d,
 ) -> Result<Tensor> {
-    let cin_g = w.dims().get(1).copied().unwrap_or(0);
-    let kernel = kernel_for(rec, cin_g);
+    backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
+    let kernel =
+        choose_kernel(rec, "conv2d_backward_input", [x_shape, w.dims()], cfg, &[dy.dims(), w.dims()], |r, t, k| {
+            conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ())
+        })?;
     conv2d_backward_input_with(rec, dy, w, x_shape, cfg, kernel)
 }
 
@@ -650,8 +714,11 @@ pub fn conv2d_backward_weight(
     w_shape: &[usize],
     cfg: &Conv2d,
 ) -> Result<Tensor> {
-    let cout_g = w_shape.first().copied().unwrap_or(0) / cfg.groups.max(1);
-    let kernel = kernel_for(rec, cout_g);
+    backward_params("conv2d_backward_weight", x.dims(), w_shape, dy, cfg)?;
+    let kernel =
+        choose_kernel(rec, "conv2d_backward_weight", [x.dims(), w_shape], cfg, &[dy.dims(), x.dims()], |r, t, k| {
+            conv2d_backward_weight_with(r, &t[0], &t[1], w_shape, cfg, k).map(|_| ())
+        })?;
     conv2d_backward_weight_with(rec, dy, x, w_shape, cfg, kernel)
 }
 
