@@ -398,7 +398,10 @@ fn demo_writes_overlays_grids_table_and_page() {
             pngs += 1;
         }
     }
-    assert_eq!(pngs, 2 * 8 + 4);
+    // An input and an overlay per scene, the four stage grids, and the overview.
+    assert_eq!(pngs, 2 * 8 + 4 + 1);
+    let overview = image::open(dir.join("overview.png")).unwrap();
+    assert_eq!((overview.width(), overview.height()), (8 * (128 + 4) + 4, 2 * 128 + 3 * 4));
     for (stage, shape) in [("stage1", "16 maps of 64x64"), ("stage4", "128 maps of 8x8")] {
         assert!(page.contains(&format!("{stage}: {shape}")), "index.html lacks {stage}'s shape");
     }
