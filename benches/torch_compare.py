@@ -95,7 +95,7 @@ def main():
 
             cam = GradCAM(model=model, target_layers=[model.layer4[-1]])
             x = torch.randn(1, 3, 224, 224, device=device)
-            ms = run(lambda: cam(input_tensor=x))
+            ms = run(lambda: cam(input_tensor=x, targets=None))
             out["cases"].append({"case": "resnet18 gradcam batch 1 (pytorch-grad-cam, to numpy)", "ms": ms})
         except ImportError:
             out["note"] = "pytorch-grad-cam not installed: no Grad-CAM timing"

@@ -601,6 +601,12 @@ fn workgroups(op: &'static str, g: [usize; 3]) -> Result<[u32; 3]> {
     Ok([to_u32(op, "workgroups", g[0])?, to_u32(op, "workgroups", g[1])?, to_u32(op, "workgroups", g[2])?])
 }
 
+/// Whether conv2d_direct computes this convolution's input gradient: stride 1, dilation 1 and
+/// padding smaller than the kernel (then it is a convolution of dy with the flipped weights).
+fn direct_input_grad_applies(cfg: &Conv2d, w: &[usize]) -> bool {
+    cfg.stride == [1, 1] && cfg.dilation == [1, 1] && cfg.padding[0] < w[2] && cfg.padding[1] < w[3]
+}
+
 /// Gradient of conv2d with respect to its input: given `dy` `[N, C_out, H_out, W_out]` (the
 /// gradient of the loss with respect to the convolution's output, before any activation), the
 /// weights `w` `[C_out, C_in/groups, KH, KW]` and the input shape `x_shape` `[N, C_in, H, W]`,
@@ -618,6 +624,9 @@ pub fn conv2d_backward_input(
     cfg: &Conv2d,
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
+    if !direct_input_grad_applies(cfg, w.dims()) {
+        return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
+    }
     let kernel =
         choose_kernel(rec, "conv2d_backward_input", [x_shape, w.dims()], cfg, &[dy.dims(), w.dims()], |r, t, k| {
             conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ())
@@ -646,12 +655,7 @@ pub fn conv2d_backward_input_with(
     params.n_len = to_u32(op, "N*H*W", n * h * wd)?;
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let [kh, kw] = [w.dims()[2], w.dims()[3]];
-    let direct_fits = cfg.stride == [1, 1]
-        && cfg.dilation == [1, 1]
-        && cfg.padding[0] < kh
-        && cfg.padding[1] < kw
-        && kernel == ConvKernel::Direct;
-    if direct_fits {
+    if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg, w.dims()) {
         // A stride-1 convolution's input gradient is the convolution of dy with the weights
         // flipped in space and transposed in channels, padded by K - 1 - pad.
         let cout_g = params.cout_g as usize;
