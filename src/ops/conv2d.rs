@@ -771,14 +771,7 @@ pub fn conv2d_backward_weight_with(
         )?;
         return Ok(dw);
     }
-    let out_len = dw.numel();
-    const SCRATCH_VALUES: usize = 16 << 20; // 64 MiB of partial sums at most
-    let limit_z = rec.gpu().limits().max_compute_workgroups_per_dimension as usize;
-    let per_round = chunks.min((SCRATCH_VALUES / out_len.max(1)).max(1)).min((limit_z / cfg.groups).max(1));
-    let partials = rec.alloc([per_round, out_len], DType::F32)?;
-    let mut first = 0;
-    while first < chunks {
-        let count = per_round.min(chunks - first);
+    split_k_rounds(rec, chunks, cfg.groups, &dw, |rec, first, count, partials| {
         params.k_begin = (first * REDUCTION_CHUNK) as u32;
         params.k_end = ((first + count) * REDUCTION_CHUNK).min(pixels) as u32;
         params.accumulate = 0;
@@ -788,12 +781,37 @@ pub fn conv2d_backward_weight_with(
             "conv2d_backward_weight",
             &overrides,
             &params,
-            &[dy, x, &partials],
+            &[dy, x, partials],
             groups,
-        )?;
+        )
+    })?;
+    Ok(dw)
+}
+
+/// Runs `chunks` reduction chunks of a weight gradient `dw` in parallel, in rounds: `record`
+/// records chunks `first..first + count` into their slices of `partials` (`[count, dw.numel()]`
+/// or larger), then reduce_chunks adds the slices into `dw` (the first round stores). Rounds
+/// keep the scratch buffer within 64 MiB and the workgroup count z (`chunks * groups`) within
+/// the adapter's limit.
+fn split_k_rounds(
+    rec: &mut Recorder,
+    chunks: usize,
+    groups: usize,
+    dw: &Tensor,
+    mut record: impl FnMut(&mut Recorder, usize, usize, &Tensor) -> Result<()>,
+) -> Result<()> {
+    const SCRATCH_VALUES: usize = 16 << 20;
+    let out_len = dw.numel();
+    let limit_z = rec.gpu().limits().max_compute_workgroups_per_dimension as usize;
+    let per_round = chunks.min((SCRATCH_VALUES / out_len.max(1)).max(1)).min((limit_z / groups.max(1)).max(1));
+    let partials = rec.alloc([per_round, out_len], DType::F32)?;
+    let mut first = 0;
+    while first < chunks {
+        let count = per_round.min(chunks - first);
+        record(rec, first, count, &partials)?;
         let reduce = Conv2dBackwardParams {
             k_begin: count as u32,
-            k_end: to_u32(op, "weight count", out_len)?,
+            k_end: to_u32("conv2d_backward_weight", "weight count", out_len)?,
             accumulate: (first > 0) as u32,
             ..Zeroable::zeroed()
         };
@@ -802,13 +820,13 @@ pub fn conv2d_backward_weight_with(
             "reduce_chunks",
             &[("WG", 256.0)],
             &reduce,
-            &[&partials, &dw],
+            &[&partials, dw],
             grid_1d(out_len as u64, 256),
         )?;
         first += count;
     }
     rec.recycle(partials);
-    Ok(dw)
+    Ok(())
 }
 
 /// Mirrors `Params` in `shaders/conv2d_backward_weight_direct.wgsl`.
@@ -911,14 +929,7 @@ fn weight_grad_direct(
             groups_of(1)?,
         );
     }
-    let out_len = dw.numel();
-    const SCRATCH_VALUES: usize = 16 << 20; // 64 MiB of partial sums at most
-    let limit_z = rec.gpu().limits().max_compute_workgroups_per_dimension as usize;
-    let per_round = chunks.min((SCRATCH_VALUES / out_len.max(1)).max(1)).min((limit_z / b.groups as usize).max(1));
-    let partials = rec.alloc([per_round, out_len], DType::F32)?;
-    let mut first = 0;
-    while first < chunks {
-        let count = per_round.min(chunks - first);
+    split_k_rounds(rec, chunks, b.groups as usize, dw, |rec, first, count, partials| {
         p.row_begin = (first * rows_per_chunk) as u32;
         p.row_end = ((first + count) * rows_per_chunk).min(rows) as u32;
         rec.dispatch(
@@ -926,27 +937,10 @@ fn weight_grad_direct(
             entry,
             &overrides,
             &p,
-            &[dy, x, &partials],
+            &[dy, x, partials],
             groups_of(count)?,
-        )?;
-        let reduce = Conv2dBackwardParams {
-            k_begin: count as u32,
-            k_end: to_u32(op, "weight count", out_len)?,
-            accumulate: (first > 0) as u32,
-            ..Zeroable::zeroed()
-        };
-        rec.dispatch(
-            &shaders::CONV2D_BACKWARD_WEIGHT,
-            "reduce_chunks",
-            &[("WG", 256.0)],
-            &reduce,
-            &[&partials, dw],
-            grid_1d(out_len as u64, 256),
-        )?;
-        first += count;
-    }
-    rec.recycle(partials);
-    Ok(())
+        )
+    })
 }
 
 /// Gradient of conv2d with respect to its bias: the sum of `dy` `[N, C_out, H_out, W_out]`
