@@ -544,3 +544,26 @@ fn autotune_choices_are_cached_on_disk() {
     bench(&dir);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first, "a second run re-tuned");
 }
+
+/// `bench MODEL` reports the GPU time of every layer from timestamp queries where the adapter
+/// has them (null where it has not).
+#[test]
+fn bench_reports_gpu_time_per_layer() {
+    if !have_gpu() {
+        return;
+    }
+    let v: serde_json::Value = serde_json::from_str(&ok(&["bench", "demo", "--iters", "1", "--json"])).unwrap();
+    let Some(rows) = v["layer_gpu_ms"].as_array() else {
+        assert!(v["layer_gpu_ms"].is_null(), "{v}");
+        println!("SKIPPED per-layer times: the adapter has no TIMESTAMP_QUERY");
+        return;
+    };
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for want in ["stage1.conv", "stage1.bn", "stage4", "pool", "fc"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert!(rows.iter().all(|r| r["ms"].as_f64().unwrap() >= 0.0));
+    let conv = rows.iter().find(|r| r["name"] == "stage2.conv").unwrap();
+    assert_eq!(conv["op"], "conv2d");
+    assert!(conv["ms"].as_f64().unwrap() > 0.0, "{conv}");
+}

@@ -13,3 +13,6 @@ pub use context::{AdapterSummary, Gpu, GpuOptions};
 pub use pipeline::PipelineKey;
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
 pub use recorder::{grid_1d, Recorder};
+
+/// The wgpu feature that per-dispatch timestamps need ([`Recorder::with_timestamps`]).
+pub const TIMESTAMP_QUERY: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY;

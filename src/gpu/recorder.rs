@@ -29,6 +29,19 @@ pub struct Recorder {
     keep_alive: Vec<Tensor>,
     /// Buffers recycled in this recording, by capacity, for [`Recorder::alloc`].
     recycled: Vec<Arc<PooledBuffer>>,
+    /// Per-dispatch GPU timestamps, when asked for ([`Recorder::with_timestamps`]).
+    timing: Option<Timing>,
+}
+
+/// Timestamp queries around every dispatch, attributed to named scopes.
+struct Timing {
+    set: wgpu::QuerySet,
+    /// Query pairs available.
+    capacity: u32,
+    /// Per dispatch recorded: its scope (index into `scopes`).
+    dispatches: Vec<usize>,
+    scopes: Vec<String>,
+    current: usize,
 }
 
 /// Workgroup counts for `n` invocations in groups of `wg`, folded into x and y so that no
@@ -55,6 +68,40 @@ impl Recorder {
             dispatches: 0,
             keep_alive: Vec::new(),
             recycled: Vec::new(),
+            timing: None,
+        }
+    }
+
+    /// Starts recording with a GPU timestamp before and after each of the first
+    /// `max_dispatches` dispatches, for per-scope timings ([`Recorder::set_scope`],
+    /// [`Recorder::submit_timed`]). Needs the adapter's `TIMESTAMP_QUERY` feature.
+    pub fn with_timestamps(gpu: &Gpu, max_dispatches: u32) -> Result<Recorder> {
+        if !gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+            return Err(Error::arg("timestamps", "this adapter has no TIMESTAMP_QUERY feature"));
+        }
+        let capacity = max_dispatches.clamp(1, 2048);
+        let set = gpu.device().create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("featuremap timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * capacity,
+        });
+        let mut rec = Recorder::new(gpu);
+        rec.timing =
+            Some(Timing { set, capacity, dispatches: Vec::new(), scopes: vec!["(unscoped)".into()], current: 0 });
+        Ok(rec)
+    }
+
+    /// Attributes the dispatches recorded from now on to `name` (a graph node, say) in
+    /// [`Recorder::submit_timed`]'s report. Does nothing without timestamps.
+    pub fn set_scope(&mut self, name: &str) {
+        if let Some(t) = &mut self.timing {
+            t.current = match t.scopes.iter().position(|s| s == name) {
+                Some(i) => i,
+                None => {
+                    t.scopes.push(name.to_string());
+                    t.scopes.len() - 1
+                }
+            };
         }
     }
 
@@ -136,14 +183,61 @@ impl Recorder {
             entries: &entries,
         });
         let encoder = self.encoder.as_mut().expect("encoder present until submit");
+        let timestamp_writes = self.timing.as_mut().and_then(|t| {
+            let i = t.dispatches.len() as u32;
+            (i < t.capacity).then(|| {
+                t.dispatches.push(t.current);
+                wgpu::ComputePassTimestampWrites {
+                    query_set: &t.set,
+                    beginning_of_pass_write_index: Some(2 * i),
+                    end_of_pass_write_index: Some(2 * i + 1),
+                }
+            })
+        });
         let mut pass =
-            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         drop(pass);
         self.dispatches += 1;
         Ok(())
+    }
+
+    /// Submits like [`Recorder::submit`], waits for the GPU, and returns the GPU time of each
+    /// scope in milliseconds (the sum over its dispatches, end minus beginning of each compute
+    /// pass), in the order the scopes were first set. Only the first `max_dispatches` of
+    /// [`Recorder::with_timestamps`] are timed; without timestamps, an empty list.
+    pub fn submit_timed(mut self) -> Result<Vec<(String, f64)>> {
+        let Some(t) = self.timing.take() else {
+            self.submit();
+            return Ok(Vec::new());
+        };
+        let gpu = self.gpu.clone();
+        let n = t.dispatches.len() as u32;
+        let bytes = 16 * n as u64;
+        let resolved = (n > 0).then(|| {
+            let buf = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("featuremap timestamps"),
+                size: bytes,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            self.encoder().resolve_query_set(&t.set, 0..2 * n, &buf, 0);
+            buf
+        });
+        self.submit();
+        let mut ms = vec![0.0f64; t.scopes.len()];
+        if let Some(buf) = resolved {
+            let raw = gpu.read_bytes(&buf, bytes)?;
+            let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&raw);
+            let period_ns = gpu.queue().get_timestamp_period() as f64;
+            for (d, &scope) in t.dispatches.iter().enumerate() {
+                let dt = ticks[2 * d + 1].saturating_sub(ticks[2 * d]);
+                ms[scope] += dt as f64 * period_ns * 1e-6;
+            }
+        }
+        Ok(t.scopes.into_iter().zip(ms).filter(|(name, v)| *v > 0.0 || name != "(unscoped)").collect())
     }
 
     /// Finishes the encoder and submits it to the queue.

@@ -128,6 +128,7 @@ impl Graph {
         live[self.input.0] = Some(x.clone());
 
         for (i, node) in self.nodes.iter().enumerate().skip(1) {
+            rec.set_scope(&node.name);
             if !plan.skipped[i] {
                 let inputs: Vec<&Tensor> = node
                     .inputs

@@ -76,6 +76,23 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         }
         None => None,
     };
+    // Per-layer GPU time of one more forward pass, from timestamps around every dispatch.
+    let layers = if gpu.features().contains(featuremap::gpu::TIMESTAMP_QUERY) {
+        let mut rec = featuremap::Recorder::with_timestamps(gpu, 2048)?;
+        m.graph().forward(&mut rec, &x, &Keep::default())?;
+        let g = m.graph();
+        let rows: Vec<(String, &'static str, f64)> = rec
+            .submit_timed()?
+            .into_iter()
+            .map(|(name, ms)| {
+                let op = g.nodes().iter().find(|node| node.name == name).map_or("-", |node| node.op.kind());
+                (name, op, ms)
+            })
+            .collect();
+        Some(rows)
+    } else {
+        None
+    };
     let a = gpu.adapter();
     if args.json {
         let mut obj = serde_json::json!({
@@ -87,6 +104,12 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         if let Some(cm) = cam_ms {
             obj["cam_ms_median"] = serde_json::json!(cm);
         }
+        obj["layer_gpu_ms"] = match &layers {
+            Some(rows) => {
+                rows.iter().map(|(name, op, ms)| serde_json::json!({"name": name, "op": op, "ms": ms})).collect()
+            }
+            None => serde_json::Value::Null,
+        };
         println!("{obj}");
     } else {
         println!("adapter {} ({}), {} batch {n}", a.name, a.backend, model.display());
@@ -97,6 +120,18 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         );
         if let Some(cm) = cam_ms {
             println!("gradcam  median {cm:.1} ms (forward + partial backward + heatmap read back)");
+        }
+        match &layers {
+            Some(rows) => {
+                let total: f64 = rows.iter().map(|r| r.2).sum();
+                let mut top = rows.clone();
+                top.sort_by(|a, b| b.2.total_cmp(&a.2));
+                println!("GPU time per layer (timestamps, one forward): {total:.1} ms in all; the largest:");
+                for (name, op, ms) in top.iter().take(10) {
+                    println!("  {ms:8.2} ms  {:5.1}%  {op:<18} {name}", 100.0 * ms / total.max(1e-9));
+                }
+            }
+            None => println!("(no per-layer times: the adapter has no TIMESTAMP_QUERY)"),
         }
     }
     Ok(())
