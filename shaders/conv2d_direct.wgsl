@@ -93,13 +93,21 @@ fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
     }
 }
 
-// Workgroups: x over blocks of WG * TN output pixels, y over blocks of TM output channels,
-// z over groups.
+// One invocation per block of TN output pixels by TM output channels, numbered flat with the
+// pixel blocks fastest, over workgroups x (folded into y past 65535); z over groups. Numbering
+// both together keeps the SIMD lanes full on layers with few pixels (512 x 7 x 7 at batch 1
+// has 4 pixel blocks). Blocks past the last channel compute clamped rows and store nothing.
 @compute @workgroup_size(WG)
-fn conv2d_direct(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn conv2d_direct(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
     let g = wid.z;
-    let co0 = wid.y * TM;
-    let pix0 = (wid.x * WG + lid.x) * TN;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let pixel_blocks = (p.p_len + TN - 1u) / TN;
+    let co0 = (blk / pixel_blocks) * TM;
+    let pix0 = (blk % pixel_blocks) * TN;
     let q0_0 = pixel(pix0, 0u, g);
     let q0_1 = pixel(pix0, 1u, g);
     let q0_2 = pixel(pix0, 2u, g);

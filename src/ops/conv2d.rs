@@ -318,11 +318,12 @@ fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4
     let khw = (p.kh * p.kw) as usize;
     let per_slice = (REDUCTION_CHUNK / khw).max(1);
     let cin_g = p.cin_g as usize;
-    let wg = if (p.p_len as usize) < DIRECT_WG * DIRECT_TN { 8 } else { DIRECT_WG };
-    let groups = workgroups(
-        op,
-        [(p.p_len as usize).div_ceil(wg * DIRECT_TN), (p.cout_g as usize).div_ceil(DIRECT_TM), p.groups as usize],
-    )?;
+    // One invocation per (pixel block, channel block); small layers get small workgroups so
+    // that both cores get work.
+    let blocks = (p.p_len as usize).div_ceil(DIRECT_TN) * (p.cout_g as usize).div_ceil(DIRECT_TM);
+    let wg = if blocks < DIRECT_WG * 16 { 8 } else { DIRECT_WG };
+    let [gx, gy, _] = grid_1d(blocks as u64, wg as u32);
+    let groups = [gx, gy, to_u32(op, "groups", p.groups as usize)?];
     let mut c0 = 0;
     loop {
         let c1 = (c0 + per_slice).min(cin_g);
