@@ -538,7 +538,7 @@ fn autotune_choices_are_cached_on_disk() {
     // Stage 2 to 4 of the demo model at batch 4 are above the tuning threshold (stage 1 is not).
     assert!(map.len() >= 3, "{map:?}");
     for (key, choice) in &map {
-        assert!(key.starts_with(adapter) && key.contains("conv2d x[4, "), "{key}");
+        assert!(key.starts_with(adapter) && key.contains("conv2d r") && key.contains(" x[4, "), "{key}");
         assert!(choice == "tiled" || choice == "direct", "{choice}");
     }
     bench(&dir);

@@ -176,6 +176,10 @@ pub fn default_kernel(rec: &Recorder, cout_g: usize) -> ConvKernel {
     }
 }
 
+/// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
+/// by an earlier build should be timed again.
+const KERNEL_REVISION: u32 = 1;
+
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
 const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
@@ -206,7 +210,7 @@ fn choose_kernel(
     }
     let gpu = rec.gpu().clone();
     let key = format!(
-        "{pass} x{x_shape:?} w{w_shape:?} stride{:?} pad{:?} dil{:?} groups {}",
+        "{pass} r{KERNEL_REVISION} x{x_shape:?} w{w_shape:?} stride{:?} pad{:?} dil{:?} groups {}",
         cfg.stride, cfg.padding, cfg.dilation, cfg.groups
     );
     let mut scratch: Option<Vec<Tensor>> = None;
