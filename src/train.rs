@@ -8,10 +8,12 @@
 //!
 //! ```no_run
 //! use featuremap::train::{Optimizer, Schedule, Trainer};
+//! use featuremap::{demo, Gpu, Tensor};
 //! # fn main() -> featuremap::Result<()> {
-//! # let gpu = featuremap::Gpu::new()?;
-//! # let graph: featuremap::graph::Graph = todo!();
-//! # let (x, labels): (featuremap::Tensor, featuremap::Tensor) = todo!();
+//! let gpu = Gpu::new()?;
+//! let graph = demo::architecture(&gpu, 7)?; // fresh weights, batch norm in the graph
+//! let x = Tensor::zeros(&gpu, [8, 3, 64, 64])?;
+//! let labels = Tensor::from_u32(&gpu, [8], &[0, 1, 2, 3, 4, 5, 6, 7])?;
 //! let mut trainer = Trainer::new(&gpu, &graph, Optimizer::adamw(0.01))?;
 //! let schedule = Schedule::cosine(3e-3, 20, 1000);
 //! let stats = trainer.step(&gpu, &graph, &x, &labels, schedule.lr(trainer.steps()))?;
