@@ -88,10 +88,11 @@ impl Conv2d {
     }
 }
 
-/// Mirrors `Params` in `shaders/conv2d.wgsl`.
+/// The leading fields of the `Params` block of every conv kernel (conv2d, conv2d_direct and
+/// the gradient kernels): the convolution's shapes and hyper-parameters, as u32.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct Conv2dParams {
+struct ConvGeometry {
     n: u32,
     cin: u32,
     h: u32,
@@ -110,6 +111,43 @@ struct Conv2dParams {
     dil_w: u32,
     cin_g: u32,
     cout_g: u32,
+}
+
+impl ConvGeometry {
+    /// The geometry of a convolution of input `[n, cin, h, w]` with weights
+    /// `[cout, cin_g, kh, kw]` to output `[_, _, oh, ow]`, or an error naming `op` when a value
+    /// does not fit in 32 bits.
+    fn new(op: &'static str, x: [usize; 4], w: [usize; 4], y: [usize; 4], cfg: &Conv2d) -> Result<ConvGeometry> {
+        let ([n, cin, h, wd], [cout, cin_g, kh, kw], [_, _, oh, ow]) = (x, w, y);
+        let u = |what, v| to_u32(op, what, v);
+        Ok(ConvGeometry {
+            n: u("batch", n)?,
+            cin: u("C_in", cin)?,
+            h: u("H", h)?,
+            w: u("W", wd)?,
+            cout: u("C_out", cout)?,
+            oh: u("H_out", oh)?,
+            ow: u("W_out", ow)?,
+            groups: u("groups", cfg.groups)?,
+            kh: u("KH", kh)?,
+            kw: u("KW", kw)?,
+            stride_h: u("stride", cfg.stride[0])?,
+            stride_w: u("stride", cfg.stride[1])?,
+            pad_top: u("padding", cfg.padding[0])?,
+            pad_left: u("padding", cfg.padding[1])?,
+            dil_h: u("dilation", cfg.dilation[0])?,
+            dil_w: u("dilation", cfg.dilation[1])?,
+            cin_g: u("C_in/groups", cin_g)?,
+            cout_g: u("C_out/groups", cout / cfg.groups)?,
+        })
+    }
+}
+
+/// Mirrors `Params` in `shaders/conv2d.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Conv2dParams {
+    geo: ConvGeometry,
     k_len: u32,
     p_len: u32,
     has_bias: u32,
@@ -239,24 +277,7 @@ fn choose_kernel(
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct DirectParams {
-    n: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    groups: u32,
-    kh: u32,
-    kw: u32,
-    stride_h: u32,
-    stride_w: u32,
-    pad_top: u32,
-    pad_left: u32,
-    dil_h: u32,
-    dil_w: u32,
-    cin_g: u32,
-    cout_g: u32,
+    geo: ConvGeometry,
     c_begin: u32,
     c_end: u32,
     has_bias: u32,
@@ -277,37 +298,6 @@ struct DirectParams {
     _pad2: u32,
 }
 
-impl From<&Conv2dParams> for DirectParams {
-    fn from(p: &Conv2dParams) -> Self {
-        DirectParams {
-            n: p.n,
-            cin: p.cin,
-            h: p.h,
-            w: p.w,
-            cout: p.cout,
-            oh: p.oh,
-            ow: p.ow,
-            groups: p.groups,
-            kh: p.kh,
-            kw: p.kw,
-            stride_h: p.stride_h,
-            stride_w: p.stride_w,
-            pad_top: p.pad_top,
-            pad_left: p.pad_left,
-            dil_h: p.dil_h,
-            dil_w: p.dil_w,
-            cin_g: p.cin_g,
-            cout_g: p.cout_g,
-            has_bias: p.has_bias,
-            act: p.act,
-            act_a: p.act_a,
-            act_b: p.act_b,
-            p_len: p.p_len,
-            ..Zeroable::zeroed()
-        }
-    }
-}
-
 /// Output pixels (TN) and channels (TM) of one invocation of conv2d_direct, and its workgroup.
 const DIRECT_TN: usize = 16;
 const DIRECT_TM: usize = 16;
@@ -319,15 +309,15 @@ const DIRECT_WG: usize = 64;
 /// iterations).
 fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4]) -> Result<()> {
     let op = "conv2d";
-    let khw = (p.kh * p.kw) as usize;
+    let khw = (p.geo.kh * p.geo.kw) as usize;
     let per_slice = (REDUCTION_CHUNK / khw).max(1);
-    let cin_g = p.cin_g as usize;
+    let cin_g = p.geo.cin_g as usize;
     // One invocation per (pixel block, channel block); small layers get small workgroups so
     // that both cores get work.
-    let blocks = (p.p_len as usize).div_ceil(DIRECT_TN) * (p.cout_g as usize).div_ceil(DIRECT_TM);
+    let blocks = (p.p_len as usize).div_ceil(DIRECT_TN) * (p.geo.cout_g as usize).div_ceil(DIRECT_TM);
     let wg = if blocks < DIRECT_WG * 16 { 8 } else { DIRECT_WG };
     let [gx, gy, _] = grid_1d(blocks as u64, wg as u32);
-    let groups = [gx, gy, to_u32(op, "groups", p.groups as usize)?];
+    let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
     let mut c0 = 0;
     loop {
         let c1 = (c0 + per_slice).min(cin_g);
@@ -378,25 +368,9 @@ pub fn conv2d_with(
     let cout_g = cout / cfg.groups;
     let (act, act_a, act_b) = cfg.activation.code();
     let u = |what, v| to_u32(op, what, v);
+    let geo = ConvGeometry::new(op, [n, cin, h, wd], [cout, cin_g, kh, kw], [n, cout, oh, ow], cfg)?;
     let mut params = Conv2dParams {
-        n: u("batch", n)?,
-        cin: u("C_in", cin)?,
-        h: u("H", h)?,
-        w: u("W", wd)?,
-        cout: u("C_out", cout)?,
-        oh: u("H_out", oh)?,
-        ow: u("W_out", ow)?,
-        groups: u("groups", cfg.groups)?,
-        kh: u("KH", kh)?,
-        kw: u("KW", kw)?,
-        stride_h: u("stride", cfg.stride[0])?,
-        stride_w: u("stride", cfg.stride[1])?,
-        pad_top: u("padding", cfg.padding[0])?,
-        pad_left: u("padding", cfg.padding[1])?,
-        dil_h: u("dilation", cfg.dilation[0])?,
-        dil_w: u("dilation", cfg.dilation[1])?,
-        cin_g: u("C_in/groups", cin_g)?,
-        cout_g: u("C_out/groups", cout_g)?,
+        geo,
         k_len: u("C_in/groups*KH*KW", cin_g * kh * kw)?,
         p_len: u("N*H_out*W_out", n * oh * ow)?,
         has_bias: bias.is_some() as u32,
@@ -411,16 +385,22 @@ pub fn conv2d_with(
     // Unbound bindings are not allowed; a missing bias binds the weights (never read).
     if kernel == ConvKernel::Direct {
         let khw = (kh * kw) as i32;
-        let geometry = DirectParams {
+        let p = DirectParams {
+            geo,
+            has_bias: params.has_bias,
+            act,
+            act_a,
+            act_b,
+            p_len: params.p_len,
             w_base: 0,
             w_group: (cout_g * cin_g * kh * kw) as i32,
             w_out: cin_g as i32 * khw,
             w_in: khw,
             w_ky: kw as i32,
             w_kx: 1,
-            ..DirectParams::from(&params)
+            ..Zeroable::zeroed()
         };
-        dispatch_direct(rec, geometry, [x, w, bias.unwrap_or(w), &y])?;
+        dispatch_direct(rec, p, [x, w, bias.unwrap_or(w), &y])?;
         return Ok(y);
     }
     let (bm, bn) = tile_for(cout_g);
@@ -461,24 +441,7 @@ pub fn conv2d_flops(out: [usize; 4], w: [usize; 4]) -> u64 {
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Conv2dBackwardParams {
-    n: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    groups: u32,
-    kh: u32,
-    kw: u32,
-    stride_h: u32,
-    stride_w: u32,
-    pad_top: u32,
-    pad_left: u32,
-    dil_h: u32,
-    dil_w: u32,
-    cin_g: u32,
-    cout_g: u32,
+    geo: ConvGeometry,
     k_len: u32,
     n_len: u32,
     k_begin: u32,
@@ -523,7 +486,7 @@ fn backward_params(
             ),
         ));
     }
-    let (&[n, cin, h, wd], &[cout, cin_g, kh, kw], [_, _, oh, ow]) = (x, w, y) else {
+    let (&[n, cin, h, wd], &[cout, cin_g, kh, kw]) = (x, w) else {
         return Err(Error::shape(op, format!("input {x:?} and weights {w:?} must both be 4-D")));
     };
     let u = |what, v| to_u32(op, what, v);
@@ -531,24 +494,7 @@ fn backward_params(
         u(what, len)?;
     }
     let params = Conv2dBackwardParams {
-        n: u("batch", n)?,
-        cin: u("C_in", cin)?,
-        h: u("H", h)?,
-        w: u("W", wd)?,
-        cout: u("C_out", cout)?,
-        oh: u("H_out", oh)?,
-        ow: u("W_out", ow)?,
-        groups: u("groups", cfg.groups)?,
-        kh: u("KH", kh)?,
-        kw: u("KW", kw)?,
-        stride_h: u("stride", cfg.stride[0])?,
-        stride_w: u("stride", cfg.stride[1])?,
-        pad_top: u("padding", cfg.padding[0])?,
-        pad_left: u("padding", cfg.padding[1])?,
-        dil_h: u("dilation", cfg.dilation[0])?,
-        dil_w: u("dilation", cfg.dilation[1])?,
-        cin_g: u("C_in/groups", cin_g)?,
-        cout_g: u("C_out/groups", cout / cfg.groups)?,
+        geo: ConvGeometry::new(op, [n, cin, h, wd], [cout, cin_g, kh, kw], y, cfg)?,
         k_len: 0,
         n_len: 0,
         k_begin: 0,
@@ -654,36 +600,34 @@ pub fn conv2d_backward_input_with(
     w.expect_dtype(op, DType::F32)?;
     let (mut params, _) = backward_params(op, x_shape, w.dims(), dy, cfg)?;
     let [n, _, h, wd] = [x_shape[0], x_shape[1], x_shape[2], x_shape[3]];
-    let cin_g = params.cin_g as usize;
+    let cin_g = params.geo.cin_g as usize;
     let khw = w.dims()[2] * w.dims()[3];
-    params.k_len = to_u32(op, "C_out/groups*KH*KW", params.cout_g as usize * khw)?;
+    params.k_len = to_u32(op, "C_out/groups*KH*KW", params.geo.cout_g as usize * khw)?;
     params.n_len = to_u32(op, "N*H*W", n * h * wd)?;
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let [kh, kw] = [w.dims()[2], w.dims()[3]];
     if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg, w.dims()) {
         // A stride-1 convolution's input gradient is the convolution of dy with the weights
         // flipped in space and transposed in channels, padded by K - 1 - pad.
-        let cout_g = params.cout_g as usize;
+        let cout_g = params.geo.cout_g as usize;
         let khw = kh * kw;
+        let g = params.geo;
         let p = DirectParams {
-            n: params.n,
-            cin: params.cout,
-            h: params.oh,
-            w: params.ow,
-            cout: params.cin,
-            oh: params.h,
-            ow: params.w,
-            groups: params.groups,
-            kh: params.kh,
-            kw: params.kw,
-            stride_h: 1,
-            stride_w: 1,
-            pad_top: (kh - 1 - cfg.padding[0]) as u32,
-            pad_left: (kw - 1 - cfg.padding[1]) as u32,
-            dil_h: 1,
-            dil_w: 1,
-            cin_g: params.cout_g,
-            cout_g: params.cin_g,
+            geo: ConvGeometry {
+                cin: g.cout,
+                h: g.oh,
+                w: g.ow,
+                cout: g.cin,
+                oh: g.h,
+                ow: g.w,
+                stride_h: 1,
+                stride_w: 1,
+                pad_top: (kh - 1 - cfg.padding[0]) as u32,
+                pad_left: (kw - 1 - cfg.padding[1]) as u32,
+                cin_g: g.cout_g,
+                cout_g: g.cin_g,
+                ..g
+            },
             p_len: params.n_len,
             w_base: khw as i32 - 1,
             w_group: (cout_g * cin_g * khw) as i32,
@@ -743,13 +687,13 @@ pub fn conv2d_backward_weight_with(
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
-    let cout_g = params.cout_g as usize;
+    let cout_g = params.geo.cout_g as usize;
     let cols = w_shape[1] * w_shape[2] * w_shape[3];
     params.k_len = to_u32(op, "N*H_out*W_out", n * oh * ow)?;
     params.n_len = to_u32(op, "C_in/groups*KH*KW", cols)?;
     let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
     if kernel == ConvKernel::Direct {
-        weight_grad_direct(rec, &params, [n, oh, ow], cols, [dy, x, &dw])?;
+        weight_grad_direct(rec, &params.geo, [n, oh, ow], cols, [dy, x, &dw])?;
         return Ok(dw);
     }
     let (bm, bn) = weight_tile_for(cout_g, cols);
@@ -838,24 +782,7 @@ fn split_k_rounds(
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct WeightDirectParams {
-    n: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    groups: u32,
-    kh: u32,
-    kw: u32,
-    stride_h: u32,
-    stride_w: u32,
-    pad_top: u32,
-    pad_left: u32,
-    dil_h: u32,
-    dil_w: u32,
-    cin_g: u32,
-    cout_g: u32,
+    geo: ConvGeometry,
     cols: u32,
     rows: u32,
     row_begin: u32,
@@ -876,7 +803,7 @@ const WEIGHT_DIRECT_WG: usize = 8;
 /// buffer). One chunk writes dw directly.
 fn weight_grad_direct(
     rec: &mut Recorder,
-    b: &Conv2dBackwardParams,
+    geo: &ConvGeometry,
     [n, oh, ow]: [usize; 3],
     cols: usize,
     [dy, x, dw]: [&Tensor; 3],
@@ -886,24 +813,7 @@ fn weight_grad_direct(
     let rows_per_chunk = (REDUCTION_CHUNK / ow.max(1)).max(1);
     let chunks = rows.div_ceil(rows_per_chunk).max(1);
     let mut p = WeightDirectParams {
-        n: b.n,
-        cin: b.cin,
-        h: b.h,
-        w: b.w,
-        cout: b.cout,
-        oh: b.oh,
-        ow: b.ow,
-        groups: b.groups,
-        kh: b.kh,
-        kw: b.kw,
-        stride_h: b.stride_h,
-        stride_w: b.stride_w,
-        pad_top: b.pad_top,
-        pad_left: b.pad_left,
-        dil_h: b.dil_h,
-        dil_w: b.dil_w,
-        cin_g: b.cin_g,
-        cout_g: b.cout_g,
+        geo: *geo,
         cols: to_u32(op, "C_in/groups*KH*KW", cols)?,
         rows: to_u32(op, "N*H_out", rows)?,
         row_begin: 0,
@@ -916,8 +826,8 @@ fn weight_grad_direct(
             op,
             [
                 cols.div_ceil(WEIGHT_DIRECT_WG * WEIGHT_DIRECT_TN),
-                (b.cout_g as usize).div_ceil(WEIGHT_DIRECT_TM),
-                b.groups as usize * chunks,
+                (geo.cout_g as usize).div_ceil(WEIGHT_DIRECT_TM),
+                geo.groups as usize * chunks,
             ],
         )
     };
@@ -934,7 +844,7 @@ fn weight_grad_direct(
             groups_of(1)?,
         );
     }
-    split_k_rounds(rec, chunks, b.groups as usize, dw, |rec, first, count, partials| {
+    split_k_rounds(rec, chunks, geo.groups as usize, dw, |rec, first, count, partials| {
         p.row_begin = (first * rows_per_chunk) as u32;
         p.row_end = ((first + count) * rows_per_chunk).min(rows) as u32;
         rec.dispatch(
@@ -956,13 +866,14 @@ pub fn conv2d_backward_bias(rec: &mut Recorder, dy: &Tensor) -> Result<Tensor> {
     let [n, cout, oh, ow] = dy.shape().nchw(op)?;
     let u = |what, v| to_u32(op, what, v);
     u("output gradient element count", dy.numel())?;
-    let params = Conv2dBackwardParams {
+    let geo = ConvGeometry {
         n: u("batch", n)?,
         cout: u("C_out", cout)?,
         oh: u("H_out", oh)?,
         ow: u("W_out", ow)?,
         ..Zeroable::zeroed()
     };
+    let params = Conv2dBackwardParams { geo, ..Zeroable::zeroed() };
     let db = rec.alloc([cout], DType::F32)?;
     // Small reductions get small workgroups so that few invocations idle (a power of two, 32..=256).
     let wg = (n * oh * ow).next_power_of_two().clamp(32, 256);
@@ -1113,25 +1024,15 @@ pub fn conv_transpose2d(
     }
     // The convolution whose input gradient this is: its input is y ([N, C_out, H_out, W_out]),
     // its output x ([N, C_in, H, W]), its weights w ([C_in, C_out / groups, KH, KW]).
+    let forward = Conv2d {
+        stride: cfg.stride,
+        padding: cfg.padding,
+        dilation: cfg.dilation,
+        groups: cfg.groups,
+        activation: Activation::None,
+    };
     let params = Conv2dBackwardParams {
-        n: u("batch", n)?,
-        cin: u("C_out", cout)?,
-        h: u("H_out", oh)?,
-        w: u("W_out", ow)?,
-        cout: u("C_in", cin)?,
-        oh: u("H", h)?,
-        ow: u("W", wd)?,
-        groups: u("groups", cfg.groups)?,
-        kh: u("KH", kh)?,
-        kw: u("KW", kw)?,
-        stride_h: u("stride", cfg.stride[0])?,
-        stride_w: u("stride", cfg.stride[1])?,
-        pad_top: u("padding", cfg.padding[0])?,
-        pad_left: u("padding", cfg.padding[1])?,
-        dil_h: u("dilation", cfg.dilation[0])?,
-        dil_w: u("dilation", cfg.dilation[1])?,
-        cin_g: u("C_out/groups", cout_g)?,
-        cout_g: u("C_in/groups", cin / cfg.groups)?,
+        geo: ConvGeometry::new(op, [n, cout, oh, ow], [cin, cout_g, kh, kw], [n, cin, h, wd], &forward)?,
         k_len: u("C_in/groups*KH*KW", (cin / cfg.groups) * kh * kw)?,
         n_len: u("N*H_out*W_out", n * oh * ow)?,
         k_begin: 0,
