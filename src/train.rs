@@ -164,7 +164,7 @@ impl Trainer {
     /// the GPU to read the loss back.
     pub fn step(&mut self, gpu: &Gpu, graph: &Graph, x: &Tensor, labels: &Tensor, lr: f32) -> Result<StepStats> {
         let t = u32::try_from(self.steps + 1).map_err(|_| Error::arg("Trainer::step", "too many steps"))?;
-        let (loss, correct) = gpu.run(|rec| {
+        let pair = gpu.run(|rec| {
             let acts = graph.forward(rec, x, &Keep::training(graph.input()))?;
             let (loss, dlogits, correct) = ops::softmax_cross_entropy(rec, acts.output(), labels)?;
             let grads = graph.backward(rec, &acts, &dlogits, graph.input(), ReluGrad::Standard)?;
@@ -179,11 +179,11 @@ impl Trainer {
                     self.update(rec, b, db, lr, t)?;
                 }
             }
-            Ok((loss, correct))
+            loss_and_correct(rec, &loss, &correct)
         })?;
         self.steps += 1;
-        let loss = loss.to_f32(gpu)?[0];
-        let correct = correct.to_f32(gpu)?[0].round() as usize;
+        let [loss, correct] = read_pair(gpu, &pair)?;
+        let correct = correct.round() as usize;
         if !loss.is_finite() {
             return Err(Error::arg("Trainer::step", format!("the loss became {loss} at step {}", self.steps)));
         }
@@ -221,13 +221,26 @@ pub fn evaluate(gpu: &Gpu, graph: &Graph, images: &[f32], labels: &[usize], batc
         let x = Tensor::from_f32(gpu, crate::graph::with_batch(n, &item), &images[start * per..(start + n) * per])?;
         let l: Vec<u32> = labels[start..start + n].iter().map(|&c| c as u32).collect();
         let l = Tensor::from_u32(gpu, [n], &l)?;
-        let (loss, c) = gpu.run(|rec| {
+        let pair = gpu.run(|rec| {
             let acts = graph.forward(rec, &x, &Keep::default())?;
             let (loss, _, c) = ops::softmax_cross_entropy(rec, acts.output(), &l)?;
-            Ok((loss, c))
+            loss_and_correct(rec, &loss, &c)
         })?;
-        loss_sum += loss.to_f32(gpu)?[0] as f64 * n as f64;
-        correct += c.to_f32(gpu)?[0] as f64;
+        let [loss, c] = read_pair(gpu, &pair)?;
+        loss_sum += loss as f64 * n as f64;
+        correct += c as f64;
     }
     Ok(((loss_sum / labels.len() as f64) as f32, (correct / labels.len() as f64) as f32))
+}
+
+/// The loss and the correct count (`[1]` each) side by side in one `[1, 2]` tensor, so that
+/// one readback brings both.
+fn loss_and_correct(rec: &mut crate::Recorder, loss: &Tensor, correct: &Tensor) -> Result<Tensor> {
+    ops::concat(rec, &[&loss.reshape([1, 1])?, &correct.reshape([1, 1])?], 1)
+}
+
+/// Reads [`loss_and_correct`]'s tensor back (waits for the GPU).
+fn read_pair(gpu: &Gpu, pair: &Tensor) -> Result<[f32; 2]> {
+    let v = pair.to_f32(gpu)?;
+    Ok([v[0], v[1]])
 }

@@ -67,6 +67,9 @@ impl Graph {
         let n = acts.batch;
         let reach = self.descendants(target);
         let on_path = self.backward_nodes(target);
+        // Gradients worth computing: of tensors the target reaches, except the image itself in
+        // training (which only needs the parameters' gradients).
+        let wants = |t: TensorId| reach[t.0] && !(acts.keep.training && t == self.input);
         let mut grads: Vec<Option<Tensor>> = vec![None; self.tensors.len()];
         grads[self.output.0] = Some(seed.clone());
         let mut params = Vec::new();
@@ -100,9 +103,7 @@ impl Graph {
                         };
                         params.push((node.name.clone(), dw, db));
                     }
-                    // Training needs no gradient of the image itself.
-                    let wanted = !(acts.keep.training && node.inputs[0] == self.input);
-                    if reach[node.inputs[0].0] && wanted {
+                    if wants(node.inputs[0]) {
                         dx[0] = Some(ops::conv2d_backward_input(rec, &dy, weight, &x_shape, &cfg).map_err(ctx)?);
                     }
                 }
@@ -240,7 +241,7 @@ impl Graph {
             }
             for (t, g) in node.inputs.iter().zip(dx) {
                 let Some(g) = g else { continue };
-                if !reach[t.0] {
+                if !wants(*t) {
                     continue;
                 }
                 grads[t.0] = Some(match grads[t.0].take() {

@@ -195,17 +195,24 @@ pub enum ConvKernel {
 }
 
 impl ConvKernel {
+    const ALL: [ConvKernel; 2] = [ConvKernel::Tiled, ConvKernel::Direct];
+
+    /// The name in `FEATUREMAP_CONV` and in the autotune cache.
     fn name(self) -> &'static str {
         match self {
             ConvKernel::Tiled => "tiled",
             ConvKernel::Direct => "direct",
         }
     }
+
+    fn from_name(name: &str) -> Option<ConvKernel> {
+        ConvKernel::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 /// The built-in choice for a convolution with `cout_g` output channels per group: direct on
-/// CPU adapters unless the groups are too narrow for its blocks of 16 output channels
-/// (depthwise), tiled elsewhere.
+/// CPU adapters, unless the groups have fewer than 8 output channels (depthwise): most of its
+/// 16-channel blocks would then compute clamped rows; tiled elsewhere.
 pub fn default_kernel(rec: &Recorder, cout_g: usize) -> ConvKernel {
     if rec.gpu().adapter().device_type == "Cpu" && cout_g >= 8 {
         ConvKernel::Direct
@@ -235,10 +242,8 @@ fn choose_kernel(
     shapes: &[&[usize]],
     run: impl Fn(&mut Recorder, &[Tensor], ConvKernel) -> Result<()>,
 ) -> Result<ConvKernel> {
-    match std::env::var("FEATUREMAP_CONV").as_deref() {
-        Ok("tiled") => return Ok(ConvKernel::Tiled),
-        Ok("direct") => return Ok(ConvKernel::Direct),
-        _ => {}
+    if let Some(k) = std::env::var("FEATUREMAP_CONV").ok().and_then(|v| ConvKernel::from_name(&v)) {
+        return Ok(k);
     }
     let cout_g = w_shape[0] / cfg.groups.max(1);
     let default = default_kernel(rec, cout_g);
@@ -252,13 +257,11 @@ fn choose_kernel(
         cfg.stride, cfg.padding, cfg.dilation, cfg.groups
     );
     let mut scratch: Option<Vec<Tensor>> = None;
-    let kernels = [ConvKernel::Tiled, ConvKernel::Direct];
-    let names = kernels.map(ConvKernel::name);
-    let choice = gpu.autotune(&key, &names, |name| {
+    let choice = gpu.autotune(&key, &ConvKernel::ALL.map(ConvKernel::name), |name| {
         if scratch.is_none() {
             scratch = Some(shapes.iter().map(|s| Tensor::zeros(&gpu, s.to_vec())).collect::<Result<_>>()?);
         }
-        let kernel = if name == "direct" { ConvKernel::Direct } else { ConvKernel::Tiled };
+        let kernel = ConvKernel::from_name(name).expect("a candidate's own name");
         let t0 = std::time::Instant::now();
         let mut r = Recorder::new(&gpu);
         run(&mut r, scratch.as_deref().expect("made above"), kernel)?;
@@ -266,11 +269,7 @@ fn choose_kernel(
         gpu.synchronize()?;
         Ok(t0.elapsed().as_secs_f64() * 1e3)
     })?;
-    Ok(match choice {
-        Some("direct") => ConvKernel::Direct,
-        Some(_) => ConvKernel::Tiled,
-        None => default,
-    })
+    Ok(choice.and_then(ConvKernel::from_name).unwrap_or(default))
 }
 
 /// Mirrors `Params` in `shaders/conv2d_direct.wgsl`.
