@@ -42,6 +42,7 @@ pub mod import;
 pub mod io;
 pub mod ops;
 pub mod reference;
+mod rng;
 pub mod shaders;
 pub mod tensor;
 pub mod train;

@@ -47,6 +47,9 @@ pub struct Scene {
     pub bbox: [usize; 4],
 }
 
+/// NCHW images, labels and object boxes of a batch of scenes ([`SceneGenerator::batch`]).
+pub type SceneBatch = (Vec<f32>, Vec<usize>, Vec<[usize; 4]>);
+
 /// Which split a generator draws from; each has its own, disjoint seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Split {
@@ -128,17 +131,26 @@ impl SceneGenerator {
     }
 
     /// Scenes `start..start + n` as one NCHW batch (`[n, 3, size, size]`) plus their labels and
-    /// boxes.
-    pub fn batch(&self, start: u64, n: usize) -> (Vec<f32>, Vec<usize>, Vec<[usize; 4]>) {
-        let mut images = Vec::with_capacity(n * 3 * self.size * self.size);
-        let mut labels = Vec::with_capacity(n);
-        let mut boxes = Vec::with_capacity(n);
-        for k in 0..n {
-            let s = self.scene(start.wrapping_add(k as u64));
-            images.extend_from_slice(&s.image);
-            labels.push(s.class);
-            boxes.push(s.bbox);
-        }
+    /// boxes, drawn on every core (the result does not depend on how many there are).
+    pub fn batch(&self, start: u64, n: usize) -> SceneBatch {
+        let per = 3 * self.size * self.size;
+        let mut images = vec![0.0f32; n * per];
+        let mut labels = vec![0usize; n];
+        let mut boxes = vec![[0usize; 4]; n];
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(n.max(1));
+        let chunk = n.div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let parts = images.chunks_mut(chunk * per).zip(labels.chunks_mut(chunk)).zip(boxes.chunks_mut(chunk));
+            for (t, ((imgs, labs), bxs)) in parts.enumerate() {
+                s.spawn(move || {
+                    for (k, ((img, lab), bx)) in imgs.chunks_mut(per).zip(labs).zip(bxs).enumerate() {
+                        let scene = self.scene(start.wrapping_add((t * chunk + k) as u64));
+                        img.copy_from_slice(&scene.image);
+                        (*lab, *bx) = (scene.class, scene.bbox);
+                    }
+                });
+            }
+        });
         (images, labels, boxes)
     }
 

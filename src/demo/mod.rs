@@ -30,6 +30,7 @@ use std::path::Path;
 use crate::graph::{Graph, GraphBuilder};
 use crate::io::{parse_safetensors, Preprocess};
 use crate::ops::{Conv2d, Pool2d};
+use crate::rng::Rng;
 use crate::{Error, Gpu, Result, Tensor};
 
 pub use crate::data::CLASSES;
@@ -58,16 +59,6 @@ pub fn preprocess() -> Preprocess {
     Preprocess { resize_shorter: Some(IMAGE_SIZE as u32), crop: Some([IMAGE_SIZE as u32; 2]), mean: MEAN, std: STD }
 }
 
-/// Normalises `[3, 64, 64]` RGB values in [0, 1] (a [`crate::data::Scene`]'s image) in place.
-pub fn normalize(chw: &mut [f32]) {
-    let plane = chw.len() / 3;
-    for (c, ch) in chw.chunks_mut(plane).enumerate() {
-        for v in ch {
-            *v = (*v - MEAN[c]) / STD[c];
-        }
-    }
-}
-
 /// A batch `[N, 3, 64, 64]` on the GPU from images in [0, 1] (each `[3, 64, 64]`), normalised.
 pub fn input_tensor(gpu: &Gpu, images: &[Vec<f32>]) -> Result<Tensor> {
     let per = 3 * IMAGE_SIZE * IMAGE_SIZE;
@@ -78,26 +69,9 @@ pub fn input_tensor(gpu: &Gpu, images: &[Vec<f32>]) -> Result<Tensor> {
         }
         let start = values.len();
         values.extend_from_slice(img);
-        normalize(&mut values[start..]);
+        preprocess().normalize(&mut values[start..]);
     }
     Tensor::from_f32(gpu, [images.len(), 3, IMAGE_SIZE, IMAGE_SIZE], &values)
-}
-
-/// A small deterministic generator (SplitMix64) for initial weights and shuffling.
-pub(crate) struct SplitMix(pub(crate) u64);
-
-impl SplitMix {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    fn next_signed(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
 }
 
 /// The demo network with freshly initialised weights (seeded): convolutions uniform in
@@ -105,9 +79,9 @@ impl SplitMix {
 /// linear layer uniform in `±1 / sqrt(fan_in)` (PyTorch's default). Convolutions have no bias
 /// (the batch norm after each has one).
 pub fn architecture(gpu: &Gpu, seed: u64) -> Result<Graph> {
-    let mut rng = SplitMix(seed);
+    let mut rng = Rng::new(seed);
     let mut uniform = |shape: &[usize], bound: f32| -> Result<Tensor> {
-        let v: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| rng.next_signed() * bound).collect();
+        let v: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| rng.signed() * bound).collect();
         Tensor::from_f32(gpu, shape.to_vec(), &v)
     };
     let mut b = GraphBuilder::new("input", [3, IMAGE_SIZE, IMAGE_SIZE]);

@@ -2,9 +2,10 @@
 
 use std::time::Instant;
 
-use super::{architecture, normalize, SplitMix, IMAGE_SIZE};
-use crate::data::{SceneGenerator, Split};
+use super::{architecture, preprocess, IMAGE_SIZE};
+use crate::data::{SceneBatch, SceneGenerator, Split};
 use crate::graph::Graph;
+use crate::rng::Rng;
 use crate::train::{evaluate, Optimizer, Schedule, Trainer};
 use crate::{Error, Gpu, Result, Tensor};
 
@@ -76,28 +77,15 @@ pub struct TrainReport {
     pub epochs: Vec<[f32; 4]>,
 }
 
-/// Scenes `0..n` of `split`, normalised, as NCHW values plus labels; generated on every core.
-pub(crate) fn scenes(split: Split, n: usize) -> Result<(Vec<f32>, Vec<usize>)> {
-    let generator = SceneGenerator::new(IMAGE_SIZE, split)?;
-    let per = 3 * IMAGE_SIZE * IMAGE_SIZE;
-    let mut images = vec![0.0f32; n * per];
-    let mut labels = vec![0usize; n];
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).min(n.max(1));
-    let chunk = n.div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        for (t, (imgs, labs)) in images.chunks_mut(chunk * per).zip(labels.chunks_mut(chunk)).enumerate() {
-            let generator = &generator;
-            s.spawn(move || {
-                for (k, (img, lab)) in imgs.chunks_mut(per).zip(labs.iter_mut()).enumerate() {
-                    let scene = generator.scene((t * chunk + k) as u64);
-                    img.copy_from_slice(&scene.image);
-                    normalize(img);
-                    *lab = scene.class;
-                }
-            });
-        }
-    });
-    Ok((images, labels))
+/// Scenes `0..n` of `split` at the model's size, normalised for it, as NCHW values plus labels
+/// and object boxes.
+pub(crate) fn scenes(split: Split, n: usize) -> Result<SceneBatch> {
+    let (mut images, labels, boxes) = SceneGenerator::new(IMAGE_SIZE, split)?.batch(0, n);
+    let pre = preprocess();
+    for img in images.chunks_mut(3 * IMAGE_SIZE * IMAGE_SIZE) {
+        pre.normalize(img);
+    }
+    Ok((images, labels, boxes))
 }
 
 /// Trains the demo network from scratch with AdamW and a warm-up + cosine schedule, calling
@@ -114,8 +102,8 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, progress: &mut dyn FnMut(&Progress)) 
         ));
     }
     let start = Instant::now();
-    let (images, labels) = scenes(Split::Train, cfg.scenes)?;
-    let (val_images, val_labels) = scenes(Split::Validation, cfg.validation)?;
+    let (images, labels, _) = scenes(Split::Train, cfg.scenes)?;
+    let (val_images, val_labels, _) = scenes(Split::Validation, cfg.validation)?;
     let data_seconds = start.elapsed().as_secs_f64();
 
     let graph = architecture(gpu, cfg.seed)?;
@@ -125,7 +113,7 @@ pub fn train(gpu: &Gpu, cfg: &TrainConfig, progress: &mut dyn FnMut(&Progress)) 
     let total = per_epoch * cfg.epochs as u64;
     let schedule = Schedule::cosine(cfg.lr, cfg.warmup.min(total), total);
     let per = 3 * IMAGE_SIZE * IMAGE_SIZE;
-    let mut rng = SplitMix(cfg.seed ^ 0x5EED);
+    let mut rng = Rng::new(cfg.seed ^ 0x5EED);
     let mut order: Vec<usize> = (0..cfg.scenes).collect();
     let mut batch_x = vec![0.0f32; cfg.batch * per];
     let mut batch_y = vec![0u32; cfg.batch];

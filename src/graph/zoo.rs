@@ -3,24 +3,11 @@
 
 use super::{Graph, GraphBuilder, TensorId};
 use crate::ops::{Conv2d, Pool2d};
+use crate::rng::Rng;
 use crate::{Gpu, Result, Tensor};
 
-/// A small deterministic generator (SplitMix64), so the library needs no `rand`.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_f32(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
-
-fn uniform(gpu: &Gpu, rng: &mut SplitMix, shape: &[usize], scale: f32) -> Result<Tensor> {
-    let v: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| rng.next_f32() * scale).collect();
+fn uniform(gpu: &Gpu, rng: &mut Rng, shape: &[usize], scale: f32) -> Result<Tensor> {
+    let v: Vec<f32> = (0..shape.iter().product::<usize>()).map(|_| rng.signed() * scale).collect();
     Tensor::from_f32(gpu, shape.to_vec(), &v)
 }
 
@@ -29,7 +16,7 @@ fn uniform(gpu: &Gpu, rng: &mut SplitMix, shape: &[usize], scale: f32) -> Result
 fn conv(
     b: &mut GraphBuilder,
     gpu: &Gpu,
-    rng: &mut SplitMix,
+    rng: &mut Rng,
     name: &str,
     x: TensorId,
     cout: usize,
@@ -54,7 +41,7 @@ fn conv(
 /// `[3, size, size]` images with `classes` outputs and seeded random weights. Node names follow
 /// torchvision (`conv1`, `layer1.0.conv1`, ..., `layer4` for the last block's output, `fc`).
 pub fn resnet18(gpu: &Gpu, size: usize, classes: usize, seed: u64) -> Result<Graph> {
-    let mut rng = SplitMix(seed);
+    let mut rng = Rng::new(seed);
     let mut b = GraphBuilder::new("input", [3, size, size]);
     let x = b.input();
     let mut h = conv(&mut b, gpu, &mut rng, "conv1", x, 64, 7, 2, true)?;

@@ -134,6 +134,17 @@ impl Preprocess {
         (out, [ch, cw])
     }
 
+    /// Normalises `[3, H, W]` values in `[0, 1]` in place: `(v - mean) / std` per channel, as
+    /// [`Preprocess::load`] does after decoding (for images made in memory, such as generated
+    /// scenes). The channel of a value is its index divided by `len / 3`.
+    pub fn normalize(&self, chw: &mut [f32]) {
+        let plane = (chw.len() / 3).max(1);
+        for (i, v) in chw.iter_mut().enumerate() {
+            let c = (i / plane).min(2);
+            *v = (*v - self.mean[c]) / self.std[c];
+        }
+    }
+
     /// Undoes the normalisation of `[3, H, W]` values: `v * std + mean` per channel, clamped to
     /// `[0, 1]` (for overlays). The channel of a value is its index divided by `len / 3`.
     pub fn denormalize(&self, chw: &[f32]) -> Vec<f32> {
