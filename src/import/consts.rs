@@ -91,23 +91,24 @@ pub(crate) fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> 
     Ok(out)
 }
 
-/// Elementwise arithmetic with broadcasting (`op` is Add, Sub, Mul, Div, Pow, Min, Max).
-pub(crate) fn arith(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
+/// The output shape of a broadcast elementwise op on `a` and `b`, and per output element the
+/// indices of its two operands.
+fn broadcast_pairs(a: &Const, b: &Const) -> Result<(Vec<usize>, Vec<(usize, usize)>), String> {
     let dims = broadcast(&a.dims, &b.dims)?;
-    let n: usize = dims.iter().product();
-    let idx = |c: &Const, i: usize| -> usize {
-        let st = strides(&dims);
+    let st = strides(&dims);
+    let index = |c: &Const, i: usize| -> usize {
         let cs = strides(&c.dims);
         let off = dims.len() - c.dims.len();
-        let mut j = 0;
-        for d in 0..c.dims.len() {
-            let coord = (i / st[d + off]) % dims[d + off];
-            if c.dims[d] != 1 {
-                j += coord * cs[d];
-            }
-        }
-        j
+        (0..c.dims.len()).filter(|&d| c.dims[d] != 1).map(|d| (i / st[d + off]) % dims[d + off] * cs[d]).sum()
     };
+    let n: usize = dims.iter().product();
+    let pairs = (0..n).map(|i| (index(a, i), index(b, i))).collect();
+    Ok((dims, pairs))
+}
+
+/// Elementwise arithmetic with broadcasting (`op` is Add, Sub, Mul, Div, Pow, Min, Max).
+pub(crate) fn arith(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
+    let (dims, pairs) = broadcast_pairs(a, b)?;
     if a.is_float() || b.is_float() {
         let (x, y) = (a.as_f32()?, b.as_f32()?);
         let f = |p: f32, q: f32| match op {
@@ -119,12 +120,12 @@ pub(crate) fn arith(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
             "Min" => p.min(q),
             _ => p.max(q),
         };
-        Ok(Const::f32(dims.clone(), (0..n).map(|i| f(x[idx(a, i)], y[idx(b, i)])).collect()))
+        Ok(Const::f32(dims, pairs.iter().map(|&(i, j)| f(x[i], y[j])).collect()))
     } else {
         let (x, y) = (a.as_i64(), b.as_i64());
-        let mut v = Vec::with_capacity(n);
-        for i in 0..n {
-            let (p, q) = (x[idx(a, i)], y[idx(b, i)]);
+        let mut v = Vec::with_capacity(pairs.len());
+        for &(i, j) in &pairs {
+            let (p, q) = (x[i], y[j]);
             if p == BATCH || q == BATCH {
                 return Err(format!(
                     "{op} on the batch dimension (export with a fixed batch, or without this arithmetic)"
@@ -143,6 +144,34 @@ pub(crate) fn arith(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
         }
         Ok(Const::i64(dims, v))
     }
+}
+
+/// Elementwise comparison with broadcasting (`op` is Equal, Greater or Less), as 0 / 1 int64.
+/// The symbolic batch equals itself and is compared with nothing else.
+pub(crate) fn compare(op: &str, a: &Const, b: &Const) -> Result<Const, String> {
+    let (dims, pairs) = broadcast_pairs(a, b)?;
+    let test = |o: std::cmp::Ordering| match op {
+        "Equal" => o.is_eq(),
+        "Greater" => o.is_gt(),
+        _ => o.is_lt(),
+    };
+    let v = if a.is_float() || b.is_float() {
+        let (x, y) = (a.as_f32()?, b.as_f32()?);
+        // NaN compares as nothing: not equal, not greater, not less.
+        pairs.iter().map(|&(i, j)| x[i].partial_cmp(&y[j]).is_some_and(test) as i64).collect()
+    } else {
+        let (x, y) = (a.as_i64(), b.as_i64());
+        let mut v = Vec::with_capacity(pairs.len());
+        for &(i, j) in &pairs {
+            let (p, q) = (x[i], y[j]);
+            if (p == BATCH) != (q == BATCH) {
+                return Err(format!("{op} with the batch dimension (export with a fixed batch)"));
+            }
+            v.push(test(p.cmp(&q)) as i64);
+        }
+        v
+    };
+    Ok(Const::i64(dims, v))
 }
 
 /// `Gather` along `axis` with integer indices (negative ones count from the end).
@@ -263,4 +292,23 @@ pub(crate) fn transpose(data: &Const, perm: &[usize]) -> Result<Const, String> {
     let (st_out, st_in) = (strides(&dims), strides(&data.dims));
     let n: usize = dims.iter().product();
     Ok(data.with_data(dims.clone(), |i| (0..r).map(|d| ((i / st_out[d]) % dims[d]) * st_in[perm[d]]).sum(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparisons_do_not_subtract() {
+        // i64::MAX is a common Slice end; a subtraction would overflow.
+        let a = Const::i64(vec![3], vec![i64::MAX, -1, 5]);
+        let b = Const::i64(vec![1], vec![i64::MIN + 1]);
+        assert_eq!(compare("Greater", &a, &b).unwrap().as_i64(), vec![1, 1, 1]);
+        assert_eq!(compare("Less", &b, &a).unwrap().as_i64(), vec![1, 1, 1]);
+        let inf = Const::f32(vec![2], vec![f32::INFINITY, f32::NAN]);
+        assert_eq!(compare("Equal", &inf, &inf).unwrap().as_i64(), vec![1, 0]);
+        let batch = Const::i64(vec![1], vec![BATCH]);
+        assert_eq!(compare("Equal", &batch, &batch).unwrap().as_i64(), vec![1]);
+        assert!(compare("Equal", &batch, &Const::i64(vec![1], vec![1])).is_err());
+    }
 }

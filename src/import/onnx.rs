@@ -583,33 +583,7 @@ impl Importer<'_> {
                 let steps = get_const(ins, 4).map(|s| s.as_i64()).unwrap_or(vec![1; axes.len()]);
                 consts::slice(x, &starts, &ends, &axes, &steps)?
             }
-            "Equal" | "Greater" | "Less" => {
-                let (a, b) = (c(0)?, c(1)?);
-                let d = consts::arith("Sub", a, b)?;
-                let v: Vec<i64> = match &d.data {
-                    consts::Data::F32(x) => x
-                        .iter()
-                        .map(|&p| {
-                            (match op {
-                                "Equal" => p == 0.0,
-                                "Greater" => p > 0.0,
-                                _ => p < 0.0,
-                            }) as i64
-                        })
-                        .collect(),
-                    consts::Data::I64(x) => x
-                        .iter()
-                        .map(|&p| {
-                            (match op {
-                                "Equal" => p == 0,
-                                "Greater" => p > 0,
-                                _ => p < 0,
-                            }) as i64
-                        })
-                        .collect(),
-                };
-                Const::i64(d.dims, v)
-            }
+            "Equal" | "Greater" | "Less" => consts::compare(op, c(0)?, c(1)?)?,
             "Not" => {
                 let x = c(0)?;
                 Const::i64(x.dims.clone(), x.as_i64().iter().map(|&v| (v == 0) as i64).collect())
