@@ -287,10 +287,7 @@ impl<'a> Importer<'a> {
         let mut readers: HashMap<String, usize> = HashMap::new();
         let mut sole_reader = HashMap::new();
         for (i, n) in graph.node.iter().enumerate() {
-            for inp in n.input.iter().filter(|s| !s.is_empty()) {
-                *readers.entry(inp.clone()).or_default() += 1;
-                sole_reader.insert(inp.clone(), i);
-            }
+            count_reads(n, i, &mut readers, &mut sole_reader);
         }
         let graph_outputs = graph.output.iter().filter_map(|o| o.name.clone()).collect();
         Ok(Importer {
@@ -381,6 +378,27 @@ impl<'a> Importer<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Counts the names `n` reads, and those its subgraphs (an `If`'s branches) read, as reads by
+/// the top-level node `top`: a branch that reads a tensor keeps it from being folded away.
+fn count_reads(
+    n: &pb::NodeProto,
+    top: usize,
+    readers: &mut HashMap<String, usize>,
+    sole_reader: &mut HashMap<String, usize>,
+) {
+    for inp in n.input.iter().filter(|s| !s.is_empty()) {
+        *readers.entry(inp.clone()).or_default() += 1;
+        sole_reader.insert(inp.clone(), top);
+    }
+    for a in &n.attribute {
+        for g in a.g.iter().chain(&a.graphs) {
+            for inner in &g.node {
+                count_reads(inner, top, readers, sole_reader);
+            }
+        }
     }
 }
 
