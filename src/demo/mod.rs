@@ -12,7 +12,7 @@
 //! let gpu = featuremap::Gpu::new()?;
 //! let model = featuremap::demo::load(&gpu)?;
 //! let scene = featuremap::data::SceneGenerator::new(64, featuremap::data::Split::Test)?.scene(0);
-//! let x = featuremap::demo::input_tensor(&gpu, &[scene.image])?;
+//! let x = featuremap::demo::input_tensor(&gpu, &scene.image)?;
 //! let logits = gpu.run(|rec| Ok(model.forward(rec, &x, &Default::default())?.output().clone()))?;
 //! # Ok(()) }
 //! ```
@@ -59,19 +59,17 @@ pub fn preprocess() -> Preprocess {
     Preprocess { resize_shorter: Some(IMAGE_SIZE as u32), crop: Some([IMAGE_SIZE as u32; 2]), mean: MEAN, std: STD }
 }
 
-/// A batch `[N, 3, 64, 64]` on the GPU from images in [0, 1] (each `[3, 64, 64]`), normalised.
-pub fn input_tensor(gpu: &Gpu, images: &[Vec<f32>]) -> Result<Tensor> {
+/// A batch `[N, 3, 64, 64]` on the GPU from `N` images in [0, 1] one after another (each
+/// `[3, 64, 64]`, as a [`crate::data::Scene`] holds it), normalised with [`preprocess`].
+pub fn input_tensor(gpu: &Gpu, images: &[f32]) -> Result<Tensor> {
     let per = 3 * IMAGE_SIZE * IMAGE_SIZE;
-    let mut values = Vec::with_capacity(images.len() * per);
-    for img in images {
-        if img.len() != per {
-            return Err(Error::shape("demo", format!("an image has {} values, not 3x64x64", img.len())));
-        }
-        let start = values.len();
-        values.extend_from_slice(img);
-        preprocess().normalize(&mut values[start..]);
+    if !images.len().is_multiple_of(per) {
+        return Err(Error::shape("demo", format!("{} values are not whole 3x64x64 images", images.len())));
     }
-    Tensor::from_f32(gpu, [images.len(), 3, IMAGE_SIZE, IMAGE_SIZE], &values)
+    let mut values = images.to_vec();
+    let pre = preprocess();
+    values.chunks_mut(per).for_each(|img| pre.normalize(img));
+    Tensor::from_f32(gpu, [images.len() / per, 3, IMAGE_SIZE, IMAGE_SIZE], &values)
 }
 
 /// The demo network with freshly initialised weights (seeded): convolutions uniform in

@@ -91,9 +91,12 @@ pub(crate) fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> 
     Ok(out)
 }
 
-/// The output shape of a broadcast elementwise op on `a` and `b`, and per output element the
-/// indices of its two operands.
-fn broadcast_pairs(a: &Const, b: &Const) -> Result<(Vec<usize>, Vec<(usize, usize)>), String> {
+/// The output shape of a broadcast elementwise op, and per output element the indices of its
+/// two operands.
+type Pairs = (Vec<usize>, Vec<(usize, usize)>);
+
+/// [`Pairs`] of `a` and `b`.
+fn broadcast_pairs(a: &Const, b: &Const) -> Result<Pairs, String> {
     let dims = broadcast(&a.dims, &b.dims)?;
     let st = strides(&dims);
     let index = |c: &Const, i: usize| -> usize {

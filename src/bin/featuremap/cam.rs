@@ -52,10 +52,11 @@ pub struct Args {
     labels: Option<PathBuf>,
 }
 
-/// One batch explained: heatmaps, scores and overlays, read back.
+/// One batch explained: the heatmaps (on the GPU; read them back where they are written),
+/// the scores and the overlays, read back.
 pub struct Explained {
-    /// Heatmaps `[N, H, W]` in [0, 1].
-    pub maps: Vec<f32>,
+    /// Heatmaps `[N, 1, H, W]` in [0, 1].
+    pub heatmap: Tensor,
     /// The network's output `[N, classes]`.
     pub logits: Vec<f32>,
     /// `[N, H, W]` of the heatmaps (the input's size).
@@ -81,10 +82,10 @@ pub fn explain_batch(
         vis::colorize(rec, &out.heatmap, Some(&img), colormap, Overlay::ShowCamOnImage { image_weight: 0.5 })
     })?;
     Ok(Explained {
-        maps: out.heatmap.to_f32(gpu)?,
         logits: out.logits.to_f32(gpu)?,
         dims: [n, h, w],
         overlays: vis::read_rgba(gpu, &rgba)?,
+        heatmap: out.heatmap,
     })
 }
 
@@ -129,6 +130,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         let e = explain_batch(gpu, m.graph(), &batch.tensor, &shown, &opts, colormap)?;
         let [_, h, w] = e.dims;
         let k = e.logits.len() / e.dims[0].max(1);
+        let maps = e.heatmap.to_f32(gpu)?;
         // Name each image by its file (and index within a .npy batch).
         let mut names = Vec::new();
         for (f, &count) in chunk.iter().zip(&batch.per_file) {
@@ -145,7 +147,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             let png = png_bytes(&e.overlays[i])?;
             if let Some(dir) = &args.out {
                 featuremap::io::write_atomic(&dir.join(format!("{name}.png")), &png)?;
-                write_npy(&dir.join(format!("{name}.npy")), &[h, w], &e.maps[i * h * w..(i + 1) * h * w])?;
+                write_npy(&dir.join(format!("{name}.npy")), &[h, w], &maps[i * h * w..(i + 1) * h * w])?;
             }
             if bar.is_none() {
                 let named = label.as_ref().map_or(String::new(), |l| format!(" {l}"));
@@ -158,7 +160,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             }
             items.push(Item { name: name.clone(), class, label, prob, png });
         }
-        all_maps.extend_from_slice(&e.maps);
+        all_maps.extend_from_slice(&maps);
         map_dims = [all_maps.len() / (h * w), h, w];
         if let Some(b) = &bar {
             b.inc(chunk.len() as u64);

@@ -113,9 +113,9 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     let opts = CamOptions::new(Method::GradCam, g.tensor(demo::CAM_LAYER)?);
     let (mut logits, mut overlays) = (Vec::new(), Vec::new());
     for chunk in entries.chunks(BATCH) {
-        let images: Vec<Vec<f32>> = chunk.iter().map(|e| e.image.clone()).collect();
-        let x = demo::input_tensor(gpu, &images)?;
-        let e = crate::cam::explain_batch(gpu, g, &x, &images.concat(), &opts, Colormap::Jet)?;
+        let shown: Vec<f32> = chunk.iter().flat_map(|e| e.image.iter().copied()).collect();
+        let x = demo::input_tensor(gpu, &shown)?;
+        let e = crate::cam::explain_batch(gpu, g, &x, &shown, &opts, Colormap::Jet)?;
         logits.extend(e.logits);
         overlays.extend(e.overlays);
     }
@@ -137,19 +137,15 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         println!("{}: true {truth}, predicted {} ({:.1}%)", entry.name, demo::CLASSES[pred], 100.0 * prob);
         let input_png = format!("{}.png", entry.file);
         let cam_png = format!("{}_gradcam.png", entry.file);
-        vis::save_png_atomic(&enlarge(&vis::chw_to_rgb(&entry.image, size, size)?), &args.out.join(&input_png))?;
+        let input = enlarge(&vis::chw_to_rgb(&entry.image, size, size)?);
+        vis::save_png_atomic(&input, &args.out.join(&input_png))?;
         let mut overlay = image::DynamicImage::ImageRgba8(enlarge(&overlays[i])).to_rgb8();
         vis::draw_text(&mut overlay, 2, 2, &format!("{} {:.1}%", demo::CLASSES[pred], 100.0 * prob), 2);
         vis::save_png_atomic(&overlay, &args.out.join(&cam_png))?;
         let half =
             |img: &image::RgbImage| image::imageops::resize(img, tile, tile, image::imageops::FilterType::Triangle);
         let x0 = (gap + i as u32 * (tile + gap)) as i64;
-        image::imageops::replace(
-            &mut overview,
-            &half(&enlarge(&vis::chw_to_rgb(&entry.image, size, size)?)),
-            x0,
-            gap as i64,
-        );
+        image::imageops::replace(&mut overview, &half(&input), x0, gap as i64);
         image::imageops::replace(&mut overview, &half(&overlay), x0, (2 * gap + tile) as i64);
         rows.push(vec![
             html::escape(&entry.name),
@@ -167,7 +163,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
 
     // What each stage sees of the first image: the maps shrink while the channels grow.
     let stages = demo::STAGES.iter().map(|s| g.tensor(s)).collect::<Result<Vec<_>>>()?;
-    let first = demo::input_tensor(gpu, std::slice::from_ref(&entries[0].image))?;
+    let first = demo::input_tensor(gpu, &entries[0].image)?;
     let acts = gpu.run(|rec| g.forward(rec, &first, &Keep::taps(&stages)))?;
     let mut grids = Vec::new();
     for (&id, name) in stages.iter().zip(demo::STAGES) {
