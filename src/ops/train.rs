@@ -36,6 +36,34 @@ struct BatchNormTrainParams {
     _pad: u32,
 }
 
+impl BatchNormTrainParams {
+    /// The sizes of `[N, C, inner]` values (`count = N * inner` per channel); the slice fields
+    /// start at 0, `len` at `C`.
+    fn new(
+        op: &'static str,
+        c: usize,
+        inner: usize,
+        count: usize,
+        momentum: f32,
+        eps: f32,
+    ) -> Result<BatchNormTrainParams> {
+        Ok(BatchNormTrainParams {
+            len: to_u32(op, "C", c)?,
+            c: to_u32(op, "C", c)?,
+            inner: to_u32(op, "H*W", inner)?,
+            count: to_u32(op, "N*H*W", count)?,
+            begin: 0,
+            end: 0,
+            stage: 0,
+            accumulate: 0,
+            finalize: 0,
+            momentum,
+            eps,
+            _pad: 0,
+        })
+    }
+}
+
 /// Mirrors `Params` in `shaders/cross_entropy.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -173,20 +201,7 @@ pub fn batch_norm_train(
     }
     let acc = rec.alloc([2 * c], DType::F32)?;
     let wg = reduction_wg(count);
-    let base = BatchNormTrainParams {
-        len: to_u32(op, "C", c)?,
-        c: to_u32(op, "C", c)?,
-        inner: to_u32(op, "H*W", inner)?,
-        count: to_u32(op, "N*H*W", count)?,
-        begin: 0,
-        end: 0,
-        stage: 0,
-        accumulate: 0,
-        finalize: 0,
-        momentum,
-        eps,
-        _pad: 0,
-    };
+    let base = BatchNormTrainParams::new(op, c, inner, count, momentum, eps)?;
     let parts: Vec<_> = slices(count, wg as usize * LOOP_CHUNK).collect();
     for stage in 0..2u32 {
         for (i, &(begin, end)) in parts.iter().enumerate() {
@@ -259,20 +274,7 @@ pub fn batch_norm_train_backward(
         return Ok((dx, dscale, dbias));
     }
     let wg = reduction_wg(count);
-    let base = BatchNormTrainParams {
-        len: to_u32(op, "C", c)?,
-        c: to_u32(op, "C", c)?,
-        inner: to_u32(op, "inner size", inner)?,
-        count: to_u32(op, "N*H*W", count)?,
-        begin: 0,
-        end: 0,
-        stage: 0,
-        accumulate: 0,
-        finalize: 0,
-        momentum: 0.0,
-        eps: 0.0,
-        _pad: 0,
-    };
+    let base = BatchNormTrainParams::new(op, c, inner, count, 0.0, 0.0)?;
     for (i, (begin, end)) in slices(count, wg as usize * LOOP_CHUNK).enumerate() {
         let params = BatchNormTrainParams { begin: begin as u32, end: end as u32, accumulate: (i > 0) as u32, ..base };
         rec.dispatch(
