@@ -4,6 +4,9 @@
 // Follows PyTorch: the window [hs, hs + KH) is first clipped to the padded extent
 // [-pad_top, H + pad_bottom) (its size is the divisor when count_include_pad is set), then to
 // the input [0, H) (the number of taps summed, the divisor otherwise). Likewise for width.
+// Tensors are stored as `Store` (f32, or f16 in the f16 variant); sums are f32.
+
+alias Store = f32;
 
 struct Params {
     len: u32, h: u32, w: u32, oh: u32,
@@ -15,8 +18,8 @@ struct Params {
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Store>;
+@group(0) @binding(2) var<storage, read_write> y: array<Store>;
 
 @compute @workgroup_size(WG)
 fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -44,7 +47,7 @@ fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     for (var iy = h0; iy < h1; iy++) {
         let row = base + u32(iy) * p.w;
         for (var ix = w0; ix < w1; ix++) {
-            s += x[row + u32(ix)];
+            s += f32(x[row + u32(ix)]);
         }
     }
     var out = 0.0;
@@ -55,5 +58,5 @@ fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         }
         out = s / f32(count);
     }
-    y[i] = out;
+    y[i] = Store(out);
 }

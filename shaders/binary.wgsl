@@ -3,7 +3,10 @@
 // Shapes are padded on the left to rank 6. The output shape and one stride per operand and
 // dimension (0 on a dimension the operand broadcasts along) come in the uniform, so one kernel
 // covers every case: same shape, scalar, channel vector, both sides broadcasting. Each
-// invocation computes one output element from its linear index.
+// invocation computes one output element from its linear index. Tensors are stored as `Store`
+// (f32, or f16 in the f16 variant); the arithmetic is f32.
+
+alias Store = f32;
 
 struct Params {
     len: u32,
@@ -20,9 +23,9 @@ const RANK: u32 = 6u;
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<Store>;
+@group(0) @binding(2) var<storage, read> b: array<Store>;
+@group(0) @binding(3) var<storage, read_write> y: array<Store>;
 
 @compute @workgroup_size(WG)
 fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -41,8 +44,8 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         ia += coord * p.a_stride[dd / 4u][dd % 4u];
         ib += coord * p.b_stride[dd / 4u][dd % 4u];
     }
-    let x = a[ia];
-    let z = b[ib];
+    let x = f32(a[ia]);
+    let z = f32(b[ib]);
     var v: f32;
     switch p.op {
         case 1u: { v = x - z; }
@@ -50,5 +53,5 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         case 3u: { v = x / z; }
         default: { v = x + z; }
     }
-    y[i] = v;
+    y[i] = Store(v);
 }

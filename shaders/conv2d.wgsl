@@ -15,6 +15,17 @@
 // added to what an earlier dispatch left in y; with `epilogue` set the bias and the activation
 // are applied, else the raw partial sums are stored. A single dispatch over all of k
 // (k_begin 0, k_end k_len, accumulate 0, epilogue 1) is the plain kernel.
+//
+// Residual: with `has_residual` the epilogue also adds `res` (same shape as y) before the
+// activation, so a ResNet block's `relu(conv(x) + skip)` is one kernel.
+//
+// Storage: x, the weights and res are arrays of `Store`, y of `Out`: f32 here; the f16 variant
+// (Shader::with_storage) declares Store as f16, and so Out, unless the f32-output variant
+// (Shader::with_f32_output) keeps Out f32 for split-K partial sums. Sums are f32 either way;
+// bias stays f32.
+
+alias Store = f32;
+alias Out = Store;
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
@@ -24,6 +35,7 @@ struct Params {
     cin_g: u32, cout_g: u32, k_len: u32, p_len: u32,
     has_bias: u32, act: u32, act_a: f32, act_b: f32,
     k_begin: u32, k_end: u32, accumulate: u32, epilogue: u32,
+    has_residual: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 // Tile shape, set per layer shape at pipeline creation. The workgroup is (BN/TN, BM/TM).
@@ -34,10 +46,11 @@ const TM: u32 = 4u;
 const TN: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Store>;
+@group(0) @binding(2) var<storage, read> wt: array<Store>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<Out>;
+@group(0) @binding(5) var<storage, read> res: array<Store>;
 
 // Stored k-major so the inner loop reads TM (TN) consecutive values.
 var<workgroup> a_tile: array<f32, BM * BK>;
@@ -69,7 +82,7 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             let k = k0 + kk;
             var v = 0.0;
             if (co < p.cout_g && k < p.k_end) {
-                v = wt[w_base + co * p.k_len + k];
+                v = f32(wt[w_base + co * p.k_len + k]);
             }
             a_tile[kk * BM + mm] = v;
         }
@@ -92,7 +105,7 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
                 let iy = i32(oy * p.stride_h + ky * p.dil_h) - i32(p.pad_top);
                 let ix = i32(ox * p.stride_w + kx * p.dil_w) - i32(p.pad_left);
                 if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-                    v = x[((b * p.cin + x_chan0 + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+                    v = f32(x[((b * p.cin + x_chan0 + ci) * p.h + u32(iy)) * p.w + u32(ix)]);
                 }
             }
             b_tile[kk * BN + nn] = v;
@@ -136,12 +149,18 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             let idx = (b * p.cout + oc) * ohw + q;
             var v = acc[i * TN + j];
             if (p.accumulate != 0u) {
-                v = y[idx] + v;
+                v = f32(y[idx]) + v;
             }
             if (p.epilogue != 0u) {
-                v = activate(v + bv, p.act, p.act_a, p.act_b);
+                // The order of the unfused ops (conv with bias, then add), so that fusing
+                // changes no bit of the result.
+                v += bv;
+                if (p.has_residual != 0u) {
+                    v += f32(res[idx]);
+                }
+                v = activate(v, p.act, p.act_a, p.act_b);
             }
-            y[idx] = v;
+            y[idx] = Out(v);
         }
     }
 }

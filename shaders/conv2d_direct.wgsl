@@ -18,7 +18,16 @@
 // output channel r and input channel c of group g (i32: the flipped strides are negative).
 //
 // Split-K: a dispatch reduces input channels [c_begin, c_end); `accumulate` adds to y, and
-// `epilogue` (the last slice) adds the bias and applies the activation.
+// `epilogue` (the last slice) adds the bias and the residual `res` (with `has_residual`) and
+// applies the activation.
+//
+// Storage: x, the weights and res are arrays of `Store`, y of `Out`: f32 here; the f16 variant
+// (Shader::with_storage) declares Store as f16, and so Out, unless the f32-output variant
+// (Shader::with_f32_output) keeps Out f32 for split-K partial sums. Sums are f32 either way;
+// bias stays f32.
+
+alias Store = f32;
+alias Out = Store;
 
 struct Params {
     n: u32, cin: u32, h: u32, w: u32,
@@ -27,7 +36,7 @@ struct Params {
     pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
     cin_g: u32, cout_g: u32, c_begin: u32, c_end: u32,
     has_bias: u32, act: u32, act_a: f32, act_b: f32,
-    accumulate: u32, epilogue: u32, p_len: u32, _pad0: u32,
+    accumulate: u32, epilogue: u32, p_len: u32, has_residual: u32,
     w_base: i32, w_group: i32, w_out: i32, w_in: i32,
     w_ky: i32, w_kx: i32, _pad1: u32, _pad2: u32,
 }
@@ -36,10 +45,11 @@ const TM: u32 = 16u;
 const TN: u32 = 16u;
 override WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Store>;
+@group(0) @binding(2) var<storage, read> wt: array<Store>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<Out>;
+@group(0) @binding(5) var<storage, read> res: array<Store>;
 
 // The input value under tap offset (dy, dx) for 4 pixels (x offsets, window corners), 0 where
 // the tap falls in the padding.
@@ -50,7 +60,7 @@ fn gather4(off: vec4<u32>, iy0: vec4<i32>, ix0: vec4<i32>, xc: u32, dy: i32, dx:
     let hi = vec4<i32>(i32(p.h) - 1, i32(p.h) - 1, i32(p.h) - 1, i32(p.h) - 1);
     let wi = vec4<i32>(i32(p.w) - 1, i32(p.w) - 1, i32(p.w) - 1, i32(p.w) - 1);
     let at = off + vec4<u32>(xc) + vec4<u32>(clamp(iy, vec4<i32>(0), hi)) * p.w + vec4<u32>(clamp(ix, vec4<i32>(0), wi));
-    let v = vec4<f32>(x[at.x], x[at.y], x[at.z], x[at.w]);
+    let v = vec4<f32>(f32(x[at.x]), f32(x[at.y]), f32(x[at.z]), f32(x[at.w]));
     return select(vec4<f32>(0.0), v, ok);
 }
 
@@ -65,7 +75,8 @@ fn pixel(pix0: u32, j: u32, g: u32) -> vec3<i32> {
     return vec3<i32>(i32(off), i32((q / p.ow) * p.stride_h) - i32(p.pad_top), i32((q % p.ow) * p.stride_w) - i32(p.pad_left));
 }
 
-// Adds the bias, applies the activation and stores 4 pixels of output channel `co`.
+// Adds the bias and the residual, applies the activation and stores 4 pixels of output
+// channel `co`.
 fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
     if (co >= p.cout_g) {
         return;
@@ -84,12 +95,18 @@ fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
         let idx = ((q / ohw) * p.cout + oc) * ohw + q % ohw;
         var r = v[j];
         if (p.accumulate != 0u) {
-            r = y[idx] + r;
+            r = f32(y[idx]) + r;
         }
         if (p.epilogue != 0u) {
-            r = activate(r + bv, p.act, p.act_a, p.act_b);
+            // The order of the unfused ops (conv with bias, then add), so that fusing changes
+            // no bit of the result.
+            r += bv;
+            if (p.has_residual != 0u) {
+                r += f32(res[idx]);
+            }
+            r = activate(r, p.act, p.act_a, p.act_b);
         }
-        y[idx] = r;
+        y[idx] = Out(r);
     }
 }
 
@@ -233,82 +250,82 @@ fn conv2d_direct(
                 let b1 = gather4(off1, iy1, ix1, xc, dy, dx);
                 let b2 = gather4(off2, iy2, ix2, xc, dy, dx);
                 let b3 = gather4(off3, iy3, ix3, xc, dy, dx);
-                let a0 = vec4<f32>(wt[u32(wo0 + wk)]);
+                let a0 = vec4<f32>(f32(wt[u32(wo0 + wk)]));
                 acc0_0 = fma(a0, b0, acc0_0);
                 acc0_1 = fma(a0, b1, acc0_1);
                 acc0_2 = fma(a0, b2, acc0_2);
                 acc0_3 = fma(a0, b3, acc0_3);
-                let a1 = vec4<f32>(wt[u32(wo1 + wk)]);
+                let a1 = vec4<f32>(f32(wt[u32(wo1 + wk)]));
                 acc1_0 = fma(a1, b0, acc1_0);
                 acc1_1 = fma(a1, b1, acc1_1);
                 acc1_2 = fma(a1, b2, acc1_2);
                 acc1_3 = fma(a1, b3, acc1_3);
-                let a2 = vec4<f32>(wt[u32(wo2 + wk)]);
+                let a2 = vec4<f32>(f32(wt[u32(wo2 + wk)]));
                 acc2_0 = fma(a2, b0, acc2_0);
                 acc2_1 = fma(a2, b1, acc2_1);
                 acc2_2 = fma(a2, b2, acc2_2);
                 acc2_3 = fma(a2, b3, acc2_3);
-                let a3 = vec4<f32>(wt[u32(wo3 + wk)]);
+                let a3 = vec4<f32>(f32(wt[u32(wo3 + wk)]));
                 acc3_0 = fma(a3, b0, acc3_0);
                 acc3_1 = fma(a3, b1, acc3_1);
                 acc3_2 = fma(a3, b2, acc3_2);
                 acc3_3 = fma(a3, b3, acc3_3);
-                let a4 = vec4<f32>(wt[u32(wo4 + wk)]);
+                let a4 = vec4<f32>(f32(wt[u32(wo4 + wk)]));
                 acc4_0 = fma(a4, b0, acc4_0);
                 acc4_1 = fma(a4, b1, acc4_1);
                 acc4_2 = fma(a4, b2, acc4_2);
                 acc4_3 = fma(a4, b3, acc4_3);
-                let a5 = vec4<f32>(wt[u32(wo5 + wk)]);
+                let a5 = vec4<f32>(f32(wt[u32(wo5 + wk)]));
                 acc5_0 = fma(a5, b0, acc5_0);
                 acc5_1 = fma(a5, b1, acc5_1);
                 acc5_2 = fma(a5, b2, acc5_2);
                 acc5_3 = fma(a5, b3, acc5_3);
-                let a6 = vec4<f32>(wt[u32(wo6 + wk)]);
+                let a6 = vec4<f32>(f32(wt[u32(wo6 + wk)]));
                 acc6_0 = fma(a6, b0, acc6_0);
                 acc6_1 = fma(a6, b1, acc6_1);
                 acc6_2 = fma(a6, b2, acc6_2);
                 acc6_3 = fma(a6, b3, acc6_3);
-                let a7 = vec4<f32>(wt[u32(wo7 + wk)]);
+                let a7 = vec4<f32>(f32(wt[u32(wo7 + wk)]));
                 acc7_0 = fma(a7, b0, acc7_0);
                 acc7_1 = fma(a7, b1, acc7_1);
                 acc7_2 = fma(a7, b2, acc7_2);
                 acc7_3 = fma(a7, b3, acc7_3);
-                let a8 = vec4<f32>(wt[u32(wo8 + wk)]);
+                let a8 = vec4<f32>(f32(wt[u32(wo8 + wk)]));
                 acc8_0 = fma(a8, b0, acc8_0);
                 acc8_1 = fma(a8, b1, acc8_1);
                 acc8_2 = fma(a8, b2, acc8_2);
                 acc8_3 = fma(a8, b3, acc8_3);
-                let a9 = vec4<f32>(wt[u32(wo9 + wk)]);
+                let a9 = vec4<f32>(f32(wt[u32(wo9 + wk)]));
                 acc9_0 = fma(a9, b0, acc9_0);
                 acc9_1 = fma(a9, b1, acc9_1);
                 acc9_2 = fma(a9, b2, acc9_2);
                 acc9_3 = fma(a9, b3, acc9_3);
-                let a10 = vec4<f32>(wt[u32(wo10 + wk)]);
+                let a10 = vec4<f32>(f32(wt[u32(wo10 + wk)]));
                 acc10_0 = fma(a10, b0, acc10_0);
                 acc10_1 = fma(a10, b1, acc10_1);
                 acc10_2 = fma(a10, b2, acc10_2);
                 acc10_3 = fma(a10, b3, acc10_3);
-                let a11 = vec4<f32>(wt[u32(wo11 + wk)]);
+                let a11 = vec4<f32>(f32(wt[u32(wo11 + wk)]));
                 acc11_0 = fma(a11, b0, acc11_0);
                 acc11_1 = fma(a11, b1, acc11_1);
                 acc11_2 = fma(a11, b2, acc11_2);
                 acc11_3 = fma(a11, b3, acc11_3);
-                let a12 = vec4<f32>(wt[u32(wo12 + wk)]);
+                let a12 = vec4<f32>(f32(wt[u32(wo12 + wk)]));
                 acc12_0 = fma(a12, b0, acc12_0);
                 acc12_1 = fma(a12, b1, acc12_1);
                 acc12_2 = fma(a12, b2, acc12_2);
                 acc12_3 = fma(a12, b3, acc12_3);
-                let a13 = vec4<f32>(wt[u32(wo13 + wk)]);
+                let a13 = vec4<f32>(f32(wt[u32(wo13 + wk)]));
                 acc13_0 = fma(a13, b0, acc13_0);
                 acc13_1 = fma(a13, b1, acc13_1);
                 acc13_2 = fma(a13, b2, acc13_2);
                 acc13_3 = fma(a13, b3, acc13_3);
-                let a14 = vec4<f32>(wt[u32(wo14 + wk)]);
+                let a14 = vec4<f32>(f32(wt[u32(wo14 + wk)]));
                 acc14_0 = fma(a14, b0, acc14_0);
                 acc14_1 = fma(a14, b1, acc14_1);
                 acc14_2 = fma(a14, b2, acc14_2);
                 acc14_3 = fma(a14, b3, acc14_3);
-                let a15 = vec4<f32>(wt[u32(wo15 + wk)]);
+                let a15 = vec4<f32>(f32(wt[u32(wo15 + wk)]));
                 acc15_0 = fma(a15, b0, acc15_0);
                 acc15_1 = fma(a15, b1, acc15_1);
                 acc15_2 = fma(a15, b2, acc15_2);

@@ -3,7 +3,10 @@
 // One workgroup per (n, c) plane; the planes are folded over workgroups x and y like the 1-D
 // grid of the elementwise kernels. Each invocation reduces a strided slice of the plane
 // (consecutive invocations read consecutive values), then the workgroup combines the WG partial
-// results with a tree reduction in workgroup memory.
+// results with a tree reduction in workgroup memory. Tensors are stored as `Store` (f32, or f16
+// in the f16 variant); sums are f32.
+
+alias Store = f32;
 
 struct Params {
     planes: u32,
@@ -16,8 +19,8 @@ struct Params {
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Store>;
+@group(0) @binding(2) var<storage, read_write> y: array<Store>;
 
 var<workgroup> red: array<f32, WG>;
 
@@ -33,7 +36,7 @@ fn global_avg_pool2d(
     if (valid) {
         let base = plane * p.hw;
         for (var k = lid.x; k < p.hw; k += WG) {
-            s += x[base + k];
+            s += f32(x[base + k]);
         }
     }
     red[lid.x] = s;
@@ -45,7 +48,7 @@ fn global_avg_pool2d(
         workgroupBarrier();
     }
     if (valid && lid.x == 0u) {
-        y[plane] = red[0] / f32(p.hw);
+        y[plane] = Store(red[0] / f32(p.hw));
     }
 }
 
@@ -61,7 +64,7 @@ fn global_max_pool2d(
     if (valid) {
         let base = plane * p.hw;
         for (var k = lid.x; k < p.hw; k += WG) {
-            m = max(m, x[base + k]);
+            m = max(m, f32(x[base + k]));
         }
     }
     red[lid.x] = m;
@@ -73,6 +76,6 @@ fn global_max_pool2d(
         workgroupBarrier();
     }
     if (valid && lid.x == 0u) {
-        y[plane] = red[0];
+        y[plane] = Store(red[0]);
     }
 }

@@ -5,6 +5,9 @@
 // Follows PyTorch's CPU kernel: the scan starts at the first tap inside the input in each
 // dimension, a later tap wins only if strictly greater (ties keep the first in row-major window
 // order), and a window entirely in padding gives -inf with the index of that first tap.
+// Tensors are stored as `Store` (f32, or f16 in the f16 variant).
+
+alias Store = f32;
 
 struct Params {
     len: u32, h: u32, w: u32, oh: u32,
@@ -16,8 +19,8 @@ struct Params {
 override WG: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Store>;
+@group(0) @binding(2) var<storage, read_write> y: array<Store>;
 @group(0) @binding(3) var<storage, read_write> idx: array<u32>;
 
 // The first tap start + j * dil (j >= 0) that is not negative.
@@ -55,13 +58,13 @@ fn max_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         let row = u32(iy) * p.w;
         for (var ix = w0; ix < we; ix += dw) {
             let k = row + u32(ix);
-            let v = x[base + k];
+            let v = f32(x[base + k]);
             if (v > best) {
                 best = v;
                 arg = k;
             }
         }
     }
-    y[i] = best;
+    y[i] = Store(best);
     idx[i] = arg;
 }

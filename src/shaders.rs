@@ -10,8 +10,76 @@
 pub struct Shader {
     /// Registry name: the file stem under `shaders/`, also the pipeline label prefix.
     pub name: &'static str,
-    /// Full WGSL source (library snippets included).
+    /// Full WGSL source (library snippets included), as the file has it (f32 storage).
     pub source: &'static str,
+    /// Whether this is the f16-storage variant ([`Shader::with_storage`]).
+    pub f16: bool,
+    /// Whether the output is f32 whatever the storage ([`Shader::with_f32_output`]).
+    pub f32_output: bool,
+}
+
+/// The line by which a kernel family declares that it stores its tensors as `Store`, and so
+/// has an f16-storage variant: every tensor it reads or writes through `Store` is converted to
+/// and from f32 at the load and the store, and it sums in f32.
+pub const STORE_F32: &str = "alias Store = f32;";
+
+/// The line by which a storage-generic family declares its output type separately, so that an
+/// f16 kernel can also write f32 ([`Shader::with_f32_output`]: split-K partial sums).
+pub const OUT_STORE: &str = "alias Out = Store;";
+
+impl Shader {
+    /// Whether the family stores tensors as `Store` (declares [`STORE_F32`]) and so has an
+    /// f16 variant.
+    pub fn is_storage_generic(&self) -> bool {
+        self.source.contains(STORE_F32)
+    }
+
+    /// The variant of this family that stores tensors of `dtype` (F32 or F16). Only
+    /// storage-generic families have an F16 variant; it needs the device's `SHADER_F16`.
+    pub fn with_storage(self, dtype: crate::DType) -> crate::Result<Shader> {
+        match dtype {
+            crate::DType::F32 => Ok(Shader { f16: false, ..self }),
+            crate::DType::F16 if self.is_storage_generic() => Ok(Shader { f16: true, ..self }),
+            _ => Err(crate::Error::DType { op: self.name, expected: crate::DType::F32, found: dtype }),
+        }
+    }
+
+    /// The variant of this family that writes its output (`Out`) as f32 whatever it stores
+    /// its inputs as; only families that declare [`OUT_STORE`] have one.
+    pub fn with_f32_output(self) -> crate::Result<Shader> {
+        if !self.source.contains(OUT_STORE) {
+            return Err(crate::Error::arg(self.name, "has no f32-output variant"));
+        }
+        Ok(Shader { f32_output: true, ..self })
+    }
+
+    /// The WGSL text to compile: the source, or for the f16 variant the source with
+    /// `enable f16;` in front and `Store` declared as f16; for the f32-output variant, `Out`
+    /// declared as f32.
+    pub fn wgsl(&self) -> std::borrow::Cow<'static, str> {
+        if !self.f16 && !self.f32_output {
+            return self.source.into();
+        }
+        let mut text = self.source.to_string();
+        if self.f32_output {
+            text = text.replace(OUT_STORE, "alias Out = f32;");
+        }
+        if self.f16 {
+            text = format!("enable f16;\n{}", text.replace(STORE_F32, "alias Store = f16;"));
+        }
+        text.into()
+    }
+
+    /// The name of this variant: the family name, with `_f16` appended for the f16 variant and
+    /// `_f32out` for the f32-output variant.
+    pub fn variant_name(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.name,
+            if self.f16 { "_f16" } else { "" },
+            if self.f32_output { "_f32out" } else { "" }
+        )
+    }
 }
 
 macro_rules! shaders {
@@ -24,6 +92,8 @@ macro_rules! shaders {
                     $($(include_str!(concat!("../shaders/lib/", $lib, ".wgsl")), "\n",)*)?
                     include_str!(concat!("../shaders/", $name, ".wgsl"))
                 ),
+                f16: false,
+                f32_output: false,
             };
         )*
         /// Every registered shader.
@@ -71,4 +141,5 @@ shaders! {
     BATCH_NORM_TRAIN = "batch_norm_train";
     CROSS_ENTROPY = "cross_entropy";
     OPTIMIZER = "optimizer";
+    CAST = "cast";
 }

@@ -21,6 +21,29 @@ fn every_shader_parses_and_validates() {
     }
 }
 
+/// The f16-storage variant of every storage-generic family validates too, and declares its
+/// tensors f16 (the `Store` alias is what the variant swaps).
+#[test]
+fn every_f16_variant_parses_and_validates() {
+    let generic: Vec<_> = shaders::ALL.iter().filter(|s| s.is_storage_generic()).collect();
+    for name in ["conv2d", "conv2d_direct", "activation", "binary", "batch_norm", "max_pool2d", "cast"] {
+        assert!(generic.iter().any(|s| s.name == name), "{name}.wgsl should have an f16 variant");
+    }
+    for shader in generic {
+        let half = shader.with_storage(featuremap::DType::F16).unwrap();
+        let text = half.wgsl();
+        assert!(text.contains("alias Store = f16;") && !text.contains(shaders::STORE_F32));
+        let module = naga::front::wgsl::parse_str(&text)
+            .unwrap_or_else(|e| panic!("{} does not parse:\n{}", half.variant_name(), e.emit_to_string(&text)));
+        let mut validator =
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+        if let Err(e) = validator.validate(&module) {
+            panic!("{} does not validate:\n{}", half.variant_name(), e.emit_to_string(&text));
+        }
+    }
+    assert!(shaders::GEMM.with_storage(featuremap::DType::F16).is_err(), "gemm has no f16 variant");
+}
+
 #[test]
 fn every_wgsl_file_is_registered_and_no_placeholder_is_left() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");

@@ -11,6 +11,10 @@ use crate::shaders::Shader;
 pub struct PipelineKey {
     /// Shader registry name (the `.wgsl` file stem).
     pub shader: &'static str,
+    /// The f16-storage variant of the shader.
+    pub f16: bool,
+    /// The f32-output variant of the shader.
+    pub f32_output: bool,
     /// Entry point.
     pub entry: &'static str,
     /// Override constants, sorted by name.
@@ -22,13 +26,13 @@ impl PipelineKey {
     pub fn new(shader: &Shader, entry: &'static str, overrides: &[(&'static str, f64)]) -> Self {
         let mut o: Vec<(&'static str, u64)> = overrides.iter().map(|(k, v)| (*k, v.to_bits())).collect();
         o.sort();
-        PipelineKey { shader: shader.name, entry, overrides: o }
+        PipelineKey { shader: shader.name, f16: shader.f16, f32_output: shader.f32_output, entry, overrides: o }
     }
 }
 
 #[derive(Default)]
 pub(crate) struct PipelineCache {
-    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    modules: Mutex<HashMap<(&'static str, bool, bool), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -48,16 +52,16 @@ impl PipelineCache {
         let module = {
             let mut modules = self.modules.lock().unwrap();
             modules
-                .entry(shader.name)
+                .entry((shader.name, shader.f16, shader.f32_output))
                 .or_insert_with(|| {
                     device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(shader.name),
-                        source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+                        label: Some(&shader.variant_name()),
+                        source: wgpu::ShaderSource::Wgsl(shader.wgsl()),
                     })
                 })
                 .clone()
         };
-        let label = format!("{}:{}", shader.name, entry);
+        let label = format!("{}:{}", shader.variant_name(), entry);
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&label),
             layout: None,

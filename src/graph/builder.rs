@@ -186,6 +186,8 @@ impl GraphBuilder {
             input: TensorId(0),
             output,
             consumers,
+            storage: crate::DType::F32,
+            half_weights: Vec::new(),
         })
     }
 }

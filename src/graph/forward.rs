@@ -3,7 +3,7 @@
 use super::{Graph, Op, TensorId};
 use crate::gpu::Recorder;
 use crate::ops::{self, Conv2d};
-use crate::{Error, Gpu, Result, Tensor};
+use crate::{DType, Error, Gpu, Result, Tensor};
 
 /// What a forward pass keeps beyond its output.
 #[derive(Clone, Debug, Default)]
@@ -120,6 +120,9 @@ impl Graph {
         if keep.training && !(keep.weight_grads && keep.backward_to.is_some()) {
             return Err(Error::arg("forward", "training mode needs Keep::weight_grads and Keep::backward_to"));
         }
+        if keep.training && self.storage != DType::F32 {
+            return Err(Error::arg("forward", "training needs f32 storage; call set_storage(gpu, DType::F32)"));
+        }
         let plan = self.plan(keep);
         let batch = x.dims()[0];
         let mut live: Vec<Option<Tensor>> = vec![None; self.tensors.len()];
@@ -130,15 +133,27 @@ impl Graph {
         for (i, node) in self.nodes.iter().enumerate().skip(1) {
             rec.set_scope(&node.name);
             if !plan.skipped[i] {
-                let inputs: Vec<&Tensor> = node
-                    .inputs
+                let fused = plan.fused[i];
+                // Operands in the dtype the node runs in (f16 storage converts at the edges
+                // of the ops that have no f16 kernel); the converted copies die with the node.
+                let want = self.node_storage(i);
+                let operands: Vec<TensorId> = node.inputs.iter().copied().chain(fused.and_then(|f| f.residual)).collect();
+                let converted: Vec<Option<Tensor>> = operands
                     .iter()
-                    .map(|t| live[t.0].as_ref().expect("plan keeps inputs alive until their last reader"))
-                    .collect();
-                let fused_act = plan.fused[i].map(|j| match self.nodes[j].op {
-                    Op::Activation(a) => (j, a),
-                    _ => unreachable!("only activations fuse"),
-                });
+                    .map(|t| {
+                        let v = live[t.0].as_ref().expect("plan keeps inputs alive until their last reader");
+                        match want {
+                            Some(dtype) if v.dtype() != dtype && v.dtype() != DType::U32 => {
+                                ops::cast(rec, v, dtype).map(Some)
+                            }
+                            _ => Ok(None),
+                        }
+                    })
+                    .collect::<Result<_>>()
+                    .map_err(|e| e.in_node(&node.name))?;
+                let operand = |k: usize| converted[k].as_ref().or(live[operands[k].0].as_ref()).expect("alive");
+                let inputs: Vec<&Tensor> = (0..node.inputs.len()).map(operand).collect();
+                let residual = fused.and_then(|f| f.residual).map(|_| operand(node.inputs.len()));
                 let (y, idx) = match &node.op {
                     Op::BatchNorm { scale, bias, mean, var, eps } if keep.training => {
                         let (y, m, s) =
@@ -147,11 +162,15 @@ impl Graph {
                         batch_stats[i] = Some((m, s));
                         (y, None)
                     }
-                    _ => {
-                        self.run_node(rec, i, &inputs, fused_act.map(|(_, a)| a)).map_err(|e| e.in_node(&node.name))?
-                    }
+                    _ => self
+                        .run_node(rec, i, &inputs, fused.and_then(|f| f.activation), residual)
+                        .map_err(|e| e.in_node(&node.name))?,
                 };
-                let out = fused_act.map_or(node.output, |(j, _)| self.nodes[j].output);
+                drop(inputs);
+                for t in converted.into_iter().flatten() {
+                    rec.recycle(t);
+                }
+                let out = fused.map_or(node.output, |f| f.output);
                 live[out.0] = Some(y);
                 if plan.keep_argmax[i] {
                     argmax[i] = idx;
@@ -163,8 +182,13 @@ impl Graph {
                 }
             }
         }
-        let values =
-            (0..self.tensors.len()).map(|t| if plan.kept[plan.root[t].0] { live[t].take() } else { None }).collect();
+        // What the pass hands back is f32, whatever the storage inside it.
+        let values = (0..self.tensors.len())
+            .map(|t| match live[t].take() {
+                Some(v) if plan.kept[plan.root[t].0] => ops::cast(rec, &v, DType::F32).map(Some),
+                _ => Ok(None),
+            })
+            .collect::<Result<_>>()?;
         Ok(Activations { batch, values, argmax, batch_stats, keep: keep.clone(), output: self.output })
     }
 
@@ -206,25 +230,35 @@ impl Graph {
                     }
                 }
             }
-            let (y, _) = self.run_node(rec, i, &inputs, None).map_err(|e| e.in_node(&node.name))?;
+            let (y, _) = self.run_node(rec, i, &inputs, None, None).map_err(|e| e.in_node(&node.name))?;
             live[node.output.0] = Some(y);
         }
         Ok(live[self.output.0].take().expect("the output depends on `from`"))
     }
 
     /// Records node `i` on its inputs; returns the output and, for max pooling, the argmax.
+    /// A conv node also adds `residual` and applies `activation` when the plan fused them.
     pub(crate) fn run_node(
         &self,
         rec: &mut Recorder,
         i: usize,
         x: &[&Tensor],
-        fused: Option<ops::Activation>,
+        activation: Option<ops::Activation>,
+        residual: Option<&Tensor>,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let y = match &self.nodes[i].op {
             Op::Input => unreachable!("the input node is never run"),
             Op::Conv2d { weight, bias, cfg } => {
-                let cfg = Conv2d { activation: fused.unwrap_or(cfg.activation), ..*cfg };
-                ops::conv2d(rec, x[0], weight, bias.as_ref(), &cfg)?
+                let cfg = Conv2d { activation: activation.unwrap_or(cfg.activation), ..*cfg };
+                // In f16 storage the input is f16 and so are the weights it meets.
+                let weight = match (x[0].dtype(), self.half_weights.get(i)) {
+                    (DType::F16, Some(Some(half))) => half,
+                    _ => weight,
+                };
+                match residual {
+                    Some(r) => ops::conv2d_residual(rec, x[0], weight, bias.as_ref(), r, &cfg, None)?,
+                    None => ops::conv2d(rec, x[0], weight, bias.as_ref(), &cfg)?,
+                }
             }
             Op::BatchNorm { scale, bias, mean, var, eps } => ops::batch_norm(rec, x[0], scale, bias, mean, var, *eps)?,
             Op::Activation(a) => ops::activation(rec, x[0], *a)?,

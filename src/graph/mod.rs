@@ -8,6 +8,7 @@ mod backward;
 mod builder;
 mod forward;
 mod plan;
+mod storage;
 mod weights;
 pub mod zoo;
 
@@ -277,6 +278,10 @@ pub struct Graph {
     pub(crate) output: TensorId,
     /// For each tensor, the nodes that read it (in order).
     pub(crate) consumers: Vec<Vec<usize>>,
+    /// Storage of the feature maps inside a forward pass ([`Graph::set_storage`]).
+    pub(crate) storage: crate::DType,
+    /// Per node, with f16 storage: the f16 copy of a convolution's weights.
+    pub(crate) half_weights: Vec<Option<crate::Tensor>>,
 }
 
 impl Graph {

@@ -1,6 +1,7 @@
 //! The memory plan of a forward pass: which tensors must outlive the pass (taps, what the
-//! backward pass needs, the output), which conv+activation pairs fuse, and after which node each
-//! intermediate buffer can be reused by later outputs of the same pass.
+//! backward pass needs, the output), which nodes a conv absorbs into its epilogue (a residual
+//! add, an activation), and after which node each intermediate buffer can be reused by later
+//! outputs of the same pass.
 
 use super::{forward::Keep, Graph, Op, TensorId};
 use crate::ops::{Activation, BinaryOp};
@@ -25,12 +26,24 @@ pub(crate) struct Plan {
     pub(crate) kept: Vec<bool>,
     /// Nodes whose max-pool argmax must be kept.
     pub(crate) keep_argmax: Vec<bool>,
-    /// `fused[i] = Some(j)`: conv node i applies node j's activation; node j is skipped.
-    pub(crate) fused: Vec<Option<usize>>,
+    /// `fused[i]`: what conv node i computes in its epilogue beyond its own op; the nodes it
+    /// absorbs are skipped.
+    pub(crate) fused: Vec<Option<Fusion>>,
     /// Nodes skipped because an earlier conv computed them.
     pub(crate) skipped: Vec<bool>,
     /// Roots whose buffer may be recycled once node i has been recorded.
     pub(crate) release_after: Vec<Vec<TensorId>>,
+}
+
+/// The nodes a conv absorbs: `activation(conv(x) + residual)` written straight to `output`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fusion {
+    /// The other operand of an `Add` of the conv's output, added in the epilogue.
+    pub(crate) residual: Option<TensorId>,
+    /// The activation of the activation node after the conv (or after the add).
+    pub(crate) activation: Option<Activation>,
+    /// The tensor the conv writes: the output of the last node it absorbs.
+    pub(crate) output: TensorId,
 }
 
 impl Graph {
@@ -94,21 +107,42 @@ impl Graph {
             }
         }
 
-        // Fuse conv -> activation when the conv's output is read by that activation alone and
-        // nothing needs the pre-activation values.
-        let mut fused = vec![None; nn];
+        // Fuse conv -> [add] -> [activation] into the conv's epilogue. A node is absorbed when
+        // the value before it is read by it alone and nothing needs that value kept. The add's
+        // other operand must already exist when the conv runs (produced by an earlier node):
+        // in a block whose shortcut is a conv too, the later of the two convs absorbs the add.
+        let mut fused: Vec<Option<Fusion>> = vec![None; nn];
         let mut skipped = vec![false; nn];
+        let sole_reader = |t: TensorId| -> Option<usize> {
+            (!kept[root[t.0].0] && self.consumers[t.0].len() == 1).then(|| self.consumers[t.0][0])
+        };
         for (i, n) in self.nodes.iter().enumerate() {
-            if let Op::Conv2d { cfg, .. } = &n.op {
-                let t = n.output;
-                if cfg.activation != Activation::None || kept[root[t.0].0] || self.consumers[t.0].len() != 1 {
-                    continue;
+            let Op::Conv2d { cfg, .. } = &n.op else { continue };
+            if cfg.activation != Activation::None {
+                continue;
+            }
+            let mut f = Fusion { residual: None, activation: None, output: n.output };
+            if let Some(j) = sole_reader(f.output) {
+                if let Op::Binary(BinaryOp::Add) = self.nodes[j].op {
+                    let ins = &self.nodes[j].inputs;
+                    let other = if ins[0] == f.output { ins[1] } else { ins[0] };
+                    let same_shape = self.item_shape(other) == self.item_shape(f.output);
+                    if other != f.output && same_shape && self.tensors[other.0].producer < i {
+                        f.residual = Some(other);
+                        f.output = self.nodes[j].output;
+                        skipped[j] = true;
+                    }
                 }
-                let j = self.consumers[t.0][0];
-                if matches!(self.nodes[j].op, Op::Activation(_)) {
-                    fused[i] = Some(j);
+            }
+            if let Some(j) = sole_reader(f.output) {
+                if let Op::Activation(a) = self.nodes[j].op {
+                    f.activation = Some(a);
+                    f.output = self.nodes[j].output;
                     skipped[j] = true;
                 }
+            }
+            if f.output != n.output {
+                fused[i] = Some(f);
             }
         }
 
@@ -124,13 +158,20 @@ impl Graph {
             let r = root[t].0;
             last_use[r] = last_use[r].max(last_use[t]);
         }
+        let mut materialised = vec![false; nt];
+        materialised[self.input.0] = true;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !skipped[i] {
+                materialised[fused[i].map_or(n.output, |f| f.output).0] = true;
+            }
+        }
         let mut release_after = vec![Vec::new(); nn];
         for t in 0..nt {
             if root[t].0 != t || kept[t] {
                 continue;
             }
-            // A fused conv's pre-activation output is never materialised.
-            if fused[self.tensors[t].producer].is_some() {
+            // What a fused conv absorbs is never materialised.
+            if !materialised[t] {
                 continue;
             }
             release_after[last_use[t]].push(TensorId(t));
@@ -148,10 +189,7 @@ impl Graph {
         let mut kept_bytes = bytes(self.input);
         for (i, node) in self.nodes.iter().enumerate().skip(1) {
             if !plan.skipped[i] {
-                let out = match plan.fused[i] {
-                    Some(j) => self.nodes[j].output,
-                    None => node.output,
-                };
+                let out = plan.fused[i].map_or(node.output, |f| f.output);
                 if plan.root[out.0] == out {
                     let b = bytes(out);
                     live += b;

@@ -97,15 +97,16 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::ACTIVATION_BACKWARD.name, std::mem::size_of::<ActivationParams>()));
 }
 
-/// Applies `act` elementwise to `x` (any shape), into a new tensor.
+/// Applies `act` elementwise to `x` (any shape, f32 or f16 storage), into a new tensor of
+/// `x`'s dtype.
 pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Tensor> {
-    x.expect_dtype("activation", DType::F32)?;
-    let y = rec.alloc(x.shape().clone(), DType::F32)?;
+    let (store, shader) = super::storage_of(rec, "activation", &shaders::ACTIVATION, &[x])?;
+    let y = rec.alloc(x.shape().clone(), store)?;
     let (code, a, b) = act.code();
     let len = super::to_u32("activation", "element count", x.numel())?;
     let params = ActivationParams { len, code, a, b };
     rec.dispatch(
-        &shaders::ACTIVATION,
+        &shader,
         "activation",
         &[("WG", WG_1D as f64)],
         &params,

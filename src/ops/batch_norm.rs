@@ -48,7 +48,7 @@ pub fn batch_norm(
     eps: f32,
 ) -> Result<Tensor> {
     let op = "batch_norm";
-    x.expect_dtype(op, DType::F32)?;
+    let (store, shader) = super::storage_of(rec, op, &shaders::BATCH_NORM, &[x])?;
     let dims = x.dims();
     if dims.len() < 2 {
         return Err(Error::shape(op, format!("input {} must have at least 2 dimensions [N, C, ...]", x.shape())));
@@ -68,11 +68,11 @@ pub fn batch_norm(
     }
     let inner: usize = dims[2..].iter().product();
     let len = to_u32(op, "element count", x.numel())?;
-    let y = rec.alloc(x.shape().clone(), DType::F32)?;
+    let y = rec.alloc(x.shape().clone(), store)?;
     let params = BatchNormParams { len, c: to_u32(op, "C", c)?, inner: to_u32(op, "H*W", inner)?, eps };
     if len > 0 {
         rec.dispatch(
-            &shaders::BATCH_NORM,
+            &shader,
             "batch_norm",
             &[("WG", WG_1D as f64)],
             &params,

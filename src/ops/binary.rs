@@ -145,11 +145,11 @@ fn pack(op: &'static str, what: &str, v: &[usize; BINARY_MAX_RANK]) -> Result<[[
 }
 
 /// `a OP b` elementwise with NumPy broadcasting. Both operands and the result may have rank
-/// up to 6. Output: [`broadcast_shape`] of the two shapes.
+/// up to 6. Output: [`broadcast_shape`] of the two shapes. Both operands are f32 or both f16
+/// (storage; the result has their dtype).
 pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     let name = op.name();
-    a.expect_dtype(name, DType::F32)?;
-    b.expect_dtype(name, DType::F32)?;
+    let (store, shader) = super::storage_of(rec, name, &shaders::BINARY, &[a, b])?;
     for t in [a, b] {
         if t.shape().rank() > BINARY_MAX_RANK {
             return Err(Error::shape(
@@ -159,7 +159,7 @@ pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Resul
         }
     }
     let out = broadcast_shape_for(name, a.dims(), b.dims())?;
-    let y = rec.alloc(out.clone(), DType::F32)?;
+    let y = rec.alloc(out.clone(), store)?;
     let len = to_u32(name, "element count", y.numel())?;
     if len == 0 {
         return Ok(y);
@@ -177,7 +177,7 @@ pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Resul
         b_stride: pack(name, "stride", &broadcast_strides(b.dims()))?,
     };
     rec.dispatch(
-        &shaders::BINARY,
+        &shader,
         "binary",
         &[("WG", WG_1D as f64)],
         &params,

@@ -158,6 +158,8 @@ struct Conv2dParams {
     k_end: u32,
     accumulate: u32,
     epilogue: u32,
+    has_residual: u32,
+    _pad: [u32; 3],
 }
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
@@ -239,6 +241,7 @@ fn choose_kernel(
     pass: &str,
     [x_shape, w_shape]: [&[usize]; 2],
     cfg: &Conv2d,
+    storage: DType,
     shapes: &[&[usize]],
     run: impl Fn(&mut Recorder, &[Tensor], ConvKernel) -> Result<()>,
 ) -> Result<ConvKernel> {
@@ -252,14 +255,27 @@ fn choose_kernel(
         return Ok(default);
     }
     let gpu = rec.gpu().clone();
+    // f32 keys carry no storage tag, so choices cached before f16 existed stay valid.
+    let tag = if storage == DType::F16 { " f16" } else { "" };
     let key = format!(
-        "{pass} r{KERNEL_REVISION} x{x_shape:?} w{w_shape:?} stride{:?} pad{:?} dil{:?} groups {}",
+        "{pass}{tag} r{KERNEL_REVISION} x{x_shape:?} w{w_shape:?} stride{:?} pad{:?} dil{:?} groups {}",
         cfg.stride, cfg.padding, cfg.dilation, cfg.groups
     );
     let mut scratch: Option<Vec<Tensor>> = None;
     let choice = gpu.autotune(&key, &ConvKernel::ALL.map(ConvKernel::name), |name| {
         if scratch.is_none() {
-            scratch = Some(shapes.iter().map(|s| Tensor::zeros(&gpu, s.to_vec())).collect::<Result<_>>()?);
+            scratch = Some(
+                shapes
+                    .iter()
+                    .map(|s| {
+                        let zeros = vec![0.0; s.iter().product()];
+                        match storage {
+                            DType::F16 => Tensor::from_f32_as_f16(&gpu, s.to_vec(), &zeros),
+                            _ => Tensor::from_f32(&gpu, s.to_vec(), &zeros),
+                        }
+                    })
+                    .collect::<Result<_>>()?,
+            );
         }
         let kernel = ConvKernel::from_name(name).expect("a candidate's own name");
         let t0 = std::time::Instant::now();
@@ -286,7 +302,7 @@ struct DirectParams {
     accumulate: u32,
     epilogue: u32,
     p_len: u32,
-    _pad0: u32,
+    has_residual: u32,
     w_base: i32,
     w_group: i32,
     w_out: i32,
@@ -302,14 +318,12 @@ const DIRECT_TN: usize = 16;
 const DIRECT_TM: usize = 16;
 const DIRECT_WG: usize = 64;
 
-/// Records conv2d_direct for `p` (geometry and weight strides filled in) on
-/// `[x, w, bias, y]`, split over input channels so that no invocation loops more than about
-/// REDUCTION_CHUNK * (1 + 1/KW + 1/KH/KW) times (llvmpipe stops an invocation at 65,535 loop
-/// iterations).
-fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4]) -> Result<()> {
+/// Records `shader` (conv2d_direct or one of its variants) for `p` (geometry and weight
+/// strides filled in) on `[x, w, bias, y, residual]`, split over input channels by
+/// [`direct_slice_channels`].
+fn dispatch_direct(rec: &mut Recorder, shader: &Shader, mut p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let op = "conv2d";
-    let khw = (p.geo.kh * p.geo.kw) as usize;
-    let per_slice = (REDUCTION_CHUNK / khw).max(1);
+    let per_slice = direct_slice_channels((p.geo.kh * p.geo.kw) as usize);
     let cin_g = p.geo.cin_g as usize;
     // One invocation per (pixel block, channel block); small layers get small workgroups so
     // that both cores get work.
@@ -324,7 +338,7 @@ fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4
         p.c_end = c1 as u32;
         p.accumulate = (c0 > 0) as u32;
         p.epilogue = (c1 == cin_g) as u32;
-        rec.dispatch(&shaders::CONV2D_DIRECT, "conv2d_direct", &[("WG", wg as f64)], &p, &tensors, groups)?;
+        rec.dispatch(shader, "conv2d_direct", &[("WG", wg as f64)], &p, &tensors, groups)?;
         if c1 >= cin_g {
             return Ok(());
         }
@@ -334,12 +348,12 @@ fn dispatch_direct(rec: &mut Recorder, mut p: DirectParams, tensors: [&Tensor; 4
 
 /// Convolves `x` `[N, C_in, H, W]` with `w` `[C_out, C_in/groups, KH, KW]` plus optional
 /// `bias` `[C_out]`, then applies `cfg.activation`. Output `[N, C_out, H_out, W_out]`.
+///
+/// `x` and `w` are both f32 or both f16 ([`DType::F16`] storage, where the device has
+/// `SHADER_F16`: values are widened on load and summed in f32); the output has their dtype;
+/// `bias` is f32.
 pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, cfg: &Conv2d) -> Result<Tensor> {
-    cfg.output_shape(x.dims(), w.dims())?;
-    let kernel = choose_kernel(rec, "conv2d", [x.dims(), w.dims()], cfg, &[x.dims(), w.dims()], |r, t, k| {
-        conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ())
-    })?;
-    conv2d_with(rec, x, w, bias, cfg, kernel)
+    conv2d_epilogue(rec, x, w, bias, None, cfg, None)
 }
 
 /// [`conv2d`] with the kernel chosen by the caller (tests run both).
@@ -351,10 +365,38 @@ pub fn conv2d_with(
     cfg: &Conv2d,
     kernel: ConvKernel,
 ) -> Result<Tensor> {
+    conv2d_epilogue(rec, x, w, bias, None, cfg, Some(kernel))
+}
+
+/// [`conv2d`] with a residual added before the activation, in the same kernel:
+/// `activation(conv(x, w) + bias + residual)`, as a ResNet block's `relu(conv(x) + skip)`.
+/// `residual` has the output's shape and dtype. `kernel` forces a kernel (tests run both);
+/// `None` chooses as [`conv2d`] does.
+pub fn conv2d_residual(
+    rec: &mut Recorder,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    residual: &Tensor,
+    cfg: &Conv2d,
+    kernel: Option<ConvKernel>,
+) -> Result<Tensor> {
+    conv2d_epilogue(rec, x, w, bias, Some(residual), cfg, kernel)
+}
+
+fn conv2d_epilogue(
+    rec: &mut Recorder,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    residual: Option<&Tensor>,
+    cfg: &Conv2d,
+    kernel: Option<ConvKernel>,
+) -> Result<Tensor> {
     let op = "conv2d";
-    x.expect_dtype(op, DType::F32)?;
-    w.expect_dtype(op, DType::F32)?;
     let [n, cout, oh, ow] = cfg.output_shape(x.dims(), w.dims())?;
+    let (store, direct_shader) = super::storage_of(rec, op, &shaders::CONV2D_DIRECT, &[x, w])?;
+    let tiled_shader = shaders::CONV2D.with_storage(store)?;
     let [_, cin, h, wd] = x.shape().nchw(op)?;
     let [_, cin_g, kh, kw] = w.shape().nchw(op)?;
     if let Some(b) = bias {
@@ -363,7 +405,28 @@ pub fn conv2d_with(
             return Err(Error::shape(op, format!("bias {} must have C_out = {cout} values", b.shape())));
         }
     }
-    let y = rec.alloc([n, cout, oh, ow], DType::F32)?;
+    if let Some(r) = residual {
+        r.expect_dtype(op, store)?;
+        if r.dims() != [n, cout, oh, ow] {
+            return Err(Error::shape(op, format!("residual {} must have the output shape {:?}", r.shape(), [n, cout, oh, ow])));
+        }
+    }
+    let kernel = match kernel {
+        Some(k) => k,
+        None => choose_kernel(rec, "conv2d", [x.dims(), w.dims()], cfg, store, &[x.dims(), w.dims()], |r, t, k| {
+            conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ())
+        })?,
+    };
+    // Split-K stores partial sums in y between slices: with f16 storage they would be rounded
+    // to f16 each time, so a split f16 conv writes f32 and converts once at the end.
+    let slices = match kernel {
+        ConvKernel::Direct => cin_g.div_ceil(direct_slice_channels(kh * kw)),
+        ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
+    };
+    let wide = store == DType::F16 && slices > 1;
+    let (direct_shader, tiled_shader) =
+        if wide { (direct_shader.with_f32_output()?, tiled_shader.with_f32_output()?) } else { (direct_shader, tiled_shader) };
+    let y = rec.alloc([n, cout, oh, ow], if wide { DType::F32 } else { store })?;
     let cout_g = cout / cfg.groups;
     let (act, act_a, act_b) = cfg.activation.code();
     let u = |what, v| to_u32(op, what, v);
@@ -380,8 +443,12 @@ pub fn conv2d_with(
         k_end: 0,
         accumulate: 0,
         epilogue: 0,
+        has_residual: residual.is_some() as u32,
+        _pad: [0; 3],
     };
-    // Unbound bindings are not allowed; a missing bias binds the weights (never read).
+    // Unbound bindings are not allowed; a missing bias binds the weights, a missing residual
+    // the input (never read).
+    let (bias_buf, res_buf) = (bias.unwrap_or(w), residual.unwrap_or(x));
     if kernel == ConvKernel::Direct {
         let khw = (kh * kw) as i32;
         let p = DirectParams {
@@ -391,6 +458,7 @@ pub fn conv2d_with(
             act_a,
             act_b,
             p_len: params.p_len,
+            has_residual: params.has_residual,
             w_base: 0,
             w_group: (cout_g * cin_g * kh * kw) as i32,
             w_out: cin_g as i32 * khw,
@@ -399,15 +467,14 @@ pub fn conv2d_with(
             w_kx: 1,
             ..Zeroable::zeroed()
         };
-        dispatch_direct(rec, p, [x, w, bias.unwrap_or(w), &y])?;
-        return Ok(y);
+        dispatch_direct(rec, &direct_shader, p, [x, w, bias_buf, &y, res_buf])?;
+        return narrow(rec, y, store);
     }
     let (bm, bn) = tile_for(cout_g);
-    let bias_buf = bias.unwrap_or(w);
     let groups = [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups];
     let groups = [u("workgroups", groups[0])?, u("workgroups", groups[1])?, u("workgroups", groups[2])?];
     // Split-K over C_in/groups*KH*KW (see REDUCTION_CHUNK): the last slice adds the bias and
-    // applies the activation.
+    // the residual and applies the activation.
     let k_len = params.k_len as usize;
     for (begin, end) in reduction_chunks(k_len) {
         params.k_begin = begin as u32;
@@ -415,15 +482,33 @@ pub fn conv2d_with(
         params.accumulate = (begin > 0) as u32;
         params.epilogue = (end == k_len) as u32;
         rec.dispatch(
-            &shaders::CONV2D,
+            &tiled_shader,
             "conv2d",
             &[("BM", bm as f64), ("BN", bn as f64)],
             &params,
-            &[x, w, bias_buf, &y],
+            &[x, w, bias_buf, &y, res_buf],
             groups,
         )?;
     }
-    Ok(y)
+    narrow(rec, y, store)
+}
+
+/// `y` in the storage dtype: an f32 result of a split f16 conv is converted (and its buffer
+/// handed back to the recording).
+fn narrow(rec: &mut Recorder, y: Tensor, store: DType) -> Result<Tensor> {
+    if y.dtype() == store {
+        return Ok(y);
+    }
+    let out = super::cast(rec, &y, store)?;
+    rec.recycle(y);
+    Ok(out)
+}
+
+/// Input channels per conv2d_direct dispatch for a kernel of `khw` taps: each invocation loops
+/// about REDUCTION_CHUNK * (1 + 1/KW + 1/KH/KW) times at most (llvmpipe stops an invocation at
+/// 65,535 loop iterations).
+fn direct_slice_channels(khw: usize) -> usize {
+    (REDUCTION_CHUNK / khw).max(1)
 }
 
 /// FLOPs of one conv2d (2 per multiply-add), for benchmarks and `inspect`.
@@ -578,7 +663,7 @@ pub fn conv2d_backward_input(
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
     }
     let kernel =
-        choose_kernel(rec, "conv2d_backward_input", [x_shape, w.dims()], cfg, &[dy.dims(), w.dims()], |r, t, k| {
+        choose_kernel(rec, "conv2d_backward_input", [x_shape, w.dims()], cfg, DType::F32, &[dy.dims(), w.dims()], |r, t, k| {
             conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ())
         })?;
     conv2d_backward_input_with(rec, dy, w, x_shape, cfg, kernel)
@@ -636,7 +721,7 @@ pub fn conv2d_backward_input_with(
             w_kx: -1,
             ..Zeroable::zeroed()
         };
-        dispatch_direct(rec, p, [dy, w, w, &dx])?;
+        dispatch_direct(rec, &shaders::CONV2D_DIRECT, p, [dy, w, w, &dx, dy])?;
         return Ok(dx);
     }
     let (bm, bn) = tile_for(cin_g);
@@ -668,7 +753,7 @@ pub fn conv2d_backward_weight(
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_weight", x.dims(), w_shape, dy, cfg)?;
     let kernel =
-        choose_kernel(rec, "conv2d_backward_weight", [x.dims(), w_shape], cfg, &[dy.dims(), x.dims()], |r, t, k| {
+        choose_kernel(rec, "conv2d_backward_weight", [x.dims(), w_shape], cfg, DType::F32, &[dy.dims(), x.dims()], |r, t, k| {
             conv2d_backward_weight_with(r, &t[0], &t[1], w_shape, cfg, k).map(|_| ())
         })?;
     conv2d_backward_weight_with(rec, dy, x, w_shape, cfg, kernel)

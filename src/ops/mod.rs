@@ -9,6 +9,7 @@ mod batch_norm;
 mod binary;
 mod cam;
 mod cam_target;
+mod cast;
 mod concat;
 mod conv2d;
 mod gemm;
@@ -29,6 +30,7 @@ pub use batch_norm::*;
 pub use binary::*;
 pub use cam::*;
 pub use cam_target::*;
+pub use cast::*;
 pub use concat::*;
 pub use conv2d::*;
 pub use gemm::*;
@@ -57,6 +59,7 @@ pub fn uniform_layouts() -> Vec<(&'static str, usize)> {
     binary::uniform_layouts(&mut v);
     cam::uniform_layouts(&mut v);
     cam_target::uniform_layouts(&mut v);
+    cast::uniform_layouts(&mut v);
     concat::uniform_layouts(&mut v);
     conv2d::uniform_layouts(&mut v);
     gemm::uniform_layouts(&mut v);
@@ -78,4 +81,24 @@ pub fn uniform_layouts() -> Vec<(&'static str, usize)> {
 /// Converts a size to the `u32` the kernels index with, or an error naming `op`.
 pub(crate) fn to_u32(op: &'static str, what: &str, v: usize) -> crate::Result<u32> {
     u32::try_from(v).map_err(|_| crate::Error::arg(op, format!("{what} = {v} does not fit in 32 bits")))
+}
+
+/// The storage dtype shared by a kernel's tensor operands (f32, or f16 where the device has
+/// `SHADER_F16`), and the variant of `shader` that stores it.
+pub(crate) fn storage_of(
+    rec: &crate::gpu::Recorder, op: &'static str,
+    shader: &crate::shaders::Shader,
+    tensors: &[&crate::Tensor],
+) -> crate::Result<(crate::DType, crate::shaders::Shader)> {
+    let dtype = tensors[0].dtype();
+    for t in tensors {
+        if t.dtype() != dtype {
+            return Err(crate::Error::DType { op, expected: dtype, found: t.dtype() });
+        }
+    }
+    if dtype == crate::DType::F16 && !rec.gpu().features().contains(wgpu::Features::SHADER_F16) {
+        return Err(crate::Error::arg(op, "f16 storage needs an adapter with SHADER_F16"));
+    }
+    let shader = shader.with_storage(dtype).map_err(|_| crate::Error::DType { op, expected: crate::DType::F32, found: dtype })?;
+    Ok((dtype, shader))
 }

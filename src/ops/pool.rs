@@ -195,7 +195,6 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 
 /// Shapes of a windowed pool: input `[N, C, H, W]` and output `[N, C, H_out, W_out]`.
 fn pool_shapes(op: &'static str, x: &Tensor, cfg: &Pool2d) -> Result<([usize; 4], [usize; 4])> {
-    x.expect_dtype(op, DType::F32)?;
     let [n, c, h, w] = x.shape().nchw(op)?;
     let [oh, ow] = cfg.output_hw_for(op, [h, w])?;
     cfg.check_i32(op, [h, w])?;
@@ -207,11 +206,13 @@ fn pool_shapes(op: &'static str, x: &Tensor, cfg: &Pool2d) -> Result<([usize; 4]
 /// [`DType::U32`] tensor of the same shape, where each maximum came from: `iy * W + ix` within
 /// its input plane (PyTorch's `return_indices`). Ties go to the first maximum in row-major
 /// window order; padding counts as -inf.
+/// `x` is f32 or f16 (storage); the output has its dtype.
 pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tensor, Tensor)> {
     let op = "max_pool2d";
+    let (store, shader) = super::storage_of(rec, op, &shaders::MAX_POOL2D, &[x])?;
     let ([n, c, h, w], out) = pool_shapes(op, x, cfg)?;
     let [_, _, oh, ow] = out;
-    let y = rec.alloc(out, DType::F32)?;
+    let y = rec.alloc(out, store)?;
     let idx = rec.alloc(out, DType::U32)?;
     let u = |what, v| to_u32(op, what, v);
     let len = u("output element count", n * c * oh * ow)?;
@@ -233,7 +234,7 @@ pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tenso
     };
     if len > 0 {
         rec.dispatch(
-            &shaders::MAX_POOL2D,
+            &shader,
             "max_pool2d",
             &[("WG", WG_1D as f64)],
             &params,
@@ -247,15 +248,16 @@ pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tenso
 /// Average pooling of `x` `[N, C, H, W]` into `[N, C, H_out, W_out]`. Padding contributes
 /// zeros; the divisor is the number of input values under the window, or with
 /// [`Pool2d::count_include_pad`] the window size clipped to the padded input (PyTorch).
-/// Dilation must be `[1, 1]`.
+/// Dilation must be `[1, 1]`. `x` is f32 or f16 (storage); the output has its dtype.
 pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor> {
     let op = "avg_pool2d";
+    let (store, shader) = super::storage_of(rec, op, &shaders::AVG_POOL2D, &[x])?;
     if cfg.dilation != [1, 1] {
         return Err(Error::arg(op, format!("dilation {:?} is not supported; it must be [1, 1]", cfg.dilation)));
     }
     let ([n, c, h, w], out) = pool_shapes(op, x, cfg)?;
     let [_, _, oh, ow] = out;
-    let y = rec.alloc(out, DType::F32)?;
+    let y = rec.alloc(out, store)?;
     let u = |what, v| to_u32(op, what, v);
     let len = u("output element count", n * c * oh * ow)?;
     let params = AvgPool2dParams {
@@ -277,7 +279,7 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
     };
     if len > 0 {
         rec.dispatch(
-            &shaders::AVG_POOL2D,
+            &shader,
             "avg_pool2d",
             &[("WG", WG_1D as f64)],
             &params,
@@ -290,7 +292,7 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
 
 /// Records one global pool (`entry` in `shaders/global_pool2d.wgsl`): one workgroup per plane.
 fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<Tensor> {
-    x.expect_dtype(entry, DType::F32)?;
+    let (store, shader) = super::storage_of(rec, entry, &shaders::GLOBAL_POOL2D, &[x])?;
     let [n, c, h, w] = x.shape().nchw(entry)?;
     if h == 0 || w == 0 {
         return Err(Error::shape(entry, format!("input {} has an empty feature map", x.shape())));
@@ -298,14 +300,14 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
     to_u32(entry, "input element count", x.numel())?;
     let planes = n * c;
     let hw = h * w;
-    let y = rec.alloc([n, c, 1, 1], DType::F32)?;
+    let y = rec.alloc([n, c, 1, 1], store)?;
     let params =
         GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
     // Small planes get small workgroups so that few invocations idle (a power of two, 32..=256).
     let wg = hw.next_power_of_two().clamp(32, 256);
     if planes > 0 {
         rec.dispatch(
-            &shaders::GLOBAL_POOL2D,
+            &shader,
             entry,
             &[("WG", wg as f64)],
             &params,

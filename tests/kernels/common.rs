@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// True where a missing adapter must fail the run instead of skipping (CI).
-fn gpu_required() -> bool {
+pub fn gpu_required() -> bool {
     let on = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
     on("CI") || on("FEATUREMAP_REQUIRE_GPU")
 }

@@ -165,3 +165,39 @@ fn long_reduction() {
     let grouped = Conv2d { groups: 2, activation: Activation::LeakyRelu(0.2), ..Conv2d::same(1, 1) };
     case(62, [2, 1024, 3, 4], 20, [3, 3], grouped, true, "long K groups 2");
 }
+
+/// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
+fn residual_case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name: &str) {
+    let gpu = gpu_or_skip!();
+    let mut r = rng(seed);
+    let (xa, xt) = random_pair(gpu, &mut r, &x);
+    let (wa, wt) = random_pair(gpu, &mut r, &[cout, x[1] / cfg.groups, k[0], k[1]]);
+    let (ba, bt) = random_pair(gpu, &mut r, &[cout]);
+    let plain = Conv2d { activation: Activation::None, ..cfg };
+    let conv = reference::conv2d(&xa, &wa, Some(&ba), &plain);
+    let (ra, rt) = random_pair(gpu, &mut r, &conv.shape);
+    let want = reference::activation(&reference::binary(&conv, &ra, ops::BinaryOp::Add), cfg.activation);
+    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+        let y = gpu.run(|rec| ops::conv2d_residual(rec, &xt, &wt, Some(&bt), &rt, &cfg, Some(kernel))).unwrap();
+        check(gpu, "conv2d_residual", &format!("{name} {kernel:?} x={x:?} cout={cout} {cfg:?}"), &y, &want, TOL);
+    }
+}
+
+#[test]
+fn residual_added_before_the_activation() {
+    let relu = Conv2d { activation: Activation::Relu, ..Conv2d::same(1, 1) };
+    residual_case(70, [2, 5, 7, 9], 19, [3, 3], relu, "3x3 relu");
+    residual_case(71, [1, 6, 8, 8], 6, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2 no act");
+    // Split-K (K = 2304 * 9, 11 slices): the residual is added once, after the last slice.
+    residual_case(72, [1, 2304, 3, 3], 8, [3, 3], relu, "long K");
+}
+
+#[test]
+fn a_residual_of_another_shape_is_an_error() {
+    let gpu = gpu_or_skip!();
+    let x = featuremap::Tensor::zeros(gpu, [1, 4, 8, 8]).unwrap();
+    let w = featuremap::Tensor::zeros(gpu, [8, 4, 3, 3]).unwrap();
+    let r = featuremap::Tensor::zeros(gpu, [1, 8, 8, 8]).unwrap();
+    let err = gpu.run(|rec| ops::conv2d_residual(rec, &x, &w, None, &r, &Conv2d::default(), None)).unwrap_err();
+    assert!(err.to_string().contains("residual"), "{err}");
+}

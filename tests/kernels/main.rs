@@ -24,6 +24,7 @@ mod prelu;
 mod reduce;
 mod resize;
 mod resize_nearest;
+mod storage;
 mod slice;
 mod softmax;
 mod tensor;

@@ -1,0 +1,72 @@
+//! f16 storage: forward passes that keep feature maps and convolution weights in f16 (half the
+//! bytes to move) and sum in f32, where the adapter has `SHADER_F16`.
+//!
+//! Ops with an f16 kernel (convolution, batch norm, activations, elementwise arithmetic,
+//! pooling) read and write f16; the others run in f32 on a converted copy of their inputs.
+//! What a pass hands back (its output, taps, what a backward pass needs) is converted to f32,
+//! so everything after the forward pass (readback, embeddings, CAMs, backward) is unchanged.
+
+use super::{Graph, Op};
+use crate::{ops, DType, Error, Gpu, Result};
+
+impl Graph {
+    /// The storage of feature maps inside forward passes: [`DType::F32`] (the default) or
+    /// [`DType::F16`].
+    pub fn storage(&self) -> DType {
+        self.storage
+    }
+
+    /// Sets the storage of feature maps and convolution weights in forward passes:
+    /// [`DType::F16`] (where `gpu` has `SHADER_F16`) makes f16 copies of the convolution
+    /// weights and runs later forward passes in f16 storage with f32 sums; [`DType::F32`]
+    /// goes back. Training passes need f32. [`Graph::load_parameters`] updates the f16 copies;
+    /// weights changed any other way (an optimizer step) need this call again.
+    pub fn set_storage(&mut self, gpu: &Gpu, storage: DType) -> Result<()> {
+        match storage {
+            DType::F32 => {
+                self.half_weights.clear();
+            }
+            DType::F16 => {
+                if !gpu.features().contains(wgpu::Features::SHADER_F16) {
+                    return Err(Error::arg(
+                        "set_storage",
+                        format!("f16 storage needs SHADER_F16, which `{}` does not have", gpu.adapter().name),
+                    ));
+                }
+                self.half_weights = gpu.run(|rec| {
+                    self.nodes
+                        .iter()
+                        .map(|n| match &n.op {
+                            Op::Conv2d { weight, .. } => ops::cast(rec, weight, DType::F16).map(Some),
+                            _ => Ok(None),
+                        })
+                        .collect()
+                })?;
+            }
+            DType::U32 => return Err(Error::arg("set_storage", "storage must be F32 or F16")),
+        }
+        self.storage = storage;
+        Ok(())
+    }
+
+    /// The dtype node `i` runs in under the graph's storage: f16 for ops with an f16 kernel
+    /// when the storage is f16, `None` for reshapes (no kernel: any dtype passes through),
+    /// else f32.
+    pub(crate) fn node_storage(&self, i: usize) -> Option<DType> {
+        if self.storage != DType::F16 {
+            return Some(DType::F32);
+        }
+        match self.nodes[i].op {
+            Op::Flatten | Op::Reshape { .. } => None,
+            Op::Conv2d { .. }
+            | Op::BatchNorm { .. }
+            | Op::Activation(_)
+            | Op::Binary(_)
+            | Op::MaxPool2d(_)
+            | Op::AvgPool2d(_)
+            | Op::GlobalAvgPool2d
+            | Op::GlobalMaxPool2d => Some(DType::F16),
+            _ => Some(DType::F32),
+        }
+    }
+}
