@@ -1,11 +1,14 @@
 //! Kernel benchmarks: conv2d forward, input gradient and weight gradient, each with both kernels
-//! (tiled and direct), over the 3x3 shapes of ResNet-18 at batch 1 and the demo model's
-//! training shapes at batch 32, reported as GFLOP/s and as a fraction of this adapter's FMA
-//! ceiling measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered
-//! load, which bounds what a convolution's loads allow.
+//! (tiled and direct), over the conv shapes of ResNet-18, ResNet-50, VGG-16 and MobileNetV2 at
+//! batch 1 (3x3, 1x1, strided, the 3-channel stems, depthwise) and the demo model's training
+//! shapes at batch 32, reported as GFLOP/s and as a fraction of this adapter's FMA ceiling
+//! measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered load,
+//! which bounds what a convolution's loads allow.
 //!
-//! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter). Criterion
-//! then also times the forward kernels on the ResNet-18 shapes.
+//! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter); words after
+//! `--` keep only the layers whose name contains one of them, and FEATUREMAP_BENCH_PASSES
+//! (`forward,input,weight`) picks the passes: `cargo bench --bench kernels -- mobilenet`.
+//! Criterion then also times the forward kernels on the ResNet-18 3x3 shapes.
 
 use std::time::Duration;
 
@@ -13,17 +16,58 @@ use criterion::{criterion_group, Criterion, Throughput};
 use featuremap::ops::{self, Conv2d, ConvKernel};
 use featuremap::{bench, Gpu, Tensor};
 
-/// `(name, [N, C_in, H, W], C_out)` of 3x3, stride-1, padding-1 convolutions.
-const SHAPES: [(&str, [usize; 4], usize); 8] = [
-    ("resnet18 64x56x56", [1, 64, 56, 56], 64),
-    ("resnet18 128x28x28", [1, 128, 28, 28], 128),
-    ("resnet18 256x14x14", [1, 256, 14, 14], 256),
-    ("resnet18 512x7x7", [1, 512, 7, 7], 512),
-    ("demo stage1 3->16 @64, batch 32", [32, 3, 64, 64], 16),
-    ("demo stage2 16->32 @32, batch 32", [32, 16, 32, 32], 32),
-    ("demo stage3 32->64 @16, batch 32", [32, 32, 16, 16], 64),
-    ("demo stage4 64->128 @8, batch 32", [32, 64, 8, 8], 128),
+/// One convolution: name, input `[N, C_in, H, W]`, `C_out`, kernel size, hyper-parameters.
+type Layer = (&'static str, [usize; 4], usize, usize, Conv2d);
+
+/// A square `k`x`k` conv with stride `s`, padding `k / 2`, `g` groups.
+const fn conv(k: usize, s: usize, g: usize) -> Conv2d {
+    Conv2d {
+        stride: [s, s],
+        padding: [k / 2; 4],
+        dilation: [1, 1],
+        groups: g,
+        activation: featuremap::ops::Activation::None,
+    }
+}
+
+const LAYERS: [Layer; 31] = [
+    ("resnet18 stem 3->64 7x7 s2 @224", [1, 3, 224, 224], 64, 7, conv(7, 2, 1)),
+    ("resnet18 64x56x56", [1, 64, 56, 56], 64, 3, conv(3, 1, 1)),
+    ("resnet18 128x28x28", [1, 128, 28, 28], 128, 3, conv(3, 1, 1)),
+    ("resnet18 256x14x14", [1, 256, 14, 14], 256, 3, conv(3, 1, 1)),
+    ("resnet18 512x7x7", [1, 512, 7, 7], 512, 3, conv(3, 1, 1)),
+    ("resnet18 64->128 3x3 s2 @56", [1, 64, 56, 56], 128, 3, conv(3, 2, 1)),
+    ("resnet18 downsample 64->128 1x1 s2 @56", [1, 64, 56, 56], 128, 1, conv(1, 2, 1)),
+    ("resnet50 1x1 64->256 @56", [1, 64, 56, 56], 256, 1, conv(1, 1, 1)),
+    ("resnet50 1x1 256->64 @56", [1, 256, 56, 56], 64, 1, conv(1, 1, 1)),
+    ("resnet50 1x1 512->128 @28", [1, 512, 28, 28], 128, 1, conv(1, 1, 1)),
+    ("resnet50 1x1 1024->256 @14", [1, 1024, 14, 14], 256, 1, conv(1, 1, 1)),
+    ("resnet50 1x1 256->1024 @14", [1, 256, 14, 14], 1024, 1, conv(1, 1, 1)),
+    ("resnet50 1x1 2048->512 @7", [1, 2048, 7, 7], 512, 1, conv(1, 1, 1)),
+    ("vgg16 3->64 @224", [1, 3, 224, 224], 64, 3, conv(3, 1, 1)),
+    ("vgg16 64->64 @224", [1, 64, 224, 224], 64, 3, conv(3, 1, 1)),
+    ("vgg16 128->128 @112", [1, 128, 112, 112], 128, 3, conv(3, 1, 1)),
+    ("vgg16 256->256 @56", [1, 256, 56, 56], 256, 3, conv(3, 1, 1)),
+    ("vgg16 512->512 @28", [1, 512, 28, 28], 512, 3, conv(3, 1, 1)),
+    ("vgg16 512->512 @14", [1, 512, 14, 14], 512, 3, conv(3, 1, 1)),
+    ("mobilenetv2 stem 3->32 3x3 s2 @224", [1, 3, 224, 224], 32, 3, conv(3, 2, 1)),
+    ("mobilenetv2 depthwise 32 @112", [1, 32, 112, 112], 32, 3, conv(3, 1, 32)),
+    ("mobilenetv2 depthwise 144 s2 @56", [1, 144, 56, 56], 144, 3, conv(3, 2, 144)),
+    ("mobilenetv2 depthwise 192 @28", [1, 192, 28, 28], 192, 3, conv(3, 1, 192)),
+    ("mobilenetv2 depthwise 576 @14", [1, 576, 14, 14], 576, 3, conv(3, 1, 576)),
+    ("mobilenetv2 1x1 expand 24->144 @56", [1, 24, 56, 56], 144, 1, conv(1, 1, 1)),
+    ("mobilenetv2 1x1 project 192->32 @28", [1, 192, 28, 28], 32, 1, conv(1, 1, 1)),
+    ("mobilenetv2 1x1 960->160 @7", [1, 960, 7, 7], 160, 1, conv(1, 1, 1)),
+    ("demo stage1 3->16 @64, batch 32", [32, 3, 64, 64], 16, 3, conv(3, 1, 1)),
+    ("demo stage2 16->32 @32, batch 32", [32, 16, 32, 32], 32, 3, conv(3, 1, 1)),
+    ("demo stage3 32->64 @16, batch 32", [32, 32, 16, 16], 64, 3, conv(3, 1, 1)),
+    ("demo stage4 64->128 @8, batch 32", [32, 64, 8, 8], 128, 3, conv(3, 1, 1)),
 ];
+
+/// The layer-name filters given after `--` (none: every layer).
+fn filters() -> Vec<String> {
+    std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect()
+}
 
 fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>) -> f64 {
     bench::time_gpu(gpu, 1, 5, &mut record).unwrap().median()
@@ -41,11 +85,15 @@ fn table(gpu: &Gpu) {
             100.0 * gflops / ceiling.fma_gflops
         );
     }
-    let cfg = Conv2d::same(1, 1);
+    let filters = filters();
+    let passes = std::env::var("FEATUREMAP_BENCH_PASSES").unwrap_or_else(|_| "forward,input,weight".into());
     println!("| layer | pass | tiled | direct |");
     println!("|---|---|---|---|");
-    for (name, x_shape, cout) in SHAPES {
-        let w_shape = [cout, x_shape[1], 3, 3];
+    for (name, x_shape, cout, k, cfg) in LAYERS {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let w_shape = [cout, x_shape[1] / cfg.groups, k, k];
         let y_shape = cfg.output_shape(&x_shape, &w_shape).unwrap();
         let x = Tensor::zeros(gpu, x_shape.to_vec()).unwrap();
         let w = Tensor::zeros(gpu, w_shape.to_vec()).unwrap();
@@ -55,19 +103,27 @@ fn table(gpu: &Gpu) {
             let gflops = flops / (ms * 1e-3) / 1e9;
             format!("{ms:.1} ms, {gflops:.2} GFLOP/s ({:.1}%)", 100.0 * gflops / ceiling.fma_gflops)
         };
-        for pass in ["forward", "input gradient", "weight gradient"] {
+        for pass in ["forward", "input", "weight"] {
+            if !passes.split(',').any(|p| p.trim() == pass) {
+                continue;
+            }
             let mut cells = Vec::new();
             for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
                 let ms = median_ms(gpu, |rec| {
                     match pass {
                         "forward" => ops::conv2d_with(rec, &x, &w, None, &cfg, kernel),
-                        "input gradient" => ops::conv2d_backward_input_with(rec, &dy, &w, &x_shape, &cfg, kernel),
+                        "input" => ops::conv2d_backward_input_with(rec, &dy, &w, &x_shape, &cfg, kernel),
                         _ => ops::conv2d_backward_weight_with(rec, &dy, &x, &w_shape, &cfg, kernel),
                     }
                     .map(|_| ())
                 });
                 cells.push(cell(ms));
             }
+            let pass = match pass {
+                "forward" => "forward",
+                "input" => "input gradient",
+                _ => "weight gradient",
+            };
             println!("| {name} | {pass} | {} | {} |", cells[0], cells[1]);
         }
     }
@@ -78,7 +134,11 @@ fn conv_shapes(c: &mut Criterion) {
     table(&gpu);
     let mut group = c.benchmark_group("conv2d_3x3_resnet18");
     group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
-    for (name, x_shape, cout) in &SHAPES[..4] {
+    let filters = filters();
+    for (name, x_shape, cout, _, _) in &LAYERS[1..5] {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
         let x = Tensor::zeros(&gpu, x_shape.to_vec()).unwrap();
         let w = Tensor::zeros(&gpu, [*cout, x_shape[1], 3, 3]).unwrap();
         let cfg = Conv2d::same(1, 1);

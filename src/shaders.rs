@@ -73,12 +73,7 @@ impl Shader {
     /// The name of this variant: the family name, with `_f16` appended for the f16 variant and
     /// `_f32out` for the f32-output variant.
     pub fn variant_name(&self) -> String {
-        format!(
-            "{}{}{}",
-            self.name,
-            if self.f16 { "_f16" } else { "" },
-            if self.f32_output { "_f32out" } else { "" }
-        )
+        format!("{}{}{}", self.name, if self.f16 { "_f16" } else { "" }, if self.f32_output { "_f32out" } else { "" })
     }
 }
 

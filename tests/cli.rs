@@ -567,3 +567,31 @@ fn bench_reports_gpu_time_per_layer() {
     assert_eq!(conv["op"], "conv2d");
     assert!(conv["ms"].as_f64().unwrap() > 0.0, "{conv}");
 }
+
+/// `--f16` runs the model in f16 storage; `bench` reports how far its output lands from f32.
+#[test]
+fn f16_storage_from_the_command_line() {
+    if !have_gpu() {
+        return;
+    }
+    let info: serde_json::Value = serde_json::from_str(&ok(&["info", "--json"])).unwrap();
+    if !info["features"].as_array().unwrap().iter().any(|f| f == "SHADER_F16") {
+        let o = run(&["bench", "demo", "--iters", "1", "--f16"]);
+        assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("SHADER_F16"));
+        return;
+    }
+    let out = ok(&["bench", "demo", "--iters", "1", "--batch", "2", "--f16", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["storage"], "f16", "{out}");
+    let e = &v["f16_vs_f32"];
+    println!("F16-ERROR demo logits: {e}");
+    // Four conv stages and the head, each rounding to f16 (2^-11): well under 1% of the logits.
+    assert!(e["rel_l2"].as_f64().unwrap() < 1e-2, "{e}");
+    assert_eq!(e["top1_agree"], 2, "{e}");
+    let f32_out: serde_json::Value = serde_json::from_str(&ok(&["bench", "demo", "--iters", "1", "--json"])).unwrap();
+    assert_eq!(f32_out["storage"], "f32");
+    assert!(f32_out["f16_vs_f32"].is_null());
+    let png = tmp("f16-cam.png");
+    ok(&["cam", "demo", s(&image("shapes_199x257.jpg")), "--f16", "--png", s(&png)]);
+    assert!(png.exists());
+}

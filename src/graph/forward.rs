@@ -137,7 +137,8 @@ impl Graph {
                 // Operands in the dtype the node runs in (f16 storage converts at the edges
                 // of the ops that have no f16 kernel); the converted copies die with the node.
                 let want = self.node_storage(i);
-                let operands: Vec<TensorId> = node.inputs.iter().copied().chain(fused.and_then(|f| f.residual)).collect();
+                let operands: Vec<TensorId> =
+                    node.inputs.iter().copied().chain(fused.and_then(|f| f.residual)).collect();
                 let converted: Vec<Option<Tensor>> = operands
                     .iter()
                     .map(|t| {

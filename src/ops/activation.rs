@@ -105,14 +105,7 @@ pub fn activation(rec: &mut Recorder, x: &Tensor, act: Activation) -> Result<Ten
     let (code, a, b) = act.code();
     let len = super::to_u32("activation", "element count", x.numel())?;
     let params = ActivationParams { len, code, a, b };
-    rec.dispatch(
-        &shader,
-        "activation",
-        &[("WG", WG_1D as f64)],
-        &params,
-        &[x, &y],
-        grid_1d(len as u64, WG_1D),
-    )?;
+    rec.dispatch(&shader, "activation", &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
     Ok(y)
 }
 

@@ -176,14 +176,7 @@ pub fn binary(rec: &mut Recorder, a: &Tensor, b: &Tensor, op: BinaryOp) -> Resul
         a_stride: pack(name, "stride", &broadcast_strides(a.dims()))?,
         b_stride: pack(name, "stride", &broadcast_strides(b.dims()))?,
     };
-    rec.dispatch(
-        &shader,
-        "binary",
-        &[("WG", WG_1D as f64)],
-        &params,
-        &[a, b, &y],
-        grid_1d(len as u64, WG_1D),
-    )?;
+    rec.dispatch(&shader, "binary", &[("WG", WG_1D as f64)], &params, &[a, b, &y], grid_1d(len as u64, WG_1D))?;
     Ok(y)
 }
 

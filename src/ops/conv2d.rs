@@ -408,7 +408,10 @@ fn conv2d_epilogue(
     if let Some(r) = residual {
         r.expect_dtype(op, store)?;
         if r.dims() != [n, cout, oh, ow] {
-            return Err(Error::shape(op, format!("residual {} must have the output shape {:?}", r.shape(), [n, cout, oh, ow])));
+            return Err(Error::shape(
+                op,
+                format!("residual {} must have the output shape {:?}", r.shape(), [n, cout, oh, ow]),
+            ));
         }
     }
     let kernel = match kernel {
@@ -424,8 +427,11 @@ fn conv2d_epilogue(
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
     };
     let wide = store == DType::F16 && slices > 1;
-    let (direct_shader, tiled_shader) =
-        if wide { (direct_shader.with_f32_output()?, tiled_shader.with_f32_output()?) } else { (direct_shader, tiled_shader) };
+    let (direct_shader, tiled_shader) = if wide {
+        (direct_shader.with_f32_output()?, tiled_shader.with_f32_output()?)
+    } else {
+        (direct_shader, tiled_shader)
+    };
     let y = rec.alloc([n, cout, oh, ow], if wide { DType::F32 } else { store })?;
     let cout_g = cout / cfg.groups;
     let (act, act_a, act_b) = cfg.activation.code();
@@ -662,10 +668,15 @@ pub fn conv2d_backward_input(
     if !direct_input_grad_applies(cfg, w.dims()) {
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
     }
-    let kernel =
-        choose_kernel(rec, "conv2d_backward_input", [x_shape, w.dims()], cfg, DType::F32, &[dy.dims(), w.dims()], |r, t, k| {
-            conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ())
-        })?;
+    let kernel = choose_kernel(
+        rec,
+        "conv2d_backward_input",
+        [x_shape, w.dims()],
+        cfg,
+        DType::F32,
+        &[dy.dims(), w.dims()],
+        |r, t, k| conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ()),
+    )?;
     conv2d_backward_input_with(rec, dy, w, x_shape, cfg, kernel)
 }
 
@@ -752,10 +763,15 @@ pub fn conv2d_backward_weight(
     cfg: &Conv2d,
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_weight", x.dims(), w_shape, dy, cfg)?;
-    let kernel =
-        choose_kernel(rec, "conv2d_backward_weight", [x.dims(), w_shape], cfg, DType::F32, &[dy.dims(), x.dims()], |r, t, k| {
-            conv2d_backward_weight_with(r, &t[0], &t[1], w_shape, cfg, k).map(|_| ())
-        })?;
+    let kernel = choose_kernel(
+        rec,
+        "conv2d_backward_weight",
+        [x.dims(), w_shape],
+        cfg,
+        DType::F32,
+        &[dy.dims(), x.dims()],
+        |r, t, k| conv2d_backward_weight_with(r, &t[0], &t[1], w_shape, cfg, k).map(|_| ()),
+    )?;
     conv2d_backward_weight_with(rec, dy, x, w_shape, cfg, kernel)
 }
 

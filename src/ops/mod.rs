@@ -86,7 +86,8 @@ pub(crate) fn to_u32(op: &'static str, what: &str, v: usize) -> crate::Result<u3
 /// The storage dtype shared by a kernel's tensor operands (f32, or f16 where the device has
 /// `SHADER_F16`), and the variant of `shader` that stores it.
 pub(crate) fn storage_of(
-    rec: &crate::gpu::Recorder, op: &'static str,
+    rec: &crate::gpu::Recorder,
+    op: &'static str,
     shader: &crate::shaders::Shader,
     tensors: &[&crate::Tensor],
 ) -> crate::Result<(crate::DType, crate::shaders::Shader)> {
@@ -99,6 +100,10 @@ pub(crate) fn storage_of(
     if dtype == crate::DType::F16 && !rec.gpu().features().contains(wgpu::Features::SHADER_F16) {
         return Err(crate::Error::arg(op, "f16 storage needs an adapter with SHADER_F16"));
     }
-    let shader = shader.with_storage(dtype).map_err(|_| crate::Error::DType { op, expected: crate::DType::F32, found: dtype })?;
+    let shader = shader.with_storage(dtype).map_err(|_| crate::Error::DType {
+        op,
+        expected: crate::DType::F32,
+        found: dtype,
+    })?;
     Ok((dtype, shader))
 }

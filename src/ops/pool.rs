@@ -278,14 +278,7 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
         _pad: [0; 2],
     };
     if len > 0 {
-        rec.dispatch(
-            &shader,
-            "avg_pool2d",
-            &[("WG", WG_1D as f64)],
-            &params,
-            &[x, &y],
-            grid_1d(len as u64, WG_1D),
-        )?;
+        rec.dispatch(&shader, "avg_pool2d", &[("WG", WG_1D as f64)], &params, &[x, &y], grid_1d(len as u64, WG_1D))?;
     }
     Ok(y)
 }
@@ -306,14 +299,7 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
     // Small planes get small workgroups so that few invocations idle (a power of two, 32..=256).
     let wg = hw.next_power_of_two().clamp(32, 256);
     if planes > 0 {
-        rec.dispatch(
-            &shader,
-            entry,
-            &[("WG", wg as f64)],
-            &params,
-            &[x, &y],
-            grid_1d(planes as u64, 1),
-        )?;
+        rec.dispatch(&shader, entry, &[("WG", wg as f64)], &params, &[x, &y], grid_1d(planes as u64, 1))?;
     }
     Ok(y)
 }

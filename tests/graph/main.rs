@@ -10,4 +10,5 @@ mod backward;
 mod build;
 mod cam;
 mod forward;
+mod storage;
 mod train;

@@ -129,6 +129,8 @@ fn mixed_storage_is_an_error() {
     let w = Tensor::from_f32_as_f16(gpu, [8, 4, 3, 3], &[0.0; 288]).unwrap();
     let err = gpu.run(|rec| ops::conv2d(rec, &x, &w, None, &Conv2d::default())).unwrap_err();
     assert!(err.to_string().contains("conv2d"), "{err}");
-    let err = gpu.run(|rec| ops::gemm(rec, &w.reshape([8, 36]).unwrap(), &w.reshape([36, 8]).unwrap(), None, &Default::default()));
+    let err = gpu.run(|rec| {
+        ops::gemm(rec, &w.reshape([8, 36]).unwrap(), &w.reshape([36, 8]).unwrap(), None, &Default::default())
+    });
     assert!(err.is_err(), "gemm has no f16 kernel");
 }

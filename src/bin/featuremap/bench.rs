@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use featuremap::cam::{self, CamOptions, Method};
+use featuremap::graph::Graph;
 use featuremap::graph::Keep;
-use featuremap::{bench, Error, Gpu, Result, Tensor};
+use featuremap::{bench, DType, Error, Gpu, Result, Tensor};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -68,6 +69,10 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         Ok(())
     })?;
     let (fm, fmin, fmax) = stats(&fwd);
+    let f16 = match m.graph().storage() {
+        DType::F16 => Some(f16_error(gpu, m.graph(), [n, c, h, w])?),
+        _ => None,
+    };
     let cam_ms = match &args.cam {
         Some(layer) => {
             let opts = CamOptions::new(Method::GradCam, m.onnx.tensor(layer)?);
@@ -104,6 +109,13 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         if let Some(cm) = cam_ms {
             obj["cam_ms_median"] = serde_json::json!(cm);
         }
+        obj["storage"] = serde_json::json!(if f16.is_some() { "f16" } else { "f32" });
+        if let Some(e) = &f16 {
+            obj["f16_vs_f32"] = serde_json::json!({
+                "rel_l2": e.rel_l2, "max_abs": e.max_abs, "max_abs_f32_output": e.scale,
+                "top1_agree": e.top1_agree, "images": n,
+            });
+        }
         obj["layer_gpu_ms"] = match &layers {
             Some(rows) => {
                 rows.iter().map(|(name, op, ms)| serde_json::json!({"name": name, "op": op, "ms": ms})).collect()
@@ -112,7 +124,8 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         };
         println!("{obj}");
     } else {
-        println!("adapter {} ({}), {} batch {n}", a.name, a.backend, model.display());
+        let storage = if f16.is_some() { "f16 storage" } else { "f32" };
+        println!("adapter {} ({}), {} batch {n}, {storage}", a.name, a.backend, model.display());
         println!(
             "forward  median {fm:.1} ms (min {fmin:.1}, max {fmax:.1}) over {} runs; {:.1} images/s",
             args.iters,
@@ -120,6 +133,12 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         );
         if let Some(cm) = cam_ms {
             println!("gradcam  median {cm:.1} ms (forward + partial backward + heatmap read back)");
+        }
+        if let Some(e) = &f16 {
+            println!(
+                "f16 vs f32 output: relative L2 {:.2e}, max abs {:.2e} (f32 output up to {:.2e}), same top-1 for {}/{n}",
+                e.rel_l2, e.max_abs, e.scale, e.top1_agree
+            );
         }
         match &layers {
             Some(rows) => {
@@ -135,6 +154,40 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How far an f16-storage forward pass lands from the f32 pass of the same graph.
+struct F16Error {
+    rel_l2: f64,
+    max_abs: f64,
+    /// The largest magnitude in the f32 output, to read `max_abs` against.
+    scale: f64,
+    /// Images whose top-1 class (argmax over the output's last axis) is the same in both.
+    top1_agree: usize,
+}
+
+/// Runs `g` (f16 storage) and an f32 copy of it on one deterministic input of `shape` (values
+/// spread over [-1, 1), a stand-in for a normalised image) and compares their outputs.
+fn f16_error(gpu: &Gpu, g: &Graph, shape: [usize; 4]) -> Result<F16Error> {
+    let len: usize = shape.iter().product();
+    let v: Vec<f32> = (0..len).map(|i| (i as f32 * 0.618_034).fract() * 2.0 - 1.0).collect();
+    let x = Tensor::from_f32(gpu, shape, &v)?;
+    let mut g32 = g.clone();
+    g32.set_storage(gpu, DType::F32)?;
+    let out = |g: &Graph| gpu.run(|rec| g.forward(rec, &x, &Keep::default()).map(|a| a.output().clone()))?.to_f32(gpu);
+    let (half, full) = (out(g)?, out(&g32)?);
+    let (mut num, mut den, mut max_abs, mut scale) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (&a, &b) in half.iter().zip(&full) {
+        let d = (a - b) as f64;
+        num += d * d;
+        den += (b as f64) * (b as f64);
+        max_abs = max_abs.max(d.abs());
+        scale = scale.max((b as f64).abs());
+    }
+    let per_image = full.len() / shape[0];
+    let argmax = |row: &[f32]| (0..row.len()).max_by(|&i, &j| row[i].total_cmp(&row[j]));
+    let top1_agree = half.chunks(per_image).zip(full.chunks(per_image)).filter(|(a, b)| argmax(a) == argmax(b)).count();
+    Ok(F16Error { rel_l2: (num / den.max(f64::MIN_POSITIVE)).sqrt(), max_abs, scale, top1_agree })
 }
 
 fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {

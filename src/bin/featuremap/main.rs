@@ -21,6 +21,10 @@ struct Cli {
     /// Use the first adapter whose name contains this text (also FEATUREMAP_ADAPTER).
     #[arg(long, global = true)]
     adapter: Option<String>,
+    /// Store feature maps and conv weights in f16 inside forward passes (sums stay f32; needs
+    /// the adapter's SHADER_F16). `bench` also reports the error against f32.
+    #[arg(long, global = true)]
+    f16: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,6 +74,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    model::use_f16(cli.f16);
     let gpu = || featuremap::Gpu::with_options(featuremap::GpuOptions { adapter_name: cli.adapter.clone() });
     let result = match &cli.command {
         Command::Info(a) => gpu().and_then(|g| info::run(&g, a)),

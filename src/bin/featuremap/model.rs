@@ -5,11 +5,12 @@
 //! the embedded model; a file of that name is reached as `./demo`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use featuremap::graph::{Graph, TensorId};
 use featuremap::import::{load_onnx, OnnxModel};
 use featuremap::io::{read_npy, Preprocess};
-use featuremap::{demo, Error, Gpu, Result, Tensor};
+use featuremap::{demo, DType, Error, Gpu, Result, Tensor};
 
 /// The help text of every verb's MODEL argument.
 pub const MODEL_HELP: &str = "The model: an .onnx file, or `demo` for the embedded shapes model (`./demo` for a file)";
@@ -62,6 +63,22 @@ pub fn is_demo(model: &Path) -> bool {
     model.as_os_str() == "demo"
 }
 
+/// Whether models load with f16 storage (`--f16`).
+static F16: AtomicBool = AtomicBool::new(false);
+
+/// Makes every model loaded from now on use f16 storage (`--f16`) or not.
+pub fn use_f16(on: bool) {
+    F16.store(on, Ordering::Relaxed);
+}
+
+/// `m` with the storage `--f16` asked for.
+fn with_storage(gpu: &Gpu, mut m: Model) -> Result<Model> {
+    if F16.load(Ordering::Relaxed) {
+        m.onnx.graph.set_storage(gpu, DType::F16)?;
+    }
+    Ok(m)
+}
+
 /// The embedded demo model, with its own preprocessing and class names.
 pub fn load_demo(gpu: &Gpu) -> Result<Model> {
     let onnx = OnnxModel {
@@ -71,7 +88,8 @@ pub fn load_demo(gpu: &Gpu) -> Result<Model> {
         declared_batch: None,
         folded: vec![],
     };
-    Ok(Model { onnx, pre: demo::preprocess(), labels: Some(demo::CLASSES.iter().map(|c| c.to_string()).collect()) })
+    let labels = Some(demo::CLASSES.iter().map(|c| c.to_string()).collect());
+    with_storage(gpu, Model { onnx, pre: demo::preprocess(), labels })
 }
 
 /// Loads MODEL: an .onnx file, or `demo` (see [`is_demo`]).
@@ -91,7 +109,7 @@ pub fn load(gpu: &Gpu, model: &Path) -> Result<Model> {
     // torchvision's convention: resize the shorter side to 256/224 of the crop, then crop.
     m.pre.crop = Some([h as u32, w as u32]);
     m.pre.resize_shorter = Some(((h.min(w) as f64) * 256.0 / 224.0).round() as u32);
-    Ok(m)
+    with_storage(gpu, m)
 }
 
 /// Expands folders into their image and .npy files (sorted), keeps files as given.
