@@ -1,5 +1,5 @@
-//! Kernel benchmarks: conv2d forward, input gradient and weight gradient, each with both kernels
-//! (tiled and direct), over the conv shapes of ResNet-18, ResNet-50, VGG-16 and MobileNetV2 at
+//! Kernel benchmarks: conv2d forward, input gradient and weight gradient, each with every kernel
+//! that computes it (tiled, direct, and depthwise for depthwise forwards), over the conv shapes of ResNet-18, ResNet-50, VGG-16 and MobileNetV2 at
 //! batch 1 (3x3, 1x1, strided, the 3-channel stems, depthwise) and the demo model's training
 //! shapes at batch 32, reported as GFLOP/s and as a fraction of this adapter's FMA ceiling
 //! measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered load,
@@ -87,8 +87,8 @@ fn table(gpu: &Gpu) {
     }
     let filters = filters();
     let passes = std::env::var("FEATUREMAP_BENCH_PASSES").unwrap_or_else(|_| "forward,input,weight".into());
-    println!("| layer | pass | tiled | direct |");
-    println!("|---|---|---|---|");
+    println!("| layer | pass | tiled | direct | depthwise |");
+    println!("|---|---|---|---|---|");
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
@@ -108,7 +108,11 @@ fn table(gpu: &Gpu) {
                 continue;
             }
             let mut cells = Vec::new();
-            for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+            for kernel in [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise] {
+                if kernel == ConvKernel::Depthwise && (pass != "forward" || w_shape[1] != 1) {
+                    cells.push("-".to_string());
+                    continue;
+                }
                 let ms = median_ms(gpu, |rec| {
                     match pass {
                         "forward" => ops::conv2d_with(rec, &x, &w, None, &cfg, kernel),
@@ -124,7 +128,7 @@ fn table(gpu: &Gpu) {
                 "input" => "input gradient",
                 _ => "weight gradient",
             };
-            println!("| {name} | {pass} | {} | {} |", cells[0], cells[1]);
+            println!("| {name} | {pass} | {} | {} | {} |", cells[0], cells[1], cells[2]);
         }
     }
 }

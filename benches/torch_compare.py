@@ -7,13 +7,14 @@ that every claim is a ratio from one run on one machine.
 
 Prints one JSON object: the torch version, the device, the thread count, and per case the
 median milliseconds over `--runs` runs after warm-up:
-- conv2d 3x3 forward, input gradient and weight gradient on the ResNet-18 shapes at batch 1 and
-  the demo model's shapes at batch 32 (the rows of `cargo bench --bench kernels`);
-- ResNet-18 forward at 224x224, batch 1 and 8 (torchvision, random weights, eval mode, batch norm
-  left as is; `cargo bench --bench cam` runs the same shapes with batch norm folded);
-- Grad-CAM with pytorch-grad-cam on ResNet-18 layer4 for the top-1 class, batch 1, if the
-  package is installed.
-With --cuda, TF32 is off unless --tf32 is given.
+- conv2d forward, input gradient and weight gradient on the layers of `cargo bench --bench
+  kernels` (ResNet-18, ResNet-50, VGG-16 and MobileNetV2 at batch 1, the demo model's at 32);
+- forward of ResNet-18 (batch 1 and 8), ResNet-50, VGG-16 and MobileNetV2 (batch 1; with --cuda
+  also ResNet-50 at batch 32) at 224x224 (torchvision, random weights, eval mode);
+- Grad-CAM with pytorch-grad-cam for the top-1 class, to a heatmap in host memory: ResNet-18
+  layer4 at batch 1, and ResNet-50 layer4 at batch 1 (and 32 with --cuda), if the package is
+  installed.
+With --cuda, TF32 is off unless --tf32 is given. `--only WORD` keeps the cases containing it.
 """
 import argparse
 import json
@@ -23,15 +24,39 @@ import time
 import torch
 import torch.nn.functional as F
 
-SHAPES = [
-    ("resnet18 64x56x56", (1, 64, 56, 56), 64),
-    ("resnet18 128x28x28", (1, 128, 28, 28), 128),
-    ("resnet18 256x14x14", (1, 256, 14, 14), 256),
-    ("resnet18 512x7x7", (1, 512, 7, 7), 512),
-    ("demo stage1 3->16 @64, batch 32", (32, 3, 64, 64), 16),
-    ("demo stage2 16->32 @32, batch 32", (32, 16, 32, 32), 32),
-    ("demo stage3 32->64 @16, batch 32", (32, 32, 16, 16), 64),
-    ("demo stage4 64->128 @8, batch 32", (32, 64, 8, 8), 128),
+# (name, input shape, C_out, kernel, stride, groups): the LAYERS of benches/kernels.rs.
+LAYERS = [
+    ("resnet18 stem 3->64 7x7 s2 @224", (1, 3, 224, 224), 64, 7, 2, 1),
+    ("resnet18 64x56x56", (1, 64, 56, 56), 64, 3, 1, 1),
+    ("resnet18 128x28x28", (1, 128, 28, 28), 128, 3, 1, 1),
+    ("resnet18 256x14x14", (1, 256, 14, 14), 256, 3, 1, 1),
+    ("resnet18 512x7x7", (1, 512, 7, 7), 512, 3, 1, 1),
+    ("resnet18 64->128 3x3 s2 @56", (1, 64, 56, 56), 128, 3, 2, 1),
+    ("resnet18 downsample 64->128 1x1 s2 @56", (1, 64, 56, 56), 128, 1, 2, 1),
+    ("resnet50 1x1 64->256 @56", (1, 64, 56, 56), 256, 1, 1, 1),
+    ("resnet50 1x1 256->64 @56", (1, 256, 56, 56), 64, 1, 1, 1),
+    ("resnet50 1x1 512->128 @28", (1, 512, 28, 28), 128, 1, 1, 1),
+    ("resnet50 1x1 1024->256 @14", (1, 1024, 14, 14), 256, 1, 1, 1),
+    ("resnet50 1x1 256->1024 @14", (1, 256, 14, 14), 1024, 1, 1, 1),
+    ("resnet50 1x1 2048->512 @7", (1, 2048, 7, 7), 512, 1, 1, 1),
+    ("vgg16 3->64 @224", (1, 3, 224, 224), 64, 3, 1, 1),
+    ("vgg16 64->64 @224", (1, 64, 224, 224), 64, 3, 1, 1),
+    ("vgg16 128->128 @112", (1, 128, 112, 112), 128, 3, 1, 1),
+    ("vgg16 256->256 @56", (1, 256, 56, 56), 256, 3, 1, 1),
+    ("vgg16 512->512 @28", (1, 512, 28, 28), 512, 3, 1, 1),
+    ("vgg16 512->512 @14", (1, 512, 14, 14), 512, 3, 1, 1),
+    ("mobilenetv2 stem 3->32 3x3 s2 @224", (1, 3, 224, 224), 32, 3, 2, 1),
+    ("mobilenetv2 depthwise 32 @112", (1, 32, 112, 112), 32, 3, 1, 32),
+    ("mobilenetv2 depthwise 144 s2 @56", (1, 144, 56, 56), 144, 3, 2, 144),
+    ("mobilenetv2 depthwise 192 @28", (1, 192, 28, 28), 192, 3, 1, 192),
+    ("mobilenetv2 depthwise 576 @14", (1, 576, 14, 14), 576, 3, 1, 576),
+    ("mobilenetv2 1x1 expand 24->144 @56", (1, 24, 56, 56), 144, 1, 1, 1),
+    ("mobilenetv2 1x1 project 192->32 @28", (1, 192, 28, 28), 32, 1, 1, 1),
+    ("mobilenetv2 1x1 960->160 @7", (1, 960, 7, 7), 160, 1, 1, 1),
+    ("demo stage1 3->16 @64, batch 32", (32, 3, 64, 64), 16, 3, 1, 1),
+    ("demo stage2 16->32 @32, batch 32", (32, 16, 32, 32), 32, 3, 1, 1),
+    ("demo stage3 32->64 @16, batch 32", (32, 32, 16, 16), 64, 3, 1, 1),
+    ("demo stage4 64->128 @8, batch 32", (32, 64, 8, 8), 128, 3, 1, 1),
 ]
 
 
@@ -62,6 +87,7 @@ def main():
     ap.add_argument("--cuda", action="store_true")
     ap.add_argument("--tf32", action="store_true")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", default="", help="keep only the cases whose name contains this")
     args = ap.parse_args()
     device = torch.device("cuda" if args.cuda else "cpu")
     if args.cuda:
@@ -69,38 +95,55 @@ def main():
         torch.backends.cudnn.allow_tf32 = args.tf32
     run = timer(device, args.runs, 2)
     out = {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(), "cases": []}
-    for name, xs, cout in SHAPES:
+    for name, xs, cout, k, stride, groups in LAYERS:
+        if args.only not in f"conv2d {name}":
+            continue
         x = torch.randn(*xs, device=device)
-        w = torch.randn(cout, xs[1], 3, 3, device=device)
-        y = F.conv2d(x, w, padding=1)
+        w = torch.randn(cout, xs[1] // groups, k, k, device=device)
+        kw = dict(stride=stride, padding=k // 2, groups=groups)
+        y = F.conv2d(x, w, **kw)
         dy = torch.randn_like(y)
-        flops = 2 * y.numel() * xs[1] * 9
+        flops = 2 * y.numel() * (xs[1] // groups) * k * k
         with torch.no_grad():
-            fwd = run(lambda: F.conv2d(x, w, padding=1))
-        bin_ = run(lambda: torch.nn.grad.conv2d_input(x.shape, w, dy, padding=1))
-        bw = run(lambda: torch.nn.grad.conv2d_weight(x, w.shape, dy, padding=1))
+            fwd = run(lambda: F.conv2d(x, w, **kw))
+        bin_ = run(lambda: torch.nn.grad.conv2d_input(x.shape, w, dy, **kw))
+        bw = run(lambda: torch.nn.grad.conv2d_weight(x, w.shape, dy, **kw))
         for p, ms in [("forward", fwd), ("input gradient", bin_), ("weight gradient", bw)]:
             out["cases"].append({"case": f"conv2d {name} {p}", "ms": ms, "gflops": flops / (ms * 1e-3) / 1e9})
     try:
         import torchvision
 
-        model = torchvision.models.resnet18(weights=None).to(device).eval()
-        for batch in (1, 8):
-            x = torch.randn(batch, 3, 224, 224, device=device)
-            with torch.no_grad():
-                ms = run(lambda: model(x))
-            out["cases"].append({"case": f"resnet18 forward batch {batch}", "ms": ms})
+        batches = {"resnet18": (1, 8), "resnet50": (1, 32) if args.cuda else (1,), "vgg16": (1,), "mobilenet_v2": (1,)}
+        models = {}
+        for arch, sizes in batches.items():
+            if not any(args.only in f"{arch} forward batch {b}" for b in sizes) and args.only not in f"{arch} gradcam":
+                continue
+            model = models[arch] = getattr(torchvision.models, arch)(weights=None).to(device).eval()
+            for batch in sizes:
+                if args.only not in f"{arch} forward batch {batch}":
+                    continue
+                x = torch.randn(batch, 3, 224, 224, device=device)
+                with torch.no_grad():
+                    ms = run(lambda: model(x))
+                out["cases"].append({"case": f"{arch} forward batch {batch}", "ms": ms, "images_per_second": batch / (ms * 1e-3)})
         try:
             from pytorch_grad_cam import GradCAM
 
-            cam = GradCAM(model=model, target_layers=[model.layer4[-1]])
-            x = torch.randn(1, 3, 224, 224, device=device)
-            ms = run(lambda: cam(input_tensor=x, targets=None))
-            out["cases"].append({"case": "resnet18 gradcam batch 1 (pytorch-grad-cam, to numpy)", "ms": ms})
+            for arch, sizes in [("resnet18", (1,)), ("resnet50", (1, 32) if args.cuda else (1,))]:
+                if arch not in models:
+                    continue
+                model = models[arch]
+                cam = GradCAM(model=model, target_layers=[model.layer4[-1]])
+                for batch in sizes:
+                    case = f"{arch} gradcam batch {batch} (pytorch-grad-cam, to numpy)"
+                    if args.only not in case:
+                        continue
+                    x = torch.randn(batch, 3, 224, 224, device=device)
+                    out["cases"].append({"case": case, "ms": run(lambda: cam(input_tensor=x, targets=None))})
         except ImportError:
             out["note"] = "pytorch-grad-cam not installed: no Grad-CAM timing"
     except ImportError:
-        out["note"] = "torchvision not installed: no ResNet-18 timings"
+        out["note"] = "torchvision not installed: no model timings"
     print(json.dumps(out, indent=1))
 
 

@@ -165,6 +165,7 @@ struct Conv2dParams {
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D.name, std::mem::size_of::<Conv2dParams>()));
     v.push((shaders::CONV2D_DIRECT.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_DEPTHWISE.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
@@ -194,16 +195,25 @@ pub enum ConvKernel {
     /// CPU adapters such as lavapipe run fastest, where every load is a per-lane gather and
     /// workgroup memory only adds loads and barriers.
     Direct,
+    /// Depthwise convolutions only (one input channel per group; forward): 8 pixels of one
+    /// channel per invocation, straight from the buffers (`shaders/conv2d_depthwise.wgsl`).
+    Depthwise,
 }
 
 impl ConvKernel {
-    const ALL: [ConvKernel; 2] = [ConvKernel::Tiled, ConvKernel::Direct];
+    const ALL: [ConvKernel; 3] = [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise];
+
+    /// The kernels that compute a forward convolution with `cin_g` input channels per group.
+    pub fn forward_kernels(cin_g: usize) -> Vec<ConvKernel> {
+        ConvKernel::ALL.into_iter().filter(|&k| k != ConvKernel::Depthwise || cin_g == 1).collect()
+    }
 
     /// The name in `FEATUREMAP_CONV` and in the autotune cache.
     fn name(self) -> &'static str {
         match self {
             ConvKernel::Tiled => "tiled",
             ConvKernel::Direct => "direct",
+            ConvKernel::Depthwise => "depthwise",
         }
     }
 
@@ -212,11 +222,15 @@ impl ConvKernel {
     }
 }
 
-/// The built-in choice for a convolution with `cout_g` output channels per group: direct on
-/// CPU adapters, unless the groups have fewer than 8 output channels (depthwise): most of its
-/// 16-channel blocks would then compute clamped rows; tiled elsewhere.
-pub fn default_kernel(rec: &Recorder, cout_g: usize) -> ConvKernel {
-    if rec.gpu().adapter().device_type == "Cpu" && cout_g >= 8 {
+/// The built-in choice among `candidates` for a convolution with `cin_g` input and `cout_g`
+/// output channels per group: on CPU adapters the depthwise kernel where it applies, else the
+/// direct one unless the groups have fewer than 8 output channels (most of its 16-channel
+/// blocks would compute clamped rows); tiled elsewhere.
+pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], cin_g: usize, cout_g: usize) -> ConvKernel {
+    let cpu = rec.gpu().adapter().device_type == "Cpu";
+    if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
+        ConvKernel::Depthwise
+    } else if cpu && cout_g >= 8 && candidates.contains(&ConvKernel::Direct) {
         ConvKernel::Direct
     } else {
         ConvKernel::Tiled
@@ -225,20 +239,23 @@ pub fn default_kernel(rec: &Recorder, cout_g: usize) -> ConvKernel {
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 1;
+const KERNEL_REVISION: u32 = 2;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
 const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
 
 /// The kernel for one pass (`conv2d`, `conv2d_backward_input`, `conv2d_backward_weight`) of a
-/// convolution of input `x_shape` with weights `w_shape`: `FEATUREMAP_CONV` (`tiled` or
-/// `direct`) if set; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
-/// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (both kernels timed once on scratch
-/// tensors of `shapes`, run by `run`); else [`default_kernel`].
+/// convolution of input `x_shape` with weights `w_shape`, among `candidates` (the kernels that
+/// compute that pass): `FEATUREMAP_CONV` (`tiled`, `direct` or `depthwise`) if set and a
+/// candidate; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
+/// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (every candidate timed once on
+/// scratch tensors of `shapes`, run by `run`); else [`default_kernel`].
+#[allow(clippy::too_many_arguments)]
 fn choose_kernel(
     rec: &Recorder,
     pass: &str,
+    candidates: &[ConvKernel],
     [x_shape, w_shape]: [&[usize]; 2],
     cfg: &Conv2d,
     storage: DType,
@@ -246,10 +263,12 @@ fn choose_kernel(
     run: impl Fn(&mut Recorder, &[Tensor], ConvKernel) -> Result<()>,
 ) -> Result<ConvKernel> {
     if let Some(k) = std::env::var("FEATUREMAP_CONV").ok().and_then(|v| ConvKernel::from_name(&v)) {
-        return Ok(k);
+        if candidates.contains(&k) {
+            return Ok(k);
+        }
     }
     let cout_g = w_shape[0] / cfg.groups.max(1);
-    let default = default_kernel(rec, cout_g);
+    let default = default_kernel(rec, candidates, w_shape[1], cout_g);
     let y_shape = cfg.output_shape(x_shape, w_shape)?;
     if conv2d_flops(y_shape, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]]) < AUTOTUNE_MIN_FLOPS {
         return Ok(default);
@@ -262,7 +281,8 @@ fn choose_kernel(
         cfg.stride, cfg.padding, cfg.dilation, cfg.groups
     );
     let mut scratch: Option<Vec<Tensor>> = None;
-    let choice = gpu.autotune(&key, &ConvKernel::ALL.map(ConvKernel::name), |name| {
+    let names: Vec<&str> = candidates.iter().map(|k| k.name()).collect();
+    let choice = gpu.autotune(&key, &names, |name| {
         if scratch.is_none() {
             scratch = Some(
                 shapes
@@ -416,15 +436,26 @@ fn conv2d_epilogue(
     }
     let kernel = match kernel {
         Some(k) => k,
-        None => choose_kernel(rec, "conv2d", [x.dims(), w.dims()], cfg, store, &[x.dims(), w.dims()], |r, t, k| {
-            conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ())
-        })?,
+        None => choose_kernel(
+            rec,
+            "conv2d",
+            &ConvKernel::forward_kernels(cin_g),
+            [x.dims(), w.dims()],
+            cfg,
+            store,
+            &[x.dims(), w.dims()],
+            |r, t, k| conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ()),
+        )?,
     };
+    if kernel == ConvKernel::Depthwise && cin_g != 1 {
+        return Err(Error::arg(op, format!("the depthwise kernel needs one input channel per group, not {cin_g}")));
+    }
     // Split-K stores partial sums in y between slices: with f16 storage they would be rounded
     // to f16 each time, so a split f16 conv writes f32 and converts once at the end.
     let slices = match kernel {
         ConvKernel::Direct => cin_g.div_ceil(direct_slice_channels(kh * kw)),
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
+        ConvKernel::Depthwise => 1,
     };
     let wide = store == DType::F16 && slices > 1;
     let (direct_shader, tiled_shader) = if wide {
@@ -475,6 +506,31 @@ fn conv2d_epilogue(
         };
         dispatch_direct(rec, &direct_shader, p, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
+    }
+    if kernel == ConvKernel::Depthwise {
+        let p = DirectParams {
+            geo,
+            has_bias: params.has_bias,
+            act,
+            act_a,
+            act_b,
+            p_len: u("N*C_out", n * cout)?,
+            has_residual: params.has_residual,
+            ..Zeroable::zeroed()
+        };
+        // One invocation per 8 pixels of a plane (TN in the shader).
+        let blocks = (n * cout) as u64 * (oh * ow).div_ceil(8) as u64;
+        let wg = if blocks < 64 * 16 { 8 } else { 64 };
+        let shader = shaders::CONV2D_DEPTHWISE.with_storage(store)?;
+        rec.dispatch(
+            &shader,
+            "conv2d_depthwise",
+            &[("WG", wg as f64)],
+            &p,
+            &[x, w, bias_buf, &y, res_buf],
+            grid_1d(blocks, wg),
+        )?;
+        return Ok(y);
     }
     let (bm, bn) = tile_for(cout_g);
     let groups = [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups];
@@ -671,6 +727,7 @@ pub fn conv2d_backward_input(
     let kernel = choose_kernel(
         rec,
         "conv2d_backward_input",
+        &[ConvKernel::Tiled, ConvKernel::Direct],
         [x_shape, w.dims()],
         cfg,
         DType::F32,
@@ -766,6 +823,7 @@ pub fn conv2d_backward_weight(
     let kernel = choose_kernel(
         rec,
         "conv2d_backward_weight",
+        &[ConvKernel::Tiled, ConvKernel::Direct],
         [x.dims(), w_shape],
         cfg,
         DType::F32,

@@ -14,8 +14,8 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, bias:
     let (ba, bt) = random_pair(gpu, &mut r, &[cout]);
     let (ba, bt) = if bias { (Some(&ba), Some(&bt)) } else { (None, None) };
     let want = reference::conv2d(&xa, &wa, ba, &cfg);
-    // Both kernels on every case, whichever the adapter would pick.
-    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+    // Every kernel that applies on every case, whichever the adapter would pick.
+    for kernel in ConvKernel::forward_kernels(x[1] / cfg.groups) {
         let y = gpu.run(|rec| ops::conv2d_with(rec, &xt, &wt, bt, &cfg, kernel)).unwrap();
         check(gpu, "conv2d", &format!("{name} {kernel:?} x={x:?} cout={cout} k={k:?} {cfg:?}"), &y, &want, TOL);
     }
@@ -177,7 +177,7 @@ fn residual_case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv
     let conv = reference::conv2d(&xa, &wa, Some(&ba), &plain);
     let (ra, rt) = random_pair(gpu, &mut r, &conv.shape);
     let want = reference::activation(&reference::binary(&conv, &ra, ops::BinaryOp::Add), cfg.activation);
-    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+    for kernel in ConvKernel::forward_kernels(x[1] / cfg.groups) {
         let y = gpu.run(|rec| ops::conv2d_residual(rec, &xt, &wt, Some(&bt), &rt, &cfg, Some(kernel))).unwrap();
         check(gpu, "conv2d_residual", &format!("{name} {kernel:?} x={x:?} cout={cout} {cfg:?}"), &y, &want, TOL);
     }
@@ -190,6 +190,15 @@ fn residual_added_before_the_activation() {
     residual_case(71, [1, 6, 8, 8], 6, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2 no act");
     // Split-K (K = 2304 * 9, 11 slices): the residual is added once, after the last slice.
     residual_case(72, [1, 2304, 3, 3], 8, [3, 3], relu, "long K");
+    // Depthwise (all three kernels) with a channel multiplier, dilation, asymmetric padding.
+    let dw = Conv2d {
+        groups: 12,
+        dilation: [2, 1],
+        padding: [2, 1, 1, 0],
+        activation: Activation::RELU6,
+        ..Default::default()
+    };
+    residual_case(73, [2, 12, 9, 10], 24, [3, 3], dw, "depthwise x2 dilated");
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn conv_case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, 
         want = reference::binary(&want, ra, BinaryOp::Add);
     }
     let want = reference::activation(&want, cfg.activation);
-    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+    for kernel in ConvKernel::forward_kernels(x[1] / cfg.groups) {
         let y = gpu
             .run(|rec| match &res {
                 Some((_, rt)) => ops::conv2d_residual(rec, &xt, &wt, Some(&bt), rt, &cfg, Some(kernel)),

@@ -1,0 +1,118 @@
+// conv2d_depthwise: a depthwise convolution (one input channel per group, C_in/groups == 1,
+// any channel multiplier C_out/groups) without workgroup memory, for CPU adapters (see
+// conv2d_direct.wgsl for why loads are what counts there).
+//
+// Each invocation computes 8 consecutive output pixels of one output plane (batch item b,
+// output channel oc, reading input channel oc / (C_out/groups)): per tap 8 gathered input
+// values and one weight feed 8 FMAs. conv2d_direct's 16 x 16 block would spend 15 of every 16
+// rows on clamped channels here, and the tiled kernel most of its tile.
+//
+// Same `Params` block as conv2d_direct (the split-K and weight-stride fields are unused):
+// `p_len` is the number of output planes N * C_out. The epilogue adds the bias and the
+// residual `res` (with `has_residual`) and applies the activation.
+//
+// Storage: x, the weights and res are arrays of `Store`, y of `Out`: f32 here, f16 in the f16
+// variant (Shader::with_storage). Sums are f32; bias stays f32.
+
+alias Store = f32;
+alias Out = Store;
+
+struct Params {
+    n: u32, cin: u32, h: u32, w: u32,
+    cout: u32, oh: u32, ow: u32, groups: u32,
+    kh: u32, kw: u32, stride_h: u32, stride_w: u32,
+    pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
+    cin_g: u32, cout_g: u32, c_begin: u32, c_end: u32,
+    has_bias: u32, act: u32, act_a: f32, act_b: f32,
+    accumulate: u32, epilogue: u32, p_len: u32, has_residual: u32,
+    w_base: i32, w_group: i32, w_out: i32, w_in: i32,
+    w_ky: i32, w_kx: i32, _pad1: u32, _pad2: u32,
+}
+
+const TN: u32 = 8u; // pixels per invocation: 8 in src/ops/conv2d.rs too
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<Store>;
+@group(0) @binding(2) var<storage, read> wt: array<Store>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<Out>;
+@group(0) @binding(5) var<storage, read> res: array<Store>;
+
+// The input values under tap offset (dy, dx) for 4 pixels with window corners (iy0, ix0) in the
+// plane at `base`, 0 where the tap falls in the padding.
+fn gather4(base: u32, iy0: vec4<i32>, ix0: vec4<i32>, dy: i32, dx: i32) -> vec4<f32> {
+    let iy = iy0 + vec4<i32>(dy);
+    let ix = ix0 + vec4<i32>(dx);
+    let ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(i32(p.h))) & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(i32(p.w)));
+    let at = vec4<u32>(base) + vec4<u32>(clamp(iy, vec4<i32>(0), vec4<i32>(i32(p.h) - 1))) * p.w
+        + vec4<u32>(clamp(ix, vec4<i32>(0), vec4<i32>(i32(p.w) - 1)));
+    let v = vec4<f32>(f32(x[at.x]), f32(x[at.y]), f32(x[at.z]), f32(x[at.w]));
+    return select(vec4<f32>(0.0), v, ok);
+}
+
+// Window corners of pixels q0 .. q0 + 3 of a plane (past the plane's end: the last pixel;
+// never stored).
+fn corners(q0: u32) -> array<vec4<i32>, 2> {
+    let last = p.oh * p.ow - 1u;
+    let q = min(vec4<u32>(q0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last));
+    let iy = vec4<i32>((q / p.ow) * p.stride_h) - vec4<i32>(i32(p.pad_top));
+    let ix = vec4<i32>((q % p.ow) * p.stride_w) - vec4<i32>(i32(p.pad_left));
+    return array<vec4<i32>, 2>(iy, ix);
+}
+
+// Adds the bias and the residual, applies the activation and stores 4 pixels from `at`
+// (`left` of them inside the plane).
+fn store4(at: u32, left: u32, bv: f32, v: vec4<f32>) {
+    for (var j = 0u; j < min(left, 4u); j++) {
+        var r = v[j] + bv;
+        if (p.has_residual != 0u) {
+            r += f32(res[at + j]);
+        }
+        y[at + j] = Out(activate(r, p.act, p.act_a, p.act_b));
+    }
+}
+
+// One invocation per 8 pixels of an output plane, numbered flat with the pixel blocks fastest
+// over workgroups x (folded into y past 65535).
+@compute @workgroup_size(WG)
+fn conv2d_depthwise(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let ohw = p.oh * p.ow;
+    let blocks = (ohw + TN - 1u) / TN;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let plane = blk / blocks;
+    if (plane >= p.p_len) {
+        return;
+    }
+    let q0 = (blk % blocks) * TN;
+    let b = plane / p.cout;
+    let oc = plane % p.cout;
+    let base = (b * p.cin + oc / p.cout_g) * p.h * p.w;
+    let c0 = corners(q0);
+    let c1 = corners(q0 + 4u);
+    let w0 = oc * p.kh * p.kw;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    for (var ky = 0u; ky < p.kh; ky++) {
+        let dy = i32(ky * p.dil_h);
+        for (var kx = 0u; kx < p.kw; kx++) {
+            let dx = i32(kx * p.dil_w);
+            let a = vec4<f32>(f32(wt[w0 + ky * p.kw + kx]));
+            acc0 = fma(a, gather4(base, c0[0], c0[1], dy, dx), acc0);
+            acc1 = fma(a, gather4(base, c1[0], c1[1], dy, dx), acc1);
+        }
+    }
+    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
+    let at = plane * ohw + q0;
+    store4(at, ohw - q0, bv, acc0);
+    if (q0 + 4u < ohw) {
+        store4(at + 4u, ohw - q0 - 4u, bv, acc1);
+    }
+}
