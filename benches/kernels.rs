@@ -5,9 +5,10 @@
 //! measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered load,
 //! which bounds what a convolution's loads allow.
 //!
-//! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter); words after
-//! `--` keep only the layers whose name contains one of them, and FEATUREMAP_BENCH_PASSES
-//! (`forward,input,weight`) picks the passes: `cargo bench --bench kernels -- mobilenet`.
+//! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter).
+//! FEATUREMAP_BENCH_LAYERS (comma-separated words) keeps only the layers whose name contains
+//! one of them, FEATUREMAP_BENCH_PASSES (`forward,input,weight`) picks the passes:
+//! `FEATUREMAP_BENCH_LAYERS=mobilenetv2,resnet50 cargo bench --bench kernels`.
 //! Criterion then also times the forward kernels on the ResNet-18 3x3 shapes.
 
 use std::time::Duration;
@@ -64,9 +65,10 @@ const LAYERS: [Layer; 31] = [
     ("demo stage4 64->128 @8, batch 32", [32, 64, 8, 8], 128, 3, conv(3, 1, 1)),
 ];
 
-/// The layer-name filters given after `--` (none: every layer).
+/// The layer-name filters of FEATUREMAP_BENCH_LAYERS (none: every layer).
 fn filters() -> Vec<String> {
-    std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect()
+    let v = std::env::var("FEATUREMAP_BENCH_LAYERS").unwrap_or_default();
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
 fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>) -> f64 {

@@ -399,3 +399,299 @@ fn conv2d_direct(
     store4(co0 + 15u, g, pix0 + 8u, acc15_2);
     store4(co0 + 15u, g, pix0 + 12u, acc15_3);
 }
+
+// 1x1 convolutions without padding (any stride): a plain GEMM over the input channels. The
+// host picks this entry point for them. Each pixel's input offset is computed once; the loop
+// is over channels only, with no tap loops and no bounds checks (every tap is inside).
+@compute @workgroup_size(WG)
+fn conv2d_pointwise(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let g = wid.z;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let pixel_blocks = (p.p_len + TN - 1u) / TN;
+    let co0 = (blk / pixel_blocks) * TM;
+    let pix0 = (blk % pixel_blocks) * TN;
+    let q0_0 = pixel(pix0, 0u, g);
+    let q0_1 = pixel(pix0, 1u, g);
+    let q0_2 = pixel(pix0, 2u, g);
+    let q0_3 = pixel(pix0, 3u, g);
+    let xo0 = vec4<u32>(
+        u32(q0_0.x) + u32(q0_0.y) * p.w + u32(q0_0.z),
+        u32(q0_1.x) + u32(q0_1.y) * p.w + u32(q0_1.z),
+        u32(q0_2.x) + u32(q0_2.y) * p.w + u32(q0_2.z),
+        u32(q0_3.x) + u32(q0_3.y) * p.w + u32(q0_3.z),
+    );
+    let q1_0 = pixel(pix0, 4u, g);
+    let q1_1 = pixel(pix0, 5u, g);
+    let q1_2 = pixel(pix0, 6u, g);
+    let q1_3 = pixel(pix0, 7u, g);
+    let xo1 = vec4<u32>(
+        u32(q1_0.x) + u32(q1_0.y) * p.w + u32(q1_0.z),
+        u32(q1_1.x) + u32(q1_1.y) * p.w + u32(q1_1.z),
+        u32(q1_2.x) + u32(q1_2.y) * p.w + u32(q1_2.z),
+        u32(q1_3.x) + u32(q1_3.y) * p.w + u32(q1_3.z),
+    );
+    let q2_0 = pixel(pix0, 8u, g);
+    let q2_1 = pixel(pix0, 9u, g);
+    let q2_2 = pixel(pix0, 10u, g);
+    let q2_3 = pixel(pix0, 11u, g);
+    let xo2 = vec4<u32>(
+        u32(q2_0.x) + u32(q2_0.y) * p.w + u32(q2_0.z),
+        u32(q2_1.x) + u32(q2_1.y) * p.w + u32(q2_1.z),
+        u32(q2_2.x) + u32(q2_2.y) * p.w + u32(q2_2.z),
+        u32(q2_3.x) + u32(q2_3.y) * p.w + u32(q2_3.z),
+    );
+    let q3_0 = pixel(pix0, 12u, g);
+    let q3_1 = pixel(pix0, 13u, g);
+    let q3_2 = pixel(pix0, 14u, g);
+    let q3_3 = pixel(pix0, 15u, g);
+    let xo3 = vec4<u32>(
+        u32(q3_0.x) + u32(q3_0.y) * p.w + u32(q3_0.z),
+        u32(q3_1.x) + u32(q3_1.y) * p.w + u32(q3_1.z),
+        u32(q3_2.x) + u32(q3_2.y) * p.w + u32(q3_2.z),
+        u32(q3_3.x) + u32(q3_3.y) * p.w + u32(q3_3.z),
+    );
+    let wg0 = p.w_base + i32(g) * p.w_group;
+    let wo0 = wg0 + i32(min(co0 + 0u, p.cout_g - 1u)) * p.w_out;
+    let wo1 = wg0 + i32(min(co0 + 1u, p.cout_g - 1u)) * p.w_out;
+    let wo2 = wg0 + i32(min(co0 + 2u, p.cout_g - 1u)) * p.w_out;
+    let wo3 = wg0 + i32(min(co0 + 3u, p.cout_g - 1u)) * p.w_out;
+    let wo4 = wg0 + i32(min(co0 + 4u, p.cout_g - 1u)) * p.w_out;
+    let wo5 = wg0 + i32(min(co0 + 5u, p.cout_g - 1u)) * p.w_out;
+    let wo6 = wg0 + i32(min(co0 + 6u, p.cout_g - 1u)) * p.w_out;
+    let wo7 = wg0 + i32(min(co0 + 7u, p.cout_g - 1u)) * p.w_out;
+    let wo8 = wg0 + i32(min(co0 + 8u, p.cout_g - 1u)) * p.w_out;
+    let wo9 = wg0 + i32(min(co0 + 9u, p.cout_g - 1u)) * p.w_out;
+    let wo10 = wg0 + i32(min(co0 + 10u, p.cout_g - 1u)) * p.w_out;
+    let wo11 = wg0 + i32(min(co0 + 11u, p.cout_g - 1u)) * p.w_out;
+    let wo12 = wg0 + i32(min(co0 + 12u, p.cout_g - 1u)) * p.w_out;
+    let wo13 = wg0 + i32(min(co0 + 13u, p.cout_g - 1u)) * p.w_out;
+    let wo14 = wg0 + i32(min(co0 + 14u, p.cout_g - 1u)) * p.w_out;
+    let wo15 = wg0 + i32(min(co0 + 15u, p.cout_g - 1u)) * p.w_out;
+    var acc0_0 = vec4<f32>(0.0);
+    var acc0_1 = vec4<f32>(0.0);
+    var acc0_2 = vec4<f32>(0.0);
+    var acc0_3 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc1_1 = vec4<f32>(0.0);
+    var acc1_2 = vec4<f32>(0.0);
+    var acc1_3 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0);
+    var acc2_1 = vec4<f32>(0.0);
+    var acc2_2 = vec4<f32>(0.0);
+    var acc2_3 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0);
+    var acc3_1 = vec4<f32>(0.0);
+    var acc3_2 = vec4<f32>(0.0);
+    var acc3_3 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0);
+    var acc4_1 = vec4<f32>(0.0);
+    var acc4_2 = vec4<f32>(0.0);
+    var acc4_3 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0);
+    var acc5_1 = vec4<f32>(0.0);
+    var acc5_2 = vec4<f32>(0.0);
+    var acc5_3 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0);
+    var acc6_1 = vec4<f32>(0.0);
+    var acc6_2 = vec4<f32>(0.0);
+    var acc6_3 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0);
+    var acc7_1 = vec4<f32>(0.0);
+    var acc7_2 = vec4<f32>(0.0);
+    var acc7_3 = vec4<f32>(0.0);
+    var acc8_0 = vec4<f32>(0.0);
+    var acc8_1 = vec4<f32>(0.0);
+    var acc8_2 = vec4<f32>(0.0);
+    var acc8_3 = vec4<f32>(0.0);
+    var acc9_0 = vec4<f32>(0.0);
+    var acc9_1 = vec4<f32>(0.0);
+    var acc9_2 = vec4<f32>(0.0);
+    var acc9_3 = vec4<f32>(0.0);
+    var acc10_0 = vec4<f32>(0.0);
+    var acc10_1 = vec4<f32>(0.0);
+    var acc10_2 = vec4<f32>(0.0);
+    var acc10_3 = vec4<f32>(0.0);
+    var acc11_0 = vec4<f32>(0.0);
+    var acc11_1 = vec4<f32>(0.0);
+    var acc11_2 = vec4<f32>(0.0);
+    var acc11_3 = vec4<f32>(0.0);
+    var acc12_0 = vec4<f32>(0.0);
+    var acc12_1 = vec4<f32>(0.0);
+    var acc12_2 = vec4<f32>(0.0);
+    var acc12_3 = vec4<f32>(0.0);
+    var acc13_0 = vec4<f32>(0.0);
+    var acc13_1 = vec4<f32>(0.0);
+    var acc13_2 = vec4<f32>(0.0);
+    var acc13_3 = vec4<f32>(0.0);
+    var acc14_0 = vec4<f32>(0.0);
+    var acc14_1 = vec4<f32>(0.0);
+    var acc14_2 = vec4<f32>(0.0);
+    var acc14_3 = vec4<f32>(0.0);
+    var acc15_0 = vec4<f32>(0.0);
+    var acc15_1 = vec4<f32>(0.0);
+    var acc15_2 = vec4<f32>(0.0);
+    var acc15_3 = vec4<f32>(0.0);
+
+    let hw = p.h * p.w;
+    for (var c = p.c_begin; c < p.c_end; c++) {
+        let xc = vec4<u32>(c * hw);
+        let wc = i32(c) * p.w_in;
+        let at0 = xo0 + xc;
+        let b0 = vec4<f32>(f32(x[at0.x]), f32(x[at0.y]), f32(x[at0.z]), f32(x[at0.w]));
+        let at1 = xo1 + xc;
+        let b1 = vec4<f32>(f32(x[at1.x]), f32(x[at1.y]), f32(x[at1.z]), f32(x[at1.w]));
+        let at2 = xo2 + xc;
+        let b2 = vec4<f32>(f32(x[at2.x]), f32(x[at2.y]), f32(x[at2.z]), f32(x[at2.w]));
+        let at3 = xo3 + xc;
+        let b3 = vec4<f32>(f32(x[at3.x]), f32(x[at3.y]), f32(x[at3.z]), f32(x[at3.w]));
+        let a0 = vec4<f32>(f32(wt[u32(wo0 + wc)]));
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        acc0_2 = fma(a0, b2, acc0_2);
+        acc0_3 = fma(a0, b3, acc0_3);
+        let a1 = vec4<f32>(f32(wt[u32(wo1 + wc)]));
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        acc1_2 = fma(a1, b2, acc1_2);
+        acc1_3 = fma(a1, b3, acc1_3);
+        let a2 = vec4<f32>(f32(wt[u32(wo2 + wc)]));
+        acc2_0 = fma(a2, b0, acc2_0);
+        acc2_1 = fma(a2, b1, acc2_1);
+        acc2_2 = fma(a2, b2, acc2_2);
+        acc2_3 = fma(a2, b3, acc2_3);
+        let a3 = vec4<f32>(f32(wt[u32(wo3 + wc)]));
+        acc3_0 = fma(a3, b0, acc3_0);
+        acc3_1 = fma(a3, b1, acc3_1);
+        acc3_2 = fma(a3, b2, acc3_2);
+        acc3_3 = fma(a3, b3, acc3_3);
+        let a4 = vec4<f32>(f32(wt[u32(wo4 + wc)]));
+        acc4_0 = fma(a4, b0, acc4_0);
+        acc4_1 = fma(a4, b1, acc4_1);
+        acc4_2 = fma(a4, b2, acc4_2);
+        acc4_3 = fma(a4, b3, acc4_3);
+        let a5 = vec4<f32>(f32(wt[u32(wo5 + wc)]));
+        acc5_0 = fma(a5, b0, acc5_0);
+        acc5_1 = fma(a5, b1, acc5_1);
+        acc5_2 = fma(a5, b2, acc5_2);
+        acc5_3 = fma(a5, b3, acc5_3);
+        let a6 = vec4<f32>(f32(wt[u32(wo6 + wc)]));
+        acc6_0 = fma(a6, b0, acc6_0);
+        acc6_1 = fma(a6, b1, acc6_1);
+        acc6_2 = fma(a6, b2, acc6_2);
+        acc6_3 = fma(a6, b3, acc6_3);
+        let a7 = vec4<f32>(f32(wt[u32(wo7 + wc)]));
+        acc7_0 = fma(a7, b0, acc7_0);
+        acc7_1 = fma(a7, b1, acc7_1);
+        acc7_2 = fma(a7, b2, acc7_2);
+        acc7_3 = fma(a7, b3, acc7_3);
+        let a8 = vec4<f32>(f32(wt[u32(wo8 + wc)]));
+        acc8_0 = fma(a8, b0, acc8_0);
+        acc8_1 = fma(a8, b1, acc8_1);
+        acc8_2 = fma(a8, b2, acc8_2);
+        acc8_3 = fma(a8, b3, acc8_3);
+        let a9 = vec4<f32>(f32(wt[u32(wo9 + wc)]));
+        acc9_0 = fma(a9, b0, acc9_0);
+        acc9_1 = fma(a9, b1, acc9_1);
+        acc9_2 = fma(a9, b2, acc9_2);
+        acc9_3 = fma(a9, b3, acc9_3);
+        let a10 = vec4<f32>(f32(wt[u32(wo10 + wc)]));
+        acc10_0 = fma(a10, b0, acc10_0);
+        acc10_1 = fma(a10, b1, acc10_1);
+        acc10_2 = fma(a10, b2, acc10_2);
+        acc10_3 = fma(a10, b3, acc10_3);
+        let a11 = vec4<f32>(f32(wt[u32(wo11 + wc)]));
+        acc11_0 = fma(a11, b0, acc11_0);
+        acc11_1 = fma(a11, b1, acc11_1);
+        acc11_2 = fma(a11, b2, acc11_2);
+        acc11_3 = fma(a11, b3, acc11_3);
+        let a12 = vec4<f32>(f32(wt[u32(wo12 + wc)]));
+        acc12_0 = fma(a12, b0, acc12_0);
+        acc12_1 = fma(a12, b1, acc12_1);
+        acc12_2 = fma(a12, b2, acc12_2);
+        acc12_3 = fma(a12, b3, acc12_3);
+        let a13 = vec4<f32>(f32(wt[u32(wo13 + wc)]));
+        acc13_0 = fma(a13, b0, acc13_0);
+        acc13_1 = fma(a13, b1, acc13_1);
+        acc13_2 = fma(a13, b2, acc13_2);
+        acc13_3 = fma(a13, b3, acc13_3);
+        let a14 = vec4<f32>(f32(wt[u32(wo14 + wc)]));
+        acc14_0 = fma(a14, b0, acc14_0);
+        acc14_1 = fma(a14, b1, acc14_1);
+        acc14_2 = fma(a14, b2, acc14_2);
+        acc14_3 = fma(a14, b3, acc14_3);
+        let a15 = vec4<f32>(f32(wt[u32(wo15 + wc)]));
+        acc15_0 = fma(a15, b0, acc15_0);
+        acc15_1 = fma(a15, b1, acc15_1);
+        acc15_2 = fma(a15, b2, acc15_2);
+        acc15_3 = fma(a15, b3, acc15_3);
+    }
+
+    store4(co0 + 0u, g, pix0 + 0u, acc0_0);
+    store4(co0 + 0u, g, pix0 + 4u, acc0_1);
+    store4(co0 + 0u, g, pix0 + 8u, acc0_2);
+    store4(co0 + 0u, g, pix0 + 12u, acc0_3);
+    store4(co0 + 1u, g, pix0 + 0u, acc1_0);
+    store4(co0 + 1u, g, pix0 + 4u, acc1_1);
+    store4(co0 + 1u, g, pix0 + 8u, acc1_2);
+    store4(co0 + 1u, g, pix0 + 12u, acc1_3);
+    store4(co0 + 2u, g, pix0 + 0u, acc2_0);
+    store4(co0 + 2u, g, pix0 + 4u, acc2_1);
+    store4(co0 + 2u, g, pix0 + 8u, acc2_2);
+    store4(co0 + 2u, g, pix0 + 12u, acc2_3);
+    store4(co0 + 3u, g, pix0 + 0u, acc3_0);
+    store4(co0 + 3u, g, pix0 + 4u, acc3_1);
+    store4(co0 + 3u, g, pix0 + 8u, acc3_2);
+    store4(co0 + 3u, g, pix0 + 12u, acc3_3);
+    store4(co0 + 4u, g, pix0 + 0u, acc4_0);
+    store4(co0 + 4u, g, pix0 + 4u, acc4_1);
+    store4(co0 + 4u, g, pix0 + 8u, acc4_2);
+    store4(co0 + 4u, g, pix0 + 12u, acc4_3);
+    store4(co0 + 5u, g, pix0 + 0u, acc5_0);
+    store4(co0 + 5u, g, pix0 + 4u, acc5_1);
+    store4(co0 + 5u, g, pix0 + 8u, acc5_2);
+    store4(co0 + 5u, g, pix0 + 12u, acc5_3);
+    store4(co0 + 6u, g, pix0 + 0u, acc6_0);
+    store4(co0 + 6u, g, pix0 + 4u, acc6_1);
+    store4(co0 + 6u, g, pix0 + 8u, acc6_2);
+    store4(co0 + 6u, g, pix0 + 12u, acc6_3);
+    store4(co0 + 7u, g, pix0 + 0u, acc7_0);
+    store4(co0 + 7u, g, pix0 + 4u, acc7_1);
+    store4(co0 + 7u, g, pix0 + 8u, acc7_2);
+    store4(co0 + 7u, g, pix0 + 12u, acc7_3);
+    store4(co0 + 8u, g, pix0 + 0u, acc8_0);
+    store4(co0 + 8u, g, pix0 + 4u, acc8_1);
+    store4(co0 + 8u, g, pix0 + 8u, acc8_2);
+    store4(co0 + 8u, g, pix0 + 12u, acc8_3);
+    store4(co0 + 9u, g, pix0 + 0u, acc9_0);
+    store4(co0 + 9u, g, pix0 + 4u, acc9_1);
+    store4(co0 + 9u, g, pix0 + 8u, acc9_2);
+    store4(co0 + 9u, g, pix0 + 12u, acc9_3);
+    store4(co0 + 10u, g, pix0 + 0u, acc10_0);
+    store4(co0 + 10u, g, pix0 + 4u, acc10_1);
+    store4(co0 + 10u, g, pix0 + 8u, acc10_2);
+    store4(co0 + 10u, g, pix0 + 12u, acc10_3);
+    store4(co0 + 11u, g, pix0 + 0u, acc11_0);
+    store4(co0 + 11u, g, pix0 + 4u, acc11_1);
+    store4(co0 + 11u, g, pix0 + 8u, acc11_2);
+    store4(co0 + 11u, g, pix0 + 12u, acc11_3);
+    store4(co0 + 12u, g, pix0 + 0u, acc12_0);
+    store4(co0 + 12u, g, pix0 + 4u, acc12_1);
+    store4(co0 + 12u, g, pix0 + 8u, acc12_2);
+    store4(co0 + 12u, g, pix0 + 12u, acc12_3);
+    store4(co0 + 13u, g, pix0 + 0u, acc13_0);
+    store4(co0 + 13u, g, pix0 + 4u, acc13_1);
+    store4(co0 + 13u, g, pix0 + 8u, acc13_2);
+    store4(co0 + 13u, g, pix0 + 12u, acc13_3);
+    store4(co0 + 14u, g, pix0 + 0u, acc14_0);
+    store4(co0 + 14u, g, pix0 + 4u, acc14_1);
+    store4(co0 + 14u, g, pix0 + 8u, acc14_2);
+    store4(co0 + 14u, g, pix0 + 12u, acc14_3);
+    store4(co0 + 15u, g, pix0 + 0u, acc15_0);
+    store4(co0 + 15u, g, pix0 + 4u, acc15_1);
+    store4(co0 + 15u, g, pix0 + 8u, acc15_2);
+    store4(co0 + 15u, g, pix0 + 12u, acc15_3);
+}

@@ -151,6 +151,63 @@ fn conv2d_direct(
         for v in range(NV):
             w(f"    store4(co0 + {i}u, g, pix0 + {4*v}u, acc{i}_{v});\n")
     w("}\n")
+    w(pointwise(TM, TN))
+    return "".join(L)
+
+
+def pointwise(TM, TN):
+    """The 1x1, unpadded case of conv2d_direct as its own entry point: a plain GEMM over input
+    channels, with each pixel's input offset computed once and no tap loops or bounds checks."""
+    NV = TN // 4
+    L = []
+    w = L.append
+    w("""
+// 1x1 convolutions without padding (any stride): a plain GEMM over the input channels. The
+// host picks this entry point for them. Each pixel's input offset is computed once; the loop
+// is over channels only, with no tap loops and no bounds checks (every tap is inside).
+@compute @workgroup_size(WG)
+fn conv2d_pointwise(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let g = wid.z;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let pixel_blocks = (p.p_len + TN - 1u) / TN;
+    let co0 = (blk / pixel_blocks) * TM;
+    let pix0 = (blk % pixel_blocks) * TN;
+""")
+    for v in range(NV):
+        for j in range(4):
+            w(f"    let q{v}_{j} = pixel(pix0, {4*v+j}u, g);\n")
+        w(f"    let xo{v} = vec4<u32>(\n")
+        for j in range(4):
+            w(f"        u32(q{v}_{j}.x) + u32(q{v}_{j}.y) * p.w + u32(q{v}_{j}.z),\n")
+        w("    );\n")
+    w("    let wg0 = p.w_base + i32(g) * p.w_group;\n")
+    for i in range(TM):
+        w(f"    let wo{i} = wg0 + i32(min(co0 + {i}u, p.cout_g - 1u)) * p.w_out;\n")
+    for i in range(TM):
+        for v in range(NV):
+            w(f"    var acc{i}_{v} = vec4<f32>(0.0);\n")
+    w("""
+    let hw = p.h * p.w;
+    for (var c = p.c_begin; c < p.c_end; c++) {
+        let xc = vec4<u32>(c * hw);
+        let wc = i32(c) * p.w_in;
+""")
+    for v in range(NV):
+        w(f"        let at{v} = xo{v} + xc;\n")
+        w(f"        let b{v} = vec4<f32>(f32(x[at{v}.x]), f32(x[at{v}.y]), f32(x[at{v}.z]), f32(x[at{v}.w]));\n")
+    for i in range(TM):
+        w(f"        let a{i} = vec4<f32>(f32(wt[u32(wo{i} + wc)]));\n")
+        for v in range(NV):
+            w(f"        acc{i}_{v} = fma(a{i}, b{v}, acc{i}_{v});\n")
+    w("    }\n\n")
+    for i in range(TM):
+        for v in range(NV):
+            w(f"    store4(co0 + {i}u, g, pix0 + {4*v}u, acc{i}_{v});\n")
+    w("}\n")
     return "".join(L)
 
 

@@ -5,6 +5,8 @@
 //! pooling) read and write f16; the others run in f32 on a converted copy of their inputs.
 //! What a pass hands back (its output, taps, what a backward pass needs) is converted to f32,
 //! so everything after the forward pass (readback, embeddings, CAMs, backward) is unchanged.
+//! Backward passes, `Graph::forward_from` (Score-CAM's re-runs of the head) and
+//! `Graph::memory_report` (which counts 4 bytes per value) stay f32.
 
 use super::{Graph, Op};
 use crate::{ops, DType, Error, Gpu, Result};

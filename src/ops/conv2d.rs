@@ -340,8 +340,16 @@ const DIRECT_WG: usize = 64;
 
 /// Records `shader` (conv2d_direct or one of its variants) for `p` (geometry and weight
 /// strides filled in) on `[x, w, bias, y, residual]`, split over input channels by
-/// [`direct_slice_channels`].
-fn dispatch_direct(rec: &mut Recorder, shader: &Shader, mut p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
+/// [`direct_slice_channels`]. `pointwise` (a 1x1 kernel with no padding on any side) takes the
+/// `conv2d_pointwise` entry point, a plain GEMM without tap loops or bounds checks.
+fn dispatch_direct(
+    rec: &mut Recorder,
+    shader: &Shader,
+    pointwise: bool,
+    mut p: DirectParams,
+    tensors: [&Tensor; 5],
+) -> Result<()> {
+    let entry = if pointwise { "conv2d_pointwise" } else { "conv2d_direct" };
     let op = "conv2d";
     let per_slice = direct_slice_channels((p.geo.kh * p.geo.kw) as usize);
     let cin_g = p.geo.cin_g as usize;
@@ -358,7 +366,7 @@ fn dispatch_direct(rec: &mut Recorder, shader: &Shader, mut p: DirectParams, ten
         p.c_end = c1 as u32;
         p.accumulate = (c0 > 0) as u32;
         p.epilogue = (c1 == cin_g) as u32;
-        rec.dispatch(shader, "conv2d_direct", &[("WG", wg as f64)], &p, &tensors, groups)?;
+        rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, groups)?;
         if c1 >= cin_g {
             return Ok(());
         }
@@ -504,7 +512,8 @@ fn conv2d_epilogue(
             w_kx: 1,
             ..Zeroable::zeroed()
         };
-        dispatch_direct(rec, &direct_shader, p, [x, w, bias_buf, &y, res_buf])?;
+        let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
+        dispatch_direct(rec, &direct_shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Depthwise {
@@ -789,7 +798,9 @@ pub fn conv2d_backward_input_with(
             w_kx: -1,
             ..Zeroable::zeroed()
         };
-        dispatch_direct(rec, &shaders::CONV2D_DIRECT, p, [dy, w, w, &dx, dy])?;
+        // The transposed convolution of a 1x1, unpadded, stride-1 conv is one too.
+        let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
+        dispatch_direct(rec, &shaders::CONV2D_DIRECT, pointwise, p, [dy, w, w, &dx, dy])?;
         return Ok(dx);
     }
     let (bm, bn) = tile_for(cin_g);

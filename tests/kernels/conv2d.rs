@@ -164,6 +164,9 @@ fn long_reduction() {
     // Two groups of K = 512 * 9 = 4608 (3 slices, the last partial), LeakyReLU.
     let grouped = Conv2d { groups: 2, activation: Activation::LeakyRelu(0.2), ..Conv2d::same(1, 1) };
     case(62, [2, 1024, 3, 4], 20, [3, 3], grouped, true, "long K groups 2");
+    // 1x1 (the direct kernel's pointwise entry): 4100 channels, 3 slices of at most 2048.
+    let relu = Conv2d { activation: Activation::Relu, ..Default::default() };
+    case(63, [2, 4100, 2, 3], 9, [1, 1], relu, true, "long K 1x1");
 }
 
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
