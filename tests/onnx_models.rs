@@ -1,7 +1,8 @@
 //! torchvision classifiers exported to ONNX (tests/fixtures/make_onnx_models.py) against
 //! onnxruntime's logits for the same input: relative L2 error below 1e-4. Small models are
 //! committed under tests/fixtures/onnx; big ones are generated into target/onnx-models and
-//! skipped, with the reason printed, where absent.
+//! skipped, with the reason printed, where absent. Where the adapter has SHADER_F16, each
+//! model also runs with f16 storage, against the same onnxruntime logits (F16_TOL).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,6 +12,9 @@ use featuremap::import::load_onnx;
 use featuremap::{Gpu, Tensor};
 
 const TOL: f64 = 1e-4;
+/// f16 storage rounds every stored feature map and weight to 2^-11 relative; over the tens of
+/// layers on a path to the logits that adds up to at most about 1e-2.
+const F16_TOL: f64 = 1e-2;
 
 mod support;
 use support::{gpu, rel_l2};
@@ -36,7 +40,7 @@ fn check_model(gpu: &Gpu, name: &str) -> bool {
         return false;
     };
     let t0 = Instant::now();
-    let model = load_onnx(gpu, &d.join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut model = load_onnx(gpu, &d.join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (shape, x) = npy(&d.join(format!("{name}.input.npy")));
     let (_, want) = npy(&d.join(format!("{name}.logits.npy")));
@@ -57,6 +61,17 @@ fn check_model(gpu: &Gpu, name: &str) -> bool {
         model.graph.nodes().len()
     );
     assert!(err < TOL, "{name}: relative L2 error {err:.2e} against onnxruntime");
+    if gpu.features().contains(wgpu::Features::SHADER_F16) {
+        model.graph.set_storage(gpu, featuremap::DType::F16).unwrap();
+        let half = gpu.run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap();
+        let half = half.to_f32(gpu).unwrap();
+        let err = rel_l2(&half, &want);
+        let classes = want.len() / 2;
+        let top1 = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let agree = (0..2).filter(|b| top1(&half[b * classes..][..classes]) == top1(&want[b * classes..][..classes])).count();
+        println!("ONNX-MODEL-F16 {name:<20} rel_l2 {err:.2e}  same top-1 for {agree}/2 images");
+        assert!(err < F16_TOL, "{name}: f16 storage, relative L2 error {err:.2e} against onnxruntime");
+    }
     true
 }
 

@@ -384,7 +384,7 @@ pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>,
     conv2d_epilogue(rec, x, w, bias, None, cfg, None)
 }
 
-/// [`conv2d`] with the kernel chosen by the caller (tests run both).
+/// [`conv2d`] with the kernel chosen by the caller (tests run each that applies).
 pub fn conv2d_with(
     rec: &mut Recorder,
     x: &Tensor,
@@ -398,7 +398,7 @@ pub fn conv2d_with(
 
 /// [`conv2d`] with a residual added before the activation, in the same kernel:
 /// `activation(conv(x, w) + bias + residual)`, as a ResNet block's `relu(conv(x) + skip)`.
-/// `residual` has the output's shape and dtype. `kernel` forces a kernel (tests run both);
+/// `residual` has the output's shape and dtype. `kernel` forces a kernel (tests run each);
 /// `None` chooses as [`conv2d`] does.
 pub fn conv2d_residual(
     rec: &mut Recorder,
