@@ -7,7 +7,8 @@
 // values and one weight feed 8 FMAs. conv2d_direct's 16 x 16 block would spend 15 of every 16
 // rows on clamped channels here, and the tiled kernel most of its tile.
 //
-// Same `Params` block as conv2d_direct (the split-K and weight-stride fields are unused):
+// Same `Params` block as conv2d_direct (the split-K, weight-stride and output-stride fields are
+// unused):
 // `p_len` is the number of output planes N * C_out. The epilogue adds the bias and the
 // residual `res` (with `has_residual`) and applies the activation.
 //
@@ -26,7 +27,8 @@ struct Params {
     has_bias: u32, act: u32, act_a: f32, act_b: f32,
     accumulate: u32, epilogue: u32, p_len: u32, has_residual: u32,
     w_base: i32, w_group: i32, w_out: i32, w_in: i32,
-    w_ky: i32, w_kx: i32, _pad1: u32, _pad2: u32,
+    w_ky: i32, w_kx: i32, out_h: u32, out_w: u32,
+    out_sy: u32, out_sx: u32, out_ry: u32, out_rx: u32,
 }
 
 const TN: u32 = 8u; // pixels per invocation: 8 in src/ops/conv2d.rs too

@@ -17,6 +17,10 @@
 // w(g, r, c, ky, kx) = w_base + g * w_group + r * w_out + c * w_in + ky * w_ky + kx * w_kx for
 // output channel r and input channel c of group g (i32: the flipped strides are negative).
 //
+// Strided output: pixel (u, v) of the output plane is stored at row out_ry + out_sy * u and
+// column out_rx + out_sx * v of an out_h x out_w plane (1, 1, 0, 0 and oh x ow: a dense
+// output). One phase of a strided conv's input gradient is written this way (src/ops/conv2d.rs).
+//
 // Split-K: a dispatch reduces input channels [c_begin, c_end); `accumulate` adds to y, and
 // `epilogue` (the last slice) adds the bias and the residual `res` (with `has_residual`) and
 // applies the activation.
@@ -38,7 +42,8 @@ struct Params {
     has_bias: u32, act: u32, act_a: f32, act_b: f32,
     accumulate: u32, epilogue: u32, p_len: u32, has_residual: u32,
     w_base: i32, w_group: i32, w_out: i32, w_in: i32,
-    w_ky: i32, w_kx: i32, _pad1: u32, _pad2: u32,
+    w_ky: i32, w_kx: i32, out_h: u32, out_w: u32,
+    out_sy: u32, out_sx: u32, out_ry: u32, out_rx: u32,
 }
 
 const TM: u32 = 16u;
@@ -92,21 +97,23 @@ fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
         if (q >= p.p_len) {
             return;
         }
-        let idx = ((q / ohw) * p.cout + oc) * ohw + q % ohw;
-        var r = v[j];
+        let r = q % ohw;
+        let idx = (((q / ohw) * p.cout + oc) * p.out_h + p.out_ry + p.out_sy * (r / p.ow)) * p.out_w + p.out_rx
+            + p.out_sx * (r % p.ow);
+        var s = v[j];
         if (p.accumulate != 0u) {
-            r = f32(y[idx]) + r;
+            s = f32(y[idx]) + s;
         }
         if (p.epilogue != 0u) {
             // The order of the unfused ops (conv with bias, then add), so that fusing changes
             // no bit of the result.
-            r += bv;
+            s += bv;
             if (p.has_residual != 0u) {
-                r += f32(res[idx]);
+                s += f32(res[idx]);
             }
-            r = activate(r, p.act, p.act_a, p.act_b);
+            s = activate(s, p.act, p.act_a, p.act_b);
         }
-        y[idx] = Out(r);
+        y[idx] = Out(s);
     }
 }
 

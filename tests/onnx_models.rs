@@ -68,7 +68,8 @@ fn check_model(gpu: &Gpu, name: &str) -> bool {
         let err = rel_l2(&half, &want);
         let classes = want.len() / 2;
         let top1 = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j]));
-        let agree = (0..2).filter(|b| top1(&half[b * classes..][..classes]) == top1(&want[b * classes..][..classes])).count();
+        let agree =
+            (0..2).filter(|b| top1(&half[b * classes..][..classes]) == top1(&want[b * classes..][..classes])).count();
         println!("ONNX-MODEL-F16 {name:<20} rel_l2 {err:.2e}  same top-1 for {agree}/2 images");
         assert!(err < F16_TOL, "{name}: f16 storage, relative L2 error {err:.2e} against onnxruntime");
     }

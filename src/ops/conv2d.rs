@@ -329,8 +329,13 @@ struct DirectParams {
     w_in: i32,
     w_ky: i32,
     w_kx: i32,
-    _pad1: u32,
-    _pad2: u32,
+    /// Where the output plane's pixels go: see `store4` in conv2d_direct.wgsl.
+    out_h: u32,
+    out_w: u32,
+    out_sy: u32,
+    out_sx: u32,
+    out_ry: u32,
+    out_rx: u32,
 }
 
 /// Output pixels (TN) and channels (TM) of one invocation of conv2d_direct, and its workgroup.
@@ -510,6 +515,10 @@ fn conv2d_epilogue(
             w_in: khw,
             w_ky: kw as i32,
             w_kx: 1,
+            out_h: geo.oh,
+            out_w: geo.ow,
+            out_sy: 1,
+            out_sx: 1,
             ..Zeroable::zeroed()
         };
         let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
@@ -579,7 +588,7 @@ fn narrow(rec: &mut Recorder, y: Tensor, store: DType) -> Result<Tensor> {
 /// about REDUCTION_CHUNK * (1 + 1/KW + 1/KH/KW) times at most (llvmpipe stops an invocation at
 /// 65,535 loop iterations).
 fn direct_slice_channels(khw: usize) -> usize {
-    (REDUCTION_CHUNK / khw).max(1)
+    (REDUCTION_CHUNK / khw.max(1)).max(1)
 }
 
 /// FLOPs of one conv2d (2 per multiply-add), for benchmarks and `inspect`.
@@ -707,10 +716,37 @@ fn workgroups(op: &'static str, g: [usize; 3]) -> Result<[u32; 3]> {
     Ok([to_u32(op, "workgroups", g[0])?, to_u32(op, "workgroups", g[1])?, to_u32(op, "workgroups", g[2])?])
 }
 
-/// Whether conv2d_direct computes this convolution's input gradient: stride 1, dilation 1 and
-/// padding smaller than the kernel (then it is a convolution of dy with the flipped weights).
-fn direct_input_grad_applies(cfg: &Conv2d, w: &[usize]) -> bool {
-    cfg.stride == [1, 1] && cfg.dilation == [1, 1] && cfg.padding[0] < w[2] && cfg.padding[1] < w[3]
+/// Whether conv2d_direct computes this convolution's input gradient: dilation 1, any stride
+/// and padding (see [`input_grad_phases`]).
+fn direct_input_grad_applies(cfg: &Conv2d, _w: &[usize]) -> bool {
+    cfg.dilation == [1, 1]
+}
+
+/// One dimension of one phase of a strided conv's input gradient: `(r, k0, taps, pad, len)`.
+/// The input pixels `r, r + s, r + 2s, ...` (`len` of them) get contributions only from the
+/// taps `k0, k0 + s, ...` (`taps` of them), and over the phase's own pixels that is a
+/// stride-1 convolution of dy with those taps flipped, padded by `pad` (negative: an offset).
+type PhaseDim = (usize, usize, usize, i64, usize);
+
+/// The stride x stride phases of the input gradient of a conv with dilation 1: each a stride-1
+/// convolution of dy writing every stride-th input pixel, so no work goes to the zeros a
+/// strided gradient would otherwise insert between dy's values. Phases that no tap reaches
+/// have `taps` 0 (the kernel then writes zeros there).
+fn input_grad_phases(cfg: &Conv2d, hw: [usize; 2], k: [usize; 2]) -> Vec<[PhaseDim; 2]> {
+    let dim = |d: usize| -> Vec<PhaseDim> {
+        let (s, pad, k, len) = (cfg.stride[d], cfg.padding[d], k[d], hw[d]);
+        (0..s.min(len))
+            .map(|r| {
+                // Taps with (r + pad - tap) divisible by s; dy row = u + (r + pad - k0) / s - j.
+                let k0 = (r + pad) % s;
+                let taps = if k0 < k { (k - k0).div_ceil(s) } else { 0 };
+                let shift = ((r + pad - k0) / s) as i64;
+                (r, k0, taps, taps as i64 - 1 - shift, (len - r).div_ceil(s))
+            })
+            .collect()
+    };
+    let (rows, cols) = (dim(0), dim(1));
+    rows.iter().flat_map(|&a| cols.iter().map(move |&b| [a, b])).collect()
 }
 
 /// Gradient of conv2d with respect to its input: given `dy` `[N, C_out, H_out, W_out]` (the
@@ -747,8 +783,7 @@ pub fn conv2d_backward_input(
 }
 
 /// [`conv2d_backward_input`] with the kernel chosen by the caller; [`ConvKernel::Direct`]
-/// applies to stride 1, dilation 1 and padding smaller than the kernel, the tiled kernel runs
-/// everything else.
+/// applies to dilation 1 (any stride, by phases), the tiled kernel runs everything else.
 pub fn conv2d_backward_input_with(
     rec: &mut Recorder,
     dy: &Tensor,
@@ -768,39 +803,54 @@ pub fn conv2d_backward_input_with(
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let [kh, kw] = [w.dims()[2], w.dims()[3]];
     if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg, w.dims()) {
-        // A stride-1 convolution's input gradient is the convolution of dy with the weights
-        // flipped in space and transposed in channels, padded by K - 1 - pad.
-        let cout_g = params.geo.cout_g as usize;
-        let khw = kh * kw;
-        let g = params.geo;
-        let p = DirectParams {
-            geo: ConvGeometry {
-                cin: g.cout,
-                h: g.oh,
-                w: g.ow,
-                cout: g.cin,
-                oh: g.h,
-                ow: g.w,
-                stride_h: 1,
-                stride_w: 1,
-                pad_top: (kh - 1 - cfg.padding[0]) as u32,
-                pad_left: (kw - 1 - cfg.padding[1]) as u32,
-                cin_g: g.cout_g,
-                cout_g: g.cin_g,
-                ..g
-            },
-            p_len: params.n_len,
-            w_base: khw as i32 - 1,
-            w_group: (cout_g * cin_g * khw) as i32,
-            w_out: khw as i32,
-            w_in: (cin_g * khw) as i32,
-            w_ky: -(kw as i32),
-            w_kx: -1,
-            ..Zeroable::zeroed()
-        };
-        // The transposed convolution of a 1x1, unpadded, stride-1 conv is one too.
-        let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
-        dispatch_direct(rec, &shaders::CONV2D_DIRECT, pointwise, p, [dy, w, w, &dx, dy])?;
+        for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {
+            let g = params.geo;
+            let cout_g = g.cout_g as usize;
+            let u = |what, v| to_u32(op, what, v);
+            // Pixels (u, v) of the phase go to dx rows ry + s * u and columns rx + s * v; each
+            // reads dy rows u - pad .. u - pad + J - 1 against the taps ky = ky0 + s * (J - 1 - t).
+            let [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] = phase;
+            let p = DirectParams {
+                geo: ConvGeometry {
+                    cin: g.cout,
+                    h: g.oh,
+                    w: g.ow,
+                    cout: g.cin,
+                    oh: u("H", uh)?,
+                    ow: u("W", vw)?,
+                    kh: jy as u32,
+                    kw: jx as u32,
+                    stride_h: 1,
+                    stride_w: 1,
+                    // A negative padding (an offset into dy) travels as its two's complement;
+                    // the kernel reads it back as i32.
+                    pad_top: pad_y as u32,
+                    pad_left: pad_x as u32,
+                    cin_g: g.cout_g,
+                    cout_g: g.cin_g,
+                    ..g
+                },
+                p_len: u("N*H*W", n * uh * vw)?,
+                w_base: ((ky0 + cfg.stride[0] * jy.saturating_sub(1)) * kw + kx0 + cfg.stride[1] * jx.saturating_sub(1))
+                    as i32,
+                w_group: (cout_g * cin_g * kh * kw) as i32,
+                w_out: (kh * kw) as i32,
+                w_in: (cin_g * kh * kw) as i32,
+                w_ky: -((cfg.stride[0] * kw) as i32),
+                w_kx: -(cfg.stride[1] as i32),
+                out_h: g.h,
+                out_w: g.w,
+                out_sy: cfg.stride[0] as u32,
+                out_sx: cfg.stride[1] as u32,
+                out_ry: ry as u32,
+                out_rx: rx as u32,
+                ..Zeroable::zeroed()
+            };
+            // A 1x1 phase that reads dy without offset or overhang is a plain GEMM.
+            let pointwise =
+                jy == 1 && jx == 1 && pad_y == 0 && pad_x == 0 && uh <= g.oh as usize && vw <= g.ow as usize;
+            dispatch_direct(rec, &shaders::CONV2D_DIRECT, pointwise, p, [dy, w, w, &dx, dy])?;
+        }
         return Ok(dx);
     }
     let (bm, bn) = tile_for(cin_g);

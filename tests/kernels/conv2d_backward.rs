@@ -330,3 +330,28 @@ fn long_reductions() {
     case(262, [4, 4, 160, 160], 4, [3, 3], Conv2d::same(1, 1), "long K weight batch 4 160x160");
     case(263, [2, 1, 160, 160], 4, [3, 3], Conv2d::same(1, 1), "long K weight 1 channel");
 }
+
+/// The direct kernel computes strided input gradients by phases (one stride-1 convolution per
+/// residue of the input row and column modulo the stride): the shapes where that bookkeeping
+/// can go wrong.
+#[test]
+fn strided_input_gradients_by_phase() {
+    case(230, [1, 3, 30, 30], 8, [7, 7], Conv2d::same(3, 2), "stem 7x7 s2");
+    case(231, [2, 6, 9, 9], 5, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2: phases with no tap");
+    case(
+        232,
+        [1, 4, 7, 6],
+        3,
+        [3, 3],
+        Conv2d { stride: [2, 2], padding: [4, 3, 4, 3], ..Default::default() },
+        "pad > kernel",
+    );
+    case(
+        233,
+        [1, 2, 2, 3],
+        3,
+        [3, 3],
+        Conv2d { stride: [3, 3], padding: [1; 4], ..Default::default() },
+        "input smaller than stride",
+    );
+}
