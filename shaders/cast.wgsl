@@ -1,6 +1,7 @@
 // cast: converts between f32 and the storage type `Store` elementwise. Only the f16 variant
-// (Shader::f16) is used: the graph's f16 storage casts its input, its weights and what it
-// hands back at the edges of a pass.
+// (Shader::with_storage) is used: by the graph's f16 storage at the edges of a pass and of ops
+// without an f16 kernel, for the f16 copies of conv weights, and by a split-K f16 conv, whose
+// f32 sums are rounded once at the end.
 
 alias Store = f32;
 

@@ -153,7 +153,8 @@ fn conv2d(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
             }
             if (p.epilogue != 0u) {
                 // The order of the unfused ops (conv with bias, then add), so that fusing
-                // changes no bit of the result.
+                // changes no bit of an f32 result (in f16 storage the unfused conv output
+                // would be rounded to f16 before the add; fused, it is not).
                 v += bv;
                 if (p.has_residual != 0u) {
                     v += f32(res[idx]);

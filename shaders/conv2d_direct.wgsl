@@ -106,7 +106,8 @@ fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
         }
         if (p.epilogue != 0u) {
             // The order of the unfused ops (conv with bias, then add), so that fusing changes
-            // no bit of the result.
+            // no bit of an f32 result (in f16 storage the unfused conv output would be rounded
+            // to f16 before the add; fused, it is not).
             s += bv;
             if (p.has_residual != 0u) {
                 s += f32(res[idx]);

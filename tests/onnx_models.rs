@@ -12,8 +12,10 @@ use featuremap::import::load_onnx;
 use featuremap::{Gpu, Tensor};
 
 const TOL: f64 = 1e-4;
-/// f16 storage rounds every stored feature map and weight to 2^-11 relative; over the tens of
-/// layers on a path to the logits that adds up to at most about 1e-2.
+/// f16 storage rounds every stored feature map and weight to 2^-11 (4.9e-4) relative. A bound
+/// for the logits of a deep network is a heuristic (errors add up over layers, and layers can
+/// amplify them): 1e-2, twenty such roundings, against the 2e-5 to 9e-4 measured on the
+/// committed models and ResNet-18/50 (lavapipe, 2026-11-26).
 const F16_TOL: f64 = 1e-2;
 
 mod support;
@@ -66,11 +68,15 @@ fn check_model(gpu: &Gpu, name: &str) -> bool {
         let half = gpu.run(|rec| model.graph.forward(rec, &xt, &Keep::default()).map(|a| a.output().clone())).unwrap();
         let half = half.to_f32(gpu).unwrap();
         let err = rel_l2(&half, &want);
-        let classes = want.len() / 2;
+        // Top-1 agreement is reported, not asserted: with random weights two logits can be
+        // close enough for any rounding to swap them.
+        let batch = xt.dims()[0];
+        let classes = want.len() / batch;
         let top1 = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j]));
-        let agree =
-            (0..2).filter(|b| top1(&half[b * classes..][..classes]) == top1(&want[b * classes..][..classes])).count();
-        println!("ONNX-MODEL-F16 {name:<20} rel_l2 {err:.2e}  same top-1 for {agree}/2 images");
+        let agree = (0..batch)
+            .filter(|b| top1(&half[b * classes..][..classes]) == top1(&want[b * classes..][..classes]))
+            .count();
+        println!("ONNX-MODEL-F16 {name:<20} rel_l2 {err:.2e}  same top-1 for {agree}/{batch} images");
         assert!(err < F16_TOL, "{name}: f16 storage, relative L2 error {err:.2e} against onnxruntime");
     }
     true

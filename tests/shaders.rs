@@ -26,13 +26,35 @@ fn every_shader_parses_and_validates() {
 #[test]
 fn every_f16_variant_parses_and_validates() {
     let generic: Vec<_> = shaders::ALL.iter().filter(|s| s.is_storage_generic()).collect();
-    for name in ["conv2d", "conv2d_direct", "activation", "binary", "batch_norm", "max_pool2d", "cast"] {
+    for name in [
+        "conv2d",
+        "conv2d_direct",
+        "conv2d_depthwise",
+        "activation",
+        "binary",
+        "batch_norm",
+        "max_pool2d",
+        "avg_pool2d",
+        "global_pool2d",
+        "cast",
+    ] {
         assert!(generic.iter().any(|s| s.name == name), "{name}.wgsl should have an f16 variant");
     }
+    // Each f16 variant, and for the conv families also the f16 variant with f32 output that
+    // split-K passes compile.
+    let mut variants = Vec::new();
     for shader in generic {
         let half = shader.with_storage(featuremap::DType::F16).unwrap();
+        variants.push(half);
+        if shader.source.contains(shaders::OUT_STORE) {
+            variants.push(half.with_f32_output().unwrap());
+        }
+    }
+    assert!(variants.iter().any(|v| v.name == "conv2d_direct" && v.f32_output));
+    for half in variants {
         let text = half.wgsl();
         assert!(text.contains("alias Store = f16;") && !text.contains(shaders::STORE_F32));
+        assert_eq!(text.contains("alias Out = f32;"), half.f32_output);
         let module = naga::front::wgsl::parse_str(&text)
             .unwrap_or_else(|e| panic!("{} does not parse:\n{}", half.variant_name(), e.emit_to_string(&text)));
         let mut validator =

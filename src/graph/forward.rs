@@ -144,9 +144,7 @@ impl Graph {
                     .map(|t| {
                         let v = live[t.0].as_ref().expect("plan keeps inputs alive until their last reader");
                         match want {
-                            Some(dtype) if v.dtype() != dtype && v.dtype() != DType::U32 => {
-                                ops::cast(rec, v, dtype).map(Some)
-                            }
+                            Some(dtype) if v.dtype() != dtype => ops::cast(rec, v, dtype).map(Some),
                             _ => Ok(None),
                         }
                     })
@@ -167,6 +165,8 @@ impl Graph {
                         .run_node(rec, i, &inputs, fused.and_then(|f| f.activation), residual)
                         .map_err(|e| e.in_node(&node.name))?,
                 };
+                // Safe to hand back: a converted copy is read by this node alone, and no op that
+                // converts returns a view of its input (reshapes run in any dtype, `want` None).
                 drop(inputs);
                 for t in converted.into_iter().flatten() {
                     rec.recycle(t);

@@ -179,7 +179,9 @@ impl Graph {
         Plan { root, kept, keep_argmax, fused, skipped, release_after }
     }
 
-    /// Peak and total activation bytes of a forward pass of batch `n` under the plan for `keep`.
+    /// Peak and total activation bytes of a forward pass of batch `n` under the plan for `keep`,
+    /// counting 4 bytes per value (f32 storage; with f16 storage the feature maps take half and
+    /// the f32 copies at the edges of ops without an f16 kernel are not counted).
     pub fn memory_report(&self, n: usize, keep: &Keep) -> MemoryReport {
         let plan = self.plan(keep);
         let bytes = |t: TensorId| (self.shape(t, n).iter().product::<usize>() * 4) as u64;

@@ -6,7 +6,9 @@
 //! What a pass hands back (its output, taps, what a backward pass needs) is converted to f32,
 //! so everything after the forward pass (readback, embeddings, CAMs, backward) is unchanged.
 //! Backward passes, `Graph::forward_from` (Score-CAM's re-runs of the head) and
-//! `Graph::memory_report` (which counts 4 bytes per value) stay f32.
+//! `Graph::memory_report` (which counts 4 bytes per value) stay f32. f16 holds magnitudes up to
+//! 65504: a feature map beyond that becomes infinite (`featuremap bench --f16` counts
+//! non-finite outputs).
 
 use super::{Graph, Op};
 use crate::{ops, DType, Error, Gpu, Result};

@@ -794,6 +794,9 @@ pub fn conv2d_backward_input_with(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_input";
     w.expect_dtype(op, DType::F32)?;
+    if kernel == ConvKernel::Depthwise {
+        return Err(Error::arg(op, "the depthwise kernel computes forward passes only"));
+    }
     let (mut params, _) = backward_params(op, x_shape, w.dims(), dy, cfg)?;
     let [n, _, h, wd] = [x_shape[0], x_shape[1], x_shape[2], x_shape[3]];
     let cin_g = params.geo.cin_g as usize;
@@ -905,6 +908,9 @@ pub fn conv2d_backward_weight_with(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
+    if kernel == ConvKernel::Depthwise {
+        return Err(Error::arg(op, "the depthwise kernel computes forward passes only"));
+    }
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
     let cout_g = params.geo.cout_g as usize;
     let cols = w_shape[1] * w_shape[2] * w_shape[3];

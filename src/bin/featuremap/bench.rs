@@ -121,7 +121,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         if let Some(e) = &f16 {
             obj["f16_vs_f32"] = serde_json::json!({
                 "rel_l2": e.rel_l2, "max_abs": e.max_abs, "max_abs_f32_output": e.scale,
-                "top1_agree": e.top1_agree, "images": n,
+                "top1_agree": e.top1_agree, "images": n, "non_finite": e.non_finite,
             });
         }
         obj["layer_gpu_ms"] = match &layers {
@@ -148,6 +148,9 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
                 "f16 vs f32 output: relative L2 {:.2e}, max abs {:.2e} (f32 output up to {:.2e}), same top-1 for {}/{n}",
                 e.rel_l2, e.max_abs, e.scale, e.top1_agree
             );
+            if e.non_finite > 0 {
+                println!("f16: {} output values are not finite (a feature map beyond f16's 65504)", e.non_finite);
+            }
         }
         match &layers {
             Some(rows) => {
@@ -171,8 +174,10 @@ struct F16Error {
     max_abs: f64,
     /// The largest magnitude in the f32 output, to read `max_abs` against.
     scale: f64,
-    /// Images whose top-1 class (argmax over the output's last axis) is the same in both.
+    /// Images whose top-1 class (the argmax over the image's whole output) is the same in both.
     top1_agree: usize,
+    /// Output values that are not finite in the f16 pass (beyond f16's range on the way).
+    non_finite: usize,
 }
 
 /// Runs `g` (f16 storage) and an f32 copy of it on one deterministic input of `shape` (values
@@ -186,6 +191,7 @@ fn f16_error(gpu: &Gpu, g: &Graph, shape: [usize; 4]) -> Result<F16Error> {
     let out = |g: &Graph| gpu.run(|rec| g.forward(rec, &x, &Keep::default()).map(|a| a.output().clone()))?.to_f32(gpu);
     let (half, full) = (out(g)?, out(&g32)?);
     let (mut num, mut den, mut max_abs, mut scale) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let non_finite = half.iter().filter(|v| !v.is_finite()).count();
     for (&a, &b) in half.iter().zip(&full) {
         let d = (a - b) as f64;
         num += d * d;
@@ -196,7 +202,8 @@ fn f16_error(gpu: &Gpu, g: &Graph, shape: [usize; 4]) -> Result<F16Error> {
     let per_image = full.len() / shape[0];
     let argmax = |row: &[f32]| (0..row.len()).max_by(|&i, &j| row[i].total_cmp(&row[j]));
     let top1_agree = half.chunks(per_image).zip(full.chunks(per_image)).filter(|(a, b)| argmax(a) == argmax(b)).count();
-    Ok(F16Error { rel_l2: (num / den.max(f64::MIN_POSITIVE)).sqrt(), max_abs, scale, top1_agree })
+    let rel_l2 = if non_finite > 0 { f64::INFINITY } else { (num / den.max(f64::MIN_POSITIVE)).sqrt() };
+    Ok(F16Error { rel_l2, max_abs, scale, top1_agree, non_finite })
 }
 
 fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
