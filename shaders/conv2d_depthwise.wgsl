@@ -118,3 +118,69 @@ fn conv2d_depthwise(
         store4(at + 4u, ohw - q0 - 4u, bv, acc1);
     }
 }
+
+// The common case of 3-wide taps at column stride 1 and dilation 1 (MobileNet's stride-1
+// depthwise layers): each invocation computes 8 consecutive pixels of one output row, loading
+// the 10 input values under them (as 12) once per kernel row instead of 8 per tap (36 gathers
+// for 72 FMAs on a 3x3 kernel, not 72). Any row stride, row dilation and kernel height.
+@compute @workgroup_size(WG)
+fn conv2d_depthwise_rows3(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let row_blocks = (p.ow + TN - 1u) / TN;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let row = blk / row_blocks; // over N * C_out * H_out
+    if (row >= p.p_len * p.oh) {
+        return;
+    }
+    let plane = row / p.oh;
+    let oy = row % p.oh;
+    let ox0 = (blk % row_blocks) * TN;
+    let b = plane / p.cout;
+    let oc = plane % p.cout;
+    let base = (b * p.cin + oc / p.cout_g) * p.h * p.w;
+    let ix0 = i32(ox0) - i32(p.pad_left);
+    let w0 = oc * p.kh * 3u;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    for (var ky = 0u; ky < p.kh; ky++) {
+        let iy = i32(oy * p.stride_h + ky * p.dil_h) - i32(p.pad_top);
+        if (iy < 0 || iy >= i32(p.h)) {
+            continue;
+        }
+        let r = base + u32(iy) * p.w;
+        // Input columns ix0 .. ix0 + 9, 0 outside the row.
+        let a = load4(r, ix0);
+        let c = load4(r, ix0 + 4);
+        let e = load4(r, ix0 + 8);
+        let k0 = vec4<f32>(f32(wt[w0 + ky * 3u]));
+        let k1 = vec4<f32>(f32(wt[w0 + ky * 3u + 1u]));
+        let k2 = vec4<f32>(f32(wt[w0 + ky * 3u + 2u]));
+        acc0 = fma(k0, a, acc0);
+        acc0 = fma(k1, vec4<f32>(a.yzw, c.x), acc0);
+        acc0 = fma(k2, vec4<f32>(a.zw, c.xy), acc0);
+        acc1 = fma(k0, c, acc1);
+        acc1 = fma(k1, vec4<f32>(c.yzw, e.x), acc1);
+        acc1 = fma(k2, vec4<f32>(c.zw, e.xy), acc1);
+    }
+    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
+    let at = (plane * p.oh + oy) * p.ow + ox0;
+    store4(at, p.ow - ox0, bv, acc0);
+    if (ox0 + 4u < p.ow) {
+        store4(at + 4u, p.ow - ox0 - 4u, bv, acc1);
+    }
+}
+
+// Input columns ix .. ix + 3 of the row starting at `r`, 0 outside the row.
+fn load4(r: u32, ix: i32) -> vec4<f32> {
+    let xs = vec4<i32>(ix) + vec4<i32>(0, 1, 2, 3);
+    let ok = (xs >= vec4<i32>(0)) & (xs < vec4<i32>(i32(p.w)));
+    let at = vec4<u32>(r) + vec4<u32>(clamp(xs, vec4<i32>(0), vec4<i32>(i32(p.w) - 1)));
+    let v = vec4<f32>(f32(x[at.x]), f32(x[at.y]), f32(x[at.z]), f32(x[at.w]));
+    return select(vec4<f32>(0.0), v, ok);
+}

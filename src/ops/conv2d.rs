@@ -536,18 +536,17 @@ fn conv2d_epilogue(
             has_residual: params.has_residual,
             ..Zeroable::zeroed()
         };
-        // One invocation per 8 pixels of a plane (TN in the shader).
-        let blocks = (n * cout) as u64 * (oh * ow).div_ceil(8) as u64;
+        // One invocation per 8 pixels of a plane (TN in the shader); for 3-wide taps at column
+        // stride and dilation 1, per 8 pixels of a row, which share their input values.
+        let rows3 = kw == 3 && cfg.stride[1] == 1 && cfg.dilation[1] == 1;
+        let (entry, blocks) = if rows3 {
+            ("conv2d_depthwise_rows3", (n * cout * oh) as u64 * ow.div_ceil(8) as u64)
+        } else {
+            ("conv2d_depthwise", (n * cout) as u64 * (oh * ow).div_ceil(8) as u64)
+        };
         let wg = if blocks < 64 * 16 { 8 } else { 64 };
         let shader = shaders::CONV2D_DEPTHWISE.with_storage(store)?;
-        rec.dispatch(
-            &shader,
-            "conv2d_depthwise",
-            &[("WG", wg as f64)],
-            &p,
-            &[x, w, bias_buf, &y, res_buf],
-            grid_1d(blocks, wg),
-        )?;
+        rec.dispatch(&shader, entry, &[("WG", wg as f64)], &p, &[x, w, bias_buf, &y, res_buf], grid_1d(blocks, wg))?;
         return Ok(y);
     }
     let (bm, bn) = tile_for(cout_g);

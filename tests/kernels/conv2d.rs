@@ -80,6 +80,17 @@ fn groups_2_and_depthwise() {
         false,
         "depthwise x2 s2",
     );
+    // The depthwise kernel's row entry (3-wide taps, column stride 1): rows not a multiple of
+    // 8 wide, a row stride, a 5-tall kernel, a channel multiplier, asymmetric padding.
+    case(
+        19,
+        [2, 6, 11, 21],
+        12,
+        [5, 3],
+        Conv2d { groups: 6, stride: [2, 1], padding: [2, 1, 1, 0], ..Default::default() },
+        true,
+        "depthwise rows s2x1 k5x3",
+    );
 }
 
 #[test]
