@@ -13,7 +13,8 @@
 // scatter, which made an 8 x 8 block no faster than a 4 x 4 one.
 //
 // The weights are addressed through strides, so the same kernel computes conv2d's input
-// gradient for stride 1 (a convolution of dy with the flipped, transposed weights):
+// gradient (at stride 1 a convolution of dy with the flipped, transposed weights; at larger
+// strides one such convolution per phase, with the strided output below):
 // w(g, r, c, ky, kx) = w_base + g * w_group + r * w_out + c * w_in + ky * w_ky + kx * w_kx for
 // output channel r and input channel c of group g (i32: the flipped strides are negative).
 //

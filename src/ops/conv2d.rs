@@ -239,7 +239,7 @@ pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], cin_g: usize, c
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 2;
+const KERNEL_REVISION: u32 = 3;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -267,7 +267,9 @@ fn choose_kernel(
             return Ok(k);
         }
     }
-    let cout_g = w_shape[0] / cfg.groups.max(1);
+    // The kernel's output channels per group: the conv's, or for its input gradient the
+    // conv's input channels.
+    let cout_g = if pass == "conv2d_backward_input" { w_shape[1] } else { w_shape[0] / cfg.groups.max(1) };
     let default = default_kernel(rec, candidates, w_shape[1], cout_g);
     let y_shape = cfg.output_shape(x_shape, w_shape)?;
     if conv2d_flops(y_shape, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]]) < AUTOTUNE_MIN_FLOPS {
@@ -820,8 +822,9 @@ pub fn conv2d_backward_input_with(
                     cout: g.cin,
                     oh: u("H", uh)?,
                     ow: u("W", vw)?,
-                    kh: jy as u32,
-                    kw: jx as u32,
+                    // A phase no tap reaches runs no tap loop at all and stores zeros.
+                    kh: if jx == 0 { 0 } else { jy as u32 },
+                    kw: if jy == 0 { 0 } else { jx as u32 },
                     stride_h: 1,
                     stride_w: 1,
                     // A negative padding (an offset into dy) travels as its two's complement;
