@@ -15,6 +15,10 @@ median milliseconds over `--runs` runs after warm-up:
   layer4 at batch 1, and ResNet-50 layer4 at batch 1 (and 32 with --cuda), if the package is
   installed.
 With --cuda, TF32 is off unless --tf32 is given. `--only WORD` keeps the cases containing it.
+Where pytorch-grad-cam is not installed (the GPU machines), its Grad-CAM is written out in torch
+(`grad_cam` below: the same steps, hooks on the target layer, top-1 score, channel weights =
+mean gradient, ReLU of the weighted sum, bilinear upsampling, min-max per image, to numpy) and
+the case says so; `--own-gradcam` uses it even where the package is there.
 """
 import argparse
 import json
@@ -82,12 +86,34 @@ def timer(device, runs, warmup):
     return run
 
 
+def grad_cam(model, layer, x):
+    """pytorch-grad-cam's GradCAM for the top-1 class, written out: heatmaps [N, H, W] as numpy."""
+    store = {}
+    fwd = layer.register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
+    bwd = layer.register_full_backward_hook(lambda m, gi, go: store.__setitem__("g", go[0]))
+    try:
+        model.zero_grad()
+        logits = model(x)
+        top = logits.argmax(dim=1)
+        logits.gather(1, top[:, None]).sum().backward()
+        a, g = store["a"], store["g"]
+        cam = torch.relu((g.mean(dim=(2, 3), keepdim=True) * a).sum(dim=1, keepdim=True))
+        cam = F.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
+        lo = cam.amin(dim=(1, 2), keepdim=True)
+        hi = cam.amax(dim=(1, 2), keepdim=True)
+        return ((cam - lo) / (hi - lo + 1e-7)).detach().cpu().numpy()
+    finally:
+        fwd.remove()
+        bwd.remove()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cuda", action="store_true")
     ap.add_argument("--tf32", action="store_true")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", default="", help="keep only the cases whose name contains this")
+    ap.add_argument("--own-gradcam", action="store_true", help="time the written-out Grad-CAM even if the package is there")
     args = ap.parse_args()
     device = torch.device("cuda" if args.cuda else "cpu")
     if args.cuda:
@@ -127,21 +153,28 @@ def main():
                     ms = run(lambda: model(x))
                 out["cases"].append({"case": f"{arch} forward batch {batch}", "ms": ms, "images_per_second": batch / (ms * 1e-3)})
         try:
+            if args.own_gradcam:
+                raise ImportError
             from pytorch_grad_cam import GradCAM
 
-            for arch, sizes in [("resnet18", (1,)), ("resnet50", (1, 32) if args.cuda else (1,))]:
-                if arch not in models:
-                    continue
-                model = models[arch]
+            def make_cam(model):
                 cam = GradCAM(model=model, target_layers=[model.layer4[-1]])
-                for batch in sizes:
-                    case = f"{arch} gradcam batch {batch} (pytorch-grad-cam, to numpy)"
-                    if args.only not in case:
-                        continue
-                    x = torch.randn(batch, 3, 224, 224, device=device)
-                    out["cases"].append({"case": case, "ms": run(lambda: cam(input_tensor=x, targets=None))})
+                return lambda x: cam(input_tensor=x, targets=None), "pytorch-grad-cam, to numpy"
         except ImportError:
-            out["note"] = "pytorch-grad-cam not installed: no Grad-CAM timing"
+
+            def make_cam(model):
+                return lambda x: grad_cam(model, model.layer4[-1], x), "pytorch-grad-cam's steps written out in torch, to numpy"
+
+        for arch, sizes in [("resnet18", (1,)), ("resnet50", (1, 32) if args.cuda else (1,))]:
+            if arch not in models:
+                continue
+            cam, how = make_cam(models[arch])
+            for batch in sizes:
+                case = f"{arch} gradcam batch {batch} ({how})"
+                if args.only not in case:
+                    continue
+                x = torch.randn(batch, 3, 224, 224, device=device)
+                out["cases"].append({"case": case, "ms": run(lambda: cam(x))})
     except ImportError:
         out["note"] = "torchvision not installed: no model timings"
     print(json.dumps(out, indent=1))
