@@ -247,7 +247,8 @@ const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
 
 /// The kernel for one pass (`conv2d`, `conv2d_backward_input`, `conv2d_backward_weight`) of a
 /// convolution of input `x_shape` with weights `w_shape`, among `candidates` (the kernels that
-/// compute that pass): `FEATUREMAP_CONV` (`tiled`, `direct` or `depthwise`) if set and a
+/// compute that pass), whose own input and output channels per group are `channels`:
+/// `FEATUREMAP_CONV` (`tiled`, `direct` or `depthwise`) if set and a
 /// candidate; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
 /// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (every candidate timed once on
 /// scratch tensors of `shapes`, run by `run`); else [`default_kernel`].
@@ -256,6 +257,7 @@ fn choose_kernel(
     rec: &Recorder,
     pass: &str,
     candidates: &[ConvKernel],
+    channels: [usize; 2],
     [x_shape, w_shape]: [&[usize]; 2],
     cfg: &Conv2d,
     storage: DType,
@@ -267,10 +269,7 @@ fn choose_kernel(
             return Ok(k);
         }
     }
-    // The kernel's output channels per group: the conv's, or for its input gradient the
-    // conv's input channels.
-    let cout_g = if pass == "conv2d_backward_input" { w_shape[1] } else { w_shape[0] / cfg.groups.max(1) };
-    let default = default_kernel(rec, candidates, w_shape[1], cout_g);
+    let default = default_kernel(rec, candidates, channels[0], channels[1]);
     let y_shape = cfg.output_shape(x_shape, w_shape)?;
     if conv2d_flops(y_shape, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]]) < AUTOTUNE_MIN_FLOPS {
         return Ok(default);
@@ -310,7 +309,7 @@ fn choose_kernel(
     Ok(choice.and_then(ConvKernel::from_name).unwrap_or(default))
 }
 
-/// Mirrors `Params` in `shaders/conv2d_direct.wgsl`.
+/// Mirrors `Params` in `shaders/lib/conv_direct_params.wgsl` (conv2d_direct, conv2d_depthwise).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct DirectParams {
@@ -363,7 +362,7 @@ fn dispatch_direct(
     // One invocation per (pixel block, channel block); small layers get small workgroups so
     // that both cores get work.
     let blocks = (p.p_len as usize).div_ceil(DIRECT_TN) * (p.geo.cout_g as usize).div_ceil(DIRECT_TM);
-    let wg = if blocks < DIRECT_WG * 16 { 8 } else { DIRECT_WG };
+    let wg = direct_workgroup(blocks);
     let [gx, gy, _] = grid_1d(blocks as u64, wg as u32);
     let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
     let mut c0 = 0;
@@ -430,8 +429,7 @@ fn conv2d_epilogue(
 ) -> Result<Tensor> {
     let op = "conv2d";
     let [n, cout, oh, ow] = cfg.output_shape(x.dims(), w.dims())?;
-    let (store, direct_shader) = super::storage_of(rec, op, &shaders::CONV2D_DIRECT, &[x, w])?;
-    let tiled_shader = shaders::CONV2D.with_storage(store)?;
+    let (store, _) = super::storage_of(rec, op, &shaders::CONV2D, &[x, w])?;
     let [_, cin, h, wd] = x.shape().nchw(op)?;
     let [_, cin_g, kh, kw] = w.shape().nchw(op)?;
     if let Some(b) = bias {
@@ -455,6 +453,7 @@ fn conv2d_epilogue(
             rec,
             "conv2d",
             &ConvKernel::forward_kernels(cin_g),
+            [cin_g, cout / cfg.groups],
             [x.dims(), w.dims()],
             cfg,
             store,
@@ -473,11 +472,13 @@ fn conv2d_epilogue(
         ConvKernel::Depthwise => 1,
     };
     let wide = store == DType::F16 && slices > 1;
-    let (direct_shader, tiled_shader) = if wide {
-        (direct_shader.with_f32_output()?, tiled_shader.with_f32_output()?)
-    } else {
-        (direct_shader, tiled_shader)
+    let family = match kernel {
+        ConvKernel::Tiled => shaders::CONV2D,
+        ConvKernel::Direct => shaders::CONV2D_DIRECT,
+        ConvKernel::Depthwise => shaders::CONV2D_DEPTHWISE,
     };
+    let shader = family.with_storage(store)?;
+    let shader = if wide { shader.with_f32_output()? } else { shader };
     let y = rec.alloc([n, cout, oh, ow], if wide { DType::F32 } else { store })?;
     let cout_g = cout / cfg.groups;
     let (act, act_a, act_b) = cfg.activation.code();
@@ -524,7 +525,7 @@ fn conv2d_epilogue(
             ..Zeroable::zeroed()
         };
         let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
-        dispatch_direct(rec, &direct_shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
+        dispatch_direct(rec, &shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Depthwise {
@@ -546,8 +547,7 @@ fn conv2d_epilogue(
         } else {
             ("conv2d_depthwise", (n * cout) as u64 * (oh * ow).div_ceil(8) as u64)
         };
-        let wg = if blocks < 64 * 16 { 8 } else { 64 };
-        let shader = shaders::CONV2D_DEPTHWISE.with_storage(store)?;
+        let wg = direct_workgroup(blocks as usize);
         rec.dispatch(&shader, entry, &[("WG", wg as f64)], &p, &[x, w, bias_buf, &y, res_buf], grid_1d(blocks, wg))?;
         return Ok(y);
     }
@@ -563,7 +563,7 @@ fn conv2d_epilogue(
         params.accumulate = (begin > 0) as u32;
         params.epilogue = (end == k_len) as u32;
         rec.dispatch(
-            &tiled_shader,
+            &shader,
             "conv2d",
             &[("BM", bm as f64), ("BN", bn as f64)],
             &params,
@@ -583,6 +583,16 @@ fn narrow(rec: &mut Recorder, y: Tensor, store: DType) -> Result<Tensor> {
     let out = super::cast(rec, &y, store)?;
     rec.recycle(y);
     Ok(out)
+}
+
+/// The workgroup size of the direct and depthwise kernels for `blocks` invocations: small
+/// layers get small workgroups so that both cores (every core of a CPU adapter) get work.
+fn direct_workgroup(blocks: usize) -> u32 {
+    if blocks < DIRECT_WG * 16 {
+        8
+    } else {
+        DIRECT_WG as u32
+    }
 }
 
 /// Input channels per conv2d_direct dispatch for a kernel of `khw` taps: each invocation loops
@@ -719,7 +729,7 @@ fn workgroups(op: &'static str, g: [usize; 3]) -> Result<[u32; 3]> {
 
 /// Whether conv2d_direct computes this convolution's input gradient: dilation 1, any stride
 /// and padding (see [`input_grad_phases`]).
-fn direct_input_grad_applies(cfg: &Conv2d, _w: &[usize]) -> bool {
+fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
     cfg.dilation == [1, 1]
 }
 
@@ -767,13 +777,14 @@ pub fn conv2d_backward_input(
     cfg: &Conv2d,
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
-    if !direct_input_grad_applies(cfg, w.dims()) {
+    if !direct_input_grad_applies(cfg) {
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
     }
     let kernel = choose_kernel(
         rec,
         "conv2d_backward_input",
         &[ConvKernel::Tiled, ConvKernel::Direct],
+        [w.dims()[0] / cfg.groups, w.dims()[1]], // dy's channels in, x's out
         [x_shape, w.dims()],
         cfg,
         DType::F32,
@@ -806,11 +817,11 @@ pub fn conv2d_backward_input_with(
     params.n_len = to_u32(op, "N*H*W", n * h * wd)?;
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let [kh, kw] = [w.dims()[2], w.dims()[3]];
-    if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg, w.dims()) {
+    if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg) {
+        let g = params.geo;
+        let cout_g = g.cout_g as usize;
+        let u = |what, v| to_u32(op, what, v);
         for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {
-            let g = params.geo;
-            let cout_g = g.cout_g as usize;
-            let u = |what, v| to_u32(op, what, v);
             // Pixels (u, v) of the phase go to dx rows ry + s * u and columns rx + s * v; each
             // reads dy rows u - pad .. u - pad + J - 1 against the taps ky = ky0 + s * (J - 1 - t).
             let [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] = phase;
@@ -890,6 +901,7 @@ pub fn conv2d_backward_weight(
         rec,
         "conv2d_backward_weight",
         &[ConvKernel::Tiled, ConvKernel::Direct],
+        [w_shape[1], w_shape[0] / cfg.groups],
         [x.dims(), w_shape],
         cfg,
         DType::F32,
