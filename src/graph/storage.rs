@@ -31,12 +31,7 @@ impl Graph {
                 self.half_weights.clear();
             }
             DType::F16 => {
-                if !gpu.features().contains(wgpu::Features::SHADER_F16) {
-                    return Err(Error::arg(
-                        "set_storage",
-                        format!("f16 storage needs SHADER_F16, which `{}` does not have", gpu.adapter().name),
-                    ));
-                }
+                ops::require_shader_f16(gpu, "set_storage")?;
                 self.half_weights = gpu.run(|rec| {
                     self.nodes
                         .iter()

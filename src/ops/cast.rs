@@ -30,9 +30,7 @@ pub fn cast(rec: &mut Recorder, x: &Tensor, dtype: DType) -> Result<Tensor> {
         (DType::F16, DType::F32) => "cast_to_f32",
         (from, to) => return Err(Error::arg(op, format!("no cast from {from:?} to {to:?}"))),
     };
-    if !rec.gpu().features().contains(wgpu::Features::SHADER_F16) {
-        return Err(Error::arg(op, "f16 storage needs an adapter with SHADER_F16"));
-    }
+    super::require_shader_f16(rec.gpu(), op)?;
     let y = rec.alloc(x.shape().clone(), dtype)?;
     let len = to_u32(op, "element count", x.numel())?;
     let params = CastParams { len, _pad: [0; 3] };

@@ -83,6 +83,14 @@ pub(crate) fn to_u32(op: &'static str, what: &str, v: usize) -> crate::Result<u3
     u32::try_from(v).map_err(|_| crate::Error::arg(op, format!("{what} = {v} does not fit in 32 bits")))
 }
 
+/// An error naming `op` unless `gpu` has `SHADER_F16`, which every f16 kernel needs.
+pub(crate) fn require_shader_f16(gpu: &crate::Gpu, op: &'static str) -> crate::Result<()> {
+    if gpu.features().contains(wgpu::Features::SHADER_F16) {
+        return Ok(());
+    }
+    Err(crate::Error::arg(op, format!("f16 storage needs SHADER_F16, which `{}` does not have", gpu.adapter().name)))
+}
+
 /// The storage dtype shared by a kernel's tensor operands (f32, or f16 where the device has
 /// `SHADER_F16`), and the variant of `shader` that stores it.
 pub(crate) fn storage_of(
@@ -97,8 +105,8 @@ pub(crate) fn storage_of(
             return Err(crate::Error::DType { op, expected: dtype, found: t.dtype() });
         }
     }
-    if dtype == crate::DType::F16 && !rec.gpu().features().contains(wgpu::Features::SHADER_F16) {
-        return Err(crate::Error::arg(op, "f16 storage needs an adapter with SHADER_F16"));
+    if dtype == crate::DType::F16 {
+        require_shader_f16(rec.gpu(), op)?;
     }
     let shader = shader.with_storage(dtype).map_err(|_| crate::Error::DType {
         op,

@@ -7,7 +7,7 @@ use featuremap::ops::Conv2d;
 use featuremap::reference::{self, Array};
 use featuremap::{DType, Gpu, Tensor};
 
-use crate::common::{check, random_vec, rel_l2, rng, TOL};
+use crate::common::{check, f16_gpu, random_vec, rel_l2, rng, TOL};
 use crate::gpu_or_skip;
 use crate::models::{from_cam_fixture, load_cam_fixture, small_resnet, weights};
 
@@ -106,11 +106,7 @@ const F16_NETWORK_TOL: f64 = 5e-3;
 
 #[test]
 fn f16_storage_tracks_the_f32_pass() {
-    let gpu = gpu_or_skip!();
-    if !gpu.features().contains(wgpu::Features::SHADER_F16) {
-        assert!(!crate::common::gpu_required(), "the adapter a run requires must have SHADER_F16");
-        return;
-    }
+    let Some(gpu) = f16_gpu() else { return };
     let g = folded_resnet(gpu, 310);
     let (_, x) = input(gpu, [2, 3, 12, 12], 311);
     let errs = f16_against_f32(&g, &x, &[g.tensor("b1.relu").unwrap(), g.tensor("features").unwrap()]);
@@ -140,11 +136,7 @@ fn f16_storage_tracks_the_f32_pass() {
 
 #[test]
 fn grad_cam_with_f16_storage_matches_the_package() {
-    let gpu = gpu_or_skip!();
-    if !gpu.features().contains(wgpu::Features::SHADER_F16) {
-        assert!(!crate::common::gpu_required(), "the adapter a run requires must have SHADER_F16");
-        return;
-    }
+    let Some(gpu) = f16_gpu() else { return };
     let mut g = from_cam_fixture(gpu);
     g.set_storage(gpu, DType::F16).unwrap();
     let (shape, v) = load_cam_fixture("input");

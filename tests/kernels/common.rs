@@ -83,3 +83,14 @@ pub fn check(gpu: &Gpu, kernel: &str, case: &str, t: &Tensor, want: &Array, tol:
     println!("KERNEL-ERROR {kernel} {err:.3e} {case}");
     assert!(err < tol, "{kernel} {case}: relative L2 error {err:.3e} >= {tol:.0e}");
 }
+
+/// The adapter, when it can store f16 (a failure under CI, where lavapipe on Vulkan can).
+pub fn f16_gpu() -> Option<&'static Gpu> {
+    let gpu = gpu()?;
+    if gpu.features().contains(wgpu::Features::SHADER_F16) {
+        return Some(gpu);
+    }
+    assert!(!gpu_required(), "the adapter a run requires must have SHADER_F16 (lavapipe on Vulkan has)");
+    println!("skipped: {} has no SHADER_F16", gpu.adapter().name);
+    None
+}

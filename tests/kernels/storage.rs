@@ -10,20 +10,9 @@ use featuremap::reference::{self, Array};
 use featuremap::{DType, Gpu, Tensor};
 use rand::rngs::StdRng;
 
-use crate::common::{check, random_pair, random_vec, rng};
+use crate::common::{check, f16_gpu, random_pair, random_vec, rng};
 
 const F16_TOL: f64 = 5e-4;
-
-/// The adapter, when it can store f16 (a failure under CI, where lavapipe on Vulkan can).
-fn f16_gpu() -> Option<&'static Gpu> {
-    let gpu = crate::common::gpu()?;
-    if gpu.features().contains(wgpu::Features::SHADER_F16) {
-        return Some(gpu);
-    }
-    assert!(!crate::common::gpu_required(), "the adapter a run requires must have SHADER_F16 (lavapipe on Vulkan has)");
-    println!("skipped: {} has no SHADER_F16", gpu.adapter().name);
-    None
-}
 
 /// Random values rounded to f16: the reference's copy and an f16 tensor of the same values.
 fn half_pair(gpu: &Gpu, r: &mut StdRng, shape: &[usize]) -> (Array, Tensor) {
