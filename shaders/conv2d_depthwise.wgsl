@@ -7,8 +7,8 @@
 // values and one weight feed 8 FMAs. conv2d_direct's 16 x 16 block would spend 15 of every 16
 // rows on clamped channels here, and the tiled kernel most of its tile.
 //
-// Same `Params` block as conv2d_direct (the split-K, weight-stride and output-stride fields are
-// unused):
+// Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl; the split-K,
+// weight-stride and output-stride fields are unused):
 // `p_len` is the number of output planes N * C_out. The epilogue adds the bias and the
 // residual `res` (with `has_residual`) and applies the activation.
 //
@@ -17,19 +17,6 @@
 
 alias Store = f32;
 alias Out = Store;
-
-struct Params {
-    n: u32, cin: u32, h: u32, w: u32,
-    cout: u32, oh: u32, ow: u32, groups: u32,
-    kh: u32, kw: u32, stride_h: u32, stride_w: u32,
-    pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
-    cin_g: u32, cout_g: u32, c_begin: u32, c_end: u32,
-    has_bias: u32, act: u32, act_a: f32, act_b: f32,
-    accumulate: u32, epilogue: u32, p_len: u32, has_residual: u32,
-    w_base: i32, w_group: i32, w_out: i32, w_in: i32,
-    w_ky: i32, w_kx: i32, out_h: u32, out_w: u32,
-    out_sy: u32, out_sx: u32, out_ry: u32, out_rx: u32,
-}
 
 const TN: u32 = 8u; // pixels per invocation: 8 in src/ops/conv2d.rs too
 override WG: u32 = 64u;
