@@ -89,8 +89,9 @@ fn table(gpu: &Gpu) {
     }
     let filters = filters();
     let passes = std::env::var("FEATUREMAP_BENCH_PASSES").unwrap_or_else(|_| "forward,input,weight".into());
-    println!("| layer | pass | tiled | direct | depthwise |");
-    println!("|---|---|---|---|---|");
+    let kernels: Vec<(&str, ConvKernel)> = KERNELS.into_iter().filter(|(n, _)| kernel_wanted(n)).collect();
+    println!("| layer | pass | {} |", kernels.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" | "));
+    println!("|---|---|{}", "---|".repeat(kernels.len()));
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
@@ -110,8 +111,17 @@ fn table(gpu: &Gpu) {
                 continue;
             }
             let mut cells = Vec::new();
-            for kernel in [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise] {
-                if kernel == ConvKernel::Depthwise && (pass != "forward" || w_shape[1] != 1) {
+            for &(_, kernel) in &kernels {
+                let applies = match kernel {
+                    ConvKernel::Depthwise => pass == "forward" && w_shape[1] == 1,
+                    ConvKernel::Packed => match pass {
+                        "forward" => w_shape[1] > 1,
+                        "input" => ops::packed_input_grad_applies(&cfg, [k, k], w_shape[0] / cfg.groups),
+                        _ => false,
+                    },
+                    _ => true,
+                };
+                if !applies {
                     cells.push("-".to_string());
                     continue;
                 }
@@ -130,8 +140,24 @@ fn table(gpu: &Gpu) {
                 "input" => "input gradient",
                 _ => "weight gradient",
             };
-            println!("| {name} | {pass} | {} | {} | {} |", cells[0], cells[1], cells[2]);
+            println!("| {name} | {pass} | {} |", cells.join(" | "));
         }
+    }
+}
+
+/// Every conv kernel, by the name `FEATUREMAP_CONV` knows it.
+const KERNELS: [(&str, ConvKernel); 4] = [
+    ("tiled", ConvKernel::Tiled),
+    ("direct", ConvKernel::Direct),
+    ("depthwise", ConvKernel::Depthwise),
+    ("packed", ConvKernel::Packed),
+];
+
+/// Whether FEATUREMAP_BENCH_KERNELS (comma-separated names; all when unset) keeps `name`.
+fn kernel_wanted(name: &str) -> bool {
+    match std::env::var("FEATUREMAP_BENCH_KERNELS") {
+        Ok(v) => v.split(',').any(|k| k.trim() == name),
+        Err(_) => true,
     }
 }
 

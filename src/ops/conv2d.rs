@@ -166,6 +166,8 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D.name, std::mem::size_of::<Conv2dParams>()));
     v.push((shaders::CONV2D_DIRECT.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_PACKED.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
@@ -198,14 +200,26 @@ pub enum ConvKernel {
     /// Depthwise convolutions only (one input channel per group; forward): 8 pixels of one
     /// channel per invocation, straight from the buffers (`shaders/conv2d_depthwise.wgsl`).
     Depthwise,
+    /// The direct kernel's register blocks over operands first packed into vec4s of 4
+    /// channels, the input's padding written out (`shaders/conv2d_packed.wgsl`): on lavapipe
+    /// a vec4 load costs about what a scalar one does, so this makes 4x the FMAs per load.
+    Packed,
 }
 
 impl ConvKernel {
-    const ALL: [ConvKernel; 3] = [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise];
+    const ALL: [ConvKernel; 4] = [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise, ConvKernel::Packed];
 
-    /// The kernels that compute a forward convolution with `cin_g` input channels per group.
+    /// The kernels that compute a forward convolution with `cin_g` input channels per group
+    /// (the packed kernel's channel quads would be three quarters zeros for one channel).
     pub fn forward_kernels(cin_g: usize) -> Vec<ConvKernel> {
-        ConvKernel::ALL.into_iter().filter(|&k| k != ConvKernel::Depthwise || cin_g == 1).collect()
+        ConvKernel::ALL
+            .into_iter()
+            .filter(|&k| match k {
+                ConvKernel::Depthwise => cin_g == 1,
+                ConvKernel::Packed => cin_g > 1,
+                _ => true,
+            })
+            .collect()
     }
 
     /// The name in `FEATUREMAP_CONV` and in the autotune cache.
@@ -214,6 +228,7 @@ impl ConvKernel {
             ConvKernel::Tiled => "tiled",
             ConvKernel::Direct => "direct",
             ConvKernel::Depthwise => "depthwise",
+            ConvKernel::Packed => "packed",
         }
     }
 
@@ -223,13 +238,18 @@ impl ConvKernel {
 }
 
 /// The built-in choice among `candidates` for a convolution with `cin_g` input and `cout_g`
-/// output channels per group: on CPU adapters the depthwise kernel where it applies, else the
-/// direct one unless the groups have fewer than 8 output channels (most of its 16-channel
-/// blocks would compute clamped rows); tiled elsewhere.
-pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], cin_g: usize, cout_g: usize) -> ConvKernel {
+/// output channels per group and `taps` kernel taps (KH * KW): on CPU adapters the depthwise
+/// kernel where it applies; else, unless the groups have fewer than 8 output channels (most
+/// of a 16-channel block would compute clamped rows), the packed one for kernels of more than
+/// one tap over at least 4 channels (1.3-2.8x the direct kernel on the 3x3 layers of
+/// ResNet-18 and VGG-16) and the direct one otherwise (its 1x1 entry is a plain GEMM, which
+/// the packing only adds to); tiled elsewhere.
+pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], [cin_g, cout_g]: [usize; 2], taps: usize) -> ConvKernel {
     let cpu = rec.gpu().adapter().device_type == "Cpu";
     if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
         ConvKernel::Depthwise
+    } else if cpu && cout_g >= 8 && cin_g >= 4 && taps > 1 && candidates.contains(&ConvKernel::Packed) {
+        ConvKernel::Packed
     } else if cpu && cout_g >= 8 && candidates.contains(&ConvKernel::Direct) {
         ConvKernel::Direct
     } else {
@@ -239,7 +259,7 @@ pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], cin_g: usize, c
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 3;
+const KERNEL_REVISION: u32 = 4;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -248,7 +268,7 @@ const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
 /// The kernel for one pass (`conv2d`, `conv2d_backward_input`, `conv2d_backward_weight`) of a
 /// convolution of input `x_shape` with weights `w_shape`, among `candidates` (the kernels that
 /// compute that pass), whose own input and output channels per group are `channels`:
-/// `FEATUREMAP_CONV` (`tiled`, `direct` or `depthwise`) if set and a
+/// `FEATUREMAP_CONV` (`tiled`, `direct`, `depthwise` or `packed`) if set and a
 /// candidate; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
 /// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (every candidate timed once on
 /// scratch tensors of `shapes`, run by `run`); else [`default_kernel`].
@@ -269,7 +289,7 @@ fn choose_kernel(
             return Ok(k);
         }
     }
-    let default = default_kernel(rec, candidates, channels[0], channels[1]);
+    let default = default_kernel(rec, candidates, channels, w_shape[2] * w_shape[3]);
     let y_shape = cfg.output_shape(x_shape, w_shape)?;
     if conv2d_flops(y_shape, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]]) < AUTOTUNE_MIN_FLOPS {
         return Ok(default);
@@ -470,12 +490,14 @@ fn conv2d_epilogue(
         ConvKernel::Direct => cin_g.div_ceil(direct_slice_channels(kh * kw)),
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
         ConvKernel::Depthwise => 1,
+        ConvKernel::Packed => cin_g.div_ceil(4).div_ceil(direct_slice_channels(kh * kw)),
     };
     let wide = store == DType::F16 && slices > 1;
     let family = match kernel {
         ConvKernel::Tiled => shaders::CONV2D,
         ConvKernel::Direct => shaders::CONV2D_DIRECT,
         ConvKernel::Depthwise => shaders::CONV2D_DEPTHWISE,
+        ConvKernel::Packed => shaders::CONV2D_PACKED,
     };
     let shader = family.with_storage(store)?;
     let shader = if wide { shader.with_f32_output()? } else { shader };
@@ -526,6 +548,16 @@ fn conv2d_epilogue(
         };
         let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
         dispatch_direct(rec, &shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
+        return narrow(rec, y, store);
+    }
+    if kernel == ConvKernel::Packed {
+        let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
+        let rows = Packing { rows: cout_g, chans: cin_g, strides: [0, (cout_g * cin_g * kh * kw) as i32, (cin_g * kh * kw) as i32, (kh * kw) as i32, kw as i32, 1] };
+        let wp = pack_weights(rec, w, cfg.groups, rows)?;
+        let p = packed_params(geo, [h, wd], cfg.padding, params.has_bias, cfg.activation, params.has_residual, params.p_len);
+        dispatch_packed(rec, &shader, p, [&xp, &wp, bias_buf, &y, res_buf])?;
+        rec.recycle(xp);
+        rec.recycle(wp);
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Depthwise {
@@ -583,6 +615,166 @@ fn narrow(rec: &mut Recorder, y: Tensor, store: DType) -> Result<Tensor> {
     let out = super::cast(rec, &y, store)?;
     rec.recycle(y);
     Ok(out)
+}
+
+/// Output channels (TM) and pixels (TN) of one invocation of conv2d_packed: PACKED_TM /
+/// PACKED_TN in shaders/gen/conv2d_direct.py.
+const PACKED_TM: usize = 16;
+const PACKED_TN: usize = 16;
+
+/// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
+/// channels per group: `[base, group, row, chan, ky, kx]` strides in elements (signed, so
+/// that a conv's input gradient reads its weights transposed and flipped).
+struct Packing {
+    rows: usize,
+    chans: usize,
+    strides: [i32; 6],
+}
+
+/// Mirrors `Params` in `shaders/conv2d_pack.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct PackParams {
+    count: u32,
+    quads: u32,
+    chans: u32,
+    groups: u32,
+    h: u32,
+    w: u32,
+    hp: u32,
+    wp: u32,
+    pad_top: u32,
+    pad_left: u32,
+    rows: u32,
+    rows_padded: u32,
+    strides: [i32; 6],
+    _pad: [u32; 2],
+}
+
+/// `x` `[N, groups * chans, H, W]` as conv2d_packed reads it: f32 vec4s over quads of channels,
+/// `[N][groups][quads][H + top + bottom][W + left + right]`, the padding zeros.
+fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]) -> Result<Tensor> {
+    let op = "conv2d";
+    let [n, c, h, w] = x.shape().nchw(op)?;
+    let chans = c / groups;
+    let quads = chans.div_ceil(4);
+    let (hp, wp) = (h + padding[0] + padding[2], w + padding[1] + padding[3]);
+    let count = n * groups * quads * hp * wp;
+    let u = |what, v| to_u32(op, what, v);
+    let p = PackParams {
+        count: u("packed input", count)?,
+        quads: quads as u32,
+        chans: chans as u32,
+        groups: groups as u32,
+        h: h as u32,
+        w: w as u32,
+        hp: u("padded H", hp)?,
+        wp: u("padded W", wp)?,
+        pad_top: padding[0] as u32,
+        pad_left: padding[1] as u32,
+        ..Zeroable::zeroed()
+    };
+    let out = rec.alloc([count * 4], DType::F32)?;
+    let shader = shaders::CONV2D_PACK.with_storage(x.dtype())?;
+    rec.dispatch(&shader, "pack_input", &[("WG", 64.0)], &p, &[x, &out], grid_1d(count as u64, 64))?;
+    Ok(out)
+}
+
+/// `w` read through `k` (KH x KW taps) as conv2d_packed reads weights: f32 vec4s over quads of
+/// the reduction channels, `[groups][rows padded to PACKED_TM][quads][KH][KW]`, zeros past the
+/// real rows and channels.
+fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Result<Tensor> {
+    let op = "conv2d";
+    let [_, _, kh, kw] = w.shape().nchw(op)?;
+    let quads = k.chans.div_ceil(4);
+    let rows_padded = k.rows.div_ceil(PACKED_TM) * PACKED_TM;
+    let count = groups * rows_padded * quads * kh * kw;
+    let p = PackParams {
+        count: to_u32(op, "packed weights", count)?,
+        quads: quads as u32,
+        chans: k.chans as u32,
+        groups: groups as u32,
+        h: kh as u32,
+        w: kw as u32,
+        rows: k.rows as u32,
+        rows_padded: rows_padded as u32,
+        strides: k.strides,
+        ..Zeroable::zeroed()
+    };
+    let out = rec.alloc([count * 4], DType::F32)?;
+    let shader = shaders::CONV2D_PACK.with_storage(w.dtype())?;
+    rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
+    Ok(out)
+}
+
+/// conv2d_packed's parameters for a convolution of geometry `geo` over an input plane `hw`
+/// padded by `padding` (packed by [`pack_input`]) and weights packed by [`pack_weights`].
+#[allow(clippy::too_many_arguments)]
+fn packed_params(
+    geo: ConvGeometry,
+    hw: [usize; 2],
+    padding: [usize; 4],
+    has_bias: u32,
+    activation: super::Activation,
+    has_residual: u32,
+    p_len: u32,
+) -> DirectParams {
+    let (act, act_a, act_b) = activation.code();
+    let quads = (geo.cin_g as usize).div_ceil(4);
+    let khw = (geo.kh * geo.kw) as usize;
+    let rows_padded = (geo.cout_g as usize).div_ceil(PACKED_TM) * PACKED_TM;
+    DirectParams {
+        geo: ConvGeometry {
+            h: (hw[0] + padding[0] + padding[2]) as u32,
+            w: (hw[1] + padding[1] + padding[3]) as u32,
+            pad_top: 0,
+            pad_left: 0,
+            cin_g: quads as u32,
+            ..geo
+        },
+        has_bias,
+        act,
+        act_a,
+        act_b,
+        p_len,
+        has_residual,
+        w_base: 0,
+        w_group: (rows_padded * quads * khw) as i32,
+        w_out: (quads * khw) as i32,
+        w_in: khw as i32,
+        w_ky: geo.kw as i32,
+        w_kx: 1,
+        out_h: geo.oh,
+        out_w: geo.ow,
+        out_sy: 1,
+        out_sx: 1,
+        ..Zeroable::zeroed()
+    }
+}
+
+/// Records conv2d_packed for `p` on `[xp, wp, bias, y, residual]`, split over channel quads as
+/// [`dispatch_direct`] splits channels.
+fn dispatch_packed(rec: &mut Recorder, shader: &Shader, mut p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
+    let op = "conv2d";
+    let quads = p.geo.cin_g as usize;
+    let per_slice = direct_slice_channels((p.geo.kh * p.geo.kw) as usize);
+    let blocks = (p.p_len as usize).div_ceil(PACKED_TN) * (p.geo.cout_g as usize).div_ceil(PACKED_TM);
+    let wg = direct_workgroup(blocks);
+    let [gx, gy, _] = grid_1d(blocks as u64, wg);
+    let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
+    let mut c0 = 0;
+    loop {
+        let c1 = (c0 + per_slice).min(quads);
+        p.c_begin = c0 as u32;
+        p.c_end = c1 as u32;
+        p.accumulate = (c0 > 0) as u32;
+        p.epilogue = (c1 == quads) as u32;
+        rec.dispatch(shader, "conv2d_packed", &[("WG", wg as f64)], &p, &tensors, groups)?;
+        if c1 >= quads {
+            return Ok(());
+        }
+        c0 = c1;
+    }
 }
 
 /// The workgroup size of the direct and depthwise kernels for `blocks` invocations: small
@@ -733,6 +925,20 @@ fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
     cfg.dilation == [1, 1]
 }
 
+/// Whether [`ConvKernel::Packed`] computes the input gradient of a conv with `cfg` and a
+/// `k` kernel: stride and dilation 1 (one stride-1 conv of dy, padded by `k - 1 - padding`,
+/// with the flipped weights), padding at most `k - 1` on every side, and more than one output
+/// channel per group (the packed channel quads are dy's channels).
+pub fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> bool {
+    cfg.stride == [1, 1]
+        && cfg.dilation == [1, 1]
+        && cfg.padding[0] < k[0]
+        && cfg.padding[2] < k[0]
+        && cfg.padding[1] < k[1]
+        && cfg.padding[3] < k[1]
+        && cout_g > 1
+}
+
 /// One dimension of one phase of a strided conv's input gradient: `(r, k0, taps, pad, len)`.
 /// The input pixels `r, r + s, r + 2s, ...` (`len` of them) get contributions only from the
 /// taps `k0, k0 + s, ...` (`taps` of them), and over the phase's own pixels that is a
@@ -780,10 +986,16 @@ pub fn conv2d_backward_input(
     if !direct_input_grad_applies(cfg) {
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
     }
+    let (k, cout_g) = ([w.dims()[2], w.dims()[3]], w.dims()[0] / cfg.groups);
+    let candidates = if packed_input_grad_applies(cfg, k, cout_g) {
+        &[ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed][..]
+    } else {
+        &[ConvKernel::Tiled, ConvKernel::Direct][..]
+    };
     let kernel = choose_kernel(
         rec,
         "conv2d_backward_input",
-        &[ConvKernel::Tiled, ConvKernel::Direct],
+        candidates,
         [w.dims()[0] / cfg.groups, w.dims()[1]], // dy's channels in, x's out
         [x_shape, w.dims()],
         cfg,
@@ -795,7 +1007,8 @@ pub fn conv2d_backward_input(
 }
 
 /// [`conv2d_backward_input`] with the kernel chosen by the caller; [`ConvKernel::Direct`]
-/// applies to dilation 1 (any stride, by phases), the tiled kernel runs everything else.
+/// applies to dilation 1 (any stride, by phases), [`ConvKernel::Packed`] where
+/// [`packed_input_grad_applies`] (an Error elsewhere), the tiled kernel runs everything.
 pub fn conv2d_backward_input_with(
     rec: &mut Recorder,
     dy: &Tensor,
@@ -815,8 +1028,50 @@ pub fn conv2d_backward_input_with(
     let khw = w.dims()[2] * w.dims()[3];
     params.k_len = to_u32(op, "C_out/groups*KH*KW", params.geo.cout_g as usize * khw)?;
     params.n_len = to_u32(op, "N*H*W", n * h * wd)?;
-    let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     let [kh, kw] = [w.dims()[2], w.dims()[3]];
+    if kernel == ConvKernel::Packed {
+        let g = params.geo;
+        let cout_g = g.cout_g as usize;
+        if !packed_input_grad_applies(cfg, [kh, kw], cout_g) {
+            return Err(Error::arg(
+                op,
+                "the packed kernel computes input gradients at stride and dilation 1, padding under the kernel size and more than one output channel per group",
+            ));
+        }
+        // A stride-1 conv of dy, padded by k - 1 - padding, with the weights transposed (dy's
+        // channels are the reduction) and flipped.
+        let pad = [kh - 1 - cfg.padding[0], kw - 1 - cfg.padding[1], kh - 1 - cfg.padding[2], kw - 1 - cfg.padding[3]];
+        let dyp = pack_input(rec, dy, cfg.groups, pad)?;
+        let packing = Packing {
+            rows: cin_g,
+            chans: cout_g,
+            strides: [((kh - 1) * kw + kw - 1) as i32, (cout_g * cin_g * khw) as i32, khw as i32, (cin_g * khw) as i32, -(kw as i32), -1],
+        };
+        let wp = pack_weights(rec, w, cfg.groups, packing)?;
+        let geo = ConvGeometry {
+            cin: g.cout,
+            h: g.oh,
+            w: g.ow,
+            cout: g.cin,
+            oh: g.h,
+            ow: g.w,
+            stride_h: 1,
+            stride_w: 1,
+            pad_top: 0,
+            pad_left: 0,
+            cin_g: g.cout_g,
+            cout_g: g.cin_g,
+            ..g
+        };
+        let p_len = to_u32(op, "N*H*W", n * h * wd)?;
+        let p = packed_params(geo, [g.oh as usize, g.ow as usize], pad, 0, super::Activation::None, 0, p_len);
+        let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+        dispatch_packed(rec, &shaders::CONV2D_PACKED, p, [&dyp, &wp, &wp, &dx, dy])?;
+        rec.recycle(dyp);
+        rec.recycle(wp);
+        return Ok(dx);
+    }
+    let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg) {
         let g = params.geo;
         let cout_g = g.cout_g as usize;
@@ -922,8 +1177,8 @@ pub fn conv2d_backward_weight_with(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
-    if kernel == ConvKernel::Depthwise {
-        return Err(Error::arg(op, "the depthwise kernel computes forward passes only"));
+    if matches!(kernel, ConvKernel::Depthwise | ConvKernel::Packed) {
+        return Err(Error::arg(op, "the depthwise and packed kernels do not compute weight gradients"));
     }
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
     let cout_g = params.geo.cout_g as usize;

@@ -22,9 +22,13 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name:
     let db = gpu.run(|rec| ops::conv2d_backward_bias(rec, &dyt)).unwrap();
     let desc = format!("{name} x={x:?} cout={cout} k={k:?} {cfg:?}");
     let want_dx = reference::conv2d_backward_input(&dya, &wa, &x, &cfg);
-    // Both kernels on every case, whichever the adapter would pick (Direct falls back to the
-    // tiled kernel where it does not apply).
-    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+    // Every kernel that applies on every case, whichever the adapter would pick (Direct falls
+    // back to the tiled kernel where it does not apply).
+    let mut kernels = vec![ConvKernel::Tiled, ConvKernel::Direct];
+    if ops::packed_input_grad_applies(&cfg, k, w_shape[0] / cfg.groups) {
+        kernels.push(ConvKernel::Packed);
+    }
+    for kernel in kernels {
         let dx = gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dyt, &wt, &x, &cfg, kernel)).unwrap();
         check(gpu, "conv2d_backward_input", &format!("{desc} {kernel:?}"), &dx, &want_dx, TOL);
     }
@@ -281,6 +285,15 @@ fn bad_shapes_are_errors_not_panics() {
     assert!(gpu.run(|rec| ops::conv2d_backward_input(rec, &dy, &w, &xs, &grouped)).is_err());
     let zero_stride = Conv2d { stride: [0, 1], ..cfg };
     assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &ws, &zero_stride)).is_err());
+
+    // Kernels asked for passes they do not compute are refused, not run.
+    let e = gpu.run(|rec| ops::conv2d_backward_weight_with(rec, &dy, &x, &ws, &cfg, ConvKernel::Packed)).unwrap_err();
+    assert!(e.to_string().contains("do not compute weight gradients"), "{e}");
+    let s2 = Conv2d { stride: [2, 2], ..cfg };
+    let dy_s2 = Tensor::zeros(gpu, [1, 6, 4, 4]).unwrap();
+    gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dy_s2, &w, &xs, &s2, ConvKernel::Direct)).unwrap();
+    let e = gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dy_s2, &w, &xs, &s2, ConvKernel::Packed)).unwrap_err();
+    assert!(e.to_string().contains("stride and dilation 1"), "{e}");
 
     // A fused activation is refused: its backward belongs to the graph.
     let relu = Conv2d { activation: Activation::Relu, ..cfg };

@@ -20,6 +20,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     ];
     let limits: Vec<(&str, u64)> = vec![
         ("max_storage_buffer_binding_size", l.max_storage_buffer_binding_size),
+        ("max_uniform_buffer_binding_size", l.max_uniform_buffer_binding_size),
         ("max_buffer_size", l.max_buffer_size),
         ("max_compute_workgroup_storage_size", l.max_compute_workgroup_storage_size as u64),
         ("max_compute_invocations_per_workgroup", l.max_compute_invocations_per_workgroup as u64),

@@ -1,0 +1,86 @@
+// conv2d_pack: the operands of conv2d_packed (see there for why), as f32 vec4s over quads of
+// the reduction channels, padded with zeros.
+//
+// pack_input: x [N][groups * chans][h][w] -> [N][groups][quads][hp][wp] vec4s, pixel (y, x)
+// of the padded plane holding channels 4q..4q+3 of input pixel (y - pad_top, x - pad_left), 0
+// outside the input or past `chans` (quads = ceil(chans / 4)).
+// pack_weights: -> [groups][rows_padded][quads][kh][kw] vec4s, element k of the vec4 at
+// (g, r, q, ky, kx) being wt[base + g * s_group + r * s_row + (4q + k) * s_chan + ky * s_ky +
+// kx * s_kx], 0 for rows r >= rows or channels past `chans`. The signed strides read a conv's
+// weights as they are (forward) or transposed and flipped (its input gradient).
+//
+// One invocation per vec4 written, numbered flat (folded into y past 65535 workgroups).
+
+alias Store = f32;
+
+struct Params {
+    count: u32, quads: u32, chans: u32, groups: u32,
+    h: u32, w: u32, hp: u32, wp: u32,
+    pad_top: u32, pad_left: u32, rows: u32, rows_padded: u32,
+    base: i32, s_group: i32, s_row: i32, s_chan: i32,
+    s_ky: i32, s_kx: i32, _pad0: u32, _pad1: u32,
+}
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<Store>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
+
+fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat(gid, nwg);
+    if (i >= p.count) {
+        return;
+    }
+    let px = i % p.wp;
+    var t = i / p.wp;
+    let py = t % p.hp;
+    t /= p.hp;
+    let q = t % p.quads;
+    let plane = t / p.quads; // b * groups + g
+    let iy = i32(py) - i32(p.pad_top);
+    let ix = i32(px) - i32(p.pad_left);
+    var v = vec4<f32>(0.0);
+    if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+        let hw = p.h * p.w;
+        let at = (plane * p.chans + 4u * q) * hw + u32(iy) * p.w + u32(ix);
+        let c = 4u * q;
+        if (c < p.chans) { v.x = f32(src[at]); }
+        if (c + 1u < p.chans) { v.y = f32(src[at + hw]); }
+        if (c + 2u < p.chans) { v.z = f32(src[at + 2u * hw]); }
+        if (c + 3u < p.chans) { v.w = f32(src[at + 3u * hw]); }
+    }
+    dst[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat(gid, nwg);
+    if (i >= p.count) {
+        return;
+    }
+    // Here h and w are the kernel's KH and KW.
+    let kx = i % p.w;
+    var t = i / p.w;
+    let ky = t % p.h;
+    t /= p.h;
+    let q = t % p.quads;
+    t /= p.quads;
+    let r = t % p.rows_padded;
+    let g = t / p.rows_padded;
+    var v = vec4<f32>(0.0);
+    if (r < p.rows) {
+        let at = p.base + i32(g) * p.s_group + i32(r) * p.s_row + i32(4u * q) * p.s_chan + i32(ky) * p.s_ky + i32(kx) * p.s_kx;
+        let c = 4u * q;
+        if (c < p.chans) { v.x = f32(src[u32(at)]); }
+        if (c + 1u < p.chans) { v.y = f32(src[u32(at + p.s_chan)]); }
+        if (c + 2u < p.chans) { v.z = f32(src[u32(at + 2 * p.s_chan)]); }
+        if (c + 3u < p.chans) { v.w = f32(src[u32(at + 3 * p.s_chan)]); }
+    }
+    dst[i] = v;
+}
