@@ -87,6 +87,12 @@ fn table(gpu: &Gpu) {
             100.0 * gflops / ceiling.fma_gflops
         );
     }
+    for (fmas, gflops) in &ceiling.fma_per_vec4_load {
+        println!(
+            "  {fmas:>2} FMAs per gathered vec4 load: {gflops:6.1} GFLOP/s ({:.0}% of the ceiling)",
+            100.0 * gflops / ceiling.fma_gflops
+        );
+    }
     let filters = filters();
     let passes = std::env::var("FEATUREMAP_BENCH_PASSES").unwrap_or_else(|_| "forward,input,weight".into());
     let kernels: Vec<(&str, ConvKernel)> = KERNELS.into_iter().filter(|(n, _)| kernel_wanted(n)).collect();

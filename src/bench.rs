@@ -104,6 +104,10 @@ pub struct Ceiling {
     /// convolution or GEMM are such loads; this is the ceiling at a kernel's arithmetic
     /// intensity per load.
     pub fma_per_load: Vec<(u32, f64)>,
+    /// The same with vec4 loads: `(FMAs per vec4 load, GFLOP/s)` for 32, 16, 8, 4 and 1 (a
+    /// fourth as many FMAs per loaded value). Where a vec4 load costs less than 4 scalar ones
+    /// (lavapipe: 1.5-2.5), loading 4 values at a time is cheaper per value.
+    pub fma_per_vec4_load: Vec<(u32, f64)>,
 }
 
 /// Repeats a workload of `dispatches` dispatches, doubling until one run takes `target_ms`.
@@ -195,10 +199,32 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
         let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
         fma_per_load.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
     }
+    let mut fma_per_vec4_load = Vec::new();
+    for loads in [1u32, 2, 4, 8, 32] {
+        let params = CeilingParams { iters: load_iters, len: table_len / 4, _pad0: 0, _pad1: 0 };
+        let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
+            for _ in 0..reps {
+                rec.dispatch(
+                    &shaders::CEILING,
+                    "fma_loads_vec4",
+                    &[("WG", WG as f64), ("LOADS", loads as f64)],
+                    &params,
+                    &[&table, &load_sink],
+                    grid_1d(load_invocations as u64, WG),
+                )?;
+            }
+            Ok(())
+        };
+        let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
+        let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
+        let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
+        fma_per_vec4_load.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
+    }
 
     Ok(Ceiling {
         adapter: gpu.adapter().name.clone(),
         fma_per_load,
+        fma_per_vec4_load,
         fma_gflops: fma_flops / (fma.median() * 1e-3) / 1e9,
         copy_gbps: copy_bytes / (copy.median() * 1e-3) / 1e9,
         fma,

@@ -136,11 +136,13 @@ fn pipelines_are_cached_by_shader_entry_and_overrides() {
     let w_wide = Tensor::zeros(&gpu, [64, 4, 3, 3]).unwrap(); // tile (64, 64)
     let w_narrow = Tensor::zeros(&gpu, [2, 4, 3, 3]).unwrap(); // tile (4, 128): other overrides
     let cfg = ops::Conv2d::default();
-    gpu.run(|rec| ops::conv2d(rec, &x, &w_wide, None, &cfg)).unwrap();
+    // The tiled kernel is one pipeline per call (the packed one adds its packing passes).
+    let tiled = ops::ConvKernel::Tiled;
+    gpu.run(|rec| ops::conv2d_with(rec, &x, &w_wide, None, &cfg, tiled)).unwrap();
     assert_eq!(gpu.pipeline_count(), 1);
-    gpu.run(|rec| ops::conv2d(rec, &x, &w_wide, None, &cfg)).unwrap();
+    gpu.run(|rec| ops::conv2d_with(rec, &x, &w_wide, None, &cfg, tiled)).unwrap();
     assert_eq!(gpu.pipeline_count(), 1, "same key compiles once");
-    gpu.run(|rec| ops::conv2d(rec, &x, &w_narrow, None, &cfg)).unwrap();
+    gpu.run(|rec| ops::conv2d_with(rec, &x, &w_narrow, None, &cfg, tiled)).unwrap();
     assert_eq!(gpu.pipeline_count(), 2, "other override values are another pipeline");
     gpu.synchronize().unwrap();
 }

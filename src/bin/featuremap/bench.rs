@@ -218,6 +218,7 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
             "fma_ms": {"median": c.fma.median(), "min": c.fma.min(), "max": c.fma.max(), "flops_per_run": c.fma_flops},
             "copy_ms": {"median": c.copy.median(), "min": c.copy.min(), "max": c.copy.max(), "bytes_per_run": c.copy_bytes},
             "fma_per_gathered_load": c.fma_per_load.iter().map(|(f, g)| serde_json::json!({"fmas_per_load": f, "gflops": g})).collect::<Vec<_>>(),
+            "fma_per_gathered_vec4_load": c.fma_per_vec4_load.iter().map(|(f, g)| serde_json::json!({"fmas_per_load": f, "gflops": g})).collect::<Vec<_>>(),
         });
         println!("{obj}");
     } else {
@@ -244,6 +245,9 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
         // per-invocation address (a gather on CPU adapters).
         for (fmas, g) in &c.fma_per_load {
             println!("fma with a gathered load per {fmas:>2} FMAs  {g:8.1} GFLOP/s");
+        }
+        for (fmas, g) in &c.fma_per_vec4_load {
+            println!("fma with a gathered vec4 load per {fmas:>2} FMAs  {g:8.1} GFLOP/s");
         }
     }
     Ok(())
