@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""Writes shaders/conv2d_direct.wgsl and shaders/conv2d_backward_weight_direct.wgsl.
+"""Writes shaders/conv2d_direct.wgsl, shaders/conv2d_backward_weight_direct.wgsl and
+shaders/conv2d_packed.wgsl.
 
-Both kernels keep a TM x TN register block per invocation. llvmpipe (lavapipe) keeps private
+All three kernels keep a TM x TN register block per invocation. llvmpipe (lavapipe) keeps private
 arrays that loops index in memory, turning every access into a per-lane gather or scatter, so
 the blocks are written out as named scalars and vec4s instead; this script does the writing.
 Change the kernels here, run it, and commit both the script and its output:
 
     python3 shaders/gen/conv2d_direct.py
 
-The block sizes must match DIRECT_TM / DIRECT_TN and WEIGHT_DIRECT_TM / WEIGHT_DIRECT_TN in
-src/ops/conv2d.rs. For the forward kernel 16 x 16 was the fastest of 4x8, 8x8, 16x8, 8x16,
+The block sizes must match DIRECT_TM / DIRECT_TN, WEIGHT_DIRECT_TM / WEIGHT_DIRECT_TN and
+PACKED_TM / PACKED_TN in src/ops/conv2d.rs. For the forward kernel 16 x 16 was the fastest of 4x8, 8x8, 16x8, 8x16,
 32x8 and 16x16 on lavapipe (benches/RESULTS.md).
 """
 import os
@@ -345,9 +346,12 @@ PACKED_HEAD = """// conv2d_packed: conv2d_direct's register-blocked GEMM over pa
 // load costs only 1.5-2.5 scalar ones (`featuremap bench --ceiling`, benches/RESULTS.md):
 // this kernel reads vec4s only. conv2d_pack.wgsl first writes
 // - the input with its channels in quads and its padding written out as zeros: `xp`, vec4s
-//   laid out [N][groups][C_in/groups/4][H + pads][W + pads], each vec4 4 channels of a pixel;
-// - the weights as vec4s [groups][rows][C_in/groups/4][KH][KW] over the same channel quads,
-//   with the rows (output channels) padded with zeros to a multiple of TM.
+//   laid out [N][groups][quads][H + pads][W + pads], quads = ceil(C_in/groups / 4), each vec4
+//   4 channels of a pixel (the last quad zero-filled);
+// - the weights as vec4s [groups][rows][quads][KH][KW] over the same channel quads, with the
+//   rows (output channels) padded with zeros to a multiple of TM.
+// For an input gradient the "input" is dy (its channels the quads) and the weights are read
+// transposed and flipped.
 // Per reduction step (one tap of one channel quad) an invocation then loads TN input vec4s and
 // TM weight vec4s for 4 * TM * TN FMAs: 32 FMAs per load at 16 x 16, where conv2d_direct makes
 // 8, no bounds checks (the padding is in the data), and each accumulator takes 4 FMAs in a
@@ -355,7 +359,7 @@ PACKED_HEAD = """// conv2d_packed: conv2d_direct's register-blocked GEMM over pa
 //
 // Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl), read for the
 // packed operands: h and w are the padded plane, cin_g the number of channel quads per group,
-// c_begin..c_end a range of quads, the pads 0; the w_* strides count vec4s. The output, split-K
+// c_begin..c_end a range of quads, the pads 0; the w_* strides count vec4s; cin is unused. The output, split-K
 // slices and epilogue are conv2d_direct's.
 //
 // Storage: y and res are arrays of `Out` and `Store` (f32 here; f16 in the f16 variant); the

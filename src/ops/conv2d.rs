@@ -241,7 +241,7 @@ impl ConvKernel {
 /// output channels per group and `taps` kernel taps (KH * KW): on CPU adapters the depthwise
 /// kernel where it applies; else, unless the groups have fewer than 8 output channels (most
 /// of a 16-channel block would compute clamped rows), the packed one for kernels of more than
-/// one tap over at least 4 channels (1.3-2.8x the direct kernel on the 3x3 layers of
+/// one tap over at least 4 channels (1.2-2.8x the direct kernel on the 3x3 layers of
 /// ResNet-18 and VGG-16) and the direct one otherwise (its 1x1 entry is a plain GEMM, which
 /// the packing only adds to); tiled elsewhere.
 pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], [cin_g, cout_g]: [usize; 2], taps: usize) -> ConvKernel {
@@ -472,7 +472,13 @@ fn conv2d_epilogue(
         None => choose_kernel(
             rec,
             "conv2d",
-            &ConvKernel::forward_kernels(cin_g),
+            &ConvKernel::forward_kernels(cin_g)
+                .into_iter()
+                .filter(|&k| {
+                    k != ConvKernel::Packed
+                        || packed_fits(rec, x.dims(), cfg.groups, cfg.padding, [cout / cfg.groups, cin_g, kh * kw])
+                })
+                .collect::<Vec<_>>(),
             [cin_g, cout / cfg.groups],
             [x.dims(), w.dims()],
             cfg,
@@ -705,6 +711,21 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
     let shader = shaders::CONV2D_PACK.with_storage(w.dtype())?;
     rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
     Ok(out)
+}
+
+/// Whether both packed operands of a conv over `x` `[N, groups * chans, H, W]` padded by
+/// `padding`, with `[rows, chans, taps]` weights per group, fit in one buffer binding of this
+/// device (channels rounded up to quads, padding written out and f16 widened make them larger
+/// than the tensors they come from). Where they do not, the other kernels run the conv.
+fn packed_fits(rec: &Recorder, x: &[usize], groups: usize, padding: [usize; 4], [rows, chans, taps]: [usize; 3]) -> bool {
+    let limits = rec.gpu().limits();
+    let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size) as u128;
+    let &[n, _, h, w] = x else { return false };
+    let quads = chans.div_ceil(4) as u128;
+    let plane = (h + padding[0] + padding[2]) as u128 * (w + padding[1] + padding[3]) as u128;
+    let input = n as u128 * groups as u128 * quads * plane;
+    let weights = groups as u128 * (rows.div_ceil(PACKED_TM) * PACKED_TM) as u128 * quads * taps as u128;
+    input * 16 <= limit && weights * 16 <= limit
 }
 
 /// conv2d_packed's parameters for a convolution of geometry `geo` over an input plane `hw`
@@ -987,7 +1008,12 @@ pub fn conv2d_backward_input(
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
     }
     let (k, cout_g) = ([w.dims()[2], w.dims()[3]], w.dims()[0] / cfg.groups);
-    let candidates = if packed_input_grad_applies(cfg, k, cout_g) {
+    let packed = packed_input_grad_applies(cfg, k, cout_g) && {
+        let [kh, kw] = k;
+        let pad = [kh - 1 - cfg.padding[0], kw - 1 - cfg.padding[1], kh - 1 - cfg.padding[2], kw - 1 - cfg.padding[3]];
+        packed_fits(rec, dy.dims(), cfg.groups, pad, [w.dims()[1], cout_g, kh * kw])
+    };
+    let candidates = if packed {
         &[ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed][..]
     } else {
         &[ConvKernel::Tiled, ConvKernel::Direct][..]

@@ -327,6 +327,11 @@ fn empty_batch_gives_zero_weight_and_bias_gradients() {
         .unwrap();
     assert_eq!(dx.dims(), &[0, 3, 5, 5]);
     check(gpu, "conv2d_backward_weight", "empty batch", &dw, &Array::zeros(vec![4, 3, 3, 3]), TOL);
+    // Every input-gradient kernel on an empty batch (the packed one packs nothing).
+    for kernel in [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed] {
+        let dx = gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dy, &w, &[0, 3, 5, 5], &cfg, kernel)).unwrap();
+        assert_eq!(dx.dims(), &[0, 3, 5, 5], "{kernel:?}");
+    }
     check(gpu, "conv2d_backward_bias", "empty batch", &db, &Array::zeros(vec![4]), TOL);
 }
 
