@@ -244,7 +244,12 @@ impl ConvKernel {
 /// one tap over at least 4 channels (1.2-2.8x the direct kernel on the 3x3 layers of
 /// ResNet-18 and VGG-16) and the direct one otherwise (its 1x1 entry is a plain GEMM, which
 /// the packing only adds to); tiled elsewhere.
-pub fn default_kernel(rec: &Recorder, candidates: &[ConvKernel], [cin_g, cout_g]: [usize; 2], taps: usize) -> ConvKernel {
+pub fn default_kernel(
+    rec: &Recorder,
+    candidates: &[ConvKernel],
+    [cin_g, cout_g]: [usize; 2],
+    taps: usize,
+) -> ConvKernel {
     let cpu = rec.gpu().adapter().device_type == "Cpu";
     if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
         ConvKernel::Depthwise
@@ -558,9 +563,21 @@ fn conv2d_epilogue(
     }
     if kernel == ConvKernel::Packed {
         let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
-        let rows = Packing { rows: cout_g, chans: cin_g, strides: [0, (cout_g * cin_g * kh * kw) as i32, (cin_g * kh * kw) as i32, (kh * kw) as i32, kw as i32, 1] };
+        let rows = Packing {
+            rows: cout_g,
+            chans: cin_g,
+            strides: [0, (cout_g * cin_g * kh * kw) as i32, (cin_g * kh * kw) as i32, (kh * kw) as i32, kw as i32, 1],
+        };
         let wp = pack_weights(rec, w, cfg.groups, rows)?;
-        let p = packed_params(geo, [h, wd], cfg.padding, params.has_bias, cfg.activation, params.has_residual, params.p_len);
+        let p = packed_params(
+            geo,
+            [h, wd],
+            cfg.padding,
+            params.has_bias,
+            cfg.activation,
+            params.has_residual,
+            params.p_len,
+        );
         dispatch_packed(rec, &shader, p, [&xp, &wp, bias_buf, &y, res_buf])?;
         rec.recycle(xp);
         rec.recycle(wp);
@@ -717,7 +734,13 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
 /// `padding`, with `[rows, chans, taps]` weights per group, fit in one buffer binding of this
 /// device (channels rounded up to quads, padding written out and f16 widened make them larger
 /// than the tensors they come from). Where they do not, the other kernels run the conv.
-fn packed_fits(rec: &Recorder, x: &[usize], groups: usize, padding: [usize; 4], [rows, chans, taps]: [usize; 3]) -> bool {
+fn packed_fits(
+    rec: &Recorder,
+    x: &[usize],
+    groups: usize,
+    padding: [usize; 4],
+    [rows, chans, taps]: [usize; 3],
+) -> bool {
     let limits = rec.gpu().limits();
     let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size) as u128;
     let &[n, _, h, w] = x else { return false };
@@ -1071,7 +1094,14 @@ pub fn conv2d_backward_input_with(
         let packing = Packing {
             rows: cin_g,
             chans: cout_g,
-            strides: [((kh - 1) * kw + kw - 1) as i32, (cout_g * cin_g * khw) as i32, khw as i32, (cin_g * khw) as i32, -(kw as i32), -1],
+            strides: [
+                ((kh - 1) * kw + kw - 1) as i32,
+                (cout_g * cin_g * khw) as i32,
+                khw as i32,
+                (cin_g * khw) as i32,
+                -(kw as i32),
+                -1,
+            ],
         };
         let wp = pack_weights(rec, w, cfg.groups, packing)?;
         let geo = ConvGeometry {
