@@ -539,7 +539,7 @@ fn autotune_choices_are_cached_on_disk() {
     assert!(map.len() >= 3, "{map:?}");
     for (key, choice) in &map {
         assert!(key.starts_with(adapter) && key.contains("conv2d r") && key.contains(" x[4, "), "{key}");
-        assert!(choice == "tiled" || choice == "direct", "{choice}");
+        assert!(["tiled", "direct", "depthwise", "packed"].contains(&choice.as_str()), "{choice}");
     }
     bench(&dir);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first, "a second run re-tuned");
