@@ -118,14 +118,10 @@ fn table(gpu: &Gpu) {
             }
             let mut cells = Vec::new();
             for &(_, kernel) in &kernels {
-                let applies = match kernel {
-                    ConvKernel::Depthwise => pass == "forward" && w_shape[1] == 1,
-                    ConvKernel::Packed => match pass {
-                        "forward" => w_shape[1] > 1,
-                        "input" => ops::packed_input_grad_applies(&cfg, [k, k], w_shape[0] / cfg.groups),
-                        _ => false,
-                    },
-                    _ => true,
+                let applies = match pass {
+                    "forward" => ConvKernel::forward_kernels(w_shape[1]).contains(&kernel),
+                    "input" => ops::input_grad_kernels(&cfg, [k, k], w_shape[0] / cfg.groups).contains(&kernel),
+                    _ => matches!(kernel, ConvKernel::Tiled | ConvKernel::Direct),
                 };
                 if !applies {
                     cells.push("-".to_string());

@@ -349,12 +349,9 @@ struct DirectParams {
     epilogue: u32,
     p_len: u32,
     has_residual: u32,
-    w_base: i32,
-    w_group: i32,
-    w_out: i32,
-    w_in: i32,
-    w_ky: i32,
-    w_kx: i32,
+    /// `w_base, w_group, w_out, w_in, w_ky, w_kx`: how the kernel reads its weights (see
+    /// [`weight_strides`] and [`flipped_weight_strides`]).
+    w_strides: [i32; 6],
     /// Where the output plane's pixels go: see `store4` in conv2d_direct.wgsl.
     out_h: u32,
     out_w: u32,
@@ -369,40 +366,107 @@ const DIRECT_TN: usize = 16;
 const DIRECT_TM: usize = 16;
 const DIRECT_WG: usize = 64;
 
-/// Records `shader` (conv2d_direct or one of its variants) for `p` (geometry and weight
-/// strides filled in) on `[x, w, bias, y, residual]`, split over input channels by
-/// [`direct_slice_channels`]. `pointwise` (a 1x1 kernel with no padding on any side) takes the
-/// `conv2d_pointwise` entry point, a plain GEMM without tap loops or bounds checks.
+/// Records `entry` of `shader` (conv2d_direct, conv2d_pointwise or conv2d_packed, whose
+/// invocations each compute a block of `[TM, TN]` output channels by pixels) for `p` (geometry,
+/// epilogue and weight strides filled in) on `[x, w, bias, y, residual]`, split over the
+/// reduction channels (`p.geo.cin_g`: channels, or channel quads for the packed kernel) by
+/// [`direct_slices`].
+fn dispatch_blocks(
+    rec: &mut Recorder,
+    shader: &Shader,
+    entry: &'static str,
+    [tm, tn]: [usize; 2],
+    mut p: DirectParams,
+    tensors: [&Tensor; 5],
+) -> Result<()> {
+    let op = "conv2d";
+    // One invocation per (pixel block, channel block); small layers get small workgroups so
+    // that both cores get work.
+    let blocks = (p.p_len as usize).div_ceil(tn) * (p.geo.cout_g as usize).div_ceil(tm);
+    let wg = direct_workgroup(blocks);
+    let [gx, gy, _] = grid_1d(blocks as u64, wg);
+    let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
+    let len = p.geo.cin_g as usize;
+    for (c0, c1) in direct_slices(len, (p.geo.kh * p.geo.kw) as usize) {
+        p.c_begin = c0 as u32;
+        p.c_end = c1 as u32;
+        p.accumulate = (c0 > 0) as u32;
+        p.epilogue = (c1 == len) as u32;
+        rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, groups)?;
+    }
+    Ok(())
+}
+
+/// [`dispatch_blocks`] for conv2d_direct: `pointwise` (a 1x1 kernel with no padding on any
+/// side) takes the `conv2d_pointwise` entry point, a plain GEMM without tap loops or bounds
+/// checks.
 fn dispatch_direct(
     rec: &mut Recorder,
     shader: &Shader,
     pointwise: bool,
-    mut p: DirectParams,
+    p: DirectParams,
     tensors: [&Tensor; 5],
 ) -> Result<()> {
     let entry = if pointwise { "conv2d_pointwise" } else { "conv2d_direct" };
-    let op = "conv2d";
-    let per_slice = direct_slice_channels((p.geo.kh * p.geo.kw) as usize);
-    let cin_g = p.geo.cin_g as usize;
-    // One invocation per (pixel block, channel block); small layers get small workgroups so
-    // that both cores get work.
-    let blocks = (p.p_len as usize).div_ceil(DIRECT_TN) * (p.geo.cout_g as usize).div_ceil(DIRECT_TM);
-    let wg = direct_workgroup(blocks);
-    let [gx, gy, _] = grid_1d(blocks as u64, wg as u32);
-    let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
-    let mut c0 = 0;
-    loop {
-        let c1 = (c0 + per_slice).min(cin_g);
-        p.c_begin = c0 as u32;
-        p.c_end = c1 as u32;
-        p.accumulate = (c0 > 0) as u32;
-        p.epilogue = (c1 == cin_g) as u32;
-        rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, groups)?;
-        if c1 >= cin_g {
-            return Ok(());
-        }
-        c0 = c1;
+    dispatch_blocks(rec, shader, entry, [DIRECT_TM, DIRECT_TN], p, tensors)
+}
+
+/// How the direct and packed kernels read weights stored `[groups][rows][chans][KH][KW]`
+/// (a conv's own weights, or their packed copy in vec4s): `[base, group, row, chan, ky, kx]`
+/// strides for conv2d_pack's `Packing` and the kernels' `w_strides`.
+fn weight_strides(rows: usize, chans: usize, [kh, kw]: [usize; 2]) -> [i32; 6] {
+    let khw = kh * kw;
+    [0, (rows * chans * khw) as i32, (chans * khw) as i32, khw as i32, kw as i32, 1]
+}
+
+/// How an input gradient reads the weights `[C_out][C_in/groups][KH][KW]` of a conv with
+/// `cout_g` and `cin_g` channels per group: transposed (dy's channels are the reduction, x's
+/// the rows) and flipped, taking the taps `k0, k0 + s, ...` (`taps` of them) of each dimension
+/// with stride `s` (the taps of one phase; all taps at stride 1).
+fn flipped_weight_strides(
+    [cout_g, cin_g]: [usize; 2],
+    [kh, kw]: [usize; 2],
+    stride: [usize; 2],
+    k0: [usize; 2],
+    taps: [usize; 2],
+) -> [i32; 6] {
+    let khw = kh * kw;
+    let last = |d: usize| k0[d] + stride[d] * taps[d].saturating_sub(1);
+    [
+        (last(0) * kw + last(1)) as i32,
+        (cout_g * cin_g * khw) as i32,
+        khw as i32,
+        (cin_g * khw) as i32,
+        -((stride[0] * kw) as i32),
+        -(stride[1] as i32),
+    ]
+}
+
+/// The geometry of a conv's input gradient as a conv of dy: dy's channels and plane in, x's
+/// out, stride 1, no padding (callers that read dy padded or by phases set theirs).
+fn input_grad_geometry(g: ConvGeometry) -> ConvGeometry {
+    ConvGeometry {
+        cin: g.cout,
+        h: g.oh,
+        w: g.ow,
+        cout: g.cin,
+        oh: g.h,
+        ow: g.w,
+        stride_h: 1,
+        stride_w: 1,
+        pad_top: 0,
+        pad_left: 0,
+        cin_g: g.cout_g,
+        cout_g: g.cin_g,
+        ..g
     }
+}
+
+/// Parameters of the direct-family kernels for geometry `geo` with `p_len` output pixels
+/// written densely (`oh x ow` planes), no bias, residual or activation, zero weight strides:
+/// callers fill in the rest.
+fn dense_params(geo: ConvGeometry, p_len: u32) -> DirectParams {
+    DirectParams { geo, p_len, out_h: geo.oh, out_w: geo.ow, out_sy: 1, out_sx: 1, ..Zeroable::zeroed() }
 }
 
 /// Convolves `x` `[N, C_in, H, W]` with `w` `[C_out, C_in/groups, KH, KW]` plus optional
@@ -454,7 +518,7 @@ fn conv2d_epilogue(
 ) -> Result<Tensor> {
     let op = "conv2d";
     let [n, cout, oh, ow] = cfg.output_shape(x.dims(), w.dims())?;
-    let (store, _) = super::storage_of(rec, op, &shaders::CONV2D, &[x, w])?;
+    let store = super::storage_dtype(rec, op, &[x, w])?;
     let [_, cin, h, wd] = x.shape().nchw(op)?;
     let [_, cin_g, kh, kw] = w.shape().nchw(op)?;
     if let Some(b) = bias {
@@ -498,10 +562,10 @@ fn conv2d_epilogue(
     // Split-K stores partial sums in y between slices: with f16 storage they would be rounded
     // to f16 each time, so a split f16 conv writes f32 and converts once at the end.
     let slices = match kernel {
-        ConvKernel::Direct => cin_g.div_ceil(direct_slice_channels(kh * kw)),
+        ConvKernel::Direct => direct_slices(cin_g, kh * kw).count(),
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
         ConvKernel::Depthwise => 1,
-        ConvKernel::Packed => cin_g.div_ceil(4).div_ceil(direct_slice_channels(kh * kw)),
+        ConvKernel::Packed => direct_slices(quads(cin_g), kh * kw).count(),
     };
     let wide = store == DType::F16 && slices > 1;
     let family = match kernel {
@@ -535,65 +599,33 @@ fn conv2d_epilogue(
     // Unbound bindings are not allowed; a missing bias binds the weights, a missing residual
     // the input (never read).
     let (bias_buf, res_buf) = (bias.unwrap_or(w), residual.unwrap_or(x));
+    // The epilogue of the direct-family kernels.
+    let base = DirectParams {
+        has_bias: params.has_bias,
+        act,
+        act_a,
+        act_b,
+        has_residual: params.has_residual,
+        ..dense_params(geo, params.p_len)
+    };
     if kernel == ConvKernel::Direct {
-        let khw = (kh * kw) as i32;
-        let p = DirectParams {
-            geo,
-            has_bias: params.has_bias,
-            act,
-            act_a,
-            act_b,
-            p_len: params.p_len,
-            has_residual: params.has_residual,
-            w_base: 0,
-            w_group: (cout_g * cin_g * kh * kw) as i32,
-            w_out: cin_g as i32 * khw,
-            w_in: khw,
-            w_ky: kw as i32,
-            w_kx: 1,
-            out_h: geo.oh,
-            out_w: geo.ow,
-            out_sy: 1,
-            out_sx: 1,
-            ..Zeroable::zeroed()
-        };
+        let p = DirectParams { w_strides: weight_strides(cout_g, cin_g, [kh, kw]), ..base };
         let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
         dispatch_direct(rec, &shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Packed {
         let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
-        let rows = Packing {
-            rows: cout_g,
-            chans: cin_g,
-            strides: [0, (cout_g * cin_g * kh * kw) as i32, (cin_g * kh * kw) as i32, (kh * kw) as i32, kw as i32, 1],
-        };
-        let wp = pack_weights(rec, w, cfg.groups, rows)?;
-        let p = packed_params(
-            geo,
-            [h, wd],
-            cfg.padding,
-            params.has_bias,
-            cfg.activation,
-            params.has_residual,
-            params.p_len,
-        );
-        dispatch_packed(rec, &shader, p, [&xp, &wp, bias_buf, &y, res_buf])?;
+        let packing = Packing { rows: cout_g, chans: cin_g, strides: weight_strides(cout_g, cin_g, [kh, kw]) };
+        let wp = pack_weights(rec, w, cfg.groups, packing)?;
+        let p = packed_params(base, [h, wd], cfg.padding);
+        dispatch_blocks(rec, &shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, [&xp, &wp, bias_buf, &y, res_buf])?;
         rec.recycle(xp);
         rec.recycle(wp);
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Depthwise {
-        let p = DirectParams {
-            geo,
-            has_bias: params.has_bias,
-            act,
-            act_a,
-            act_b,
-            p_len: u("N*C_out", n * cout)?,
-            has_residual: params.has_residual,
-            ..Zeroable::zeroed()
-        };
+        let p = DirectParams { p_len: u("N*C_out", n * cout)?, ..base };
         // One invocation per 8 pixels of a plane (TN in the shader); for 3-wide taps at column
         // stride and dilation 1, per 8 pixels of a row, which share their input values.
         let rows3 = kw == 3 && cfg.stride[1] == 1 && cfg.dilation[1] == 1;
@@ -674,19 +706,28 @@ struct PackParams {
     _pad: [u32; 2],
 }
 
+/// Channel quads of `chans` channels: the vec4s of 4 channels the packed kernel reads.
+fn quads(chans: usize) -> usize {
+    chans.div_ceil(4)
+}
+
+/// `rows` padded to whole blocks of the packed kernel (PACKED_TM).
+fn packed_rows(rows: usize) -> usize {
+    rows.div_ceil(PACKED_TM) * PACKED_TM
+}
+
 /// `x` `[N, groups * chans, H, W]` as conv2d_packed reads it: f32 vec4s over quads of channels,
 /// `[N][groups][quads][H + top + bottom][W + left + right]`, the padding zeros.
 fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]) -> Result<Tensor> {
     let op = "conv2d";
     let [n, c, h, w] = x.shape().nchw(op)?;
     let chans = c / groups;
-    let quads = chans.div_ceil(4);
     let (hp, wp) = (h + padding[0] + padding[2], w + padding[1] + padding[3]);
-    let count = n * groups * quads * hp * wp;
+    let count = n * groups * quads(chans) * hp * wp;
     let u = |what, v| to_u32(op, what, v);
     let p = PackParams {
         count: u("packed input", count)?,
-        quads: quads as u32,
+        quads: quads(chans) as u32,
         chans: chans as u32,
         groups: groups as u32,
         h: h as u32,
@@ -704,23 +745,21 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
 }
 
 /// `w` read through `k` (KH x KW taps) as conv2d_packed reads weights: f32 vec4s over quads of
-/// the reduction channels, `[groups][rows padded to PACKED_TM][quads][KH][KW]`, zeros past the
-/// real rows and channels.
+/// the reduction channels, `[groups][packed_rows(rows)][quads][KH][KW]`, zeros past the real
+/// rows and channels.
 fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Result<Tensor> {
     let op = "conv2d";
     let [_, _, kh, kw] = w.shape().nchw(op)?;
-    let quads = k.chans.div_ceil(4);
-    let rows_padded = k.rows.div_ceil(PACKED_TM) * PACKED_TM;
-    let count = groups * rows_padded * quads * kh * kw;
+    let count = groups * packed_rows(k.rows) * quads(k.chans) * kh * kw;
     let p = PackParams {
         count: to_u32(op, "packed weights", count)?,
-        quads: quads as u32,
+        quads: quads(k.chans) as u32,
         chans: k.chans as u32,
         groups: groups as u32,
         h: kh as u32,
         w: kw as u32,
         rows: k.rows as u32,
-        rows_padded: rows_padded as u32,
+        rows_padded: packed_rows(k.rows) as u32,
         strides: k.strides,
         ..Zeroable::zeroed()
     };
@@ -744,29 +783,20 @@ fn packed_fits(
     let limits = rec.gpu().limits();
     let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size) as u128;
     let &[n, _, h, w] = x else { return false };
-    let quads = chans.div_ceil(4) as u128;
+    let quads = quads(chans) as u128;
     let plane = (h + padding[0] + padding[2]) as u128 * (w + padding[1] + padding[3]) as u128;
     let input = n as u128 * groups as u128 * quads * plane;
-    let weights = groups as u128 * (rows.div_ceil(PACKED_TM) * PACKED_TM) as u128 * quads * taps as u128;
+    let weights = groups as u128 * packed_rows(rows) as u128 * quads * taps as u128;
     input * 16 <= limit && weights * 16 <= limit
 }
 
-/// conv2d_packed's parameters for a convolution of geometry `geo` over an input plane `hw`
-/// padded by `padding` (packed by [`pack_input`]) and weights packed by [`pack_weights`].
-#[allow(clippy::too_many_arguments)]
-fn packed_params(
-    geo: ConvGeometry,
-    hw: [usize; 2],
-    padding: [usize; 4],
-    has_bias: u32,
-    activation: super::Activation,
-    has_residual: u32,
-    p_len: u32,
-) -> DirectParams {
-    let (act, act_a, act_b) = activation.code();
-    let quads = (geo.cin_g as usize).div_ceil(4);
-    let khw = (geo.kh * geo.kw) as usize;
-    let rows_padded = (geo.cout_g as usize).div_ceil(PACKED_TM) * PACKED_TM;
+/// conv2d_packed's parameters from `base` (the conv's geometry over an unpadded input plane
+/// `hw` and its epilogue): the plane padded by `padding` (packed by [`pack_input`]), the
+/// channels counted in quads and the weight strides of [`pack_weights`]'s layout, in vec4s.
+fn packed_params(base: DirectParams, hw: [usize; 2], padding: [usize; 4]) -> DirectParams {
+    let geo = base.geo;
+    let quads = quads(geo.cin_g as usize);
+    let k = [geo.kh as usize, geo.kw as usize];
     DirectParams {
         geo: ConvGeometry {
             h: (hw[0] + padding[0] + padding[2]) as u32,
@@ -776,48 +806,8 @@ fn packed_params(
             cin_g: quads as u32,
             ..geo
         },
-        has_bias,
-        act,
-        act_a,
-        act_b,
-        p_len,
-        has_residual,
-        w_base: 0,
-        w_group: (rows_padded * quads * khw) as i32,
-        w_out: (quads * khw) as i32,
-        w_in: khw as i32,
-        w_ky: geo.kw as i32,
-        w_kx: 1,
-        out_h: geo.oh,
-        out_w: geo.ow,
-        out_sy: 1,
-        out_sx: 1,
-        ..Zeroable::zeroed()
-    }
-}
-
-/// Records conv2d_packed for `p` on `[xp, wp, bias, y, residual]`, split over channel quads as
-/// [`dispatch_direct`] splits channels.
-fn dispatch_packed(rec: &mut Recorder, shader: &Shader, mut p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
-    let op = "conv2d";
-    let quads = p.geo.cin_g as usize;
-    let per_slice = direct_slice_channels((p.geo.kh * p.geo.kw) as usize);
-    let blocks = (p.p_len as usize).div_ceil(PACKED_TN) * (p.geo.cout_g as usize).div_ceil(PACKED_TM);
-    let wg = direct_workgroup(blocks);
-    let [gx, gy, _] = grid_1d(blocks as u64, wg);
-    let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
-    let mut c0 = 0;
-    loop {
-        let c1 = (c0 + per_slice).min(quads);
-        p.c_begin = c0 as u32;
-        p.c_end = c1 as u32;
-        p.accumulate = (c0 > 0) as u32;
-        p.epilogue = (c1 == quads) as u32;
-        rec.dispatch(shader, "conv2d_packed", &[("WG", wg as f64)], &p, &tensors, groups)?;
-        if c1 >= quads {
-            return Ok(());
-        }
-        c0 = c1;
+        w_strides: weight_strides(packed_rows(geo.cout_g as usize), quads, k),
+        ..base
     }
 }
 
@@ -831,11 +821,13 @@ fn direct_workgroup(blocks: usize) -> u32 {
     }
 }
 
-/// Input channels per conv2d_direct dispatch for a kernel of `khw` taps: each invocation loops
+/// The split-K slices `[c0, c1)` of `len` reduction channels (or channel quads) of the
+/// direct-family kernels for a kernel of `khw` taps, one dispatch each: each invocation loops
 /// about REDUCTION_CHUNK * (1 + 1/KW + 1/KH/KW) times at most (llvmpipe stops an invocation at
-/// 65,535 loop iterations).
-fn direct_slice_channels(khw: usize) -> usize {
-    (REDUCTION_CHUNK / khw.max(1)).max(1)
+/// 65,535 loop iterations). At least one slice, also for `len` 0.
+fn direct_slices(len: usize, khw: usize) -> impl Iterator<Item = (usize, usize)> {
+    let per_slice = (REDUCTION_CHUNK / khw.max(1)).max(1);
+    (0..len.div_ceil(per_slice).max(1)).map(move |i| (i * per_slice, ((i + 1) * per_slice).min(len)))
 }
 
 /// FLOPs of one conv2d (2 per multiply-add), for benchmarks and `inspect`.
@@ -969,11 +961,25 @@ fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
     cfg.dilation == [1, 1]
 }
 
+/// The kernels that compute the input gradient of a conv with `cfg`, a `k` kernel and `cout_g`
+/// output channels per group: the tiled one always; the direct one at dilation 1 (any stride,
+/// by phases); the packed one where [`packed_input_grad_applies`].
+pub fn input_grad_kernels(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> Vec<ConvKernel> {
+    let mut kernels = vec![ConvKernel::Tiled];
+    if direct_input_grad_applies(cfg) {
+        kernels.push(ConvKernel::Direct);
+    }
+    if packed_input_grad_applies(cfg, k, cout_g) {
+        kernels.push(ConvKernel::Packed);
+    }
+    kernels
+}
+
 /// Whether [`ConvKernel::Packed`] computes the input gradient of a conv with `cfg` and a
-/// `k` kernel: stride and dilation 1 (one stride-1 conv of dy, padded by `k - 1 - padding`,
-/// with the flipped weights), padding at most `k - 1` on every side, and more than one output
-/// channel per group (the packed channel quads are dy's channels).
-pub fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> bool {
+/// `k` kernel: stride and dilation 1 (one stride-1 conv of dy, padded by
+/// [`input_grad_padding`], with the flipped weights), padding at most `k - 1` on every side,
+/// and more than one output channel per group (the packed channel quads are dy's channels).
+fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> bool {
     cfg.stride == [1, 1]
         && cfg.dilation == [1, 1]
         && cfg.padding[0] < k[0]
@@ -981,6 +987,13 @@ pub fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> 
         && cfg.padding[1] < k[1]
         && cfg.padding[3] < k[1]
         && cout_g > 1
+}
+
+/// The padding of dy that makes a stride-1 conv's input gradient a conv of dy with the flipped
+/// weights: `k - 1 - padding` on each side (`[top, left, bottom, right]`; padding below `k`).
+fn input_grad_padding(cfg: &Conv2d, [kh, kw]: [usize; 2]) -> [usize; 4] {
+    let p = cfg.padding;
+    [kh - 1 - p[0], kw - 1 - p[1], kh - 1 - p[2], kw - 1 - p[3]]
 }
 
 /// One dimension of one phase of a strided conv's input gradient: `(r, k0, taps, pad, len)`.
@@ -1027,24 +1040,21 @@ pub fn conv2d_backward_input(
     cfg: &Conv2d,
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
-    if !direct_input_grad_applies(cfg) {
-        return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, ConvKernel::Tiled);
-    }
     let (k, cout_g) = ([w.dims()[2], w.dims()[3]], w.dims()[0] / cfg.groups);
-    let packed = packed_input_grad_applies(cfg, k, cout_g) && {
-        let [kh, kw] = k;
-        let pad = [kh - 1 - cfg.padding[0], kw - 1 - cfg.padding[1], kh - 1 - cfg.padding[2], kw - 1 - cfg.padding[3]];
-        packed_fits(rec, dy.dims(), cfg.groups, pad, [w.dims()[1], cout_g, kh * kw])
-    };
-    let candidates = if packed {
-        &[ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed][..]
-    } else {
-        &[ConvKernel::Tiled, ConvKernel::Direct][..]
-    };
+    let candidates: Vec<ConvKernel> = input_grad_kernels(cfg, k, cout_g)
+        .into_iter()
+        .filter(|&c| {
+            let sizes = [w.dims()[1], cout_g, k[0] * k[1]];
+            c != ConvKernel::Packed || packed_fits(rec, dy.dims(), cfg.groups, input_grad_padding(cfg, k), sizes)
+        })
+        .collect();
+    if let [only] = candidates[..] {
+        return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, only);
+    }
     let kernel = choose_kernel(
         rec,
         "conv2d_backward_input",
-        candidates,
+        &candidates,
         [w.dims()[0] / cfg.groups, w.dims()[1]], // dy's channels in, x's out
         [x_shape, w.dims()],
         cfg,
@@ -1089,40 +1099,15 @@ pub fn conv2d_backward_input_with(
         }
         // A stride-1 conv of dy, padded by k - 1 - padding, with the weights transposed (dy's
         // channels are the reduction) and flipped.
-        let pad = [kh - 1 - cfg.padding[0], kw - 1 - cfg.padding[1], kh - 1 - cfg.padding[2], kw - 1 - cfg.padding[3]];
+        let pad = input_grad_padding(cfg, [kh, kw]);
         let dyp = pack_input(rec, dy, cfg.groups, pad)?;
-        let packing = Packing {
-            rows: cin_g,
-            chans: cout_g,
-            strides: [
-                ((kh - 1) * kw + kw - 1) as i32,
-                (cout_g * cin_g * khw) as i32,
-                khw as i32,
-                (cin_g * khw) as i32,
-                -(kw as i32),
-                -1,
-            ],
-        };
-        let wp = pack_weights(rec, w, cfg.groups, packing)?;
-        let geo = ConvGeometry {
-            cin: g.cout,
-            h: g.oh,
-            w: g.ow,
-            cout: g.cin,
-            oh: g.h,
-            ow: g.w,
-            stride_h: 1,
-            stride_w: 1,
-            pad_top: 0,
-            pad_left: 0,
-            cin_g: g.cout_g,
-            cout_g: g.cin_g,
-            ..g
-        };
-        let p_len = to_u32(op, "N*H*W", n * h * wd)?;
-        let p = packed_params(geo, [g.oh as usize, g.ow as usize], pad, 0, super::Activation::None, 0, p_len);
+        let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
+        let wp = pack_weights(rec, w, cfg.groups, Packing { rows: cin_g, chans: cout_g, strides })?;
+        let base = dense_params(input_grad_geometry(g), params.n_len);
+        let p = packed_params(base, [g.oh as usize, g.ow as usize], pad);
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-        dispatch_packed(rec, &shaders::CONV2D_PACKED, p, [&dyp, &wp, &wp, &dx, dy])?;
+        let tensors = [&dyp, &wp, &wp, &dx, dy];
+        dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
         rec.recycle(dyp);
         rec.recycle(wp);
         return Ok(dx);
@@ -1138,33 +1123,19 @@ pub fn conv2d_backward_input_with(
             let [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] = phase;
             let p = DirectParams {
                 geo: ConvGeometry {
-                    cin: g.cout,
-                    h: g.oh,
-                    w: g.ow,
-                    cout: g.cin,
                     oh: u("H", uh)?,
                     ow: u("W", vw)?,
                     // A phase no tap reaches runs no tap loop at all and stores zeros.
                     kh: if jx == 0 { 0 } else { jy as u32 },
                     kw: if jy == 0 { 0 } else { jx as u32 },
-                    stride_h: 1,
-                    stride_w: 1,
                     // A negative padding (an offset into dy) travels as its two's complement;
                     // the kernel reads it back as i32.
                     pad_top: pad_y as u32,
                     pad_left: pad_x as u32,
-                    cin_g: g.cout_g,
-                    cout_g: g.cin_g,
-                    ..g
+                    ..input_grad_geometry(g)
                 },
                 p_len: u("N*H*W", n * uh * vw)?,
-                w_base: ((ky0 + cfg.stride[0] * jy.saturating_sub(1)) * kw + kx0 + cfg.stride[1] * jx.saturating_sub(1))
-                    as i32,
-                w_group: (cout_g * cin_g * kh * kw) as i32,
-                w_out: (kh * kw) as i32,
-                w_in: (cin_g * kh * kw) as i32,
-                w_ky: -((cfg.stride[0] * kw) as i32),
-                w_kx: -(cfg.stride[1] as i32),
+                w_strides: flipped_weight_strides([cout_g, cin_g], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]),
                 out_h: g.h,
                 out_w: g.w,
                 out_sy: cfg.stride[0] as u32,

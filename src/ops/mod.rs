@@ -91,14 +91,13 @@ pub(crate) fn require_shader_f16(gpu: &crate::Gpu, op: &'static str) -> crate::R
     Err(crate::Error::arg(op, format!("f16 storage needs SHADER_F16, which `{}` does not have", gpu.adapter().name)))
 }
 
-/// The storage dtype shared by a kernel's tensor operands (f32, or f16 where the device has
-/// `SHADER_F16`), and the variant of `shader` that stores it.
-pub(crate) fn storage_of(
+/// The storage dtype shared by a kernel's tensor operands: f32, or f16 where the device has
+/// `SHADER_F16`.
+pub(crate) fn storage_dtype(
     rec: &crate::gpu::Recorder,
     op: &'static str,
-    shader: &crate::shaders::Shader,
     tensors: &[&crate::Tensor],
-) -> crate::Result<(crate::DType, crate::shaders::Shader)> {
+) -> crate::Result<crate::DType> {
     let dtype = tensors[0].dtype();
     for t in tensors {
         if t.dtype() != dtype {
@@ -108,6 +107,17 @@ pub(crate) fn storage_of(
     if dtype == crate::DType::F16 {
         require_shader_f16(rec.gpu(), op)?;
     }
+    Ok(dtype)
+}
+
+/// [`storage_dtype`] and the variant of `shader` that stores it.
+pub(crate) fn storage_of(
+    rec: &crate::gpu::Recorder,
+    op: &'static str,
+    shader: &crate::shaders::Shader,
+    tensors: &[&crate::Tensor],
+) -> crate::Result<(crate::DType, crate::shaders::Shader)> {
+    let dtype = storage_dtype(rec, op, tensors)?;
     let shader = shader.with_storage(dtype).map_err(|_| crate::Error::DType {
         op,
         expected: crate::DType::F32,

@@ -25,7 +25,7 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name:
     // Every kernel that applies on every case, whichever the adapter would pick (Direct falls
     // back to the tiled kernel where it does not apply).
     let mut kernels = vec![ConvKernel::Tiled, ConvKernel::Direct];
-    if ops::packed_input_grad_applies(&cfg, k, w_shape[0] / cfg.groups) {
+    if ops::input_grad_kernels(&cfg, k, w_shape[0] / cfg.groups).contains(&ConvKernel::Packed) {
         kernels.push(ConvKernel::Packed);
     }
     for kernel in kernels {
