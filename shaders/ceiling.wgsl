@@ -5,14 +5,14 @@
 // enough to hide FMA latency on CPUs and GPUs alike), `iters` times, and writes one value so
 // the compiler cannot drop the work. FLOPs = invocations * iters * 8 chains * 4 lanes * 2.
 // copy: y = x over vec4<f32>; bytes moved = 2 * size.
-// fma_loads_vec4: fma_loads with LOADS vec4 loads per iteration (all 4 components summed) from
-// per-invocation addresses in `src` (binding 1, the table here; `len` counts its vec4s): what
-// a kernel gains by loading 4 values at a time (conv2d_packed does).
 // fma_loads: fma_peak with LOADS scalar loads per iteration from per-invocation addresses (a
 // gather, as every convolution or GEMM operand load is) feeding the 32 FMAs of the iteration:
 // how fast arithmetic runs when each load feeds 32 / LOADS FMAs. `len` must be a power of two
 // no larger than the length of `src_scalar`, whose values are read (binding 3; binding 1 only
-// seeds, as in fma_peak).
+// seeds, as in fma_peak). With VEC4 = 1 the loads are vec4s from `src` instead (all 4
+// components summed; `len` then counts src's vec4s): what a kernel gains by loading 4 values
+// at a time (conv2d_packed does). VEC4 is an override, so each variant compiles without the
+// other's branch.
 
 struct Params {
     iters: u32,
@@ -67,6 +67,7 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }
 
 override LOADS: u32 = 1u;
+override VEC4: u32 = 0u;
 
 @group(0) @binding(3) var<storage, read> src_scalar: array<f32>;
 
@@ -88,46 +89,15 @@ fn fma_loads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     for (var k = 0u; k < p.iters; k++) {
         var v = 0.0;
         for (var l = 0u; l < LOADS; l++) {
-            v += src_scalar[at & mask];
+            if (VEC4 != 0u) {
+                let q = src[at & mask];
+                v += q.x + q.y + q.z + q.w;
+            } else {
+                v += src_scalar[at & mask];
+            }
             at += 33u;
         }
         let c = vec4<f32>(v * 1e-6);
-        a0 = fma(a0, m, c);
-        a1 = fma(a1, m, c);
-        a2 = fma(a2, m, c);
-        a3 = fma(a3, m, c);
-        a4 = fma(a4, m, c);
-        a5 = fma(a5, m, c);
-        a6 = fma(a6, m, c);
-        a7 = fma(a7, m, c);
-    }
-    if (i < arrayLength(&dst)) {
-        dst[i] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
-    }
-}
-
-@compute @workgroup_size(WG)
-fn fma_loads_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    let mask = p.len - 1u;
-    let s = f32(i & 255u) * 1e-3;
-    let m = vec4<f32>(0.999999);
-    var a0 = vec4<f32>(s, s + 1.0, s + 2.0, s + 3.0);
-    var a1 = a0 + 0.1;
-    var a2 = a0 + 0.2;
-    var a3 = a0 + 0.3;
-    var a4 = a0 + 0.4;
-    var a5 = a0 + 0.5;
-    var a6 = a0 + 0.6;
-    var a7 = a0 + 0.7;
-    var at = i * 7u;
-    for (var k = 0u; k < p.iters; k++) {
-        var v = vec4<f32>(0.0);
-        for (var l = 0u; l < LOADS; l++) {
-            v += src[at & mask];
-            at += 33u;
-        }
-        let c = vec4<f32>((v.x + v.y + v.z + v.w) * 1e-6);
         a0 = fma(a0, m, c);
         a1 = fma(a1, m, c);
         a2 = fma(a2, m, c);

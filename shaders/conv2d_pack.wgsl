@@ -31,6 +31,18 @@ fn flat(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
+// Channels c..c+3 of a quad, read at `at + k * step` (i32 for the signed weight strides; a
+// buffer of at most 2 GiB keeps indices in range); 0 for channels past `chans`.
+fn quad(at: i32, step: i32, c: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    for (var k = 0u; k < 4u; k++) {
+        if (c + k < p.chans) {
+            v[k] = f32(src[u32(at + i32(k) * step)]);
+        }
+    }
+    return v;
+}
+
 @compute @workgroup_size(WG)
 fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat(gid, nwg);
@@ -49,11 +61,7 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
         let hw = p.h * p.w;
         let at = (plane * p.chans + 4u * q) * hw + u32(iy) * p.w + u32(ix);
-        let c = 4u * q;
-        if (c < p.chans) { v.x = f32(src[at]); }
-        if (c + 1u < p.chans) { v.y = f32(src[at + hw]); }
-        if (c + 2u < p.chans) { v.z = f32(src[at + 2u * hw]); }
-        if (c + 3u < p.chans) { v.w = f32(src[at + 3u * hw]); }
+        v = quad(i32(at), i32(hw), 4u * q);
     }
     dst[i] = v;
 }
@@ -76,11 +84,7 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     var v = vec4<f32>(0.0);
     if (r < p.rows) {
         let at = p.base + i32(g) * p.s_group + i32(r) * p.s_row + i32(4u * q) * p.s_chan + i32(ky) * p.s_ky + i32(kx) * p.s_kx;
-        let c = 4u * q;
-        if (c < p.chans) { v.x = f32(src[u32(at)]); }
-        if (c + 1u < p.chans) { v.y = f32(src[u32(at + p.s_chan)]); }
-        if (c + 2u < p.chans) { v.z = f32(src[u32(at + 2 * p.s_chan)]); }
-        if (c + 3u < p.chans) { v.w = f32(src[u32(at + 3 * p.s_chan)]); }
+        v = quad(at, p.s_chan, 4u * q);
     }
     dst[i] = v;
 }

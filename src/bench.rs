@@ -178,48 +178,33 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
     let table_len: u32 = 1 << 16;
     let table = Tensor::zeros(gpu, [table_len as usize])?;
     let load_sink = Tensor::empty(gpu, [load_invocations as usize * 4], DType::F32)?;
-    let mut fma_per_load = Vec::new();
-    for loads in [1u32, 2, 4, 8, 32] {
-        let params = CeilingParams { iters: load_iters, len: table_len, _pad0: 0, _pad1: 0 };
-        let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
-            for _ in 0..reps {
-                rec.dispatch(
-                    &shaders::CEILING,
-                    "fma_loads",
-                    &[("WG", WG as f64), ("LOADS", loads as f64)],
-                    &params,
-                    &[&seed, &load_sink, &table],
-                    grid_1d(load_invocations as u64, WG),
-                )?;
-            }
-            Ok(())
-        };
-        let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
-        let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
-        let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
-        fma_per_load.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
+    // The table is both the scalar source (binding 3) and the vec4 one (binding 1, 1/4 as
+    // many elements); the scalar variant reads binding 1 only for its seed, which is 0 either way.
+    let mut per_load = [Vec::new(), Vec::new()];
+    for (vec4, out) in per_load.iter_mut().enumerate() {
+        for loads in [1u32, 2, 4, 8, 32] {
+            let len = if vec4 == 1 { table_len / 4 } else { table_len };
+            let params = CeilingParams { iters: load_iters, len, _pad0: 0, _pad1: 0 };
+            let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
+                for _ in 0..reps {
+                    rec.dispatch(
+                        &shaders::CEILING,
+                        "fma_loads",
+                        &[("WG", WG as f64), ("LOADS", loads as f64), ("VEC4", vec4 as f64)],
+                        &params,
+                        &[&table, &load_sink, &table],
+                        grid_1d(load_invocations as u64, WG),
+                    )?;
+                }
+                Ok(())
+            };
+            let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
+            let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
+            let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
+            out.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
+        }
     }
-    let mut fma_per_vec4_load = Vec::new();
-    for loads in [1u32, 2, 4, 8, 32] {
-        let params = CeilingParams { iters: load_iters, len: table_len / 4, _pad0: 0, _pad1: 0 };
-        let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
-            for _ in 0..reps {
-                rec.dispatch(
-                    &shaders::CEILING,
-                    "fma_loads_vec4",
-                    &[("WG", WG as f64), ("LOADS", loads as f64)],
-                    &params,
-                    &[&table, &load_sink],
-                    grid_1d(load_invocations as u64, WG),
-                )?;
-            }
-            Ok(())
-        };
-        let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
-        let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
-        let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
-        fma_per_vec4_load.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
-    }
+    let [fma_per_load, fma_per_vec4_load] = per_load;
 
     Ok(Ceiling {
         adapter: gpu.adapter().name.clone(),
