@@ -9,7 +9,9 @@
 // kx * s_kx], 0 for rows r >= rows or channels past `chans`. The signed strides read a conv's
 // weights as they are (forward) or transposed and flipped (its input gradient).
 //
-// One invocation per vec4 written, numbered flat (folded into y past 65535 workgroups).
+// One invocation per padded row of a channel quad (pack_input) or per (group, row, quad) with
+// all its taps (pack_weights), so the index decoding is once per row, not per vec4; numbered
+// flat (folded into y past 65535 workgroups), `count` of them.
 
 alias Store = f32;
 
@@ -45,46 +47,48 @@ fn quad(at: i32, step: i32, c: u32) -> vec4<f32> {
 
 @compute @workgroup_size(WG)
 fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    // One padded row (plane, quad q, row py) per invocation.
     let i = flat(gid, nwg);
     if (i >= p.count) {
         return;
     }
-    let px = i % p.wp;
-    var t = i / p.wp;
-    let py = t % p.hp;
-    t /= p.hp;
+    let py = i % p.hp;
+    let t = i / p.hp;
     let q = t % p.quads;
     let plane = t / p.quads; // b * groups + g
     let iy = i32(py) - i32(p.pad_top);
-    let ix = i32(px) - i32(p.pad_left);
-    var v = vec4<f32>(0.0);
-    if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-        let hw = p.h * p.w;
-        let at = (plane * p.chans + 4u * q) * hw + u32(iy) * p.w + u32(ix);
-        v = quad(i32(at), i32(hw), 4u * q);
+    let hw = p.h * p.w;
+    let row = i32((plane * p.chans + 4u * q) * hw) + iy * i32(p.w) - i32(p.pad_left);
+    let inside_y = iy >= 0 && iy < i32(p.h);
+    for (var px = 0u; px < p.wp; px++) {
+        let ix = i32(px) - i32(p.pad_left);
+        var v = vec4<f32>(0.0);
+        if (inside_y && ix >= 0 && ix < i32(p.w)) {
+            v = quad(row + i32(px), i32(hw), 4u * q);
+        }
+        dst[i * p.wp + px] = v;
     }
-    dst[i] = v;
 }
 
 @compute @workgroup_size(WG)
 fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    // One (group g, row r, quad q) per invocation, all its KH x KW taps (here h and w).
     let i = flat(gid, nwg);
     if (i >= p.count) {
         return;
     }
-    // Here h and w are the kernel's KH and KW.
-    let kx = i % p.w;
-    var t = i / p.w;
-    let ky = t % p.h;
-    t /= p.h;
-    let q = t % p.quads;
-    t /= p.quads;
+    let q = i % p.quads;
+    let t = i / p.quads;
     let r = t % p.rows_padded;
     let g = t / p.rows_padded;
-    var v = vec4<f32>(0.0);
-    if (r < p.rows) {
-        let at = p.base + i32(g) * p.s_group + i32(r) * p.s_row + i32(4u * q) * p.s_chan + i32(ky) * p.s_ky + i32(kx) * p.s_kx;
-        v = quad(at, p.s_chan, 4u * q);
+    let at = p.base + i32(g) * p.s_group + i32(r) * p.s_row + i32(4u * q) * p.s_chan;
+    for (var ky = 0u; ky < p.h; ky++) {
+        for (var kx = 0u; kx < p.w; kx++) {
+            var v = vec4<f32>(0.0);
+            if (r < p.rows) {
+                v = quad(at + i32(ky) * p.s_ky + i32(kx) * p.s_kx, p.s_chan, 4u * q);
+            }
+            dst[(i * p.h + ky) * p.w + kx] = v;
+        }
     }
-    dst[i] = v;
 }

@@ -723,10 +723,10 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
     let [n, c, h, w] = x.shape().nchw(op)?;
     let chans = c / groups;
     let (hp, wp) = (h + padding[0] + padding[2], w + padding[1] + padding[3]);
-    let count = n * groups * quads(chans) * hp * wp;
+    let rows = n * groups * quads(chans) * hp;
     let u = |what, v| to_u32(op, what, v);
     let p = PackParams {
-        count: u("packed input", count)?,
+        count: u("packed input rows", rows)?,
         quads: quads(chans) as u32,
         chans: chans as u32,
         groups: groups as u32,
@@ -738,9 +738,9 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
         pad_left: padding[1] as u32,
         ..Zeroable::zeroed()
     };
-    let out = rec.alloc([count * 4], DType::F32)?;
+    let out = rec.alloc([rows * wp * 4], DType::F32)?;
     let shader = shaders::CONV2D_PACK.with_storage(x.dtype())?;
-    rec.dispatch(&shader, "pack_input", &[("WG", 64.0)], &p, &[x, &out], grid_1d(count as u64, 64))?;
+    rec.dispatch(&shader, "pack_input", &[("WG", 64.0)], &p, &[x, &out], grid_1d(rows as u64, 64))?;
     Ok(out)
 }
 
@@ -750,9 +750,9 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
 fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Result<Tensor> {
     let op = "conv2d";
     let [_, _, kh, kw] = w.shape().nchw(op)?;
-    let count = groups * packed_rows(k.rows) * quads(k.chans) * kh * kw;
+    let count = groups * packed_rows(k.rows) * quads(k.chans);
     let p = PackParams {
-        count: to_u32(op, "packed weights", count)?,
+        count: to_u32(op, "packed weight rows", count)?,
         quads: quads(k.chans) as u32,
         chans: k.chans as u32,
         groups: groups as u32,
@@ -763,7 +763,7 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
         strides: k.strides,
         ..Zeroable::zeroed()
     };
-    let out = rec.alloc([count * 4], DType::F32)?;
+    let out = rec.alloc([count * kh * kw * 4], DType::F32)?;
     let shader = shaders::CONV2D_PACK.with_storage(w.dtype())?;
     rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
     Ok(out)
