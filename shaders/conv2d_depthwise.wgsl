@@ -28,18 +28,6 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<Out>;
 @group(0) @binding(5) var<storage, read> res: array<Store>;
 
-// The input values under tap offset (dy, dx) for 4 pixels with window corners (iy0, ix0) in the
-// plane at `base`, 0 where the tap falls in the padding.
-fn gather4(base: u32, iy0: vec4<i32>, ix0: vec4<i32>, dy: i32, dx: i32) -> vec4<f32> {
-    let iy = iy0 + vec4<i32>(dy);
-    let ix = ix0 + vec4<i32>(dx);
-    let ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(i32(p.h))) & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(i32(p.w)));
-    let at = vec4<u32>(base) + vec4<u32>(clamp(iy, vec4<i32>(0), vec4<i32>(i32(p.h) - 1))) * p.w
-        + vec4<u32>(clamp(ix, vec4<i32>(0), vec4<i32>(i32(p.w) - 1)));
-    let v = vec4<f32>(f32(x[at.x]), f32(x[at.y]), f32(x[at.z]), f32(x[at.w]));
-    return select(vec4<f32>(0.0), v, ok);
-}
-
 // Window corners of pixels q0 .. q0 + 3 of a plane (past the plane's end: the last pixel;
 // never stored).
 fn corners(q0: u32) -> array<vec4<i32>, 2> {
@@ -91,8 +79,8 @@ fn conv2d_depthwise(
         for (var kx = 0u; kx < p.kw; kx++) {
             let dx = i32(kx * p.dil_w);
             let a = vec4<f32>(f32(wt[w0 + ky * p.kw + kx]));
-            acc0 = fma(a, gather4(base, c0[0], c0[1], dy, dx), acc0);
-            acc1 = fma(a, gather4(base, c1[0], c1[1], dy, dx), acc1);
+            acc0 = fma(a, gather4(vec4<u32>(base), c0[0], c0[1], dy, dx), acc0);
+            acc1 = fma(a, gather4(vec4<u32>(base), c1[0], c1[1], dy, dx), acc1);
         }
     }
     var bv = 0.0;

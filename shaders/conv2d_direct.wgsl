@@ -34,7 +34,8 @@
 alias Store = f32;
 alias Out = Store;
 
-// `Params` is shaders/lib/conv_direct_params.wgsl (shared with conv2d_depthwise).
+// `Params` is shaders/lib/conv_direct_params.wgsl (shared with conv2d_depthwise and
+// conv2d_packed), `gather4` shaders/lib/conv_gather.wgsl (shared with conv2d_depthwise).
 
 const TM: u32 = 16u;
 const TN: u32 = 16u;
@@ -45,19 +46,6 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<Out>;
 @group(0) @binding(5) var<storage, read> res: array<Store>;
-
-// The input value under tap offset (dy, dx) for 4 pixels (x offsets, window corners), 0 where
-// the tap falls in the padding.
-fn gather4(off: vec4<u32>, iy0: vec4<i32>, ix0: vec4<i32>, xc: u32, dy: i32, dx: i32) -> vec4<f32> {
-    let iy = iy0 + vec4<i32>(dy);
-    let ix = ix0 + vec4<i32>(dx);
-    let ok = (iy >= vec4<i32>(0)) & (iy < vec4<i32>(i32(p.h))) & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(i32(p.w)));
-    let hi = vec4<i32>(i32(p.h) - 1, i32(p.h) - 1, i32(p.h) - 1, i32(p.h) - 1);
-    let wi = vec4<i32>(i32(p.w) - 1, i32(p.w) - 1, i32(p.w) - 1, i32(p.w) - 1);
-    let at = off + vec4<u32>(xc) + vec4<u32>(clamp(iy, vec4<i32>(0), hi)) * p.w + vec4<u32>(clamp(ix, vec4<i32>(0), wi));
-    let v = vec4<f32>(f32(x[at.x]), f32(x[at.y]), f32(x[at.z]), f32(x[at.w]));
-    return select(vec4<f32>(0.0), v, ok);
-}
 
 // One pixel's x offset and window corner; pixels past the end repeat the last one (their
 // results are never stored).
@@ -244,10 +232,10 @@ fn conv2d_direct(
             for (var kx = 0u; kx < p.kw; kx++) {
                 let dx = i32(kx * p.dil_w);
                 let wk = wy + i32(kx) * p.w_kx;
-                let b0 = gather4(off0, iy0, ix0, xc, dy, dx);
-                let b1 = gather4(off1, iy1, ix1, xc, dy, dx);
-                let b2 = gather4(off2, iy2, ix2, xc, dy, dx);
-                let b3 = gather4(off3, iy3, ix3, xc, dy, dx);
+                let b0 = gather4(off0 + vec4<u32>(xc), iy0, ix0, dy, dx);
+                let b1 = gather4(off1 + vec4<u32>(xc), iy1, ix1, dy, dx);
+                let b2 = gather4(off2 + vec4<u32>(xc), iy2, ix2, dy, dx);
+                let b3 = gather4(off3 + vec4<u32>(xc), iy3, ix3, dy, dx);
                 let a0 = vec4<f32>(f32(wt[u32(wo0 + wk)]));
                 acc0_0 = fma(a0, b0, acc0_0);
                 acc0_1 = fma(a0, b1, acc0_1);

@@ -100,8 +100,8 @@ shaders! {
     ACTIVATION = "activation" with ["activation"];
     ACTIVATION_BACKWARD = "activation_backward" with ["activation"];
     CONV2D = "conv2d" with ["activation"];
-    CONV2D_DIRECT = "conv2d_direct" with ["activation", "conv_direct_params"];
-    CONV2D_DEPTHWISE = "conv2d_depthwise" with ["activation", "conv_direct_params"];
+    CONV2D_DIRECT = "conv2d_direct" with ["activation", "conv_direct_params", "conv_gather"];
+    CONV2D_DEPTHWISE = "conv2d_depthwise" with ["activation", "conv_direct_params", "conv_gather"];
     CONV2D_PACKED = "conv2d_packed" with ["activation", "conv_direct_params"];
     CONV2D_PACK = "conv2d_pack";
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input";
