@@ -1,13 +1,15 @@
 //! Kernel benchmarks: conv2d forward, input gradient and weight gradient, each with every kernel
-//! that computes it (tiled, direct, and depthwise for depthwise forwards), over the conv shapes of ResNet-18, ResNet-50, VGG-16 and MobileNetV2 at
+//! that computes it (tiled, direct, packed, and depthwise for depthwise forwards), over the conv
+//! shapes of ResNet-18, ResNet-50, VGG-16 and MobileNetV2 at
 //! batch 1 (3x3, 1x1, strided, the 3-channel stems, depthwise) and the demo model's training
 //! shapes at batch 32, reported as GFLOP/s and as a fraction of this adapter's FMA ceiling
-//! measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered load,
-//! which bounds what a convolution's loads allow.
+//! measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered scalar
+//! or vec4 load, which bounds what a convolution's loads allow.
 //!
 //! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter).
 //! FEATUREMAP_BENCH_LAYERS (comma-separated words) keeps only the layers whose name contains
-//! one of them, FEATUREMAP_BENCH_PASSES (`forward,input,weight`) picks the passes:
+//! one of them, FEATUREMAP_BENCH_PASSES (`forward,input,weight`) picks the passes,
+//! FEATUREMAP_BENCH_KERNELS (`tiled,direct,depthwise,packed`) the kernels:
 //! `FEATUREMAP_BENCH_LAYERS=mobilenetv2,resnet50 cargo bench --bench kernels`.
 //! Criterion then also times the forward kernels on the ResNet-18 3x3 shapes.
 
@@ -95,8 +97,8 @@ fn table(gpu: &Gpu) {
     }
     let filters = filters();
     let passes = std::env::var("FEATUREMAP_BENCH_PASSES").unwrap_or_else(|_| "forward,input,weight".into());
-    let kernels: Vec<(&str, ConvKernel)> = KERNELS.into_iter().filter(|(n, _)| kernel_wanted(n)).collect();
-    println!("| layer | pass | {} |", kernels.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" | "));
+    let kernels: Vec<ConvKernel> = ConvKernel::ALL.into_iter().filter(|k| kernel_wanted(k.name())).collect();
+    println!("| layer | pass | {} |", kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(" | "));
     println!("|---|---|{}", "---|".repeat(kernels.len()));
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
@@ -117,7 +119,7 @@ fn table(gpu: &Gpu) {
                 continue;
             }
             let mut cells = Vec::new();
-            for &(_, kernel) in &kernels {
+            for &kernel in &kernels {
                 let applies = match pass {
                     "forward" => ConvKernel::forward_kernels(w_shape[1]).contains(&kernel),
                     "input" => ops::input_grad_kernels(&cfg, [k, k], w_shape[0] / cfg.groups).contains(&kernel),
@@ -146,14 +148,6 @@ fn table(gpu: &Gpu) {
         }
     }
 }
-
-/// Every conv kernel, by the name `FEATUREMAP_CONV` knows it.
-const KERNELS: [(&str, ConvKernel); 4] = [
-    ("tiled", ConvKernel::Tiled),
-    ("direct", ConvKernel::Direct),
-    ("depthwise", ConvKernel::Depthwise),
-    ("packed", ConvKernel::Packed),
-];
 
 /// Whether FEATUREMAP_BENCH_KERNELS (comma-separated names; all when unset) keeps `name`.
 fn kernel_wanted(name: &str) -> bool {

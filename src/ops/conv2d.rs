@@ -207,7 +207,8 @@ pub enum ConvKernel {
 }
 
 impl ConvKernel {
-    const ALL: [ConvKernel; 4] = [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise, ConvKernel::Packed];
+    /// Every kernel.
+    pub const ALL: [ConvKernel; 4] = [ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Depthwise, ConvKernel::Packed];
 
     /// The kernels that compute a forward convolution with `cin_g` input channels per group
     /// (the packed kernel's channel quads would be three quarters zeros for one channel).
@@ -223,7 +224,7 @@ impl ConvKernel {
     }
 
     /// The name in `FEATUREMAP_CONV` and in the autotune cache.
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             ConvKernel::Tiled => "tiled",
             ConvKernel::Direct => "direct",
