@@ -964,7 +964,8 @@ fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
 
 /// The kernels that compute the input gradient of a conv with `cfg`, a `k` kernel and `cout_g`
 /// output channels per group: the tiled one always; the direct one at dilation 1 (any stride,
-/// by phases); the packed one where [`packed_input_grad_applies`].
+/// by phases); the packed one at stride and dilation 1, padding under the kernel size and more
+/// than one output channel per group.
 pub fn input_grad_kernels(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> Vec<ConvKernel> {
     let mut kernels = vec![ConvKernel::Tiled];
     if direct_input_grad_applies(cfg) {
@@ -1068,7 +1069,7 @@ pub fn conv2d_backward_input(
 
 /// [`conv2d_backward_input`] with the kernel chosen by the caller; [`ConvKernel::Direct`]
 /// applies to dilation 1 (any stride, by phases), [`ConvKernel::Packed`] where
-/// [`packed_input_grad_applies`] (an Error elsewhere), the tiled kernel runs everything.
+/// [`input_grad_kernels`] lists it (an Error elsewhere), the tiled kernel runs everything.
 pub fn conv2d_backward_input_with(
     rec: &mut Recorder,
     dy: &Tensor,
