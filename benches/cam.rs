@@ -69,7 +69,7 @@ fn main() {
         // Peak bytes of forward + partial backward to layer4.
         let plan = g.memory_report(n, &Keep::backward_to(layer));
         gpu.synchronize().unwrap();
-        gpu.pool().trim();
+        gpu.trim();
         gpu.pool().reset_peak();
         let base = gpu.pool().stats().live_bytes;
         let opts = CamOptions::new(Method::GradCam, layer);

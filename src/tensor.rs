@@ -163,6 +163,7 @@ impl Tensor {
                 &padded
             };
             gpu.queue().write_buffer(t.buffer(), 0, data);
+            t.mark_written();
         }
         Ok(t)
     }
@@ -194,9 +195,19 @@ impl Tensor {
     pub fn bytes(&self) -> u64 {
         (self.numel() * self.dtype.size()) as u64
     }
-    /// The underlying GPU buffer (may be larger than [`Tensor::bytes`]).
+    /// The underlying GPU buffer (may be larger than [`Tensor::bytes`]). Writing it directly
+    /// (`queue.write_buffer`, a copy recorded on [`crate::gpu::Recorder::encoder`]) must be
+    /// followed by [`Tensor::mark_written`], so that values derived from the old contents (a
+    /// convolution's packed weights) are made again.
     pub fn buffer(&self) -> &wgpu::Buffer {
         self.buf.buffer()
+    }
+
+    /// Notes that this tensor's buffer was written outside the engine's ops (see
+    /// [`Tensor::buffer`]). Ops, uploads and [`crate::graph::Graph::load_parameters`] note their own
+    /// writes.
+    pub fn mark_written(&self) {
+        self.buf.mark_written();
     }
 
     /// The same data seen with another shape of equal element count (no copy).

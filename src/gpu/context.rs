@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::bind_cache::BindStats;
+use super::derived::DerivedStats;
 use super::pipeline::PipelineCache;
 use super::pool::BufferPool;
 use crate::{Error, Result};
@@ -62,6 +64,11 @@ pub(crate) struct GpuInner {
     pub(crate) pool: BufferPool,
     /// Kernel variants chosen per shape (see [`super::autotune`]).
     pub(crate) autotune: super::autotune::AutotuneCache,
+    /// Values derived from tensors, such as packed convolution weights (see [`super::derived`]).
+    pub(crate) derived: super::derived::DerivedCache,
+    /// Bind groups and their uniform buffers, reused by repeated dispatches (see
+    /// [`super::bind_cache`]).
+    pub(crate) bind_groups: super::bind_cache::BindCache,
     /// Errors the device reported outside an error scope; drained by [`Gpu::check_errors`].
     /// Only used when this crate created the device (an app's own device keeps its handler).
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
@@ -204,6 +211,8 @@ impl Gpu {
                 pool: BufferPool::new(device.clone()),
                 pipelines: PipelineCache::default(),
                 autotune: Default::default(),
+                derived: Default::default(),
+                bind_groups: Default::default(),
                 device,
                 queue,
                 adapter,
@@ -240,6 +249,33 @@ impl Gpu {
     /// The buffer pool that tensors are allocated from.
     pub fn pool(&self) -> &BufferPool {
         &self.inner.pool
+    }
+
+    /// Counters of the cache of values derived from tensors (packed convolution weights):
+    /// a forward pass over unchanged weights packs none of them again.
+    pub fn derived_stats(&self) -> DerivedStats {
+        self.inner.derived.stats()
+    }
+
+    /// Lets go of every derived value (packed convolution weights), to free their memory;
+    /// later passes derive what they need again.
+    pub fn clear_derived(&self) {
+        self.inner.derived.clear();
+    }
+
+    /// Counters of the bind-group cache: a dispatch that binds the same pipeline, parameters
+    /// and buffers as an earlier one reuses its bind group and uniform buffer.
+    pub fn bind_stats(&self) -> BindStats {
+        self.inner.bind_groups.stats()
+    }
+
+    /// Frees what the engine holds for reuse: the pool's free buffers, cached bind groups (which
+    /// keep their buffers alive) and derived values. Live tensors are untouched; later passes
+    /// build again what they need.
+    pub fn trim(&self) {
+        self.inner.bind_groups.clear();
+        self.inner.derived.clear();
+        self.inner.pool.trim();
     }
 
     /// Number of compute pipelines compiled so far (each distinct shader, entry point and set of

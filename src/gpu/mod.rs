@@ -2,14 +2,18 @@
 //! readback, and per-shape kernel autotuning.
 
 mod autotune;
+mod bind_cache;
 mod context;
+mod derived;
 mod pipeline;
 mod pool;
 mod readback;
 mod recorder;
 
 pub use autotune::{autotune_enabled, autotune_file};
+pub use bind_cache::BindStats;
 pub use context::{AdapterSummary, Gpu, GpuOptions};
+pub use derived::DerivedStats;
 pub use pipeline::PipelineKey;
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
 pub use recorder::{grid_1d, Recorder};

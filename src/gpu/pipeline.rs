@@ -30,10 +30,42 @@ impl PipelineKey {
     }
 }
 
+/// A shader variant: registry name, f16 storage, f32 output.
+type VariantKey = (&'static str, bool, bool);
+
+/// A compiled pipeline and which of its bindings it may write.
+#[derive(Clone)]
+pub(crate) struct Kernel {
+    pub(crate) pipeline: Arc<wgpu::ComputePipeline>,
+    /// Bit `b` is set when binding `b` is declared `var<storage, read_write>`.
+    pub(crate) writes: u64,
+}
+
 #[derive(Default)]
 pub(crate) struct PipelineCache {
-    modules: Mutex<HashMap<(&'static str, bool, bool), wgpu::ShaderModule>>,
-    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    /// Per shader variant: the module and [`writable_bindings`] of its source.
+    modules: Mutex<HashMap<VariantKey, (wgpu::ShaderModule, u64)>>,
+    pipelines: Mutex<HashMap<PipelineKey, Kernel>>,
+}
+
+/// The bindings of group 0 that `source` declares writable (`var<storage, read_write>`), as a
+/// bit mask. The recorder bumps the generation of every tensor bound there, so caches of values
+/// derived from a tensor see that it changed. Families declare inputs `read`; a source naga
+/// cannot parse (the device will refuse it too) counts as writing every binding.
+pub(crate) fn writable_bindings(source: &str) -> u64 {
+    let Ok(module) = naga::front::wgsl::parse_str(source) else { return u64::MAX };
+    module
+        .global_variables
+        .iter()
+        .filter_map(|(_, g)| match (g.space, &g.binding) {
+            (naga::AddressSpace::Storage { access }, Some(b))
+                if b.group == 0 && b.binding < 64 && access.contains(naga::StorageAccess::STORE) =>
+            {
+                Some(1u64 << b.binding)
+            }
+            _ => None,
+        })
+        .fold(0, |m, b| m | b)
 }
 
 impl PipelineCache {
@@ -44,20 +76,22 @@ impl PipelineCache {
         shader: &Shader,
         entry: &'static str,
         overrides: &[(&'static str, f64)],
-    ) -> Arc<wgpu::ComputePipeline> {
+    ) -> Kernel {
         let key = PipelineKey::new(shader, entry, overrides);
         if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
             return p.clone();
         }
-        let module = {
+        let (module, writes) = {
             let mut modules = self.modules.lock().unwrap();
             modules
                 .entry((shader.name, shader.f16, shader.f32_output))
                 .or_insert_with(|| {
-                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(&shader.variant_name()),
                         source: wgpu::ShaderSource::Wgsl(shader.wgsl()),
-                    })
+                    });
+                    // Access modes are the same in every storage variant: parse the f32 source.
+                    (module, writable_bindings(shader.source))
                 })
                 .clone()
         };
@@ -74,9 +108,9 @@ impl PipelineCache {
             },
             cache: None,
         });
-        let pipeline = Arc::new(pipeline);
-        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
-        pipeline
+        let kernel = Kernel { pipeline: Arc::new(pipeline), writes };
+        self.pipelines.lock().unwrap().insert(key, kernel.clone());
+        kernel
     }
 
     /// Number of compiled pipelines.

@@ -1,6 +1,7 @@
 //! A pool of storage buffers, reused by size class so that repeated passes allocate nothing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 /// Usage of every pooled buffer: kernels read and write it, uploads copy in, readback copies out.
@@ -86,7 +87,13 @@ impl BufferPool {
                 })
             }
         };
-        PooledBuffer { buffer: Some(buffer), class, pool: Arc::downgrade(&self.inner) }
+        PooledBuffer {
+            buffer: Some(buffer),
+            class,
+            pool: Arc::downgrade(&self.inner),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// Current statistics.
@@ -100,7 +107,8 @@ impl BufferPool {
         st.stats.peak_live_bytes = st.stats.live_bytes;
     }
 
-    /// Destroys all free buffers (live ones are untouched).
+    /// Destroys all free buffers (live ones are untouched). Buffers that cached bind groups
+    /// still name stay allocated until those go too: [`crate::Gpu::trim`] does both.
     pub fn trim(&self) {
         let mut st = self.inner.state.lock().unwrap();
         st.free.clear();
@@ -108,11 +116,20 @@ impl BufferPool {
     }
 }
 
+/// Source of [`PooledBuffer::id`]: never repeats within a process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// A storage buffer on loan from a [`BufferPool`].
+///
+/// Each loan has an id of its own and a generation that every recorded write bumps (a kernel
+/// binding it `read_write`, an upload), so `(id, generation)` names its contents: caches of
+/// values derived from a tensor (packed convolution weights) are keyed by it.
 pub struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
     class: u64,
     pool: Weak<PoolInner>,
+    id: u64,
+    generation: AtomicU64,
 }
 
 impl PooledBuffer {
@@ -124,6 +141,21 @@ impl PooledBuffer {
     /// Capacity in bytes (the size class, at least the requested size).
     pub fn capacity(&self) -> u64 {
         self.class
+    }
+
+    /// This loan's id, unique in the process (a buffer reused from the pool gets a new one).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// How many writes have been recorded into this buffer.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Notes that the contents changed (or will, when the recorded write runs).
+    pub fn mark_written(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 

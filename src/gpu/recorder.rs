@@ -1,9 +1,8 @@
 //! Recording kernel dispatches into one command encoder, submitted once.
 
-use wgpu::util::DeviceExt;
-
 use std::sync::Arc;
 
+use super::derived::{Derived, DerivedKey};
 use super::{Gpu, PooledBuffer};
 use crate::shaders::Shader;
 use crate::{DType, Error, Result, Shape, Tensor};
@@ -31,6 +30,9 @@ pub struct Recorder {
     recycled: Vec<Arc<PooledBuffer>>,
     /// Per-dispatch GPU timestamps, when asked for ([`Recorder::with_timestamps`]).
     timing: Option<Timing>,
+    /// Values derived in this recording ([`Recorder::derived`]), shared with other recordings
+    /// once it is submitted.
+    derived: Vec<(DerivedKey, Derived)>,
 }
 
 /// Timestamp queries around every dispatch, attributed to named scopes.
@@ -69,6 +71,7 @@ impl Recorder {
             keep_alive: Vec::new(),
             recycled: Vec::new(),
             timing: None,
+            derived: Vec::new(),
         }
     }
 
@@ -146,8 +149,37 @@ impl Recorder {
         self.recycled.push(t.pooled().clone());
     }
 
+    /// `kind` derived from `source` with `params` (a packed copy of a convolution's weights,
+    /// say): the value made earlier, by this recording or by a submitted one, while `source`
+    /// has not been written since; otherwise what `make` records, kept for later uses. `params`
+    /// holds everything besides `source`'s contents that the value depends on. The value is
+    /// shared: callers must not write it or [`Recorder::recycle`] it.
+    pub(crate) fn derived(
+        &mut self,
+        source: &Tensor,
+        kind: &'static str,
+        params: &[u8],
+        make: impl FnOnce(&mut Recorder) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let key = DerivedKey::new(source, kind, params);
+        let cache = &self.gpu.inner.derived;
+        let found = match self.derived.iter().find(|(k, d)| *k == key && d.is_current()) {
+            Some((_, d)) => Some(d.value.clone()),
+            None => cache.get(&key),
+        };
+        cache.count(found.is_some());
+        if let Some(v) = found {
+            return Ok(v);
+        }
+        let value = make(self)?;
+        self.derived.retain(|(k, _)| *k != key);
+        self.derived.push((key, Derived::new(source, value.clone())));
+        Ok(value)
+    }
+
     /// Records one dispatch of `entry` in `shader` with the given override constants,
-    /// uniform parameters and tensors (bound as storage buffers 1, 2, ...).
+    /// uniform parameters and tensors (bound as storage buffers 1, 2, ...). Tensors bound where
+    /// the shader declares `read_write` count as written (their generation moves on).
     pub fn dispatch<P: bytemuck::Pod>(
         &mut self,
         shader: &Shader,
@@ -165,23 +197,16 @@ impl Recorder {
             return Ok(()); // empty tensor: nothing to do
         }
         let device = &self.gpu.inner.device;
-        let pipeline = self.gpu.inner.pipelines.get(device, shader, entry, overrides);
-        let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(entry),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let mut entries = Vec::with_capacity(tensors.len() + 1);
-        entries.push(wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() });
+        let kernel = self.gpu.inner.pipelines.get(device, shader, entry, overrides);
+        let pipeline = &kernel.pipeline;
         for (i, t) in tensors.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: t.buffer().as_entire_binding() });
+            if kernel.writes & (1u64 << (i + 1).min(63)) != 0 {
+                t.pooled().mark_written();
+            }
         }
+        let buffers: Vec<&wgpu::Buffer> = tensors.iter().map(|t| t.buffer()).collect();
+        let bind_group = self.gpu.inner.bind_groups.get(device, pipeline, entry, bytemuck::bytes_of(params), &buffers);
         self.keep_alive.extend(tensors.iter().map(|&t| t.clone()));
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(entry),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
         let encoder = self.encoder.as_mut().expect("encoder present until submit");
         let timestamp_writes = self.timing.as_mut().and_then(|t| {
             let i = t.dispatches.len() as u32;
@@ -196,7 +221,7 @@ impl Recorder {
         });
         let mut pass =
             encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
-        pass.set_pipeline(&pipeline);
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         drop(pass);
@@ -244,9 +269,11 @@ impl Recorder {
     pub fn submit(mut self) -> wgpu::SubmissionIndex {
         let enc = self.encoder.take().expect("encoder present until submit");
         let index = self.gpu.queue().submit([enc.finish()]);
-        // Later submissions are ordered after this one, so the buffers may be reused now.
+        // Later submissions are ordered after this one, so the buffers may be reused now, and
+        // what it derived may be used by them.
         self.keep_alive.clear();
         self.recycled.clear();
+        self.gpu.inner.derived.commit(std::mem::take(&mut self.derived));
         index
     }
 }

@@ -622,7 +622,6 @@ fn conv2d_epilogue(
         let p = packed_params(base, [h, wd], cfg.padding);
         dispatch_blocks(rec, &shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, [&xp, &wp, bias_buf, &y, res_buf])?;
         rec.recycle(xp);
-        rec.recycle(wp);
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Depthwise {
@@ -748,6 +747,9 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
 /// `w` read through `k` (KH x KW taps) as conv2d_packed reads weights: f32 vec4s over quads of
 /// the reduction channels, `[groups][packed_rows(rows)][quads][KH][KW]`, zeros past the real
 /// rows and channels.
+///
+/// Packed once per state of `w`: later passes reuse the copy until `w` is written (an optimizer
+/// step, loaded parameters; see [`Recorder::derived`]). The copy is shared, never recycled.
 fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Result<Tensor> {
     let op = "conv2d";
     let [_, _, kh, kw] = w.shape().nchw(op)?;
@@ -764,10 +766,16 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
         strides: k.strides,
         ..Zeroable::zeroed()
     };
-    let out = rec.alloc([count * kh * kw * 4], DType::F32)?;
     let shader = shaders::CONV2D_PACK.with_storage(w.dtype())?;
-    rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
-    Ok(out)
+    // The packing reads w through p alone (its dims and strides), in w's dtype.
+    let mut key = bytemuck::bytes_of(&p).to_vec();
+    key.push(w.dtype() as u8);
+    rec.derived(w, "pack_weights", &key, |rec| {
+        // Not rec.alloc: a buffer recycled in this recording is not ours to keep.
+        let out = Tensor::empty(rec.gpu(), [count * kh * kw * 4], DType::F32)?;
+        rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
+        Ok(out)
+    })
 }
 
 /// Whether both packed operands of a conv over `x` `[N, groups * chans, H, W]` padded by
@@ -1111,7 +1119,6 @@ pub fn conv2d_backward_input_with(
         let tensors = [&dyp, &wp, &wp, &dx, dy];
         dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
         rec.recycle(dyp);
-        rec.recycle(wp);
         return Ok(dx);
     }
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;

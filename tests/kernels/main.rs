@@ -9,6 +9,7 @@ mod backward_misc;
 mod backward_pool;
 mod batch_norm;
 mod binary;
+mod caches;
 mod cam;
 mod concat;
 mod conv2d;

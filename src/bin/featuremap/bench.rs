@@ -62,15 +62,19 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             })
             .collect()
     };
-    // Each forward run also notes how long recording took on the CPU (bind groups and
-    // parameter blocks are made per dispatch), the part of a pass no GPU speeds up.
+    // Each forward run also notes how long recording took on the CPU, the part of a pass no
+    // GPU speeds up, and how many of its bind groups and packed weights were reused from the
+    // run before (the last run's counts are reported).
     let mut record_ms = Vec::new();
+    let mut reuse = Reuse::default();
     let fwd = time(&mut || {
+        let before = Reuse::now(gpu);
         let t = Instant::now();
         let mut rec = featuremap::Recorder::new(gpu);
         let out = m.graph().forward(&mut rec, &x, &Keep::default())?.output().clone();
         record_ms.push(t.elapsed().as_secs_f64() * 1e3);
         rec.submit();
+        reuse = Reuse::now(gpu).since(before);
         gpu.synchronize()?;
         drop(out);
         Ok(())
@@ -113,6 +117,8 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             "model": model.display().to_string(), "batch": n, "iters": args.iters,
             "forward_ms_median": fm, "forward_ms_min": fmin, "forward_ms_max": fmax,
             "images_per_second": n as f64 / (fm * 1e-3), "record_ms_median": record_ms,
+            "bind_groups_reused": reuse.bind_hits, "bind_groups_built": reuse.bind_misses,
+            "packed_weights_reused": reuse.packed_hits, "packed_weights_packed": reuse.packed_misses,
         });
         if let Some(cm) = cam_ms {
             obj["cam_ms_median"] = serde_json::json!(cm);
@@ -139,7 +145,13 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             args.iters,
             n as f64 / (fm * 1e-3)
         );
-        println!("recording on the CPU: median {record_ms:.2} ms of each forward");
+        println!(
+            "recording on the CPU: median {record_ms:.2} ms of each forward; last forward: {} of {} bind groups reused, {} of {} packed weights",
+            reuse.bind_hits,
+            reuse.bind_hits + reuse.bind_misses,
+            reuse.packed_hits,
+            reuse.packed_hits + reuse.packed_misses
+        );
         if let Some(cm) = cam_ms {
             println!("gradcam  median {cm:.1} ms (forward + partial backward + heatmap read back)");
         }
@@ -251,4 +263,31 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Bind groups and packed weights reused or made, counted over some span of work.
+#[derive(Clone, Copy, Default)]
+struct Reuse {
+    bind_hits: u64,
+    bind_misses: u64,
+    packed_hits: u64,
+    packed_misses: u64,
+}
+
+impl Reuse {
+    /// The device's counters now.
+    fn now(gpu: &Gpu) -> Reuse {
+        let (b, d) = (gpu.bind_stats(), gpu.derived_stats());
+        Reuse { bind_hits: b.hits, bind_misses: b.misses, packed_hits: d.hits, packed_misses: d.misses }
+    }
+
+    /// What was counted since `before`.
+    fn since(self, before: Reuse) -> Reuse {
+        Reuse {
+            bind_hits: self.bind_hits - before.bind_hits,
+            bind_misses: self.bind_misses - before.bind_misses,
+            packed_hits: self.packed_hits - before.packed_hits,
+            packed_misses: self.packed_misses - before.packed_misses,
+        }
+    }
 }

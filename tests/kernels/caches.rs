@@ -1,0 +1,192 @@
+//! The caches of the GPU handle. Values derived from tensors (the packed kernel's packed
+//! weights) are reused while the weights are unchanged, derived again after every kind of
+//! write, and never taken from a recording that was not submitted; bind groups are reused by
+//! repeated passes without changing what they compute. Each test makes its own `Gpu`, so that
+//! the caches' counters see that test's work only.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use featuremap::graph::GraphBuilder;
+use featuremap::ops::{self, Conv2d, ConvKernel};
+use featuremap::reference::{self, Array};
+use featuremap::{Gpu, Tensor};
+
+use crate::common::{check, random_pair, random_vec, rng, TOL};
+use crate::gpu_or_skip;
+
+/// A GPU of this test's own (after the shared one has said whether tests run at all).
+fn own_gpu() -> Option<Gpu> {
+    let _ = crate::common::gpu()?;
+    Some(Gpu::new().expect("a second device on the adapter the shared one found"))
+}
+
+const X: [usize; 4] = [2, 8, 6, 5];
+const W: [usize; 4] = [16, 8, 3, 3];
+
+fn cfg() -> Conv2d {
+    Conv2d::same(1, 1)
+}
+
+/// Runs the packed kernel on `x` and `w` and checks it against the reference of `wa`.
+fn packed(gpu: &Gpu, x: (&Array, &Tensor), w: (&Array, &Tensor), case: &str) {
+    let y = gpu.run(|rec| ops::conv2d_with(rec, x.1, w.1, None, &cfg(), ConvKernel::Packed)).unwrap();
+    check(gpu, "conv2d packed", case, &y, &reference::conv2d(x.0, w.0, None, &cfg()), TOL);
+}
+
+#[test]
+fn packed_weights_are_reused_until_the_weights_are_written() {
+    let _ = gpu_or_skip!();
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(901);
+    let (xa, xt) = random_pair(&gpu, &mut r, &X);
+    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+
+    packed(&gpu, (&xa, &xt), (&wa, &wt), "first pass");
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses, s.entries), (0, 1, 1), "the first pass packs: {s:?}");
+    // 16 rows, 2 quads of channels, 9 taps, vec4s of f32.
+    assert_eq!(s.bytes, 16 * 2 * 9 * 16, "{s:?}");
+
+    packed(&gpu, (&xa, &xt), (&wa, &wt), "second pass");
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses), (1, 1), "the second pass reuses the packed weights: {s:?}");
+
+    // Written from the host, as an app may: the old packing must not be used.
+    let new = random_vec(&mut r, W.iter().product());
+    gpu.queue().write_buffer(wt.buffer(), 0, bytemuck::cast_slice(&new));
+    wt.mark_written();
+    let wa2 = Array::from_f32(W.to_vec(), &new);
+    packed(&gpu, (&xa, &xt), (&wa2, &wt), "after a host write");
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses, s.entries), (1, 2, 1), "packed again, the stale entry let go: {s:?}");
+
+    // A reshaped clone shares the buffer, and so the state.
+    let w4 = wt.reshape(W.to_vec()).unwrap();
+    packed(&gpu, (&xa, &xt), (&wa2, &w4), "through a reshape");
+    assert_eq!(gpu.derived_stats().hits, 2);
+
+    gpu.clear_derived();
+    assert_eq!(gpu.derived_stats().entries, 0);
+    packed(&gpu, (&xa, &xt), (&wa2, &wt), "after clear_derived");
+    assert_eq!(gpu.derived_stats().misses, 3);
+}
+
+#[test]
+fn a_kernel_that_writes_the_weights_invalidates_their_packing() {
+    let _ = gpu_or_skip!();
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(902);
+    let (xa, xt) = random_pair(&gpu, &mut r, &X);
+    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let (ga, gt) = random_pair(&gpu, &mut r, &W);
+    let velocity = Tensor::zeros(&gpu, W.to_vec()).unwrap();
+    let lr = 0.5f32;
+    // SGD without momentum or decay: w - lr * grad.
+    let stepped: Vec<f32> = wa.data.iter().zip(&ga.data).map(|(&w, &g)| (w as f32) - lr * g as f32).collect();
+    let wb = Array::from_f32(W.to_vec(), &stepped);
+
+    // In one recording: a conv, an optimizer step on its weights, the conv again. The step is
+    // recorded after the first conv's packing; the second conv must pack the new weights.
+    let (y1, y2) = gpu
+        .run(|rec| {
+            let y1 = ops::conv2d_with(rec, &xt, &wt, None, &cfg(), ConvKernel::Packed)?;
+            ops::sgd_step(rec, &wt, &gt, &velocity, lr, 0.0, 0.0)?;
+            let y2 = ops::conv2d_with(rec, &xt, &wt, None, &cfg(), ConvKernel::Packed)?;
+            Ok((y1, y2))
+        })
+        .unwrap();
+    check(&gpu, "conv2d packed", "before the step", &y1, &reference::conv2d(&xa, &wa, None, &cfg()), TOL);
+    check(&gpu, "conv2d packed", "after the step", &y2, &reference::conv2d(&xa, &wb, None, &cfg()), TOL);
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses), (0, 2), "{s:?}");
+
+    // Two convs over unchanged weights in one recording pack once.
+    gpu.run(|rec| {
+        ops::conv2d_with(rec, &xt, &wt, None, &cfg(), ConvKernel::Packed)?;
+        ops::conv2d_with(rec, &xt, &wt, None, &cfg(), ConvKernel::Packed)
+    })
+    .unwrap();
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses), (2, 2), "the entry of the first recording serves both: {s:?}");
+}
+
+#[test]
+fn a_recording_dropped_unsubmitted_leaves_no_packing_behind() {
+    let _ = gpu_or_skip!();
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(903);
+    let (xa, xt) = random_pair(&gpu, &mut r, &X);
+    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    // `run` drops its recording when the closure fails: the packing never ran.
+    let failed: featuremap::Result<()> = gpu.run(|rec| {
+        ops::conv2d_with(rec, &xt, &wt, None, &cfg(), ConvKernel::Packed)?;
+        Err(featuremap::Error::arg("test", "abandon this recording"))
+    });
+    assert!(failed.is_err());
+    assert_eq!(gpu.derived_stats().entries, 0);
+    packed(&gpu, (&xa, &xt), (&wa, &wt), "after an abandoned recording");
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses), (0, 2), "{s:?}");
+}
+
+#[test]
+fn graph_forward_after_load_parameters_uses_the_new_weights() {
+    let _ = gpu_or_skip!();
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(904);
+    let (xa, xt) = random_pair(&gpu, &mut r, &X);
+    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let mut b = GraphBuilder::new("x", X[1..].to_vec());
+    let x = b.input();
+    let y = b.conv2d("conv", x, wt, None, cfg()).unwrap();
+    let graph = b.build(y).unwrap();
+    let forward = |case: &str, w: &Array| {
+        let acts = gpu.run(|rec| graph.forward(rec, &xt, &Default::default())).unwrap();
+        check(&gpu, "graph conv", case, acts.output(), &reference::conv2d(&xa, w, None, &cfg()), TOL);
+    };
+    // Whichever kernel this adapter picks for the conv, loaded weights are what it uses.
+    forward("first pass", &wa);
+    forward("second pass", &wa);
+    let new = random_vec(&mut r, W.iter().product());
+    let file = BTreeMap::from([("conv.weight".to_string(), (W.to_vec(), new.clone()))]);
+    graph.load_parameters(&gpu, &file, Path::new("test")).unwrap();
+    forward("after load_parameters", &Array::from_f32(W.to_vec(), &new));
+}
+
+#[test]
+fn repeated_passes_reuse_their_bind_groups_and_compute_the_same() {
+    let _ = gpu_or_skip!();
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(905);
+    let (_, xt) = random_pair(&gpu, &mut r, &X);
+    let (_, wt) = random_pair(&gpu, &mut r, &W);
+    let (_, fc) = random_pair(&gpu, &mut r, &[10, 16]);
+    let mut b = GraphBuilder::new("x", X[1..].to_vec());
+    let x = b.input();
+    let c = b.conv2d("conv", x, wt, None, cfg()).unwrap();
+    let a = b.activation("relu", c, ops::Activation::Relu).unwrap();
+    let p = b.max_pool2d("pool", a, ops::Pool2d::new(2, 2)).unwrap();
+    let g = b.global_avg_pool2d("gap", p).unwrap();
+    let f = b.flatten("flat", g).unwrap();
+    let y = b.linear("fc", f, fc, None).unwrap();
+    let graph = b.build(y).unwrap();
+    let pass = || {
+        let before = gpu.bind_stats();
+        let out = gpu.run(|rec| graph.forward(rec, &xt, &Default::default())).unwrap().output().to_f32(&gpu).unwrap();
+        let after = gpu.bind_stats();
+        (out, after.hits - before.hits, after.misses - before.misses)
+    };
+    let (first, _, built) = pass();
+    assert!(built > 0);
+    // The pool hands the second pass the first one's buffers in another order; from the third
+    // pass on, the same buffers meet the same dispatches and nothing is built.
+    for i in 2..=4 {
+        let (out, hits, misses) = pass();
+        eprintln!("pass {i}: {hits} bind groups reused, {misses} built");
+        assert_eq!(out, first, "pass {i} computed something else");
+        if i == 4 {
+            assert!(hits > 0 && misses == 0, "pass {i} built {misses} bind groups again, reused {hits}");
+        }
+    }
+}
