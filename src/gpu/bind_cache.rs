@@ -1,8 +1,8 @@
 //! Bind groups (with their uniform parameter buffers) built once and reused.
 //!
 //! A dispatch binds a pipeline's parameter block and a list of buffers. Repeated passes over
-//! the same graph and batch bind the same pipelines, parameters and (thanks to the buffer
-//! pool's reuse) the same buffers in the same order, so the bind group and the uniform buffer
+//! the same graph and batch bind the same pipelines, parameters and (the buffer pool hands out
+//! its oldest free buffer first) the same buffers in the same places, so the bind group and the uniform buffer
 //! of the first pass serve every later one: no `create_buffer_init` or `create_bind_group` per
 //! dispatch once a pass has run. A bind group names buffers, not their contents, so a cached
 //! one is right whatever the buffers hold now.

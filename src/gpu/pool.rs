@@ -1,6 +1,6 @@
 //! A pool of storage buffers, reused by size class so that repeated passes allocate nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -45,7 +45,12 @@ pub(crate) struct PoolInner {
 
 #[derive(Default)]
 struct PoolState {
-    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    /// Free buffers per size class, by creation number: the oldest is handed out first, so a
+    /// pass that allocates and frees as the pass before it did gets the same buffers in the
+    /// same places (and reuses that pass's bind groups), whatever order they were freed in.
+    free: HashMap<u64, BTreeMap<u64, wgpu::Buffer>>,
+    /// Buffers created so far: the next one's creation number.
+    next_seq: u64,
     stats: PoolStats,
 }
 
@@ -69,8 +74,8 @@ impl BufferPool {
         let mut st = self.inner.state.lock().unwrap();
         st.stats.live_bytes += class;
         st.stats.peak_live_bytes = st.stats.peak_live_bytes.max(st.stats.live_bytes);
-        let reused = st.free.get_mut(&class).and_then(|v| v.pop());
-        let buffer = match reused {
+        let reused = st.free.get_mut(&class).and_then(|v| v.pop_first());
+        let (seq, buffer) = match reused {
             Some(b) => {
                 st.stats.reused += 1;
                 st.stats.free_bytes -= class;
@@ -78,17 +83,21 @@ impl BufferPool {
             }
             None => {
                 st.stats.created += 1;
+                let seq = st.next_seq;
+                st.next_seq += 1;
                 drop(st);
-                self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+                let buffer = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("featuremap tensor"),
                     size: class,
                     usage: USAGE,
                     mapped_at_creation: false,
-                })
+                });
+                (seq, buffer)
             }
         };
         PooledBuffer {
             buffer: Some(buffer),
+            seq,
             class,
             pool: Arc::downgrade(&self.inner),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -126,6 +135,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// values derived from a tensor (packed convolution weights) are keyed by it.
 pub struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
+    /// The buffer's creation number in its pool (see `PoolState::free`).
+    seq: u64,
     class: u64,
     pool: Weak<PoolInner>,
     id: u64,
@@ -165,7 +176,7 @@ impl Drop for PooledBuffer {
             let mut st = pool.state.lock().unwrap_or_else(|p| p.into_inner());
             st.stats.live_bytes -= self.class;
             st.stats.free_bytes += self.class;
-            st.free.entry(self.class).or_default().push(buf);
+            st.free.entry(self.class).or_default().insert(self.seq, buf);
         }
     }
 }
