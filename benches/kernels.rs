@@ -9,7 +9,9 @@
 //! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter).
 //! FEATUREMAP_BENCH_LAYERS (comma-separated words) keeps only the layers whose name contains
 //! one of them, FEATUREMAP_BENCH_PASSES (`forward,input,weight`) picks the passes,
-//! FEATUREMAP_BENCH_KERNELS (`tiled,direct,depthwise,packed`) the kernels:
+//! FEATUREMAP_BENCH_KERNELS (`tiled,direct,depthwise,packed`) the kernels, FEATUREMAP_BENCH_TILES
+//! (`all`, or names such as `128x128/8x8`) adds a forward column per tile shape of the tiled
+//! kernel:
 //! `FEATUREMAP_BENCH_LAYERS=mobilenetv2,resnet50 cargo bench --bench kernels`.
 //! Criterion then also times the forward kernels on the ResNet-18 3x3 shapes.
 
@@ -98,8 +100,11 @@ fn table(gpu: &Gpu) {
     let filters = filters();
     let passes = std::env::var("FEATUREMAP_BENCH_PASSES").unwrap_or_else(|_| "forward,input,weight".into());
     let kernels: Vec<ConvKernel> = ConvKernel::ALL.into_iter().filter(|k| kernel_wanted(k.name())).collect();
-    println!("| layer | pass | {} |", kernels.iter().map(|k| k.name()).collect::<Vec<_>>().join(" | "));
-    println!("|---|---|{}", "---|".repeat(kernels.len()));
+    let tiles = tiles_wanted();
+    let heads: Vec<String> =
+        kernels.iter().map(|k| k.name().to_string()).chain(tiles.iter().map(|t| format!("tiled {}", t.name))).collect();
+    println!("| layer | pass | {} |", heads.join(" | "));
+    println!("|---|---|{}", "---|".repeat(heads.len()));
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
@@ -139,6 +144,13 @@ fn table(gpu: &Gpu) {
                 });
                 cells.push(cell(ms));
             }
+            for &tile in &tiles {
+                if pass != "forward" {
+                    cells.push("-".to_string());
+                    continue;
+                }
+                cells.push(cell(median_ms(gpu, |rec| ops::conv2d_tiled(rec, &x, &w, None, &cfg, tile).map(|_| ()))));
+            }
             let pass = match pass {
                 "forward" => "forward",
                 "input" => "input gradient",
@@ -147,6 +159,14 @@ fn table(gpu: &Gpu) {
             println!("| {name} | {pass} | {} |", cells.join(" | "));
         }
     }
+}
+
+/// The tiled kernel's tile shapes named in FEATUREMAP_BENCH_TILES (comma-separated names such
+/// as `128x128/8x8`, or `all`; none when unset) that fit the device: forward columns of their own.
+fn tiles_wanted() -> Vec<ops::TileShape> {
+    let v = std::env::var("FEATUREMAP_BENCH_TILES").unwrap_or_default();
+    let names: Vec<&str> = v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    ops::TileShape::ALL.into_iter().filter(|t| names.iter().any(|n| *n == "all" || *n == t.name)).collect()
 }
 
 /// Whether FEATUREMAP_BENCH_KERNELS (comma-separated names; all when unset) keeps `name`.

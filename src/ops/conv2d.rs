@@ -173,8 +173,9 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
 }
 
-/// Tile shape `(BM, BN)` for a layer: BM output channels by BN output pixels per workgroup.
-/// Narrow layers (depthwise, few channels per group) get short, wide tiles so that fewer
+/// Tile shape `(BM, BN)` of the tiled input-gradient kernel (`conv2d_backward_input.wgsl`;
+/// the forward's shapes are [`TileShape`]s): BM output channels by BN output pixels per
+/// workgroup. Narrow layers (depthwise, few channels per group) get short, wide tiles so that fewer
 /// invocations compute padding rows. Every choice stays within WebGPU's default 16 KiB of
 /// workgroup memory: (BM + BN) * BK * 4 bytes.
 fn tile_for(cout_g: usize) -> (u32, u32) {
@@ -265,7 +266,7 @@ pub fn default_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 4;
+const KERNEL_REVISION: u32 = 5;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -310,29 +311,38 @@ fn choose_kernel(
     let mut scratch: Option<Vec<Tensor>> = None;
     let names: Vec<&str> = candidates.iter().map(|k| k.name()).collect();
     let choice = gpu.autotune(&key, &names, |name| {
-        if scratch.is_none() {
-            scratch = Some(
-                shapes
-                    .iter()
-                    .map(|s| {
-                        let zeros = vec![0.0; s.iter().product()];
-                        match storage {
-                            DType::F16 => Tensor::from_f32_as_f16(&gpu, s.to_vec(), &zeros),
-                            _ => Tensor::from_f32(&gpu, s.to_vec(), &zeros),
-                        }
-                    })
-                    .collect::<Result<_>>()?,
-            );
-        }
         let kernel = ConvKernel::from_name(name).expect("a candidate's own name");
-        let t0 = std::time::Instant::now();
-        let mut r = Recorder::new(&gpu);
-        run(&mut r, scratch.as_deref().expect("made above"), kernel)?;
-        r.submit();
-        gpu.synchronize()?;
-        Ok(t0.elapsed().as_secs_f64() * 1e3)
+        time_on_scratch(&gpu, &mut scratch, shapes, storage, |r, t| run(r, t, kernel))
     })?;
     Ok(choice.and_then(ConvKernel::from_name).unwrap_or(default))
+}
+
+/// Milliseconds of one recording of `run` over zero-filled scratch tensors of `shapes` in
+/// `storage` (made on first use into `scratch`, then reused), submitted alone and waited for:
+/// what autotune compares.
+fn time_on_scratch(
+    gpu: &crate::Gpu,
+    scratch: &mut Option<Vec<Tensor>>,
+    shapes: &[&[usize]],
+    storage: DType,
+    run: impl FnOnce(&mut Recorder, &[Tensor]) -> Result<()>,
+) -> Result<f64> {
+    if scratch.is_none() {
+        let zeros = |s: &[usize]| {
+            let v = vec![0.0; s.iter().product()];
+            match storage {
+                DType::F16 => Tensor::from_f32_as_f16(gpu, s.to_vec(), &v),
+                _ => Tensor::from_f32(gpu, s.to_vec(), &v),
+            }
+        };
+        *scratch = Some(shapes.iter().map(|s| zeros(s)).collect::<Result<_>>()?);
+    }
+    let t0 = std::time::Instant::now();
+    let mut r = Recorder::new(gpu);
+    run(&mut r, scratch.as_deref().expect("made above"))?;
+    r.submit();
+    gpu.synchronize()?;
+    Ok(t0.elapsed().as_secs_f64() * 1e3)
 }
 
 /// Mirrors `Params` in `shaders/lib/conv_direct_params.wgsl` (conv2d_direct, conv2d_depthwise).
@@ -477,7 +487,7 @@ fn dense_params(geo: ConvGeometry, p_len: u32) -> DirectParams {
 /// `SHADER_F16`: values are widened on load and summed in f32); the output has their dtype;
 /// `bias` is f32.
 pub fn conv2d(rec: &mut Recorder, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, cfg: &Conv2d) -> Result<Tensor> {
-    conv2d_epilogue(rec, x, w, bias, None, cfg, None)
+    conv2d_epilogue(rec, x, w, bias, None, cfg, None, None)
 }
 
 /// [`conv2d`] with the kernel chosen by the caller (tests run each that applies).
@@ -489,7 +499,7 @@ pub fn conv2d_with(
     cfg: &Conv2d,
     kernel: ConvKernel,
 ) -> Result<Tensor> {
-    conv2d_epilogue(rec, x, w, bias, None, cfg, Some(kernel))
+    conv2d_epilogue(rec, x, w, bias, None, cfg, Some(kernel), None)
 }
 
 /// [`conv2d`] with a residual added before the activation, in the same kernel:
@@ -505,9 +515,12 @@ pub fn conv2d_residual(
     cfg: &Conv2d,
     kernel: Option<ConvKernel>,
 ) -> Result<Tensor> {
-    conv2d_epilogue(rec, x, w, bias, Some(residual), cfg, kernel)
+    conv2d_epilogue(rec, x, w, bias, Some(residual), cfg, kernel, None)
 }
 
+/// Every forward conv: `kernel` (and, for the tiled kernel, `tile`) forced, or chosen when
+/// `None`.
+#[allow(clippy::too_many_arguments)]
 fn conv2d_epilogue(
     rec: &mut Recorder,
     x: &Tensor,
@@ -516,6 +529,7 @@ fn conv2d_epilogue(
     residual: Option<&Tensor>,
     cfg: &Conv2d,
     kernel: Option<ConvKernel>,
+    tile: Option<TileShape>,
 ) -> Result<Tensor> {
     let op = "conv2d";
     let [n, cout, oh, ow] = cfg.output_shape(x.dims(), w.dims())?;
@@ -638,8 +652,17 @@ fn conv2d_epilogue(
         rec.dispatch(&shader, entry, &[("WG", wg as f64)], &p, &[x, w, bias_buf, &y, res_buf], grid_1d(blocks, wg))?;
         return Ok(y);
     }
-    let (bm, bn) = tile_for(cout_g);
-    let groups = [(n * oh * ow).div_ceil(bn as usize), cout_g.div_ceil(bm as usize), cfg.groups];
+    let t = match tile {
+        Some(t) => {
+            t.check(rec.gpu())?;
+            t
+        }
+        None => choose_tile(rec, x.dims(), w.dims(), cfg, store, |r, t, tile| {
+            conv2d_tiled(r, &t[0], &t[1], None, cfg, tile).map(|_| ())
+        })?,
+    };
+    let (bm, bn) = (t.bm as usize, t.bn as usize);
+    let groups = [(n * oh * ow).div_ceil(bn), cout_g.div_ceil(bm), cfg.groups];
     let groups = [u("workgroups", groups[0])?, u("workgroups", groups[1])?, u("workgroups", groups[2])?];
     // Split-K over C_in/groups*KH*KW (see REDUCTION_CHUNK): the last slice adds the bias and
     // the residual and applies the activation.
@@ -649,16 +672,156 @@ fn conv2d_epilogue(
         params.k_end = end as u32;
         params.accumulate = (begin > 0) as u32;
         params.epilogue = (end == k_len) as u32;
-        rec.dispatch(
-            &shader,
-            "conv2d",
-            &[("BM", bm as f64), ("BN", bn as f64)],
-            &params,
-            &[x, w, bias_buf, &y, res_buf],
-            groups,
-        )?;
+        rec.dispatch(&shader, "conv2d", &t.overrides(), &params, &[x, w, bias_buf, &y, res_buf], groups)?;
     }
     narrow(rec, y, store)
+}
+
+/// A tile and register-block shape of the tiled kernel (`shaders/conv2d.wgsl`): each
+/// workgroup computes `bm` output channels by `bn` output pixels, each invocation `tm` x `tn`
+/// of them, so a workgroup has `(bn / tn) * (bm / tm)` invocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileShape {
+    /// Name, as autotune records it: `BMxBN/TMxTN`.
+    pub name: &'static str,
+    /// Output channels per workgroup.
+    pub bm: u32,
+    /// Output pixels per workgroup.
+    pub bn: u32,
+    /// Output channels per invocation.
+    pub tm: u32,
+    /// Output pixels per invocation.
+    pub tn: u32,
+}
+
+impl TileShape {
+    /// The shapes the tiled kernel is compiled for; on GPU adapters autotune times each that
+    /// fits the device for every conv shape it meets (and [`TileShape::default_for`] is the
+    /// choice without timing). 8 x 8 register blocks make 4 FMAs per workgroup-memory load
+    /// where 4 x 4 make 2; the narrow shapes waste fewer rows on few channels per group.
+    pub const ALL: [TileShape; 7] = [
+        TileShape { name: "64x64/4x4", bm: 64, bn: 64, tm: 4, tn: 4 },
+        TileShape { name: "128x128/8x8", bm: 128, bn: 128, tm: 8, tn: 8 },
+        TileShape { name: "128x64/8x4", bm: 128, bn: 64, tm: 8, tn: 4 },
+        TileShape { name: "64x128/4x8", bm: 64, bn: 128, tm: 4, tn: 8 },
+        TileShape { name: "32x64/4x4", bm: 32, bn: 64, tm: 4, tn: 4 },
+        TileShape { name: "16x128/4x4", bm: 16, bn: 128, tm: 4, tn: 4 },
+        TileShape { name: "4x128/1x4", bm: 4, bn: 128, tm: 1, tn: 4 },
+    ];
+
+    /// The shape used without timing, by output channels per group: narrow layers (depthwise,
+    /// few channels per group) get short, wide tiles so that fewer invocations compute padding
+    /// rows.
+    pub fn default_for(cout_g: usize) -> TileShape {
+        let name = match cout_g {
+            64.. => "64x64/4x4",
+            16.. => "16x128/4x4",
+            _ => "4x128/1x4",
+        };
+        Self::from_name(name).expect("a listed shape")
+    }
+
+    /// The listed shape of this name.
+    pub fn from_name(name: &str) -> Option<TileShape> {
+        Self::ALL.into_iter().find(|t| t.name == name)
+    }
+
+    /// Invocations per workgroup.
+    pub fn threads(self) -> u32 {
+        (self.bn / self.tn) * (self.bm / self.tm)
+    }
+
+    /// Bytes of workgroup memory: two stages of a BM x BK and a BK x BN tile of f32.
+    pub fn workgroup_bytes(self) -> u32 {
+        2 * (self.bm + self.bn) * TILE_BK * 4
+    }
+
+    /// Whether the kernel can run with this shape on `gpu`: what the shader assumes of it
+    /// (register blocks of at most 8 x 8 that divide the tile; invocations a multiple of BN
+    /// that divides BK * BN, so each invocation gathers for one column of the input tile; at
+    /// most 8 values of each tile fetched per invocation) and the device's workgroup limits.
+    pub fn check(self, gpu: &crate::Gpu) -> Result<()> {
+        let t = self.threads();
+        let shader_ok = self.tm <= 8
+            && self.tn <= 8
+            && self.bm.is_multiple_of(self.tm)
+            && self.bn.is_multiple_of(self.tn)
+            && t.is_multiple_of(self.bn)
+            && (TILE_BK * self.bn).is_multiple_of(t)
+            && TILE_BK * self.bn / t <= 8
+            && (self.bm * TILE_BK).div_ceil(t) <= 8;
+        if !shader_ok {
+            return Err(Error::arg("conv2d", format!("tile shape {} does not suit the tiled kernel", self.name)));
+        }
+        let l = gpu.limits();
+        if t > l.max_compute_invocations_per_workgroup
+            || self.bn / self.tn > l.max_compute_workgroup_size_x
+            || self.bm / self.tm > l.max_compute_workgroup_size_y
+            || self.workgroup_bytes() > l.max_compute_workgroup_storage_size
+        {
+            return Err(Error::arg(
+                "conv2d",
+                format!(
+                    "tile shape {} needs {t} invocations and {} bytes of workgroup memory, beyond this device's limits",
+                    self.name,
+                    self.workgroup_bytes()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn overrides(self) -> [(&'static str, f64); 4] {
+        [("BM", self.bm as f64), ("BN", self.bn as f64), ("TM", self.tm as f64), ("TN", self.tn as f64)]
+    }
+}
+
+/// BK in shaders/conv2d.wgsl: the slice of the reduction staged per step.
+const TILE_BK: u32 = 8;
+
+/// The tile shape of the tiled kernel for a conv of `x` with `w` (see [`choose_kernel`]):
+/// [`TileShape::default_for`] on CPU adapters (where the tiled kernel only runs what the others
+/// do not) and for passes under [`AUTOTUNE_MIN_FLOPS`]; else autotune's choice among the
+/// shapes that fit the device, timed by `run`.
+fn choose_tile(
+    rec: &Recorder,
+    x: &[usize],
+    w: &[usize],
+    cfg: &Conv2d,
+    storage: DType,
+    run: impl Fn(&mut Recorder, &[Tensor], TileShape) -> Result<()>,
+) -> Result<TileShape> {
+    let gpu = rec.gpu().clone();
+    let default = TileShape::default_for(w[0] / cfg.groups);
+    let y = cfg.output_shape(x, w)?;
+    if gpu.adapter().device_type == "Cpu" || conv2d_flops(y, [w[0], w[1], w[2], w[3]]) < AUTOTUNE_MIN_FLOPS {
+        return Ok(default);
+    }
+    let names: Vec<&'static str> =
+        TileShape::ALL.into_iter().filter(|t| t.check(&gpu).is_ok()).map(|t| t.name).collect();
+    let tag = if storage == DType::F16 { " f16" } else { "" };
+    let key = format!(
+        "conv2d tile{tag} r{KERNEL_REVISION} x{x:?} w{w:?} stride{:?} pad{:?} dil{:?} groups {}",
+        cfg.stride, cfg.padding, cfg.dilation, cfg.groups
+    );
+    let mut scratch = None;
+    let choice = gpu.autotune(&key, &names, |name| {
+        let tile = TileShape::from_name(name).expect("a listed shape");
+        time_on_scratch(&gpu, &mut scratch, &[x, w], storage, |r, t| run(r, t, tile))
+    })?;
+    Ok(choice.and_then(TileShape::from_name).unwrap_or(default))
+}
+
+/// [`conv2d`] on the tiled kernel with a given tile shape (tests and benchmarks run each).
+pub fn conv2d_tiled(
+    rec: &mut Recorder,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    cfg: &Conv2d,
+    tile: TileShape,
+) -> Result<Tensor> {
+    conv2d_epilogue(rec, x, w, bias, None, cfg, Some(ConvKernel::Tiled), Some(tile))
 }
 
 /// `y` in the storage dtype: an f32 result of a split f16 conv is converted (and its buffer

@@ -224,3 +224,52 @@ fn a_residual_of_another_shape_is_an_error() {
     let err = gpu.run(|rec| ops::conv2d_residual(rec, &x, &w, None, &r, &Conv2d::default(), None)).unwrap_err();
     assert!(err.to_string().contains("residual"), "{err}");
 }
+
+/// Every tile shape of the tiled kernel against the reference: odd sizes and channel counts
+/// (partial tiles in both directions), groups, stride with dilation and one-sided padding, 1x1,
+/// a split reduction (three slices, so the double-buffered K loop starts mid-way and ends on a
+/// partial step), batch 2, bias and an activation.
+#[test]
+fn every_tile_shape() {
+    let gpu = gpu_or_skip!();
+    let leaky = Conv2d { activation: Activation::LeakyRelu(0.1), ..Conv2d::same(1, 1) };
+    let strided = Conv2d { stride: [2, 1], padding: [0, 2, 1, 0], dilation: [2, 1], ..Default::default() };
+    let grouped = Conv2d { groups: 3, ..Conv2d::same(1, 1) };
+    type Case = ([usize; 4], usize, [usize; 2], Conv2d, &'static str);
+    let cases: [Case; 5] = [
+        ([2, 17, 9, 7], 33, [3, 3], leaky, "odd sizes"),
+        ([1, 6, 11, 10], 150, [3, 2], strided, "stride, dilation, one-sided padding"),
+        ([2, 9, 5, 6], 21, [3, 3], grouped, "groups 3"),
+        ([1, 13, 4, 5], 129, [1, 1], Conv2d::default(), "1x1"),
+        ([1, 520, 3, 3], 70, [3, 3], Conv2d::same(1, 1), "K 4680 in 3 slices"),
+    ];
+    let mut r = rng(70);
+    for (x, cout, k, cfg, name) in cases {
+        let (xa, xt) = random_pair(gpu, &mut r, &x);
+        let (wa, wt) = random_pair(gpu, &mut r, &[cout, x[1] / cfg.groups, k[0], k[1]]);
+        let (ba, bt) = random_pair(gpu, &mut r, &[cout]);
+        let want = reference::conv2d(&xa, &wa, Some(&ba), &cfg);
+        for tile in ops::TileShape::ALL {
+            if tile.check(gpu).is_err() {
+                eprintln!("tile {} does not fit this device: not run", tile.name);
+                continue;
+            }
+            let y = gpu.run(|rec| ops::conv2d_tiled(rec, &xt, &wt, Some(&bt), &cfg, tile)).unwrap();
+            check(gpu, "conv2d tiled", &format!("{name} tile {} x={x:?} cout={cout}", tile.name), &y, &want, TOL);
+        }
+    }
+}
+
+#[test]
+fn a_tile_shape_the_kernel_cannot_run_is_an_error() {
+    let gpu = gpu_or_skip!();
+    let x = featuremap::Tensor::zeros(gpu, [1, 4, 5, 5]).unwrap();
+    let w = featuremap::Tensor::zeros(gpu, [8, 4, 3, 3]).unwrap();
+    // 32 x 2 invocations of 4 x 4 blocks over 8 x 128: the input tile's 128 columns outnumber
+    // the 64 invocations that gather them.
+    let bad = ops::TileShape { name: "8x128/4x4", bm: 8, bn: 128, tm: 4, tn: 4 };
+    let err = gpu.run(|rec| ops::conv2d_tiled(rec, &x, &w, None, &Conv2d::same(1, 1), bad)).unwrap_err();
+    assert!(err.to_string().contains("8x128/4x4"), "{err}");
+    let too_big = ops::TileShape { name: "64x64/16x4", bm: 64, bn: 64, tm: 16, tn: 4 };
+    assert!(gpu.run(|rec| ops::conv2d_tiled(rec, &x, &w, None, &Conv2d::same(1, 1), too_big)).is_err());
+}
