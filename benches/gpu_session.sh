@@ -2,6 +2,7 @@
 # The H200 measurements of issue 6 in one device call (see ../shared/GPU.md). Here, first:
 #   cargo build --release && mkdir -p .gpu && cp target/release/featuremap .gpu/
 #   (optional) cp target/release/deps/cam-<hash> .gpu/cam-bench   # Score-CAM against the package
+#   (optional) cp target/release/deps/kernels-<hash> .gpu/kernels-bench   # every tile shape, per layer
 # then call the device's `run` with carry [".gl", ".gpu"] and the command
 #   bash benches/gpu_session.sh
 # It exports ResNet-18/50 with torchvision there, times featuremap (f32 and f16 storage,
@@ -50,6 +51,11 @@ done
 record "resnet18 b1 f32" $B bench "$MODELS/resnet18.onnx" --iters $ITERS --cam $CAM18 --json
 record "torch fp32" $PY benches/torch_compare.py ${TORCH_DEVICE---cuda} --runs $ITERS --only resnet
 record "torch tf32" $PY benches/torch_compare.py ${TORCH_DEVICE---cuda} --tf32 --runs $ITERS --only resnet
+if [ -x .gpu/kernels-bench ]; then
+    # The tiled kernel's seven tile shapes on ResNet-50's layers (the table autotune chooses from).
+    FEATUREMAP_BENCH_KERNELS=tiled FEATUREMAP_BENCH_TILES=all FEATUREMAP_BENCH_PASSES=forward \
+        FEATUREMAP_BENCH_LAYERS=resnet50 .gpu/kernels-bench --bench >> "$LOG" 2>&1
+fi
 if [ -x .gpu/cam-bench ]; then
     FEATUREMAP_BENCH_BATCHES=1 FEATUREMAP_FULL_SCORECAM=1 .gpu/cam-bench --bench >> "$LOG" 2>&1
 fi
