@@ -251,8 +251,8 @@ impl Gpu {
         &self.inner.pool
     }
 
-    /// Counters of the cache of values derived from tensors (packed convolution weights):
-    /// a forward pass over unchanged weights packs none of them again.
+    /// Counters of the cache of values derived from tensors (packed convolution weights, f16
+    /// copies of them in f16 storage): a forward pass over unchanged weights makes none again.
     pub fn derived_stats(&self) -> DerivedStats {
         self.inner.derived.stats()
     }

@@ -1,5 +1,6 @@
-//! Values derived from a tensor on the GPU (a convolution's packed weights), kept while the
-//! tensor is unchanged so that repeated passes do not derive them again.
+//! Values derived from a tensor on the GPU (a convolution's packed weights, the f16 copy of
+//! its weights in f16 storage), kept while the tensor is unchanged so that repeated passes do
+//! not derive them again.
 //!
 //! An entry is keyed by what it was derived from: the source buffer's loan id and the kind and
 //! parameters of the derivation, and it remembers the source's generation (the count of writes

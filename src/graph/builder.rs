@@ -187,7 +187,6 @@ impl GraphBuilder {
             output,
             consumers,
             storage: crate::DType::F32,
-            half_weights: Vec::new(),
         })
     }
 }

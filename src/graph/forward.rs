@@ -251,10 +251,14 @@ impl Graph {
             Op::Input => unreachable!("the input node is never run"),
             Op::Conv2d { weight, bias, cfg } => {
                 let cfg = Conv2d { activation: activation.unwrap_or(cfg.activation), ..*cfg };
-                // In f16 storage the input is f16 and so are the weights it meets.
-                let weight = match (x[0].dtype(), self.half_weights.get(i)) {
-                    (DType::F16, Some(Some(half))) => half,
-                    _ => weight,
+                // In f16 storage the input is f16 and so are the weights it meets: an f16
+                // copy made once per state of the weights.
+                let half;
+                let weight = if x[0].dtype() == DType::F16 && weight.dtype() == DType::F32 {
+                    half = rec.derived(weight, "cast_f16", &[], |rec| ops::cast(rec, weight, DType::F16))?;
+                    &half
+                } else {
+                    weight
                 };
                 match residual {
                     Some(r) => ops::conv2d_residual(rec, x[0], weight, bias.as_ref(), r, &cfg, None)?,

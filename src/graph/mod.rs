@@ -280,8 +280,6 @@ pub struct Graph {
     pub(crate) consumers: Vec<Vec<usize>>,
     /// Storage of the feature maps inside a forward pass ([`Graph::set_storage`]).
     pub(crate) storage: crate::DType,
-    /// Per node, with f16 storage: the f16 copy of a convolution's weights.
-    pub(crate) half_weights: Vec<Option<crate::Tensor>>,
 }
 
 impl Graph {

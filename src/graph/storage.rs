@@ -21,27 +21,15 @@ impl Graph {
     }
 
     /// Sets the storage of feature maps and convolution weights in forward passes:
-    /// [`DType::F16`] (where `gpu` has `SHADER_F16`) makes f16 copies of the convolution
-    /// weights and runs later forward passes in f16 storage with f32 sums; [`DType::F32`]
-    /// goes back. Training passes need f32. [`Graph::load_parameters`] updates the f16 copies;
-    /// weights changed any other way (an optimizer step) need this call again.
+    /// [`DType::F16`] (where `gpu` has `SHADER_F16`) runs later forward passes in f16 storage
+    /// with f32 sums; [`DType::F32`] goes back. Training passes need f32. The f16 copy of a
+    /// convolution's weights is made by the first f16 pass that needs it and kept while the
+    /// weights are unchanged: weights changed since (loaded parameters, an optimizer step) are
+    /// converted again by the next pass.
     pub fn set_storage(&mut self, gpu: &Gpu, storage: DType) -> Result<()> {
         match storage {
-            DType::F32 => {
-                self.half_weights.clear();
-            }
-            DType::F16 => {
-                ops::require_shader_f16(gpu, "set_storage")?;
-                self.half_weights = gpu.run(|rec| {
-                    self.nodes
-                        .iter()
-                        .map(|n| match &n.op {
-                            Op::Conv2d { weight, .. } => ops::cast(rec, weight, DType::F16).map(Some),
-                            _ => Ok(None),
-                        })
-                        .collect()
-                })?;
-            }
+            DType::F32 => {}
+            DType::F16 => ops::require_shader_f16(gpu, "set_storage")?,
             DType::U32 => return Err(Error::arg("set_storage", "storage must be F32 or F16")),
         }
         self.storage = storage;

@@ -80,16 +80,6 @@ impl Graph {
             gpu.queue().write_buffer(t.buffer(), 0, bytemuck::cast_slice(values));
             t.mark_written();
         }
-        // With f16 storage, the f16 copies of the convolution weights follow.
-        for (node, half) in self.nodes.iter().zip(&self.half_weights) {
-            if let (Op::Conv2d { .. }, Some(half)) = (&node.op, half) {
-                let (_, values) = &file[&format!("{}.weight", node.name)];
-                let mut h: Vec<half::f16> = values.iter().map(|&v| half::f16::from_f32(v)).collect();
-                h.resize(h.len().next_multiple_of(2), half::f16::ZERO); // writes are whole words
-                gpu.queue().write_buffer(half.buffer(), 0, bytemuck::cast_slice(&h));
-                half.mark_written();
-            }
-        }
         Ok(params.len())
     }
 }

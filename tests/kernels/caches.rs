@@ -187,3 +187,40 @@ fn repeated_passes_reuse_their_bind_groups_and_compute_the_same() {
         assert!(hits > 0 && misses == 0, "pass {i} built {misses} bind groups again, reused {hits}");
     }
 }
+
+#[test]
+fn f16_weight_copies_follow_loaded_and_stepped_weights() {
+    let Some(_) = crate::common::f16_gpu() else { return };
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(906);
+    let (_, xt) = random_pair(&gpu, &mut r, &X);
+    let (_, wt) = random_pair(&gpu, &mut r, &W);
+    let graph_of = |w: Tensor| {
+        let mut b = GraphBuilder::new("x", X[1..].to_vec());
+        let x = b.input();
+        let y = b.conv2d("conv", x, w, None, cfg()).unwrap();
+        let mut g = b.build(y).unwrap();
+        g.set_storage(&gpu, featuremap::DType::F16).unwrap();
+        g
+    };
+    let forward = |g: &featuremap::graph::Graph| {
+        gpu.run(|rec| g.forward(rec, &xt, &Default::default())).unwrap().output().to_f32(&gpu).unwrap()
+    };
+    // The same f16 pass of a graph built fresh on the new weights: the bits to match.
+    let fresh = |values: &[f32]| forward(&graph_of(Tensor::from_f32(&gpu, W.to_vec(), values).unwrap()));
+    let graph = graph_of(wt.clone());
+    let first = forward(&graph);
+    assert_eq!(first, fresh(&wt.to_f32(&gpu).unwrap()));
+    assert_eq!(forward(&graph), first, "a second pass over the same f16 copy");
+
+    let new = random_vec(&mut r, W.iter().product());
+    let file = BTreeMap::from([("conv.weight".to_string(), (W.to_vec(), new.clone()))]);
+    graph.load_parameters(&gpu, &file, Path::new("test")).unwrap();
+    assert_eq!(forward(&graph), fresh(&new), "after load_parameters");
+
+    // An optimizer step on the f32 weights, with no call to set_storage after it.
+    let grad = Tensor::from_f32(&gpu, W.to_vec(), &random_vec(&mut r, W.iter().product())).unwrap();
+    let velocity = Tensor::zeros(&gpu, W.to_vec()).unwrap();
+    gpu.run(|rec| ops::sgd_step(rec, &wt, &grad, &velocity, 0.5, 0.0, 0.0)).unwrap();
+    assert_eq!(forward(&graph), fresh(&wt.to_f32(&gpu).unwrap()), "after an optimizer step");
+}

@@ -63,7 +63,8 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             .collect()
     };
     // Each forward run also notes how long recording took on the CPU, the part of a pass no
-    // GPU speeds up, and how many of its bind groups and packed weights were reused from the
+    // GPU speeds up, and how many of its bind groups and derived weights (packed, f16 copies)
+    // were reused from the
     // run before (the last run's counts are reported).
     let mut record_ms = Vec::new();
     let mut reuse = Reuse::default();
@@ -118,7 +119,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             "forward_ms_median": fm, "forward_ms_min": fmin, "forward_ms_max": fmax,
             "images_per_second": n as f64 / (fm * 1e-3), "record_ms_median": record_ms,
             "bind_groups_reused": reuse.bind_hits, "bind_groups_built": reuse.bind_misses,
-            "packed_weights_reused": reuse.packed_hits, "packed_weights_packed": reuse.packed_misses,
+            "derived_weights_reused": reuse.derived_hits, "derived_weights_made": reuse.derived_misses,
         });
         if let Some(cm) = cam_ms {
             obj["cam_ms_median"] = serde_json::json!(cm);
@@ -146,11 +147,11 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             n as f64 / (fm * 1e-3)
         );
         println!(
-            "recording on the CPU: median {record_ms:.2} ms of each forward; last forward: {} of {} bind groups reused, {} of {} packed weights",
+            "recording on the CPU: median {record_ms:.2} ms of each forward; last forward: {} of {} bind groups reused, {} of {} derived weights (packed, f16)",
             reuse.bind_hits,
             reuse.bind_hits + reuse.bind_misses,
-            reuse.packed_hits,
-            reuse.packed_hits + reuse.packed_misses
+            reuse.derived_hits,
+            reuse.derived_hits + reuse.derived_misses
         );
         if let Some(cm) = cam_ms {
             println!("gradcam  median {cm:.1} ms (forward + partial backward + heatmap read back)");
@@ -265,20 +266,20 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Bind groups and packed weights reused or made, counted over some span of work.
+/// Bind groups and derived weights (packed, f16 copies) reused or made, counted over some span of work.
 #[derive(Clone, Copy, Default)]
 struct Reuse {
     bind_hits: u64,
     bind_misses: u64,
-    packed_hits: u64,
-    packed_misses: u64,
+    derived_hits: u64,
+    derived_misses: u64,
 }
 
 impl Reuse {
     /// The device's counters now.
     fn now(gpu: &Gpu) -> Reuse {
         let (b, d) = (gpu.bind_stats(), gpu.derived_stats());
-        Reuse { bind_hits: b.hits, bind_misses: b.misses, packed_hits: d.hits, packed_misses: d.misses }
+        Reuse { bind_hits: b.hits, bind_misses: b.misses, derived_hits: d.hits, derived_misses: d.misses }
     }
 
     /// What was counted since `before`.
@@ -286,8 +287,8 @@ impl Reuse {
         Reuse {
             bind_hits: self.bind_hits - before.bind_hits,
             bind_misses: self.bind_misses - before.bind_misses,
-            packed_hits: self.packed_hits - before.packed_hits,
-            packed_misses: self.packed_misses - before.packed_misses,
+            derived_hits: self.derived_hits - before.derived_hits,
+            derived_misses: self.derived_misses - before.derived_misses,
         }
     }
 }
