@@ -257,8 +257,9 @@ impl Gpu {
         self.inner.derived.stats()
     }
 
-    /// Lets go of every derived value (packed convolution weights), to free their memory;
-    /// later passes derive what they need again.
+    /// Lets go of every derived value (packed convolution weights, f16 copies), handing their
+    /// buffers back to the pool ([`Gpu::trim`] frees them); later passes derive what they need
+    /// again.
     pub fn clear_derived(&self) {
         self.inner.derived.clear();
     }

@@ -7,7 +7,7 @@
 //! recorded into it, see [`PooledBuffer::generation`]). A write into the source, by a kernel
 //! that binds it `read_write` (an optimizer step) or by an upload ([`crate::graph::Graph::load_parameters`]),
 //! makes the entry stale, and the next use derives it again. Entries whose source was dropped
-//! are let go at the next insertion.
+//! are let go at the next submit.
 //!
 //! Values derived inside a recording become visible to other recordings only once that
 //! recording is submitted ([`super::Recorder::submit`]): a recording dropped unsubmitted never
@@ -90,11 +90,9 @@ impl DerivedCache {
     }
 
     /// Adds the entries of a submitted recording (replacing stale ones for the same key) and
-    /// lets go of the entries whose source is gone or has changed.
+    /// lets go of the entries whose source is gone or has changed (at every submit, so the
+    /// values of a dropped model go back to the pool at the next one).
     pub(crate) fn commit(&self, new: Vec<(DerivedKey, Derived)>) {
-        if new.is_empty() {
-            return;
-        }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.extend(new);
         entries.retain(|_, d| d.is_current());

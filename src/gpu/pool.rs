@@ -102,6 +102,7 @@ impl BufferPool {
             pool: Arc::downgrade(&self.inner),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
         }
     }
 
@@ -141,6 +142,8 @@ pub struct PooledBuffer {
     pool: Weak<PoolInner>,
     id: u64,
     generation: AtomicU64,
+    /// Writes recorded into this buffer by recordings not yet submitted (or dropped).
+    pending: AtomicU64,
 }
 
 impl PooledBuffer {
@@ -167,6 +170,22 @@ impl PooledBuffer {
     /// Notes that the contents changed (or will, when the recorded write runs).
     pub fn mark_written(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Writes recorded into this buffer by recordings that are still open: until they are
+    /// submitted, what the buffer holds when another recording runs depends on which is
+    /// submitted first.
+    pub(crate) fn pending_writes(&self) -> u64 {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Adds (or, with a negative `n`, removes) writes of an open recording.
+    pub(crate) fn add_pending(&self, n: i64) {
+        if n >= 0 {
+            self.pending.fetch_add(n as u64, Ordering::AcqRel);
+        } else {
+            self.pending.fetch_sub(n.unsigned_abs(), Ordering::AcqRel);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Recording kernel dispatches into one command encoder, submitted once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::derived::{Derived, DerivedKey};
@@ -33,6 +34,9 @@ pub struct Recorder {
     /// Values derived in this recording ([`Recorder::derived`]), shared with other recordings
     /// once it is submitted.
     derived: Vec<(DerivedKey, Derived)>,
+    /// Buffers this recording writes, with how many writes: pending until it is submitted or
+    /// dropped ([`PooledBuffer::pending_writes`]).
+    written: HashMap<u64, (Arc<PooledBuffer>, i64)>,
 }
 
 /// Timestamp queries around every dispatch, attributed to named scopes.
@@ -72,6 +76,7 @@ impl Recorder {
             recycled: Vec::new(),
             timing: None,
             derived: Vec::new(),
+            written: HashMap::new(),
         }
     }
 
@@ -162,18 +167,31 @@ impl Recorder {
         make: impl FnOnce(&mut Recorder) -> Result<Tensor>,
     ) -> Result<Tensor> {
         let key = DerivedKey::new(source, kind, params);
-        let cache = &self.gpu.inner.derived;
+        let gpu = self.gpu.clone();
+        let cache = &gpu.inner.derived;
+        // A write to the source recorded by another open recording may run before or after
+        // this one: what the source holds here is unknown, so nothing is cached or reused.
+        let own = self.written.get(&source.pooled().id()).map_or(0, |w| w.1 as u64);
+        let settled = source.pooled().pending_writes() <= own;
         let found = match self.derived.iter().find(|(k, d)| *k == key && d.is_current()) {
             Some((_, d)) => Some(d.value.clone()),
-            None => cache.get(&key),
+            None if settled => cache.get(&key),
+            None => None,
         };
         cache.count(found.is_some());
         if let Some(v) = found {
             return Ok(v);
         }
-        let value = make(self)?;
-        self.derived.retain(|(k, _)| *k != key);
-        self.derived.push((key, Derived::new(source, value.clone())));
+        // Buffers recycled earlier in this recording are sized for intermediates (up to twice
+        // what they hold): a value kept for later passes gets a buffer of its own.
+        let recycled = std::mem::take(&mut self.recycled);
+        let value = make(self);
+        self.recycled = recycled;
+        let value = value?;
+        if settled {
+            self.derived.retain(|(k, _)| *k != key);
+            self.derived.push((key, Derived::new(source, value.clone())));
+        }
         Ok(value)
     }
 
@@ -201,7 +219,10 @@ impl Recorder {
         let pipeline = &kernel.pipeline;
         for (i, t) in tensors.iter().enumerate() {
             if kernel.writes & (1u64 << (i + 1).min(63)) != 0 {
-                t.pooled().mark_written();
+                let b = t.pooled();
+                b.mark_written();
+                b.add_pending(1);
+                self.written.entry(b.id()).or_insert_with(|| (b.clone(), 0)).1 += 1;
             }
         }
         let buffers: Vec<&wgpu::Buffer> = tensors.iter().map(|t| t.buffer()).collect();
@@ -275,6 +296,16 @@ impl Recorder {
         self.recycled.clear();
         self.gpu.inner.derived.commit(std::mem::take(&mut self.derived));
         index
+    }
+}
+
+impl Drop for Recorder {
+    /// Submitted or dropped, this recording's writes are no longer pending: later submissions
+    /// run after them, or they never run.
+    fn drop(&mut self) {
+        for (b, n) in self.written.values() {
+            b.add_pending(-n);
+        }
     }
 }
 

@@ -255,7 +255,8 @@ impl Graph {
                 // copy made once per state of the weights.
                 let half;
                 let weight = if x[0].dtype() == DType::F16 && weight.dtype() == DType::F32 {
-                    half = rec.derived(weight, "cast_f16", &[], |rec| ops::cast(rec, weight, DType::F16))?;
+                    let dims: Vec<u8> = weight.dims().iter().flat_map(|d| (*d as u64).to_le_bytes()).collect();
+                    half = rec.derived(weight, "cast_f16", &dims, |rec| ops::cast(rec, weight, DType::F16))?;
                     &half
                 } else {
                     weight

@@ -25,7 +25,8 @@ impl Graph {
     /// with f32 sums; [`DType::F32`] goes back. Training passes need f32. The f16 copy of a
     /// convolution's weights is made by the first f16 pass that needs it and kept while the
     /// weights are unchanged: weights changed since (loaded parameters, an optimizer step) are
-    /// converted again by the next pass.
+    /// converted again by the next pass. Going back to f32 leaves the f16 copies in the
+    /// device's cache until the weights change or [`Gpu::clear_derived`] is called.
     pub fn set_storage(&mut self, gpu: &Gpu, storage: DType) -> Result<()> {
         match storage {
             DType::F32 => {}

@@ -175,17 +175,11 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
 
 /// Tile shape `(BM, BN)` of the tiled input-gradient kernel (`conv2d_backward_input.wgsl`;
 /// the forward's shapes are [`TileShape`]s): BM output channels by BN output pixels per
-/// workgroup. Narrow layers (depthwise, few channels per group) get short, wide tiles so that fewer
-/// invocations compute padding rows. Every choice stays within WebGPU's default 16 KiB of
-/// workgroup memory: (BM + BN) * BK * 4 bytes.
+/// workgroup, as [`TileShape::default_for`] picks them. Every choice stays within WebGPU's
+/// default 16 KiB of workgroup memory: (BM + BN) * BK * 4 bytes.
 fn tile_for(cout_g: usize) -> (u32, u32) {
-    if cout_g >= 64 {
-        (64, 64)
-    } else if cout_g >= 16 {
-        (16, 128)
-    } else {
-        (4, 128)
-    }
+    let t = TileShape::default_for(cout_g);
+    (t.bm, t.bn)
 }
 
 /// The two implementations of a convolution.
@@ -741,6 +735,9 @@ impl TileShape {
     /// that divides BK * BN, so each invocation gathers for one column of the input tile; at
     /// most 8 values of each tile fetched per invocation) and the device's workgroup limits.
     pub fn check(self, gpu: &crate::Gpu) -> Result<()> {
+        if [self.bm, self.bn, self.tm, self.tn].contains(&0) {
+            return Err(Error::arg("conv2d", format!("tile shape {} has a zero side", self.name)));
+        }
         let t = self.threads();
         let shader_ok = self.tm <= 8
             && self.tn <= 8
@@ -934,8 +931,7 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
     let mut key = bytemuck::bytes_of(&p).to_vec();
     key.push(w.dtype() as u8);
     rec.derived(w, "pack_weights", &key, |rec| {
-        // Not rec.alloc: a buffer recycled in this recording is not ours to keep.
-        let out = Tensor::empty(rec.gpu(), [count * kh * kw * 4], DType::F32)?;
+        let out = rec.alloc([count * kh * kw * 4], DType::F32)?;
         rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
         Ok(out)
     })

@@ -61,15 +61,25 @@ fn packed_weights_are_reused_until_the_weights_are_written() {
     let s = gpu.derived_stats();
     assert_eq!((s.hits, s.misses, s.entries), (1, 2, 1), "packed again, the stale entry let go: {s:?}");
 
-    // A reshaped clone shares the buffer, and so the state.
-    let w4 = wt.reshape(W.to_vec()).unwrap();
-    packed(&gpu, (&xa, &xt), (&wa2, &w4), "through a reshape");
+    // A reshaped clone shares the buffer, and so the state: the same shape reuses the packing,
+    // another shape (a 9 x 1 kernel over the same values) is packed on its own.
+    let same = wt.reshape(W.to_vec()).unwrap();
+    packed(&gpu, (&xa, &xt), (&wa2, &same), "through a reshape");
     assert_eq!(gpu.derived_stats().hits, 2);
+    let tall = [16, 8, 9, 1];
+    let tall_cfg = Conv2d { padding: [4, 0, 4, 0], ..Default::default() };
+    let y = gpu
+        .run(|rec| ops::conv2d_with(rec, &xt, &wt.reshape(tall.to_vec())?, None, &tall_cfg, ConvKernel::Packed))
+        .unwrap();
+    let want = reference::conv2d(&xa, &Array::from_f32(tall.to_vec(), &new), None, &tall_cfg);
+    check(&gpu, "conv2d packed", "a 9x1 reshape of the weights", &y, &want, TOL);
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses, s.entries), (2, 3, 2), "the 9x1 view packs on its own: {s:?}");
 
     gpu.clear_derived();
     assert_eq!(gpu.derived_stats().entries, 0);
     packed(&gpu, (&xa, &xt), (&wa2, &wt), "after clear_derived");
-    assert_eq!(gpu.derived_stats().misses, 3);
+    assert_eq!(gpu.derived_stats().misses, 4);
 }
 
 #[test]
@@ -145,13 +155,50 @@ fn graph_forward_after_load_parameters_uses_the_new_weights() {
         let acts = gpu.run(|rec| graph.forward(rec, &xt, &Default::default())).unwrap();
         check(&gpu, "graph conv", case, acts.output(), &reference::conv2d(&xa, w, None, &cfg()), TOL);
     };
-    // Whichever kernel this adapter picks for the conv, loaded weights are what it uses.
+    // Whichever kernel this adapter picks for the conv, loaded weights are what it uses. CPU
+    // adapters pick the packed kernel for it: there the packing is reused, then made again.
+    let packs = gpu.adapter().device_type == "Cpu";
     forward("first pass", &wa);
     forward("second pass", &wa);
+    if packs {
+        let s = gpu.derived_stats();
+        assert_eq!((s.hits, s.misses), (1, 1), "{s:?}");
+    }
     let new = random_vec(&mut r, W.iter().product());
     let file = BTreeMap::from([("conv.weight".to_string(), (W.to_vec(), new.clone()))]);
     graph.load_parameters(&gpu, &file, Path::new("test")).unwrap();
     forward("after load_parameters", &Array::from_f32(W.to_vec(), &new));
+    if packs {
+        let s = gpu.derived_stats();
+        assert_eq!((s.hits, s.misses), (1, 2), "{s:?}");
+    }
+}
+
+#[test]
+fn a_write_recorded_by_another_open_recording_is_never_cached_around() {
+    let _ = gpu_or_skip!();
+    let Some(gpu) = own_gpu() else { return };
+    let mut r = rng(907);
+    let (xa, xt) = random_pair(&gpu, &mut r, &X);
+    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let (ga, gt) = random_pair(&gpu, &mut r, &W);
+    let velocity = Tensor::zeros(&gpu, W.to_vec()).unwrap();
+    let stepped: Vec<f32> = wa.data.iter().zip(&ga.data).map(|(&w, &g)| w as f32 - g as f32).collect();
+    let wb = Array::from_f32(W.to_vec(), &stepped);
+    // Recording A steps the weights but is submitted last; recording B, opened meanwhile,
+    // runs first and so convolves the old weights. Its packing must not outlive it.
+    let mut a = featuremap::Recorder::new(&gpu);
+    ops::sgd_step(&mut a, &wt, &gt, &velocity, 1.0, 0.0, 0.0).unwrap();
+    let mut b = featuremap::Recorder::new(&gpu);
+    let y_old = ops::conv2d_with(&mut b, &xt, &wt, None, &cfg(), ConvKernel::Packed).unwrap();
+    b.submit();
+    a.submit();
+    check(&gpu, "conv2d packed", "before the step runs", &y_old, &reference::conv2d(&xa, &wa, None, &cfg()), TOL);
+    packed(&gpu, (&xa, &xt), (&wb, &wt), "after the step ran");
+    let s = gpu.derived_stats();
+    assert_eq!((s.hits, s.misses), (0, 2), "nothing served across the pending step: {s:?}");
+    packed(&gpu, (&xa, &xt), (&wb, &wt), "once settled");
+    assert_eq!(gpu.derived_stats().hits, 1, "cached again once no write is pending");
 }
 
 #[test]
