@@ -12,13 +12,20 @@ use featuremap::ops::{self, Conv2d, ConvKernel};
 use featuremap::reference::{self, Array};
 use featuremap::{Gpu, Tensor};
 
-use crate::common::{check, random_pair, random_vec, rng, TOL};
-use crate::gpu_or_skip;
+use rand::rngs::StdRng;
 
-/// A GPU of this test's own (after the shared one has said whether tests run at all).
-fn own_gpu() -> Option<Gpu> {
+use crate::common::{check, random_pair, random_vec, rng, TOL};
+
+/// A GPU of this test's own (after the shared one has said whether tests run at all), the
+/// test's seeded generator, and a random input `X` and weights `W` (host and device copies).
+#[allow(clippy::type_complexity)]
+fn setup(seed: u64) -> Option<(Gpu, StdRng, (Array, Tensor), (Array, Tensor))> {
     let _ = crate::common::gpu()?;
-    Some(Gpu::new().expect("a second device on the adapter the shared one found"))
+    let gpu = Gpu::new().expect("a second device on the adapter the shared one found");
+    let mut r = rng(seed);
+    let x = random_pair(&gpu, &mut r, &X);
+    let w = random_pair(&gpu, &mut r, &W);
+    Some((gpu, r, x, w))
 }
 
 const X: [usize; 4] = [2, 8, 6, 5];
@@ -36,11 +43,7 @@ fn packed(gpu: &Gpu, x: (&Array, &Tensor), w: (&Array, &Tensor), case: &str) {
 
 #[test]
 fn packed_weights_are_reused_until_the_weights_are_written() {
-    let _ = gpu_or_skip!();
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(901);
-    let (xa, xt) = random_pair(&gpu, &mut r, &X);
-    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, mut r, (xa, xt), (wa, wt))) = setup(901) else { return };
 
     packed(&gpu, (&xa, &xt), (&wa, &wt), "first pass");
     let s = gpu.derived_stats();
@@ -84,11 +87,7 @@ fn packed_weights_are_reused_until_the_weights_are_written() {
 
 #[test]
 fn a_kernel_that_writes_the_weights_invalidates_their_packing() {
-    let _ = gpu_or_skip!();
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(902);
-    let (xa, xt) = random_pair(&gpu, &mut r, &X);
-    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, mut r, (xa, xt), (wa, wt))) = setup(902) else { return };
     let (ga, gt) = random_pair(&gpu, &mut r, &W);
     let velocity = Tensor::zeros(&gpu, W.to_vec()).unwrap();
     let lr = 0.5f32;
@@ -123,11 +122,7 @@ fn a_kernel_that_writes_the_weights_invalidates_their_packing() {
 
 #[test]
 fn a_recording_dropped_unsubmitted_leaves_no_packing_behind() {
-    let _ = gpu_or_skip!();
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(903);
-    let (xa, xt) = random_pair(&gpu, &mut r, &X);
-    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, _, (xa, xt), (wa, wt))) = setup(903) else { return };
     // `run` drops its recording when the closure fails: the packing never ran.
     let failed: featuremap::Result<()> = gpu.run(|rec| {
         ops::conv2d_with(rec, &xt, &wt, None, &cfg(), ConvKernel::Packed)?;
@@ -142,11 +137,7 @@ fn a_recording_dropped_unsubmitted_leaves_no_packing_behind() {
 
 #[test]
 fn graph_forward_after_load_parameters_uses_the_new_weights() {
-    let _ = gpu_or_skip!();
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(904);
-    let (xa, xt) = random_pair(&gpu, &mut r, &X);
-    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, mut r, (xa, xt), (wa, wt))) = setup(904) else { return };
     let mut b = GraphBuilder::new("x", X[1..].to_vec());
     let x = b.input();
     let y = b.conv2d("conv", x, wt, None, cfg()).unwrap();
@@ -176,11 +167,7 @@ fn graph_forward_after_load_parameters_uses_the_new_weights() {
 
 #[test]
 fn a_write_recorded_by_another_open_recording_is_never_cached_around() {
-    let _ = gpu_or_skip!();
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(907);
-    let (xa, xt) = random_pair(&gpu, &mut r, &X);
-    let (wa, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, mut r, (xa, xt), (wa, wt))) = setup(907) else { return };
     let (ga, gt) = random_pair(&gpu, &mut r, &W);
     let velocity = Tensor::zeros(&gpu, W.to_vec()).unwrap();
     let stepped: Vec<f32> = wa.data.iter().zip(&ga.data).map(|(&w, &g)| w as f32 - g as f32).collect();
@@ -203,11 +190,7 @@ fn a_write_recorded_by_another_open_recording_is_never_cached_around() {
 
 #[test]
 fn repeated_passes_reuse_their_bind_groups_and_compute_the_same() {
-    let _ = gpu_or_skip!();
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(905);
-    let (_, xt) = random_pair(&gpu, &mut r, &X);
-    let (_, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, mut r, (_, xt), (_, wt))) = setup(905) else { return };
     let (_, fc) = random_pair(&gpu, &mut r, &[10, 16]);
     let mut b = GraphBuilder::new("x", X[1..].to_vec());
     let x = b.input();
@@ -238,10 +221,7 @@ fn repeated_passes_reuse_their_bind_groups_and_compute_the_same() {
 #[test]
 fn f16_weight_copies_follow_loaded_and_stepped_weights() {
     let Some(_) = crate::common::f16_gpu() else { return };
-    let Some(gpu) = own_gpu() else { return };
-    let mut r = rng(906);
-    let (_, xt) = random_pair(&gpu, &mut r, &X);
-    let (_, wt) = random_pair(&gpu, &mut r, &W);
+    let Some((gpu, mut r, (_, xt), (_, wt))) = setup(906) else { return };
     let graph_of = |w: Tensor| {
         let mut b = GraphBuilder::new("x", X[1..].to_vec());
         let x = b.input();
