@@ -312,8 +312,9 @@ fn choose_kernel(
 }
 
 /// Milliseconds of one recording of `run` over zero-filled scratch tensors of `shapes` in
-/// `storage` (made on first use into `scratch`, then reused), submitted alone and waited for:
-/// what autotune compares.
+/// `storage` (made on first use into `scratch`, then reused), submitted alone: what autotune
+/// compares (GPU time from timestamps on GPU adapters that have them, else wall time to the
+/// end of the work).
 fn time_on_scratch(
     gpu: &crate::Gpu,
     scratch: &mut Option<Vec<Tensor>>,
@@ -331,9 +332,19 @@ fn time_on_scratch(
         };
         *scratch = Some(shapes.iter().map(|s| zeros(s)).collect::<Result<_>>()?);
     }
+    let tensors = scratch.as_deref().expect("made above");
+    // On a GPU a conv of a few MFLOP runs in microseconds, less than a submit and a wait take,
+    // so wall time would mostly time those: GPU timestamps around each dispatch where the
+    // adapter has them. CPU adapters keep wall time (what their choices were tuned with).
+    let cpu = gpu.adapter().device_type == "Cpu";
+    if !cpu && gpu.features().contains(crate::gpu::TIMESTAMP_QUERY) {
+        let mut r = Recorder::with_timestamps(gpu, 256)?;
+        run(&mut r, tensors)?;
+        return Ok(r.submit_timed()?.iter().map(|(_, ms)| ms).sum());
+    }
     let t0 = std::time::Instant::now();
     let mut r = Recorder::new(gpu);
-    run(&mut r, scratch.as_deref().expect("made above"))?;
+    run(&mut r, tensors)?;
     r.submit();
     gpu.synchronize()?;
     Ok(t0.elapsed().as_secs_f64() * 1e3)

@@ -146,3 +146,25 @@ fn pipelines_are_cached_by_shader_entry_and_overrides() {
     assert_eq!(gpu.pipeline_count(), 2, "other override values are another pipeline");
     gpu.synchronize().unwrap();
 }
+
+/// What `featuremap bench` reads per layer, and autotune on GPU adapters per candidate.
+#[test]
+fn timestamped_recordings_time_each_scope_and_compute_the_same() {
+    let gpu = gpu_or_skip!();
+    if !gpu.features().contains(featuremap::gpu::TIMESTAMP_QUERY) {
+        assert!(featuremap::Recorder::with_timestamps(gpu, 8).is_err());
+        println!("skipped: {} has no TIMESTAMP_QUERY", gpu.adapter().name);
+        return;
+    }
+    let x = Tensor::from_f32(gpu, [1, 1, 2, 2], &[-1.0, 2.0, -3.0, 4.0]).unwrap();
+    let mut rec = featuremap::Recorder::with_timestamps(gpu, 8).unwrap();
+    rec.set_scope("relu");
+    let a = ops::activation(&mut rec, &x, Activation::Relu).unwrap();
+    rec.set_scope("clip");
+    let b = ops::activation(&mut rec, &a, Activation::Clip(0.0, 3.0)).unwrap();
+    let times = rec.submit_timed().unwrap();
+    let names: Vec<&str> = times.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["relu", "clip"]);
+    assert!(times.iter().all(|(_, ms)| ms.is_finite() && *ms >= 0.0), "{times:?}");
+    assert_eq!(b.to_f32(gpu).unwrap(), vec![0.0, 2.0, 0.0, 3.0]);
+}
