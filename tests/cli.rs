@@ -100,6 +100,16 @@ fn bench_model_json() {
         assert!(!v[key].is_null(), "bench JSON lacks {key}: {out}");
     }
     assert_eq!(v["batch"], 2);
+    // The FLOPs are inspect's, per image, times the batch.
+    let per_image: u64 = ok(&["inspect", s(&m), "--json"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["flops"].as_u64().unwrap())
+        .sum();
+    let gflop = v["forward_gflop"].as_f64().unwrap();
+    assert!((gflop - 2.0 * per_image as f64 / 1e9).abs() < 1e-9, "{gflop} against 2 x {per_image}: {out}");
+    assert!(v["forward_gflops_per_second"].as_f64().unwrap() > 0.0);
+    // The last timed forward repeats the one before: every bind group is reused.
+    assert!(v["bind_groups_reused"].as_u64().unwrap() > 0 && v["bind_groups_built"] == 0, "{out}");
 }
 
 #[test]

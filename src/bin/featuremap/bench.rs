@@ -81,6 +81,10 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         Ok(())
     })?;
     let (fm, fmin, fmax) = stats(&fwd);
+    // The model's FLOPs per forward (as `inspect` counts them) over the median time.
+    let gflop =
+        n as f64 * (0..m.graph().nodes().len()).map(|i| crate::inspect::flops(m.graph(), i)).sum::<u64>() as f64 / 1e9;
+    let gflops = gflop / (fm * 1e-3);
     let record_ms = stats(&record_ms[1..]).0; // without the warm-up run, which compiles pipelines
     let f16 = match m.graph().storage() {
         DType::F16 => Some(f16_error(gpu, m.graph(), [n, c, h, w])?),
@@ -118,6 +122,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             "model": model.display().to_string(), "batch": n, "iters": args.iters,
             "forward_ms_median": fm, "forward_ms_min": fmin, "forward_ms_max": fmax,
             "images_per_second": n as f64 / (fm * 1e-3), "record_ms_median": record_ms,
+            "forward_gflop": gflop, "forward_gflops_per_second": gflops,
             "bind_groups_reused": reuse.bind_hits, "bind_groups_built": reuse.bind_misses,
             "derived_weights_reused": reuse.derived_hits, "derived_weights_made": reuse.derived_misses,
         });
@@ -142,7 +147,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         let storage = if f16.is_some() { "f16 storage" } else { "f32" };
         println!("adapter {} ({}), {} batch {n}, {storage}", a.name, a.backend, model.display());
         println!(
-            "forward  median {fm:.1} ms (min {fmin:.1}, max {fmax:.1}) over {} runs; {:.1} images/s",
+            "forward  median {fm:.1} ms (min {fmin:.1}, max {fmax:.1}) over {} runs; {:.1} images/s, {gflop:.2} GFLOP at {gflops:.1} GFLOP/s",
             args.iters,
             n as f64 / (fm * 1e-3)
         );

@@ -38,7 +38,8 @@ fn receptive_fields(g: &Graph) -> Vec<(usize, usize, bool)> {
     rf
 }
 
-fn flops(g: &Graph, i: usize) -> u64 {
+/// FLOPs of node `i` for one image (a multiply-add counts 2), as the table shows them.
+pub fn flops(g: &Graph, i: usize) -> u64 {
     let n = &g.nodes()[i];
     let out: usize = g.item_shape(n.output).iter().product();
     match &n.op {
