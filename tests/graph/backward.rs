@@ -57,6 +57,7 @@ fn weight_fd(gpu: &Gpu, g: &Graph, xa: &Array, sa: &Array, w: &Tensor, i: usize,
         let mut v = orig.clone();
         v[i] += delta;
         gpu.queue().write_buffer(w.buffer(), 0, bytemuck::cast_slice(&v));
+        w.mark_written(); // as Tensor::buffer asks of direct writes
         let vals = reference::graph_forward(g, gpu, xa, &[]).unwrap();
         vals[g.output().index()].data.iter().zip(&sa.data).map(|(a, b)| a * b).sum::<f64>()
     };
@@ -66,6 +67,7 @@ fn weight_fd(gpu: &Gpu, g: &Graph, xa: &Array, sa: &Array, w: &Tensor, i: usize,
     let d = (vp as f64) - (vm as f64);
     let fd = (loss(h) - loss(-h)) / d;
     gpu.queue().write_buffer(w.buffer(), 0, bytemuck::cast_slice(&orig));
+    w.mark_written();
     fd
 }
 
