@@ -127,7 +127,7 @@ fn table(gpu: &Gpu) {
             for &kernel in &kernels {
                 let applies = match pass {
                     "forward" => ConvKernel::forward_kernels(w_shape[1]).contains(&kernel),
-                    "input" => ops::input_grad_kernels(&cfg, [k, k], w_shape[0] / cfg.groups).contains(&kernel),
+                    "input" => ops::input_grad_kernels(&cfg, w_shape).contains(&kernel),
                     _ => matches!(kernel, ConvKernel::Tiled | ConvKernel::Direct),
                 };
                 if !applies {

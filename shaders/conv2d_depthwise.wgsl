@@ -7,10 +7,13 @@
 // values and one weight feed 8 FMAs. conv2d_direct's 16 x 16 block would spend 15 of every 16
 // rows on clamped channels here, and the tiled kernel most of its tile.
 //
-// Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl; the split-K,
-// weight-stride and output-stride fields are unused):
-// `p_len` is the number of output planes N * C_out. The epilogue adds the bias and the
-// residual `res` (with `has_residual`) and applies the activation.
+// Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl; the split-K and
+// output-stride fields are unused): `p_len` is the number of output planes N * C_out. The
+// epilogue adds the bias and the residual `res` (with `has_residual`) and applies the
+// activation. The weights are read through the strides, tap (ky, kx) of output channel oc at
+// w_base + (oc / cout_g) * w_group + (oc % cout_g) * w_out + ky * w_ky + kx * w_kx, so that
+// with flipped strides the same kernel computes the input gradient of a stride-1 depthwise
+// conv (a depthwise conv of dy with the flipped taps; src/ops/conv2d.rs).
 //
 // Storage: x, the weights and res are arrays of `Store`, y of `Out`: f32 here, f16 in the f16
 // variant (Shader::with_storage). Sums are f32; bias stays f32.
@@ -27,6 +30,11 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<Out>;
 @group(0) @binding(5) var<storage, read> res: array<Store>;
+
+// Where the taps of output channel `oc` start (tap (0, 0)), through the weight strides.
+fn first_tap(oc: u32) -> i32 {
+    return p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
+}
 
 // Window corners of pixels q0 .. q0 + 3 of a plane (past the plane's end: the last pixel;
 // never stored).
@@ -71,14 +79,14 @@ fn conv2d_depthwise(
     let base = (b * p.cin + oc / p.cout_g) * p.h * p.w;
     let c0 = corners(q0);
     let c1 = corners(q0 + 4u);
-    let w0 = oc * p.kh * p.kw;
+    let w0 = first_tap(oc);
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     for (var ky = 0u; ky < p.kh; ky++) {
         let dy = i32(ky * p.dil_h);
         for (var kx = 0u; kx < p.kw; kx++) {
             let dx = i32(kx * p.dil_w);
-            let a = vec4<f32>(f32(wt[w0 + ky * p.kw + kx]));
+            let a = vec4<f32>(f32(wt[u32(w0 + i32(ky) * p.w_ky + i32(kx) * p.w_kx)]));
             acc0 = fma(a, gather4(vec4<u32>(base), c0[0], c0[1], dy, dx), acc0);
             acc1 = fma(a, gather4(vec4<u32>(base), c1[0], c1[1], dy, dx), acc1);
         }
@@ -117,7 +125,7 @@ fn conv2d_depthwise_rows3(
     let oc = plane % p.cout;
     let base = (b * p.cin + oc / p.cout_g) * p.h * p.w;
     let ix0 = i32(ox0) - i32(p.pad_left);
-    let w0 = oc * p.kh * 3u;
+    let w0 = first_tap(oc);
     var acc0 = vec4<f32>(0.0);
     var acc1 = vec4<f32>(0.0);
     for (var ky = 0u; ky < p.kh; ky++) {
@@ -130,9 +138,10 @@ fn conv2d_depthwise_rows3(
         let a = load4(r, ix0);
         let c = load4(r, ix0 + 4);
         let e = load4(r, ix0 + 8);
-        let k0 = vec4<f32>(f32(wt[w0 + ky * 3u]));
-        let k1 = vec4<f32>(f32(wt[w0 + ky * 3u + 1u]));
-        let k2 = vec4<f32>(f32(wt[w0 + ky * 3u + 2u]));
+        let wr = w0 + i32(ky) * p.w_ky;
+        let k0 = vec4<f32>(f32(wt[u32(wr)]));
+        let k1 = vec4<f32>(f32(wt[u32(wr + p.w_kx)]));
+        let k2 = vec4<f32>(f32(wt[u32(wr + 2 * p.w_kx)]));
         acc0 = fma(k0, a, acc0);
         acc0 = fma(k1, vec4<f32>(a.yzw, c.x), acc0);
         acc0 = fma(k2, vec4<f32>(a.zw, c.xy), acc0);

@@ -192,7 +192,8 @@ pub enum ConvKernel {
     /// CPU adapters such as lavapipe run fastest, where every load is a per-lane gather and
     /// workgroup memory only adds loads and barriers.
     Direct,
-    /// Depthwise convolutions only (one input channel per group; forward): 8 pixels of one
+    /// Depthwise convolutions only (one input channel per group; forwards, and the input
+    /// gradients of stride-1 depthwise convs without a channel multiplier): 8 pixels of one
     /// channel per invocation, straight from the buffers (`shaders/conv2d_depthwise.wgsl`).
     Depthwise,
     /// The direct kernel's register blocks over operands first packed into vec4s of 4
@@ -644,17 +645,9 @@ fn conv2d_epilogue(
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Depthwise {
-        let p = DirectParams { p_len: u("N*C_out", n * cout)?, ..base };
-        // One invocation per 8 pixels of a plane (TN in the shader); for 3-wide taps at column
-        // stride and dilation 1, per 8 pixels of a row, which share their input values.
-        let rows3 = kw == 3 && cfg.stride[1] == 1 && cfg.dilation[1] == 1;
-        let (entry, blocks) = if rows3 {
-            ("conv2d_depthwise_rows3", (n * cout * oh) as u64 * ow.div_ceil(8) as u64)
-        } else {
-            ("conv2d_depthwise", (n * cout) as u64 * (oh * ow).div_ceil(8) as u64)
-        };
-        let wg = direct_workgroup(blocks as usize);
-        rec.dispatch(&shader, entry, &[("WG", wg as f64)], &p, &[x, w, bias_buf, &y, res_buf], grid_1d(blocks, wg))?;
+        let p =
+            DirectParams { p_len: u("N*C_out", n * cout)?, w_strides: weight_strides(cout_g, cin_g, [kh, kw]), ..base };
+        dispatch_depthwise(rec, &shader, p, [x, w, bias_buf, &y, res_buf])?;
         return Ok(y);
     }
     let t = match tile {
@@ -830,6 +823,23 @@ pub fn conv2d_tiled(
     tile: TileShape,
 ) -> Result<Tensor> {
     conv2d_epilogue(rec, x, w, bias, None, cfg, Some(ConvKernel::Tiled), Some(tile))
+}
+
+/// Records conv2d_depthwise over the planes of `p` (`p_len` = N * C_out of its geometry) with
+/// `tensors` bound as x, weights, bias, y, residual: one invocation per 8 pixels of a plane (TN
+/// in the shader); for 3-wide taps at column stride and dilation 1, per 8 pixels of a row,
+/// which share their input values.
+fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
+    let g = p.geo;
+    let planes = p.p_len as u64;
+    let rows3 = g.kw == 3 && g.stride_w == 1 && g.dil_w == 1;
+    let (entry, blocks) = if rows3 {
+        ("conv2d_depthwise_rows3", planes * g.oh as u64 * g.ow.div_ceil(8) as u64)
+    } else {
+        ("conv2d_depthwise", planes * (g.oh * g.ow).div_ceil(8) as u64)
+    };
+    let wg = direct_workgroup(blocks as usize);
+    rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))
 }
 
 /// `y` in the storage dtype: an f32 result of a split f16 conv is converted (and its buffer
@@ -1140,19 +1150,31 @@ fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
     cfg.dilation == [1, 1]
 }
 
-/// The kernels that compute the input gradient of a conv with `cfg`, a `k` kernel and `cout_g`
-/// output channels per group: the tiled one always; the direct one at dilation 1 (any stride,
-/// by phases); the packed one at stride and dilation 1, padding under the kernel size and more
-/// than one output channel per group.
-pub fn input_grad_kernels(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> Vec<ConvKernel> {
+/// The kernels that compute the input gradient of a conv with `cfg` and weights of shape `w`
+/// (`[C_out, C_in/groups, KH, KW]`): the tiled one always; the direct one at dilation 1 (any
+/// stride, by phases); the packed one at stride and dilation 1, padding under the kernel size
+/// and more than one output channel per group; the depthwise one at stride 1 with one input
+/// and one output channel per group.
+pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
+    let ([cout, cin_g, kh, kw], groups) = (w, cfg.groups.max(1));
     let mut kernels = vec![ConvKernel::Tiled];
     if direct_input_grad_applies(cfg) {
         kernels.push(ConvKernel::Direct);
     }
-    if packed_input_grad_applies(cfg, k, cout_g) {
+    if packed_input_grad_applies(cfg, [kh, kw], cout / groups) {
         kernels.push(ConvKernel::Packed);
     }
+    if depthwise_input_grad_applies(cfg, [cin_g, cout / groups]) {
+        kernels.push(ConvKernel::Depthwise);
+    }
     kernels
+}
+
+/// Whether [`ConvKernel::Depthwise`] computes the input gradient of a conv with `cfg` and
+/// `[cin_g, cout_g]` channels per group: one of each (a depthwise conv without a channel
+/// multiplier, whose gradient is again one) at stride 1 (any dilation and padding).
+fn depthwise_input_grad_applies(cfg: &Conv2d, [cin_g, cout_g]: [usize; 2]) -> bool {
+    cin_g == 1 && cout_g == 1 && cfg.stride == [1, 1]
 }
 
 /// Whether [`ConvKernel::Packed`] computes the input gradient of a conv with `cfg` and a
@@ -1221,7 +1243,8 @@ pub fn conv2d_backward_input(
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
     let (k, cout_g) = ([w.dims()[2], w.dims()[3]], w.dims()[0] / cfg.groups);
-    let candidates: Vec<ConvKernel> = input_grad_kernels(cfg, k, cout_g)
+    let w4 = [w.dims()[0], w.dims()[1], k[0], k[1]];
+    let candidates: Vec<ConvKernel> = input_grad_kernels(cfg, w4)
         .into_iter()
         .filter(|&c| {
             let sizes = [w.dims()[1], cout_g, k[0] * k[1]];
@@ -1246,8 +1269,9 @@ pub fn conv2d_backward_input(
 }
 
 /// [`conv2d_backward_input`] with the kernel chosen by the caller; [`ConvKernel::Direct`]
-/// applies to dilation 1 (any stride, by phases), [`ConvKernel::Packed`] where
-/// [`input_grad_kernels`] lists it (an Error elsewhere), the tiled kernel runs everything.
+/// applies to dilation 1 (any stride, by phases), [`ConvKernel::Packed`] and
+/// [`ConvKernel::Depthwise`] where [`input_grad_kernels`] lists them (an Error elsewhere), the
+/// tiled kernel runs everything.
 pub fn conv2d_backward_input_with(
     rec: &mut Recorder,
     dy: &Tensor,
@@ -1258,9 +1282,6 @@ pub fn conv2d_backward_input_with(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_input";
     w.expect_dtype(op, DType::F32)?;
-    if kernel == ConvKernel::Depthwise {
-        return Err(Error::arg(op, "the depthwise kernel computes forward passes only"));
-    }
     let (mut params, _) = backward_params(op, x_shape, w.dims(), dy, cfg)?;
     let [n, _, h, wd] = [x_shape[0], x_shape[1], x_shape[2], x_shape[3]];
     let cin_g = params.geo.cin_g as usize;
@@ -1289,6 +1310,32 @@ pub fn conv2d_backward_input_with(
         let tensors = [&dyp, &wp, &wp, &dx, dy];
         dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
         rec.recycle(dyp);
+        return Ok(dx);
+    }
+    if kernel == ConvKernel::Depthwise {
+        let g = params.geo;
+        if !depthwise_input_grad_applies(cfg, [cin_g, g.cout_g as usize]) {
+            return Err(Error::arg(
+                op,
+                "the depthwise kernel computes input gradients at stride 1 with one input and one output channel per group",
+            ));
+        }
+        // A depthwise conv of dy with the flipped taps, dy read with d * (k - 1) - padding
+        // before it (negative: an offset, as two's complement); what runs past it is zero.
+        let before = |d: usize, k: usize, pad: usize| ((d * (k - 1)) as i64 - pad as i64) as u32;
+        let geo = ConvGeometry {
+            pad_top: before(cfg.dilation[0], kh, cfg.padding[0]),
+            pad_left: before(cfg.dilation[1], kw, cfg.padding[1]),
+            ..input_grad_geometry(g)
+        };
+        let p = DirectParams {
+            p_len: to_u32(op, "N*C_in", n * g.cin as usize)?,
+            w_strides: flipped_weight_strides([1, 1], [kh, kw], [1, 1], [0, 0], [kh, kw]),
+            ..dense_params(geo, 0)
+        };
+        let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+        // No bias, residual or activation: the weights and dy stand in for their bindings.
+        dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, [dy, w, w, &dx, dy])?;
         return Ok(dx);
     }
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;

@@ -25,8 +25,10 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name:
     // Every kernel that applies on every case, whichever the adapter would pick (Direct falls
     // back to the tiled kernel where it does not apply).
     let mut kernels = vec![ConvKernel::Tiled, ConvKernel::Direct];
-    if ops::input_grad_kernels(&cfg, k, w_shape[0] / cfg.groups).contains(&ConvKernel::Packed) {
-        kernels.push(ConvKernel::Packed);
+    for extra in [ConvKernel::Packed, ConvKernel::Depthwise] {
+        if ops::input_grad_kernels(&cfg, w_shape).contains(&extra) {
+            kernels.push(extra);
+        }
     }
     for kernel in kernels {
         let dx = gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dyt, &wt, &x, &cfg, kernel)).unwrap();
@@ -372,4 +374,34 @@ fn strided_input_gradients_by_phase() {
         Conv2d { stride: [3, 3], padding: [1; 4], ..Default::default() },
         "input smaller than stride",
     );
+}
+
+/// The depthwise kernel's input gradient (stride 1, one channel in and out per group) on both
+/// of its entries: 3-wide taps at column dilation 1 (the row entry) and the others; dilation,
+/// one-sided padding, padding beyond the kernel's reach (dy read from an offset), batch 2.
+#[test]
+fn depthwise_input_gradients() {
+    let dw = |groups, k: [usize; 2], padding, dilation| Conv2d { groups, padding, dilation, ..Default::default() };
+    case(290, [2, 5, 9, 10], 5, [3, 3], dw(5, [3, 3], [1; 4], [1, 1]), "dw 3x3 rows");
+    case(291, [1, 6, 11, 9], 6, [3, 3], dw(6, [3, 3], [2, 0, 1, 2], [2, 2]), "dw 3x3 dilation 2 one-sided");
+    case(292, [1, 4, 8, 13], 4, [5, 5], dw(4, [5, 5], [2, 2, 2, 2], [1, 1]), "dw 5x5");
+    case(293, [2, 3, 7, 7], 3, [1, 3], dw(3, [1, 3], [0, 3, 0, 3], [1, 1]), "dw 1x3 padding 3 > reach 2");
+    case(294, [1, 9, 12, 5], 9, [3, 1], dw(9, [3, 1], [1, 0, 1, 0], [3, 1]), "dw 3x1 dilation 3");
+}
+
+#[test]
+fn the_depthwise_kernel_refuses_gradients_it_does_not_compute() {
+    let gpu = gpu_or_skip!();
+    for (x, cout, cfg) in [
+        ([1, 4, 8, 8], 4, Conv2d { groups: 4, stride: [2, 2], padding: [1; 4], ..Default::default() }),
+        ([1, 4, 8, 8], 8, Conv2d { groups: 4, padding: [1; 4], ..Default::default() }),
+    ] {
+        let w_shape = [cout, 1, 3, 3];
+        assert!(!ops::input_grad_kernels(&cfg, w_shape).contains(&ConvKernel::Depthwise));
+        let w = Tensor::zeros(gpu, w_shape.to_vec()).unwrap();
+        let dy = Tensor::zeros(gpu, cfg.output_shape(&x, &w_shape).unwrap().to_vec()).unwrap();
+        let err =
+            gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dy, &w, &x, &cfg, ConvKernel::Depthwise)).unwrap_err();
+        assert!(err.to_string().contains("depthwise"), "{err}");
+    }
 }
