@@ -7,13 +7,14 @@
 // values and one weight feed 8 FMAs. conv2d_direct's 16 x 16 block would spend 15 of every 16
 // rows on clamped channels here, and the tiled kernel most of its tile.
 //
-// Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl; the split-K and
-// output-stride fields are unused): `p_len` is the number of output planes N * C_out. The
+// Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl; the split-K
+// fields are unused): `p_len` is the number of output planes N * C_out. The
 // epilogue adds the bias and the residual `res` (with `has_residual`) and applies the
 // activation. The weights are read through the strides, tap (ky, kx) of output channel oc at
 // w_base + (oc / cout_g) * w_group + (oc % cout_g) * w_out + ky * w_ky + kx * w_kx, so that
-// with flipped strides the same kernel computes the input gradient of a stride-1 depthwise
-// conv (a depthwise conv of dy with the flipped taps; src/ops/conv2d.rs).
+// with flipped strides the same kernel computes the input gradient of a depthwise conv (a
+// depthwise conv of dy with the flipped taps; at larger strides one per phase, written to a
+// strided output as conv2d_direct does; src/ops/conv2d.rs).
 //
 // Storage: x, the weights and res are arrays of `Store`, y of `Out`: f32 here, f16 in the f16
 // variant (Shader::with_storage). Sums are f32; bias stays f32.
@@ -50,58 +51,113 @@ fn corners(q0: u32) -> array<vec4<i32>, 2> {
 // (`left` of them inside the plane).
 fn store4(at: u32, left: u32, bv: f32, v: vec4<f32>) {
     for (var j = 0u; j < min(left, 4u); j++) {
-        var r = v[j] + bv;
-        if (p.has_residual != 0u) {
-            r += f32(res[at + j]);
-        }
-        y[at + j] = Out(activate(r, p.act, p.act_a, p.act_b));
+        store1(at + j, v[j] + bv);
     }
 }
 
-// One invocation per 8 pixels of an output plane, numbered flat with the pixel blocks fastest
-// over workgroups x (folded into y past 65535).
-@compute @workgroup_size(WG)
-fn conv2d_depthwise(
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {
-    let ohw = p.oh * p.ow;
-    let blocks = (ohw + TN - 1u) / TN;
-    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
-    let plane = blk / blocks;
-    if (plane >= p.p_len) {
-        return;
+// store4 for one phase of a strided input gradient: pixel (u, v) of this dispatch's oh x ow
+// plane goes to row out_ry + out_sy * u, column out_rx + out_sx * v of an out_h x out_w plane.
+fn store4_phase(plane: u32, q: u32, left: u32, bv: f32, v: vec4<f32>) {
+    for (var j = 0u; j < min(left, 4u); j++) {
+        let qj = q + j;
+        store1((plane * p.out_h + p.out_ry + p.out_sy * (qj / p.ow)) * p.out_w + p.out_rx + p.out_sx * (qj % p.ow), v[j] + bv);
     }
-    let q0 = (blk % blocks) * TN;
+}
+
+// Adds the residual to `r`, applies the activation and stores it at `at`.
+fn store1(at: u32, r: f32) {
+    var s = r;
+    if (p.has_residual != 0u) {
+        s += f32(res[at]);
+    }
+    y[at] = Out(activate(s, p.act, p.act_a, p.act_b));
+}
+
+// The output plane and first pixel of this invocation's 8 (one invocation per 8 pixels of a
+// plane, numbered flat with the pixel blocks fastest over workgroups x, folded into y past
+// 65535); a plane past the last when it has none.
+fn locate(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
+    let blocks = (p.oh * p.ow + TN - 1u) / TN;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    return vec2<u32>(blk / blocks, (blk % blocks) * TN);
+}
+
+// The 8 sums of pixels q0 .. q0 + 7 of output plane `plane` over every tap.
+struct Block {
+    a0: vec4<f32>,
+    a1: vec4<f32>,
+}
+
+fn taps(plane: u32, q0: u32) -> Block {
     let b = plane / p.cout;
     let oc = plane % p.cout;
     let base = (b * p.cin + oc / p.cout_g) * p.h * p.w;
     let c0 = corners(q0);
     let c1 = corners(q0 + 4u);
     let w0 = first_tap(oc);
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
+    var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0));
     for (var ky = 0u; ky < p.kh; ky++) {
         let dy = i32(ky * p.dil_h);
         for (var kx = 0u; kx < p.kw; kx++) {
             let dx = i32(kx * p.dil_w);
             let a = vec4<f32>(f32(wt[u32(w0 + i32(ky) * p.w_ky + i32(kx) * p.w_kx)]));
-            acc0 = fma(a, gather4(vec4<u32>(base), c0[0], c0[1], dy, dx), acc0);
-            acc1 = fma(a, gather4(vec4<u32>(base), c1[0], c1[1], dy, dx), acc1);
+            acc.a0 = fma(a, gather4(vec4<u32>(base), c0[0], c0[1], dy, dx), acc.a0);
+            acc.a1 = fma(a, gather4(vec4<u32>(base), c1[0], c1[1], dy, dx), acc.a1);
         }
     }
+    return acc;
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_depthwise(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let loc = locate(lid, wid, nwg);
+    let plane = loc.x;
+    let q0 = loc.y;
+    if (plane >= p.p_len) {
+        return;
+    }
+    let acc = taps(plane, q0);
     var bv = 0.0;
     if (p.has_bias != 0u) {
-        bv = bias[oc];
+        bv = bias[plane % p.cout];
     }
+    let ohw = p.oh * p.ow;
     let at = plane * ohw + q0;
-    store4(at, ohw - q0, bv, acc0);
+    store4(at, ohw - q0, bv, acc.a0);
     if (q0 + 4u < ohw) {
-        store4(at + 4u, ohw - q0 - 4u, bv, acc1);
+        store4(at + 4u, ohw - q0 - 4u, bv, acc.a1);
     }
 }
 
+// conv2d_depthwise for one phase of a strided input gradient, its pixels stored strided
+// (store4_phase).
+@compute @workgroup_size(WG)
+fn conv2d_depthwise_phase(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let loc = locate(lid, wid, nwg);
+    let plane = loc.x;
+    let q0 = loc.y;
+    if (plane >= p.p_len) {
+        return;
+    }
+    let acc = taps(plane, q0);
+    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[plane % p.cout];
+    }
+    let ohw = p.oh * p.ow;
+    store4_phase(plane, q0, ohw - q0, bv, acc.a0);
+    if (q0 + 4u < ohw) {
+        store4_phase(plane, q0 + 4u, ohw - q0 - 4u, bv, acc.a1);
+    }
+}
 // The common case of 3-wide taps at column stride 1 and dilation 1 (MobileNet's stride-1
 // depthwise layers): each invocation computes 8 consecutive pixels of one output row, loading
 // the 10 input values under them (as 12) once per kernel row instead of 8 per tap (36 gathers

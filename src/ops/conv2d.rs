@@ -193,7 +193,7 @@ pub enum ConvKernel {
     /// workgroup memory only adds loads and barriers.
     Direct,
     /// Depthwise convolutions only (one input channel per group; forwards, and the input
-    /// gradients of stride-1 depthwise convs without a channel multiplier): 8 pixels of one
+    /// gradients of depthwise convs without a channel multiplier): 8 pixels of one
     /// channel per invocation, straight from the buffers (`shaders/conv2d_depthwise.wgsl`).
     Depthwise,
     /// The direct kernel's register blocks over operands first packed into vec4s of 4
@@ -828,12 +828,16 @@ pub fn conv2d_tiled(
 /// Records conv2d_depthwise over the planes of `p` (`p_len` = N * C_out of its geometry) with
 /// `tensors` bound as x, weights, bias, y, residual: one invocation per 8 pixels of a plane (TN
 /// in the shader); for 3-wide taps at column stride and dilation 1, per 8 pixels of a row,
-/// which share their input values.
+/// which share their input values; for one phase of a strided input gradient (`p.out_sy` or
+/// `p.out_sx` above 1), the entry that stores strided.
 fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
     let planes = p.p_len as u64;
-    let rows3 = g.kw == 3 && g.stride_w == 1 && g.dil_w == 1;
-    let (entry, blocks) = if rows3 {
+    let phase = p.out_sy > 1 || p.out_sx > 1;
+    let rows3 = g.kw == 3 && g.stride_w == 1 && g.dil_w == 1 && !phase;
+    let (entry, blocks) = if phase {
+        ("conv2d_depthwise_phase", planes * (g.oh * g.ow).div_ceil(8) as u64)
+    } else if rows3 {
         ("conv2d_depthwise_rows3", planes * g.oh as u64 * g.ow.div_ceil(8) as u64)
     } else {
         ("conv2d_depthwise", planes * (g.oh * g.ow).div_ceil(8) as u64)
@@ -1153,8 +1157,8 @@ fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
 /// The kernels that compute the input gradient of a conv with `cfg` and weights of shape `w`
 /// (`[C_out, C_in/groups, KH, KW]`): the tiled one always; the direct one at dilation 1 (any
 /// stride, by phases); the packed one at stride and dilation 1, padding under the kernel size
-/// and more than one output channel per group; the depthwise one at stride 1 with one input
-/// and one output channel per group.
+/// and more than one output channel per group; the depthwise one with one input and one
+/// output channel per group, at stride 1 or dilation 1.
 pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
     let ([cout, cin_g, kh, kw], groups) = (w, cfg.groups.max(1));
     let mut kernels = vec![ConvKernel::Tiled];
@@ -1172,9 +1176,10 @@ pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
 
 /// Whether [`ConvKernel::Depthwise`] computes the input gradient of a conv with `cfg` and
 /// `[cin_g, cout_g]` channels per group: one of each (a depthwise conv without a channel
-/// multiplier, whose gradient is again one) at stride 1 (any dilation and padding).
+/// multiplier, whose gradient is again one), at stride 1 (any dilation and padding) or at
+/// dilation 1 (any stride, by phases).
 fn depthwise_input_grad_applies(cfg: &Conv2d, [cin_g, cout_g]: [usize; 2]) -> bool {
-    cin_g == 1 && cout_g == 1 && cfg.stride == [1, 1]
+    cin_g == 1 && cout_g == 1 && (cfg.stride == [1, 1] || cfg.dilation == [1, 1])
 }
 
 /// Whether [`ConvKernel::Packed`] computes the input gradient of a conv with `cfg` and a
@@ -1317,25 +1322,58 @@ pub fn conv2d_backward_input_with(
         if !depthwise_input_grad_applies(cfg, [cin_g, g.cout_g as usize]) {
             return Err(Error::arg(
                 op,
-                "the depthwise kernel computes input gradients at stride 1 with one input and one output channel per group",
+                "the depthwise kernel computes input gradients of convs with one input and one output channel per group, at stride 1 or dilation 1",
             ));
         }
-        // A depthwise conv of dy with the flipped taps, dy read with d * (k - 1) - padding
-        // before it (negative: an offset, as two's complement); what runs past it is zero.
-        let before = |d: usize, k: usize, pad: usize| ((d * (k - 1)) as i64 - pad as i64) as u32;
-        let geo = ConvGeometry {
-            pad_top: before(cfg.dilation[0], kh, cfg.padding[0]),
-            pad_left: before(cfg.dilation[1], kw, cfg.padding[1]),
-            ..input_grad_geometry(g)
-        };
-        let p = DirectParams {
-            p_len: to_u32(op, "N*C_in", n * g.cin as usize)?,
-            w_strides: flipped_weight_strides([1, 1], [kh, kw], [1, 1], [0, 0], [kh, kw]),
-            ..dense_params(geo, 0)
-        };
+        let planes = to_u32(op, "N*C_in", n * g.cin as usize)?;
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
         // No bias, residual or activation: the weights and dy stand in for their bindings.
-        dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, [dy, w, w, &dx, dy])?;
+        let tensors = [dy, w, w, &dx, dy];
+        if cfg.stride == [1, 1] {
+            // A depthwise conv of dy with the flipped taps, dy read with d * (k - 1) - padding
+            // before it (negative: an offset, as two's complement); what runs past it is zero.
+            let before = |d: usize, k: usize, pad: usize| ((d * (k - 1)) as i64 - pad as i64) as u32;
+            let geo = ConvGeometry {
+                pad_top: before(cfg.dilation[0], kh, cfg.padding[0]),
+                pad_left: before(cfg.dilation[1], kw, cfg.padding[1]),
+                ..input_grad_geometry(g)
+            };
+            let p = DirectParams {
+                p_len: planes,
+                w_strides: flipped_weight_strides([1, 1], [kh, kw], [1, 1], [0, 0], [kh, kw]),
+                ..dense_params(geo, 0)
+            };
+            dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, tensors)?;
+            return Ok(dx);
+        }
+        // Strided: one such conv per phase, as the direct kernel does (input_grad_phases).
+        for [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] in input_grad_phases(cfg, [h, wd], [kh, kw]) {
+            if uh * vw == 0 {
+                continue; // a residue with no pixels in dx
+            }
+            let geo = ConvGeometry {
+                oh: uh as u32,
+                ow: vw as u32,
+                kh: if jx == 0 { 0 } else { jy as u32 },
+                kw: if jy == 0 { 0 } else { jx as u32 },
+                pad_top: pad_y as u32,
+                pad_left: pad_x as u32,
+                ..input_grad_geometry(g)
+            };
+            let p = DirectParams {
+                geo,
+                p_len: planes,
+                w_strides: flipped_weight_strides([1, 1], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]),
+                out_h: g.h,
+                out_w: g.w,
+                out_sy: cfg.stride[0] as u32,
+                out_sx: cfg.stride[1] as u32,
+                out_ry: ry as u32,
+                out_rx: rx as u32,
+                ..Zeroable::zeroed()
+            };
+            dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, tensors)?;
+        }
         return Ok(dx);
     }
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;

@@ -387,13 +387,19 @@ fn depthwise_input_gradients() {
     case(292, [1, 4, 8, 13], 4, [5, 5], dw(4, [2, 2, 2, 2], [1, 1]), "dw 5x5");
     case(293, [2, 3, 7, 7], 3, [1, 3], dw(3, [0, 3, 0, 3], [1, 1]), "dw 1x3 padding 3 > reach 2");
     case(294, [1, 9, 12, 5], 9, [3, 1], dw(9, [1, 0, 1, 0], [3, 1]), "dw 3x1 dilation 3");
+    // Strided, by phases: MobileNet's 3x3 s2, EfficientNet's 5x5 s2 (phases of 3 and 2 taps:
+    // both entries), stride 3 over odd sizes with one-sided padding.
+    let strided = |groups, stride, padding| Conv2d { groups, stride, padding, ..Default::default() };
+    case(295, [2, 4, 11, 10], 4, [3, 3], strided(4, [2, 2], [1; 4]), "dw 3x3 s2");
+    case(296, [1, 3, 13, 12], 3, [5, 5], strided(3, [2, 2], [2; 4]), "dw 5x5 s2");
+    case(297, [1, 5, 10, 7], 5, [3, 2], strided(5, [3, 2], [0, 1, 2, 0]), "dw 3x2 s3x2 one-sided");
 }
 
 #[test]
 fn the_depthwise_kernel_refuses_gradients_it_does_not_compute() {
     let gpu = gpu_or_skip!();
     for (x, cout, cfg) in [
-        ([1, 4, 8, 8], 4, Conv2d { groups: 4, stride: [2, 2], padding: [1; 4], ..Default::default() }),
+        ([1, 4, 9, 9], 4, Conv2d { groups: 4, stride: [2, 2], dilation: [2, 2], ..Default::default() }),
         ([1, 4, 8, 8], 8, Conv2d { groups: 4, padding: [1; 4], ..Default::default() }),
     ] {
         let w_shape = [cout, 1, 3, 3];
