@@ -1348,9 +1348,6 @@ pub fn conv2d_backward_input_with(
         }
         // Strided: one such conv per phase, as the direct kernel does (input_grad_phases).
         for [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] in input_grad_phases(cfg, [h, wd], [kh, kw]) {
-            if uh * vw == 0 {
-                continue; // a residue with no pixels in dx
-            }
             let geo = ConvGeometry {
                 oh: uh as u32,
                 ow: vw as u32,

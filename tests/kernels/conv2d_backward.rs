@@ -387,12 +387,15 @@ fn depthwise_input_gradients() {
     case(292, [1, 4, 8, 13], 4, [5, 5], dw(4, [2, 2, 2, 2], [1, 1]), "dw 5x5");
     case(293, [2, 3, 7, 7], 3, [1, 3], dw(3, [0, 3, 0, 3], [1, 1]), "dw 1x3 padding 3 > reach 2");
     case(294, [1, 9, 12, 5], 9, [3, 1], dw(9, [1, 0, 1, 0], [3, 1]), "dw 3x1 dilation 3");
-    // Strided, by phases: MobileNet's 3x3 s2, EfficientNet's 5x5 s2 (phases of 3 and 2 taps:
-    // both entries), stride 3 over odd sizes with one-sided padding.
+    // Strided, by phases: MobileNet's 3x3 s2, EfficientNet's 5x5 s2 (phases of 3 and 2 taps),
+    // stride 3 over odd sizes with one-sided padding, phases no tap reaches (stride above the
+    // kernel), a stride in one direction only with padding beyond the kernel's reach.
     let strided = |groups, stride, padding| Conv2d { groups, stride, padding, ..Default::default() };
     case(295, [2, 4, 11, 10], 4, [3, 3], strided(4, [2, 2], [1; 4]), "dw 3x3 s2");
     case(296, [1, 3, 13, 12], 3, [5, 5], strided(3, [2, 2], [2; 4]), "dw 5x5 s2");
     case(297, [1, 5, 10, 7], 5, [3, 2], strided(5, [3, 2], [0, 1, 2, 0]), "dw 3x2 s3x2 one-sided");
+    case(298, [1, 3, 11, 13], 3, [2, 2], strided(3, [3, 4], [0; 4]), "dw 2x2 s3x4: taps miss phases");
+    case(299, [2, 2, 9, 8], 2, [3, 3], strided(2, [2, 1], [3, 1, 3, 1]), "dw 3x3 s2x1 padding 3");
 }
 
 #[test]
