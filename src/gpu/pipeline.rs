@@ -33,39 +33,67 @@ impl PipelineKey {
 /// A shader variant: registry name, f16 storage, f32 output.
 type VariantKey = (&'static str, bool, bool);
 
+/// Per entry point, the bindings it writes ([`written_bindings`]).
+type EntryWrites = Arc<HashMap<String, u64>>;
+
 /// A compiled pipeline and which of its bindings it may write.
 #[derive(Clone)]
 pub(crate) struct Kernel {
     pub(crate) pipeline: Arc<wgpu::ComputePipeline>,
-    /// Bit `b` is set when binding `b` is declared `var<storage, read_write>`.
+    /// Bit `b` is set when the entry point writes binding `b` ([`written_bindings`]).
     pub(crate) writes: u64,
 }
 
 #[derive(Default)]
 pub(crate) struct PipelineCache {
-    /// Per shader variant: the module and [`writable_bindings`] of its source.
-    modules: Mutex<HashMap<VariantKey, (wgpu::ShaderModule, u64)>>,
+    /// Per shader variant: the module and [`written_bindings`] of its source.
+    modules: Mutex<HashMap<VariantKey, (wgpu::ShaderModule, EntryWrites)>>,
     pipelines: Mutex<HashMap<PipelineKey, Kernel>>,
 }
 
-/// The bindings of group 0 that `source` declares writable (`var<storage, read_write>`), as a
-/// bit mask. The recorder bumps the generation of every tensor bound there, so caches of values
-/// derived from a tensor see that it changed. Families declare inputs `read`; a source naga
-/// cannot parse (the device will refuse it too) counts as writing every binding.
-pub(crate) fn writable_bindings(source: &str) -> u64 {
-    let Ok(module) = naga::front::wgsl::parse_str(source) else { return u64::MAX };
-    module
-        .global_variables
-        .iter()
-        .filter_map(|(_, g)| match (g.space, &g.binding) {
-            (naga::AddressSpace::Storage { access }, Some(b))
-                if b.group == 0 && b.binding < 64 && access.contains(naga::StorageAccess::STORE) =>
-            {
-                Some(1u64 << b.binding)
-            }
-            _ => None,
-        })
-        .fold(0, |m, b| m | b)
+/// Per entry point of `source`, the bindings of group 0 it writes, as a bit mask; the recorder
+/// bumps the generation of every tensor bound there, so caches of values derived from a tensor
+/// see that it changed. From naga's analysis of which globals each entry point writes; where
+/// that fails, every binding the module declares `var<storage, read_write>` counts for every
+/// entry (and a source naga cannot parse, which the device refuses too, for all bindings).
+pub(crate) fn written_bindings(source: &str) -> HashMap<String, u64> {
+    let Ok(module) = naga::front::wgsl::parse_str(source) else {
+        return HashMap::new(); // an entry missing from the map counts as writing every binding
+    };
+    let bit = |b: &naga::ResourceBinding| if b.group == 0 && b.binding < 64 { 1u64 << b.binding } else { 0 };
+    let mut validator =
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+    match validator.validate(&module) {
+        Ok(info) => module
+            .entry_points
+            .iter()
+            .enumerate()
+            .map(|(i, ep)| {
+                let uses = info.get_entry_point(i);
+                let mask = module
+                    .global_variables
+                    .iter()
+                    .filter(|(h, g)| {
+                        matches!(g.space, naga::AddressSpace::Storage { .. })
+                            && uses[*h].contains(naga::valid::GlobalUse::WRITE)
+                    })
+                    .filter_map(|(_, g)| g.binding.as_ref().map(bit))
+                    .fold(0, |m, b| m | b);
+                (ep.name.clone(), mask)
+            })
+            .collect(),
+        Err(_) => {
+            let declared = module
+                .global_variables
+                .iter()
+                .filter(|(_, g)| {
+                    matches!(g.space, naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE))
+                })
+                .filter_map(|(_, g)| g.binding.as_ref().map(bit))
+                .fold(0, |m, b| m | b);
+            module.entry_points.iter().map(|ep| (ep.name.clone(), declared)).collect()
+        }
+    }
 }
 
 impl PipelineCache {
@@ -90,8 +118,8 @@ impl PipelineCache {
                         label: Some(&shader.variant_name()),
                         source: wgpu::ShaderSource::Wgsl(shader.wgsl()),
                     });
-                    // Access modes are the same in every storage variant: parse the f32 source.
-                    (module, writable_bindings(shader.source))
+                    // What each entry writes is the same in every storage variant: the f32 source.
+                    (module, Arc::new(written_bindings(shader.source)))
                 })
                 .clone()
         };
@@ -108,6 +136,7 @@ impl PipelineCache {
             },
             cache: None,
         });
+        let writes = writes.get(entry).copied().unwrap_or(u64::MAX);
         let kernel = Kernel { pipeline: Arc::new(pipeline), writes };
         self.pipelines.lock().unwrap().insert(key, kernel.clone());
         kernel
@@ -116,5 +145,25 @@ impl PipelineCache {
     /// Number of compiled pipelines.
     pub(crate) fn len(&self) -> usize {
         self.pipelines.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::written_bindings;
+    use crate::shaders;
+
+    #[test]
+    fn each_entry_point_writes_only_its_own_outputs() {
+        // conv2d_backward_weight.wgsl binds x (read) and db, total (written) all at binding 2.
+        let w = written_bindings(shaders::CONV2D_BACKWARD_WEIGHT.source);
+        assert_eq!(w["conv2d_backward_weight"], 1 << 3, "dw only, not x");
+        assert_eq!(w["conv2d_backward_bias"], 1 << 2);
+        assert_eq!(w["reduce_chunks"], 1 << 2);
+        let w = written_bindings(shaders::CONV2D_DEPTHWISE.source);
+        for entry in ["conv2d_depthwise", "conv2d_depthwise_rows3", "conv2d_depthwise_phase"] {
+            assert_eq!(w[entry], 1 << 4, "{entry}: y only");
+        }
+        assert!(written_bindings("not wgsl").is_empty());
     }
 }
