@@ -5,8 +5,8 @@
 //! An entry is keyed by what it was derived from: the source buffer's loan id and the kind and
 //! parameters of the derivation, and it remembers the source's generation (the count of writes
 //! recorded into it, see [`PooledBuffer::generation`]). A write into the source, by a kernel
-//! that binds it `read_write` (an optimizer step) or by an upload ([`crate::graph::Graph::load_parameters`]),
-//! makes the entry stale, and the next use derives it again. Entries whose source was dropped
+//! (an optimizer step) or by an upload ([`crate::graph::Graph::load_parameters`]), makes the
+//! entry stale, and the next use derives it again. Entries whose source was dropped
 //! are let go at the next submit.
 //!
 //! Values derived inside a recording become visible to other recordings only once that

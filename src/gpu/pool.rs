@@ -132,8 +132,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// A storage buffer on loan from a [`BufferPool`].
 ///
 /// Each loan has an id of its own and a generation that every recorded write bumps (a kernel
-/// binding it `read_write`, an upload), so `(id, generation)` names its contents: caches of
-/// values derived from a tensor (packed convolution weights) are keyed by it.
+/// writing it, an upload), so `(id, generation)` names its contents: caches of values derived
+/// from a tensor (packed convolution weights) are keyed by it.
 pub struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
     /// The buffer's creation number in its pool (see `PoolState::free`).

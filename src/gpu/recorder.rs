@@ -197,7 +197,7 @@ impl Recorder {
 
     /// Records one dispatch of `entry` in `shader` with the given override constants,
     /// uniform parameters and tensors (bound as storage buffers 1, 2, ...). Tensors bound where
-    /// the shader declares `read_write` count as written (their generation moves on).
+    /// the entry point writes (naga's analysis) count as written: their generation moves on.
     pub fn dispatch<P: bytemuck::Pod>(
         &mut self,
         shader: &Shader,
