@@ -73,39 +73,51 @@ fn store1(at: u32, r: f32) {
     y[at] = Out(activate(s, p.act, p.act_a, p.act_b));
 }
 
-// The output plane and first pixel of this invocation's 8 (one invocation per 8 pixels of a
-// plane, numbered flat with the pixel blocks fastest over workgroups x, folded into y past
-// 65535); a plane past the last when it has none.
-fn locate(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
-    let blocks = (p.oh * p.ow + TN - 1u) / TN;
+// One invocation per 8 pixels of an output plane, numbered flat with the pixel blocks fastest
+// over workgroups x (folded into y past 65535). With `phase` (a constant at each entry, so
+// each compiles its own store) the pixels go where store4_phase puts them.
+fn depthwise(lid: vec3<u32>, wid: vec3<u32>, nwg: vec3<u32>, phase: bool) {
+    let ohw = p.oh * p.ow;
+    let blocks = (ohw + TN - 1u) / TN;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
-    return vec2<u32>(blk / blocks, (blk % blocks) * TN);
-}
-
-// The 8 sums of pixels q0 .. q0 + 7 of output plane `plane` over every tap.
-struct Block {
-    a0: vec4<f32>,
-    a1: vec4<f32>,
-}
-
-fn taps(plane: u32, q0: u32) -> Block {
+    let plane = blk / blocks;
+    if (plane >= p.p_len) {
+        return;
+    }
+    let q0 = (blk % blocks) * TN;
     let b = plane / p.cout;
     let oc = plane % p.cout;
     let base = (b * p.cin + oc / p.cout_g) * p.h * p.w;
     let c0 = corners(q0);
     let c1 = corners(q0 + 4u);
     let w0 = first_tap(oc);
-    var acc = Block(vec4<f32>(0.0), vec4<f32>(0.0));
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
     for (var ky = 0u; ky < p.kh; ky++) {
         let dy = i32(ky * p.dil_h);
         for (var kx = 0u; kx < p.kw; kx++) {
             let dx = i32(kx * p.dil_w);
             let a = vec4<f32>(f32(wt[u32(w0 + i32(ky) * p.w_ky + i32(kx) * p.w_kx)]));
-            acc.a0 = fma(a, gather4(vec4<u32>(base), c0[0], c0[1], dy, dx), acc.a0);
-            acc.a1 = fma(a, gather4(vec4<u32>(base), c1[0], c1[1], dy, dx), acc.a1);
+            acc0 = fma(a, gather4(vec4<u32>(base), c0[0], c0[1], dy, dx), acc0);
+            acc1 = fma(a, gather4(vec4<u32>(base), c1[0], c1[1], dy, dx), acc1);
         }
     }
-    return acc;
+    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
+    if (phase) {
+        store4_phase(plane, q0, ohw - q0, bv, acc0);
+        if (q0 + 4u < ohw) {
+            store4_phase(plane, q0 + 4u, ohw - q0 - 4u, bv, acc1);
+        }
+        return;
+    }
+    let at = plane * ohw + q0;
+    store4(at, ohw - q0, bv, acc0);
+    if (q0 + 4u < ohw) {
+        store4(at + 4u, ohw - q0 - 4u, bv, acc1);
+    }
 }
 
 @compute @workgroup_size(WG)
@@ -114,50 +126,19 @@ fn conv2d_depthwise(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let loc = locate(lid, wid, nwg);
-    let plane = loc.x;
-    let q0 = loc.y;
-    if (plane >= p.p_len) {
-        return;
-    }
-    let acc = taps(plane, q0);
-    var bv = 0.0;
-    if (p.has_bias != 0u) {
-        bv = bias[plane % p.cout];
-    }
-    let ohw = p.oh * p.ow;
-    let at = plane * ohw + q0;
-    store4(at, ohw - q0, bv, acc.a0);
-    if (q0 + 4u < ohw) {
-        store4(at + 4u, ohw - q0 - 4u, bv, acc.a1);
-    }
+    depthwise(lid, wid, nwg, false);
 }
 
-// conv2d_depthwise for one phase of a strided input gradient, its pixels stored strided
-// (store4_phase).
+// One phase of a strided input gradient: conv2d_depthwise with its pixels stored strided.
 @compute @workgroup_size(WG)
 fn conv2d_depthwise_phase(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let loc = locate(lid, wid, nwg);
-    let plane = loc.x;
-    let q0 = loc.y;
-    if (plane >= p.p_len) {
-        return;
-    }
-    let acc = taps(plane, q0);
-    var bv = 0.0;
-    if (p.has_bias != 0u) {
-        bv = bias[plane % p.cout];
-    }
-    let ohw = p.oh * p.ow;
-    store4_phase(plane, q0, ohw - q0, bv, acc.a0);
-    if (q0 + 4u < ohw) {
-        store4_phase(plane, q0 + 4u, ohw - q0 - 4u, bv, acc.a1);
-    }
+    depthwise(lid, wid, nwg, true);
 }
+
 // The common case of 3-wide taps at column stride 1 and dilation 1 (MobileNet's stride-1
 // depthwise layers): each invocation computes 8 consecutive pixels of one output row, loading
 // the 10 input values under them (as 12) once per kernel row instead of 8 per tap (36 gathers
