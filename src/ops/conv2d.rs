@@ -1203,19 +1203,59 @@ fn input_grad_padding(cfg: &Conv2d, [kh, kw]: [usize; 2]) -> [usize; 4] {
     [kh - 1 - p[0], kw - 1 - p[1], kh - 1 - p[2], kw - 1 - p[3]]
 }
 
+/// The direct-family parameters of one phase of the input gradient of a conv of geometry `g`
+/// (dy's channels in, x's out; `p_len` left to the caller, whose kernel counts it in its own
+/// unit): pixels (u, v) of the phase go to dx rows ry + s * u and columns rx + s * v, each
+/// reading dy rows u - pad .. u - pad + J - 1 against the taps ky = ky0 + s * (J - 1 - t).
+fn phase_params(
+    op: &'static str,
+    g: ConvGeometry,
+    cfg: &Conv2d,
+    [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)]: [PhaseDim; 2],
+    k: [usize; 2],
+) -> Result<DirectParams> {
+    let u = |what, v| to_u32(op, what, v);
+    Ok(DirectParams {
+        geo: ConvGeometry {
+            oh: u("H", uh)?,
+            ow: u("W", vw)?,
+            // A phase no tap reaches runs no tap loop at all and stores zeros.
+            kh: if jx == 0 { 0 } else { jy as u32 },
+            kw: if jy == 0 { 0 } else { jx as u32 },
+            // A negative padding (an offset into dy) travels as its two's complement; the
+            // kernels read it back as i32.
+            pad_top: pad_y as u32,
+            pad_left: pad_x as u32,
+            ..input_grad_geometry(g)
+        },
+        w_strides: flipped_weight_strides([g.cout_g as usize, g.cin_g as usize], k, cfg.stride, [ky0, kx0], [jy, jx]),
+        out_h: g.h,
+        out_w: g.w,
+        out_sy: cfg.stride[0] as u32,
+        out_sx: cfg.stride[1] as u32,
+        out_ry: ry as u32,
+        out_rx: rx as u32,
+        ..Zeroable::zeroed()
+    })
+}
+
 /// One dimension of one phase of a strided conv's input gradient: `(r, k0, taps, pad, len)`.
 /// The input pixels `r, r + s, r + 2s, ...` (`len` of them) get contributions only from the
 /// taps `k0, k0 + s, ...` (`taps` of them), and over the phase's own pixels that is a
 /// stride-1 convolution of dy with those taps flipped, padded by `pad` (negative: an offset).
 type PhaseDim = (usize, usize, usize, i64, usize);
 
-/// The stride x stride phases of the input gradient of a conv with dilation 1: each a stride-1
-/// convolution of dy writing every stride-th input pixel, so no work goes to the zeros a
-/// strided gradient would otherwise insert between dy's values. Phases that no tap reaches
-/// have `taps` 0 (the kernel then writes zeros there).
+/// The stride x stride phases of the input gradient of a conv with dilation 1 along its
+/// strided dimensions: each a stride-1 convolution of dy writing every stride-th input pixel,
+/// so no work goes to the zeros a strided gradient would otherwise insert between dy's values.
+/// Phases that no tap reaches have `taps` 0 (the kernel then writes zeros there). A dimension
+/// of stride 1 is one phase of all taps, at any dilation: dy padded by `d * (k - 1) - pad`.
 fn input_grad_phases(cfg: &Conv2d, hw: [usize; 2], k: [usize; 2]) -> Vec<[PhaseDim; 2]> {
     let dim = |d: usize| -> Vec<PhaseDim> {
         let (s, pad, k, len) = (cfg.stride[d], cfg.padding[d], k[d], hw[d]);
+        if s == 1 {
+            return vec![(0, 0, k, (cfg.dilation[d] * (k - 1)) as i64 - pad as i64, len)];
+        }
         (0..s.min(len))
             .map(|r| {
                 // Taps with (r + pad - tap) divisible by s; dy row = u + (r + pad - k0) / s - j.
@@ -1327,84 +1367,21 @@ pub fn conv2d_backward_input_with(
         }
         let planes = to_u32(op, "N*C_in", n * g.cin as usize)?;
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-        // No bias, residual or activation: the weights and dy stand in for their bindings.
-        let tensors = [dy, w, w, &dx, dy];
-        if cfg.stride == [1, 1] {
-            // A depthwise conv of dy with the flipped taps, dy read with d * (k - 1) - padding
-            // before it (negative: an offset, as two's complement); what runs past it is zero.
-            let before = |d: usize, k: usize, pad: usize| ((d * (k - 1)) as i64 - pad as i64) as u32;
-            let geo = ConvGeometry {
-                pad_top: before(cfg.dilation[0], kh, cfg.padding[0]),
-                pad_left: before(cfg.dilation[1], kw, cfg.padding[1]),
-                ..input_grad_geometry(g)
-            };
-            let p = DirectParams {
-                p_len: planes,
-                w_strides: flipped_weight_strides([1, 1], [kh, kw], [1, 1], [0, 0], [kh, kw]),
-                ..dense_params(geo, 0)
-            };
-            dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, tensors)?;
-            return Ok(dx);
-        }
-        // Strided: one such conv per phase, as the direct kernel does (input_grad_phases).
-        for [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] in input_grad_phases(cfg, [h, wd], [kh, kw]) {
-            let geo = ConvGeometry {
-                oh: uh as u32,
-                ow: vw as u32,
-                kh: if jx == 0 { 0 } else { jy as u32 },
-                kw: if jy == 0 { 0 } else { jx as u32 },
-                pad_top: pad_y as u32,
-                pad_left: pad_x as u32,
-                ..input_grad_geometry(g)
-            };
-            let p = DirectParams {
-                geo,
-                p_len: planes,
-                w_strides: flipped_weight_strides([1, 1], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]),
-                out_h: g.h,
-                out_w: g.w,
-                out_sy: cfg.stride[0] as u32,
-                out_sx: cfg.stride[1] as u32,
-                out_ry: ry as u32,
-                out_rx: rx as u32,
-                ..Zeroable::zeroed()
-            };
-            dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, tensors)?;
+        // One depthwise conv of dy with the flipped taps per phase (one phase at stride 1). No
+        // bias, residual or activation: the weights and dy stand in for their bindings.
+        for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {
+            let p = DirectParams { p_len: planes, ..phase_params(op, g, cfg, phase, [kh, kw])? };
+            dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, [dy, w, w, &dx, dy])?;
         }
         return Ok(dx);
     }
     let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
     if kernel == ConvKernel::Direct && direct_input_grad_applies(cfg) {
         let g = params.geo;
-        let cout_g = g.cout_g as usize;
-        let u = |what, v| to_u32(op, what, v);
         for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {
-            // Pixels (u, v) of the phase go to dx rows ry + s * u and columns rx + s * v; each
-            // reads dy rows u - pad .. u - pad + J - 1 against the taps ky = ky0 + s * (J - 1 - t).
-            let [(ry, ky0, jy, pad_y, uh), (rx, kx0, jx, pad_x, vw)] = phase;
-            let p = DirectParams {
-                geo: ConvGeometry {
-                    oh: u("H", uh)?,
-                    ow: u("W", vw)?,
-                    // A phase no tap reaches runs no tap loop at all and stores zeros.
-                    kh: if jx == 0 { 0 } else { jy as u32 },
-                    kw: if jy == 0 { 0 } else { jx as u32 },
-                    // A negative padding (an offset into dy) travels as its two's complement;
-                    // the kernel reads it back as i32.
-                    pad_top: pad_y as u32,
-                    pad_left: pad_x as u32,
-                    ..input_grad_geometry(g)
-                },
-                p_len: u("N*H*W", n * uh * vw)?,
-                w_strides: flipped_weight_strides([cout_g, cin_g], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]),
-                out_h: g.h,
-                out_w: g.w,
-                out_sy: cfg.stride[0] as u32,
-                out_sx: cfg.stride[1] as u32,
-                out_ry: ry as u32,
-                out_rx: rx as u32,
-                ..Zeroable::zeroed()
-            };
+            let [(_, _, jy, pad_y, uh), (_, _, jx, pad_x, vw)] = phase;
+            let p =
+                DirectParams { p_len: to_u32(op, "N*H*W", n * uh * vw)?, ..phase_params(op, g, cfg, phase, [kh, kw])? };
             // A 1x1 phase that reads dy without offset or overhang is a plain GEMM.
             let pointwise =
                 jy == 1 && jx == 1 && pad_y == 0 && pad_x == 0 && uh <= g.oh as usize && vw <= g.ow as usize;
