@@ -236,6 +236,12 @@ impl Gpu {
         &self.inner.adapter
     }
 
+    /// Whether the adapter is a CPU one (lavapipe, llvmpipe, SwiftShader): there loads cost
+    /// a loop over SIMD lanes and workgroup memory buys nothing, which picks other kernels.
+    pub fn is_cpu(&self) -> bool {
+        self.inner.adapter.device_type == "Cpu"
+    }
+
     /// The device's limits.
     pub fn limits(&self) -> wgpu::Limits {
         self.inner.device.limits()

@@ -247,7 +247,7 @@ pub fn default_kernel(
     [cin_g, cout_g]: [usize; 2],
     taps: usize,
 ) -> ConvKernel {
-    let cpu = rec.gpu().adapter().device_type == "Cpu";
+    let cpu = rec.gpu().is_cpu();
     if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
         ConvKernel::Depthwise
     } else if cpu && cout_g >= 8 && cin_g >= 4 && taps > 1 && candidates.contains(&ConvKernel::Packed) {
@@ -292,24 +292,41 @@ fn choose_kernel(
         }
     }
     let default = default_kernel(rec, candidates, channels, w_shape[2] * w_shape[3]);
-    let y_shape = cfg.output_shape(x_shape, w_shape)?;
-    if conv2d_flops(y_shape, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]]) < AUTOTUNE_MIN_FLOPS {
-        return Ok(default);
+    let names = || candidates.iter().map(|k| k.name()).collect();
+    let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
+        run(r, t, ConvKernel::from_name(name).expect("a candidate's own name"))
+    })?;
+    Ok(choice.and_then(ConvKernel::from_name).unwrap_or(default))
+}
+
+/// Autotune's choice among the candidates `names` lists for `pass` of a convolution of `x`
+/// with `w` (the key: pass, storage, kernel revision, shapes and hyper-parameters), each timed
+/// by `run` on scratch tensors of `shapes`; `None` for passes under [`AUTOTUNE_MIN_FLOPS`]
+/// (which list nothing: this runs on every conv of every pass) or with tuning off, where the
+/// caller's default applies.
+#[allow(clippy::too_many_arguments)]
+fn autotune_conv(
+    rec: &Recorder,
+    pass: &str,
+    names: impl FnOnce() -> Vec<&'static str>,
+    [x, w]: [&[usize]; 2],
+    cfg: &Conv2d,
+    storage: DType,
+    shapes: &[&[usize]],
+    run: impl Fn(&mut Recorder, &[Tensor], &'static str) -> Result<()>,
+) -> Result<Option<&'static str>> {
+    if conv2d_flops(cfg.output_shape(x, w)?, [w[0], w[1], w[2], w[3]]) < AUTOTUNE_MIN_FLOPS {
+        return Ok(None);
     }
     let gpu = rec.gpu().clone();
     // f32 keys carry no storage tag, so choices cached before f16 existed stay valid.
     let tag = if storage == DType::F16 { " f16" } else { "" };
     let key = format!(
-        "{pass}{tag} r{KERNEL_REVISION} x{x_shape:?} w{w_shape:?} stride{:?} pad{:?} dil{:?} groups {}",
+        "{pass}{tag} r{KERNEL_REVISION} x{x:?} w{w:?} stride{:?} pad{:?} dil{:?} groups {}",
         cfg.stride, cfg.padding, cfg.dilation, cfg.groups
     );
     let mut scratch: Option<Vec<Tensor>> = None;
-    let names: Vec<&str> = candidates.iter().map(|k| k.name()).collect();
-    let choice = gpu.autotune(&key, &names, |name| {
-        let kernel = ConvKernel::from_name(name).expect("a candidate's own name");
-        time_on_scratch(&gpu, &mut scratch, shapes, storage, |r, t| run(r, t, kernel))
-    })?;
-    Ok(choice.and_then(ConvKernel::from_name).unwrap_or(default))
+    gpu.autotune(&key, &names(), |name| time_on_scratch(&gpu, &mut scratch, shapes, storage, |r, t| run(r, t, name)))
 }
 
 /// Milliseconds of one recording of `run` over zero-filled scratch tensors of `shapes` in
@@ -337,8 +354,7 @@ fn time_on_scratch(
     // On a GPU a conv of a few MFLOP runs in microseconds, less than a submit and a wait take,
     // so wall time would mostly time those: GPU timestamps around each dispatch where the
     // adapter has them. CPU adapters keep wall time (what their choices were tuned with).
-    let cpu = gpu.adapter().device_type == "Cpu";
-    if !cpu && gpu.features().contains(crate::gpu::TIMESTAMP_QUERY) {
+    if !gpu.is_cpu() && gpu.features().contains(crate::gpu::TIMESTAMP_QUERY) {
         let mut r = Recorder::with_timestamps(gpu, 256)?;
         run(&mut r, tensors)?;
         return Ok(r.submit_timed()?.iter().map(|(_, ms)| ms).sum());
@@ -792,23 +808,13 @@ fn choose_tile(
     storage: DType,
     run: impl Fn(&mut Recorder, &[Tensor], TileShape) -> Result<()>,
 ) -> Result<TileShape> {
-    let gpu = rec.gpu().clone();
     let default = TileShape::default_for(w[0] / cfg.groups);
-    let y = cfg.output_shape(x, w)?;
-    if gpu.adapter().device_type == "Cpu" || conv2d_flops(y, [w[0], w[1], w[2], w[3]]) < AUTOTUNE_MIN_FLOPS {
+    if rec.gpu().is_cpu() {
         return Ok(default);
     }
-    let names: Vec<&'static str> =
-        TileShape::ALL.into_iter().filter(|t| t.check(&gpu).is_ok()).map(|t| t.name).collect();
-    let tag = if storage == DType::F16 { " f16" } else { "" };
-    let key = format!(
-        "conv2d tile{tag} r{KERNEL_REVISION} x{x:?} w{w:?} stride{:?} pad{:?} dil{:?} groups {}",
-        cfg.stride, cfg.padding, cfg.dilation, cfg.groups
-    );
-    let mut scratch = None;
-    let choice = gpu.autotune(&key, &names, |name| {
-        let tile = TileShape::from_name(name).expect("a listed shape");
-        time_on_scratch(&gpu, &mut scratch, &[x, w], storage, |r, t| run(r, t, tile))
+    let names = || TileShape::ALL.into_iter().filter(|t| t.check(rec.gpu()).is_ok()).map(|t| t.name).collect();
+    let choice = autotune_conv(rec, "conv2d tile", names, [x, w], cfg, storage, &[x, w], |r, t, name| {
+        run(r, t, TileShape::from_name(name).expect("a listed shape"))
     })?;
     Ok(choice.and_then(TileShape::from_name).unwrap_or(default))
 }

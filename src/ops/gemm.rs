@@ -241,7 +241,7 @@ pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Ten
         }
     }
     let b = x.dims()[0];
-    if rec.gpu().adapter().device_type == "Cpu" && b < 64 {
+    if rec.gpu().is_cpu() && b < 64 {
         let (x4, w4) = (x.reshape([b, cin, 1, 1])?, weight.reshape([cout, cin, 1, 1])?);
         let y = super::conv2d_with(rec, &x4, &w4, bias, &super::Conv2d::default(), super::ConvKernel::Direct)?;
         return y.reshape([b, cout]);
