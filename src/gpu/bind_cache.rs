@@ -2,9 +2,9 @@
 //!
 //! A dispatch binds a pipeline's parameter block and a list of buffers. Repeated passes over
 //! the same graph and batch bind the same pipelines, parameters and (the buffer pool hands out
-//! its oldest free buffer first) the same buffers in the same places, so the bind group and the uniform buffer
-//! of the first pass serve every later one: no `create_buffer_init` or `create_bind_group` per
-//! dispatch once a pass has run. A bind group names buffers, not their contents, so a cached
+//! its oldest free buffer first) the same buffers in the same places, so the bind groups and
+//! uniform buffers of the first pass serve every later one: no `create_buffer_init` or
+//! `create_bind_group` per dispatch once a pass has run. A bind group names buffers, not their contents, so a cached
 //! one is right whatever the buffers hold now.
 //!
 //! Entries keep their buffers alive (a bind group holds them), which costs nothing while the

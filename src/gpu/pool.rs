@@ -179,13 +179,14 @@ impl PooledBuffer {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Adds (or, with a negative `n`, removes) writes of an open recording.
-    pub(crate) fn add_pending(&self, n: i64) {
-        if n >= 0 {
-            self.pending.fetch_add(n as u64, Ordering::AcqRel);
-        } else {
-            self.pending.fetch_sub(n.unsigned_abs(), Ordering::AcqRel);
-        }
+    /// Counts a write recorded by an open recording.
+    pub(crate) fn add_pending(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Lets go of `n` writes of a recording that was submitted or dropped.
+    pub(crate) fn settle_pending(&self, n: u64) {
+        self.pending.fetch_sub(n, Ordering::AcqRel);
     }
 }
 

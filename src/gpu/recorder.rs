@@ -36,7 +36,7 @@ pub struct Recorder {
     derived: Vec<(DerivedKey, Derived)>,
     /// Buffers this recording writes, with how many writes: pending until it is submitted or
     /// dropped ([`PooledBuffer::pending_writes`]).
-    written: HashMap<u64, (Arc<PooledBuffer>, i64)>,
+    written: HashMap<u64, (Arc<PooledBuffer>, u64)>,
 }
 
 /// Timestamp queries around every dispatch, attributed to named scopes.
@@ -171,7 +171,7 @@ impl Recorder {
         let cache = &gpu.inner.derived;
         // A write to the source recorded by another open recording may run before or after
         // this one: what the source holds here is unknown, so nothing is cached or reused.
-        let own = self.written.get(&source.pooled().id()).map_or(0, |w| w.1 as u64);
+        let own = self.written.get(&source.pooled().id()).map_or(0, |w| w.1);
         let settled = source.pooled().pending_writes() <= own;
         let found = match self.derived.iter().find(|(k, d)| *k == key && d.is_current()) {
             Some((_, d)) => Some(d.value.clone()),
@@ -221,7 +221,7 @@ impl Recorder {
             if kernel.writes & (1u64 << (i + 1).min(63)) != 0 {
                 let b = t.pooled();
                 b.mark_written();
-                b.add_pending(1);
+                b.add_pending();
                 self.written.entry(b.id()).or_insert_with(|| (b.clone(), 0)).1 += 1;
             }
         }
@@ -304,7 +304,7 @@ impl Drop for Recorder {
     /// run after them, or they never run.
     fn drop(&mut self) {
         for (b, n) in self.written.values() {
-            b.add_pending(-n);
+            b.settle_pending(*n);
         }
     }
 }

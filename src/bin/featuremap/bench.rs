@@ -64,8 +64,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     };
     // Each forward run also notes how long recording took on the CPU, the part of a pass no
     // GPU speeds up, and how many of its bind groups and derived weights (packed, f16 copies)
-    // were reused from the
-    // run before (the last run's counts are reported).
+    // were reused from the run before (the last run's counts are reported).
     let mut record_ms = Vec::new();
     let mut reuse = Reuse::default();
     let fwd = time(&mut || {
@@ -271,7 +270,7 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Bind groups and derived weights (packed, f16 copies) reused or made, counted over some span of work.
+/// Bind groups and derived weights (packed, f16 copies) reused or made over a span of work.
 #[derive(Clone, Copy, Default)]
 struct Reuse {
     bind_hits: u64,
