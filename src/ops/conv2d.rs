@@ -235,22 +235,25 @@ impl ConvKernel {
 }
 
 /// The built-in choice among `candidates` for a convolution with `cin_g` input and `cout_g`
-/// output channels per group and `taps` kernel taps (KH * KW): on CPU adapters the depthwise
-/// kernel where it applies; else, unless the groups have fewer than 8 output channels (most
-/// of a 16-channel block would compute clamped rows), the packed one for kernels of more than
-/// one tap over at least 4 channels (1.2-2.8x the direct kernel on the 3x3 layers of
-/// ResNet-18 and VGG-16) and the direct one otherwise (its 1x1 entry is a plain GEMM, which
-/// the packing only adds to); tiled elsewhere.
+/// output channels per group and `taps` kernel taps (KH * KW), where `packed_1x1` says whether
+/// the packed kernel would take its 1x1 form ([`packed_1x1_applies`]): on CPU adapters the
+/// depthwise kernel where it applies; else, unless the groups have fewer than 8 output
+/// channels (most of a 16-channel block would compute clamped rows), the packed one over at
+/// least 4 channels for kernels of more than one tap (1.2-2.8x the direct kernel on the 3x3
+/// layers of ResNet-18 and VGG-16) or in its 1x1 form (1.7-3x on ResNet-50's and MobileNetV2's
+/// 1x1 layers), and the direct one otherwise; tiled elsewhere.
 pub fn default_kernel(
     rec: &Recorder,
     candidates: &[ConvKernel],
     [cin_g, cout_g]: [usize; 2],
     taps: usize,
+    packed_1x1: bool,
 ) -> ConvKernel {
     let cpu = rec.gpu().is_cpu();
+    let packs = cin_g >= 4 && (taps > 1 || packed_1x1);
     if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
         ConvKernel::Depthwise
-    } else if cpu && cout_g >= 8 && cin_g >= 4 && taps > 1 && candidates.contains(&ConvKernel::Packed) {
+    } else if cpu && cout_g >= 8 && packs && candidates.contains(&ConvKernel::Packed) {
         ConvKernel::Packed
     } else if cpu && cout_g >= 8 && candidates.contains(&ConvKernel::Direct) {
         ConvKernel::Direct
@@ -261,7 +264,7 @@ pub fn default_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 5;
+const KERNEL_REVISION: u32 = 6;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -291,7 +294,10 @@ fn choose_kernel(
             return Ok(k);
         }
     }
-    let default = default_kernel(rec, candidates, channels, w_shape[2] * w_shape[3]);
+    let k = [w_shape[2], w_shape[3]];
+    // A 1x1 conv at stride 1 without padding keeps its plane: x's is the output's too.
+    let packed_1x1 = packed_1x1_applies(cfg, k, [x_shape[2], x_shape[3]]);
+    let default = default_kernel(rec, candidates, channels, k[0] * k[1], packed_1x1);
     let names = || candidates.iter().map(|k| k.name()).collect();
     let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
         run(r, t, ConvKernel::from_name(name).expect("a candidate's own name"))
@@ -602,6 +608,7 @@ fn conv2d_epilogue(
         ConvKernel::Direct => direct_slices(cin_g, kh * kw).count(),
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
         ConvKernel::Depthwise => 1,
+        ConvKernel::Packed if packed_1x1_applies(cfg, [kh, kw], [oh, ow]) => direct_slices(cin_g, 1).count(),
         ConvKernel::Packed => direct_slices(quads(cin_g), kh * kw).count(),
     };
     let wide = store == DType::F16 && slices > 1;
@@ -649,6 +656,14 @@ fn conv2d_epilogue(
         let p = DirectParams { w_strides: weight_strides(cout_g, cin_g, [kh, kw]), ..base };
         let pointwise = kh == 1 && kw == 1 && cfg.padding == [0; 4];
         dispatch_direct(rec, &shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
+        return narrow(rec, y, store);
+    }
+    if kernel == ConvKernel::Packed && packed_1x1_applies(cfg, [kh, kw], [oh, ow]) {
+        let strides = weight_strides(cout_g, cin_g, [kh, kw]);
+        let shader = shaders::CONV2D_PACKED_1X1.with_storage(store)?;
+        let shader = if wide { shader.with_f32_output()? } else { shader };
+        let packing = Packing { rows: cout_g, chans: cin_g, strides };
+        dispatch_packed_1x1(rec, &shader, base, packing, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Packed {
@@ -966,6 +981,43 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
         rec.dispatch(&shader, "pack_weights", &[("WG", 64.0)], &p, &[w, &out], grid_1d(count as u64, 64))?;
         Ok(out)
     })
+}
+
+/// Whether the packed kernel takes its 1x1 form (`shaders/conv2d_packed_1x1.wgsl`) for a conv
+/// (or a stride-1 conv's input gradient) with a `k` kernel and `cfg`'s stride and padding,
+/// whose output planes are `out`: a 1x1 kernel at stride 1 without padding, so a plain GEMM
+/// over the channel planes, with planes of a multiple of 4 pixels, so that every plane is
+/// whole vec4s.
+fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2], out: [usize; 2]) -> bool {
+    k == [1, 1] && cfg.stride == [1, 1] && cfg.padding == [0; 4] && (out[0] * out[1]) % 4 == 0
+}
+
+/// Records conv2d_packed_1x1 (`shader`, a storage variant of it) for `base` (the 1x1 conv's
+/// geometry and epilogue) on `[x, w, bias, y, residual]`, where `k` reads `w` as `rows` output
+/// channels by `chans` reduction channels: the weights are packed transposed (a vec4 holds 4
+/// output channels of one reduction channel), once per state of `w`.
+fn dispatch_packed_1x1(
+    rec: &mut Recorder,
+    shader: &Shader,
+    base: DirectParams,
+    k: Packing,
+    [x, w, bias, y, res]: [&Tensor; 5],
+) -> Result<()> {
+    let [base_at, group, row, chan, ky, kx] = k.strides;
+    let (rows, chans) = (k.rows, k.chans);
+    let transposed = Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx] };
+    let wp = pack_weights(rec, w, base.geo.groups as usize, transposed)?;
+    let geo = base.geo;
+    // Pixel blocks never straddle two images: p_len counts each image's pixels rounded up to
+    // whole blocks.
+    let per_image = ((geo.oh * geo.ow) as usize / 4).div_ceil(PACKED_TN / 4) * PACKED_TN;
+    let (w_group, w_in) = (packed_rows(chans) * quads(rows), quads(rows));
+    let p = DirectParams {
+        p_len: to_u32("conv2d", "N*H_out*W_out", geo.n as usize * per_image)?,
+        w_strides: [0, to_u32("conv2d", "packed weights", w_group)? as i32, 0, w_in as i32, 0, 0],
+        ..base
+    };
+    dispatch_blocks(rec, shader, "conv2d_packed_1x1", [PACKED_TM, PACKED_TN], p, [x, &wp, bias, y, res])
 }
 
 /// Whether both packed operands of a conv over `x` `[N, groups * chans, H, W]` padded by
@@ -1351,11 +1403,17 @@ pub fn conv2d_backward_input_with(
         }
         // A stride-1 conv of dy, padded by k - 1 - padding, with the weights transposed (dy's
         // channels are the reduction) and flipped.
+        let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
+        let packing = Packing { rows: cin_g, chans: cout_g, strides };
+        let base = dense_params(input_grad_geometry(g), params.n_len);
+        if packed_1x1_applies(cfg, [kh, kw], [h, wd]) {
+            let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, [dy, w, w, &dx, dy])?;
+            return Ok(dx);
+        }
         let pad = input_grad_padding(cfg, [kh, kw]);
         let dyp = pack_input(rec, dy, cfg.groups, pad)?;
-        let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
-        let wp = pack_weights(rec, w, cfg.groups, Packing { rows: cin_g, chans: cout_g, strides })?;
-        let base = dense_params(input_grad_geometry(g), params.n_len);
+        let wp = pack_weights(rec, w, cfg.groups, packing)?;
         let p = packed_params(base, [g.oh as usize, g.ow as usize], pad);
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
         let tensors = [&dyp, &wp, &wp, &dx, dy];

@@ -180,6 +180,18 @@ fn long_reduction() {
     case(63, [2, 4100, 2, 3], 9, [1, 1], relu, true, "long K 1x1");
 }
 
+/// The packed kernel's 1x1 form (1x1 at stride 1 without padding, planes of a multiple of 4
+/// pixels, read as vec4s): blocks of pixels and of channels cut short (36-pixel planes, 33
+/// output channels), channels left over after the quads, two images, groups, split-K.
+#[test]
+fn packed_1x1_form() {
+    case(64, [2, 17, 6, 6], 33, [1, 1], Conv2d::default(), true, "1x1 36-pixel planes");
+    case(65, [1, 12, 4, 8], 20, [1, 1], Conv2d { groups: 2, ..Default::default() }, true, "1x1 groups 2");
+    // Slices of 2048, 2048 and 6 channels: the last one a quad and two channels.
+    let relu = Conv2d { activation: Activation::Relu, ..Default::default() };
+    case(66, [1, 4102, 2, 2], 9, [1, 1], relu, true, "1x1 long K");
+}
+
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
 fn residual_case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name: &str) {
     let gpu = gpu_or_skip!();
@@ -202,6 +214,8 @@ fn residual_added_before_the_activation() {
     let relu = Conv2d { activation: Activation::Relu, ..Conv2d::same(1, 1) };
     residual_case(70, [2, 5, 7, 9], 19, [3, 3], relu, "3x3 relu");
     residual_case(71, [1, 6, 8, 8], 6, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2 no act");
+    let leaky = Conv2d { activation: Activation::LeakyRelu(0.1), ..Default::default() };
+    residual_case(74, [2, 6, 4, 6], 18, [1, 1], leaky, "1x1 (packed 1x1 form)");
     // Split-K (K = 2304 * 9, 11 slices): the residual is added once, after the last slice.
     residual_case(72, [1, 2304, 3, 3], 8, [3, 3], relu, "long K");
     // Depthwise (all three kernels) with a channel multiplier, dilation, asymmetric padding.

@@ -56,6 +56,11 @@ fn conv2d_in_f16_storage() {
     // Split-K: partial sums kept in the f16 output between slices would lose precision; the
     // bound holds only if they stay exact enough (K = 2304 * 9).
     conv_case(205, [1, 2304, 3, 3], 8, [3, 3], relu, true, "long K residual");
+    // The packed kernel's 1x1 form reads f16 vec4s of x and the residual, and writes f16 vec4s
+    // (f32 ones between the slices of a long reduction).
+    let plain = Conv2d { activation: Activation::Relu, ..Default::default() };
+    conv_case(206, [2, 6, 4, 6], 10, [1, 1], plain, true, "1x1 residual");
+    conv_case(207, [1, 4100, 2, 2], 9, [1, 1], plain, true, "1x1 long K residual");
 }
 
 #[test]
