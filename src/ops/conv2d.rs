@@ -167,7 +167,9 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_DIRECT.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_PACKED_1X1.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
+    v.push((shaders::CONV2D_SUBSAMPLE.name, std::mem::size_of::<SubsampleParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
@@ -295,8 +297,10 @@ fn choose_kernel(
         }
     }
     let k = [w_shape[2], w_shape[3]];
-    // A 1x1 conv at stride 1 without padding keeps its plane: x's is the output's too.
-    let packed_1x1 = packed_1x1_applies(cfg, k, [x_shape[2], x_shape[3]]);
+    // The forward's output plane; for an input gradient (taken by the packed kernel at stride
+    // 1 only) also x's.
+    let [_, _, oh, ow] = cfg.output_shape(x_shape, w_shape)?;
+    let packed_1x1 = packed_1x1_applies(cfg, k, [oh, ow]);
     let default = default_kernel(rec, candidates, channels, k[0] * k[1], packed_1x1);
     let names = || candidates.iter().map(|k| k.name()).collect();
     let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
@@ -663,7 +667,13 @@ fn conv2d_epilogue(
         let shader = shaders::CONV2D_PACKED_1X1.with_storage(store)?;
         let shader = if wide { shader.with_f32_output()? } else { shader };
         let packing = Packing { rows: cout_g, chans: cin_g, strides };
-        dispatch_packed_1x1(rec, &shader, base, packing, [x, w, bias_buf, &y, res_buf])?;
+        // A strided 1x1 conv reads every stride-th pixel: copied out, they make it a stride-1
+        // conv over the output's plane, which is all the kernel reads x as.
+        let xs = subsample(rec, x, cfg.stride)?;
+        dispatch_packed_1x1(rec, &shader, base, packing, [xs.as_ref().unwrap_or(x), w, bias_buf, &y, res_buf])?;
+        if let Some(xs) = xs {
+            rec.recycle(xs);
+        }
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Packed {
@@ -984,12 +994,51 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
 }
 
 /// Whether the packed kernel takes its 1x1 form (`shaders/conv2d_packed_1x1.wgsl`) for a conv
-/// (or a stride-1 conv's input gradient) with a `k` kernel and `cfg`'s stride and padding,
-/// whose output planes are `out`: a 1x1 kernel at stride 1 without padding, so a plain GEMM
-/// over the channel planes, with planes of a multiple of 4 pixels, so that every plane is
-/// whole vec4s.
+/// (or a stride-1 conv's input gradient) with a `k` kernel and `cfg`'s padding, whose output
+/// planes are `out`: a 1x1 kernel without padding, so a plain GEMM over the channel planes
+/// (at a stride, over the pixels [`subsample`] copies out), with planes of a multiple of 4
+/// pixels, so that every plane is whole vec4s.
 fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2], out: [usize; 2]) -> bool {
-    k == [1, 1] && cfg.stride == [1, 1] && cfg.padding == [0; 4] && (out[0] * out[1]) % 4 == 0
+    k == [1, 1] && cfg.padding == [0; 4] && (out[0] * out[1]) % 4 == 0
+}
+
+/// Every `stride`-th row and column of `x` `[N, C, H, W]` (rows and columns 0, s, 2s, ...),
+/// copied out: the input a strided 1x1 conv reads. `None` at stride 1 (x itself).
+fn subsample(rec: &mut Recorder, x: &Tensor, stride: [usize; 2]) -> Result<Option<Tensor>> {
+    if stride == [1, 1] {
+        return Ok(None);
+    }
+    let op = "conv2d";
+    let [n, c, h, w] = x.shape().nchw(op)?;
+    let (oh, ow) = (h.div_ceil(stride[0]), w.div_ceil(stride[1]));
+    let p = SubsampleParams {
+        rows: to_u32(op, "N*C*H_out", n * c * oh)?,
+        h: h as u32,
+        w: w as u32,
+        oh: oh as u32,
+        ow: ow as u32,
+        stride_h: stride[0] as u32,
+        stride_w: stride[1] as u32,
+        _pad: 0,
+    };
+    let y = rec.alloc([n, c, oh, ow], x.dtype())?;
+    let shader = shaders::CONV2D_SUBSAMPLE.with_storage(x.dtype())?;
+    rec.dispatch(&shader, "subsample", &[("WG", 64.0)], &p, &[x, &y], grid_1d(p.rows as u64, 64))?;
+    Ok(Some(y))
+}
+
+/// Mirrors `Params` in `shaders/conv2d_subsample.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SubsampleParams {
+    rows: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    stride_h: u32,
+    stride_w: u32,
+    _pad: u32,
 }
 
 /// Records conv2d_packed_1x1 (`shader`, a storage variant of it) for `base` (the 1x1 conv's

@@ -180,7 +180,7 @@ fn long_reduction() {
     case(63, [2, 4100, 2, 3], 9, [1, 1], relu, true, "long K 1x1");
 }
 
-/// The packed kernel's 1x1 form (1x1 at stride 1 without padding, planes of a multiple of 4
+/// The packed kernel's 1x1 form (1x1 without padding, output planes of a multiple of 4
 /// pixels, read as vec4s): blocks of pixels and of channels cut short (36-pixel planes, 33
 /// output channels), channels left over after the quads, two images, groups, split-K.
 #[test]
@@ -190,6 +190,8 @@ fn packed_1x1_form() {
     // Slices of 2048, 2048 and 6 channels: the last one a quad and two channels.
     let relu = Conv2d { activation: Activation::Relu, ..Default::default() };
     case(66, [1, 4102, 2, 2], 9, [1, 1], relu, true, "1x1 long K");
+    // Strided: the form runs on every stride-th pixel, copied out (odd planes, two strides).
+    case(67, [2, 10, 7, 9], 24, [1, 1], Conv2d { stride: [2, 3], ..Default::default() }, true, "1x1 s2x3");
 }
 
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
