@@ -105,7 +105,7 @@ shaders! {
     CONV2D_PACKED = "conv2d_packed" with ["activation", "conv_direct_params"];
     CONV2D_PACKED_1X1 = "conv2d_packed_1x1" with ["activation", "conv_direct_params"];
     CONV2D_PACK = "conv2d_pack";
-    CONV2D_SUBSAMPLE = "conv2d_subsample";
+    CONV2D_PLANES = "conv2d_planes";
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight";
     CONV2D_BACKWARD_WEIGHT_DIRECT = "conv2d_backward_weight_direct";

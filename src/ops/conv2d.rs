@@ -169,7 +169,7 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_PACKED.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED_1X1.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
-    v.push((shaders::CONV2D_SUBSAMPLE.name, std::mem::size_of::<SubsampleParams>()));
+    v.push((shaders::CONV2D_PLANES.name, std::mem::size_of::<PlanesParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
@@ -297,10 +297,7 @@ fn choose_kernel(
         }
     }
     let k = [w_shape[2], w_shape[3]];
-    // The forward's output plane; for an input gradient (taken by the packed kernel at stride
-    // 1 only) also x's.
-    let [_, _, oh, ow] = cfg.output_shape(x_shape, w_shape)?;
-    let packed_1x1 = packed_1x1_applies(cfg, k, [oh, ow]);
+    let packed_1x1 = packed_1x1_applies(cfg, k);
     let default = default_kernel(rec, candidates, channels, k[0] * k[1], packed_1x1);
     let names = || candidates.iter().map(|k| k.name()).collect();
     let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
@@ -612,7 +609,7 @@ fn conv2d_epilogue(
         ConvKernel::Direct => direct_slices(cin_g, kh * kw).count(),
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
         ConvKernel::Depthwise => 1,
-        ConvKernel::Packed if packed_1x1_applies(cfg, [kh, kw], [oh, ow]) => direct_slices(cin_g, 1).count(),
+        ConvKernel::Packed if packed_1x1_applies(cfg, [kh, kw]) => direct_slices(cin_g, 1).count(),
         ConvKernel::Packed => direct_slices(quads(cin_g), kh * kw).count(),
     };
     let wide = store == DType::F16 && slices > 1;
@@ -662,18 +659,12 @@ fn conv2d_epilogue(
         dispatch_direct(rec, &shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
-    if kernel == ConvKernel::Packed && packed_1x1_applies(cfg, [kh, kw], [oh, ow]) {
+    if kernel == ConvKernel::Packed && packed_1x1_applies(cfg, [kh, kw]) {
         let strides = weight_strides(cout_g, cin_g, [kh, kw]);
         let shader = shaders::CONV2D_PACKED_1X1.with_storage(store)?;
         let shader = if wide { shader.with_f32_output()? } else { shader };
         let packing = Packing { rows: cout_g, chans: cin_g, strides };
-        // A strided 1x1 conv reads every stride-th pixel: copied out, they make it a stride-1
-        // conv over the output's plane, which is all the kernel reads x as.
-        let xs = subsample(rec, x, cfg.stride)?;
-        dispatch_packed_1x1(rec, &shader, base, packing, [xs.as_ref().unwrap_or(x), w, bias_buf, &y, res_buf])?;
-        if let Some(xs) = xs {
-            rec.recycle(xs);
-        }
+        dispatch_packed_1x1(rec, &shader, base, packing, [h, wd], cfg.stride, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Packed {
@@ -994,43 +985,44 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
 }
 
 /// Whether the packed kernel takes its 1x1 form (`shaders/conv2d_packed_1x1.wgsl`) for a conv
-/// (or a stride-1 conv's input gradient) with a `k` kernel and `cfg`'s padding, whose output
-/// planes are `out`: a 1x1 kernel without padding, so a plain GEMM over the channel planes
-/// (at a stride, over the pixels [`subsample`] copies out), with planes of a multiple of 4
-/// pixels, so that every plane is whole vec4s.
-fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2], out: [usize; 2]) -> bool {
-    k == [1, 1] && cfg.padding == [0; 4] && (out[0] * out[1]) % 4 == 0
+/// (or a stride-1 conv's input gradient) with a `k` kernel and `cfg`'s padding: a 1x1 kernel
+/// without padding, a plain GEMM over the channel planes (at a stride, over the pixels it
+/// reads, copied out).
+fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2]) -> bool {
+    k == [1, 1] && cfg.padding == [0; 4]
 }
 
-/// Every `stride`-th row and column of `x` `[N, C, H, W]` (rows and columns 0, s, 2s, ...),
-/// copied out: the input a strided 1x1 conv reads. `None` at stride 1 (x itself).
-fn subsample(rec: &mut Recorder, x: &Tensor, stride: [usize; 2]) -> Result<Option<Tensor>> {
-    if stride == [1, 1] {
-        return Ok(None);
-    }
+/// Records conv2d_planes: the `[h, w]` planes of `x` (any rank: its elements are planes of
+/// h * w), their every `stride`-th row and column (`out` of them), into `y` as planes of
+/// `plane_out` elements (zeros after the copied pixels).
+fn copy_planes(
+    rec: &mut Recorder,
+    x: &Tensor,
+    [h, w]: [usize; 2],
+    stride: [usize; 2],
+    out: [usize; 2],
+    plane_out: usize,
+    y: &Tensor,
+) -> Result<()> {
     let op = "conv2d";
-    let [n, c, h, w] = x.shape().nchw(op)?;
-    let (oh, ow) = (h.div_ceil(stride[0]), w.div_ceil(stride[1]));
-    let p = SubsampleParams {
-        rows: to_u32(op, "N*C*H_out", n * c * oh)?,
+    let p = PlanesParams {
+        rows: to_u32(op, "planes * rows", x.numel() / (h * w) * out[0])?,
         h: h as u32,
         w: w as u32,
-        oh: oh as u32,
-        ow: ow as u32,
+        oh: out[0] as u32,
+        ow: out[1] as u32,
         stride_h: stride[0] as u32,
         stride_w: stride[1] as u32,
-        _pad: 0,
+        plane_out: to_u32(op, "plane", plane_out)?,
     };
-    let y = rec.alloc([n, c, oh, ow], x.dtype())?;
-    let shader = shaders::CONV2D_SUBSAMPLE.with_storage(x.dtype())?;
-    rec.dispatch(&shader, "subsample", &[("WG", 64.0)], &p, &[x, &y], grid_1d(p.rows as u64, 64))?;
-    Ok(Some(y))
+    let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
+    rec.dispatch(&shader, "copy_planes", &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
 }
 
-/// Mirrors `Params` in `shaders/conv2d_subsample.wgsl`.
+/// Mirrors `Params` in `shaders/conv2d_planes.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct SubsampleParams {
+struct PlanesParams {
     rows: u32,
     h: u32,
     w: u32,
@@ -1038,18 +1030,25 @@ struct SubsampleParams {
     ow: u32,
     stride_h: u32,
     stride_w: u32,
-    _pad: u32,
+    plane_out: u32,
 }
 
 /// Records conv2d_packed_1x1 (`shader`, a storage variant of it) for `base` (the 1x1 conv's
-/// geometry and epilogue) on `[x, w, bias, y, residual]`, where `k` reads `w` as `rows` output
-/// channels by `chans` reduction channels: the weights are packed transposed (a vec4 holds 4
-/// output channels of one reduction channel), once per state of `w`.
+/// geometry and epilogue; a residual only with `base.has_residual`) on `[x, w, bias, y,
+/// residual]`, x's planes `x_hw` read at `stride`, where `k` reads `w` as `rows` output
+/// channels by `chans` reduction channels. The weights are packed transposed (a vec4 holds 4
+/// output channels of one reduction channel), once per state of `w`. The kernel reads and
+/// writes planes of whole vec4s: x's pixels are copied out first where it is strided or its
+/// output planes are not whole vec4s (then the residual is copied to padded planes, and the
+/// output written padded and cropped into `y`).
+#[allow(clippy::too_many_arguments)]
 fn dispatch_packed_1x1(
     rec: &mut Recorder,
     shader: &Shader,
     base: DirectParams,
     k: Packing,
+    x_hw: [usize; 2],
+    stride: [usize; 2],
     [x, w, bias, y, res]: [&Tensor; 5],
 ) -> Result<()> {
     let [base_at, group, row, chan, ky, kx] = k.strides;
@@ -1057,16 +1056,46 @@ fn dispatch_packed_1x1(
     let transposed = Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx] };
     let wp = pack_weights(rec, w, base.geo.groups as usize, transposed)?;
     let geo = base.geo;
+    let out = [geo.oh as usize, geo.ow as usize];
+    let (n, plane) = (geo.n as usize, out[0] * out[1]);
+    let padded = plane.next_multiple_of(4);
+    let xk = if stride != [1, 1] || padded != plane {
+        let xk = rec.alloc([n, geo.cin as usize, padded], x.dtype())?;
+        copy_planes(rec, x, x_hw, stride, out, padded, &xk)?;
+        Some(xk)
+    } else {
+        None
+    };
+    let (resk, yk) = if padded != plane {
+        let resk = if base.has_residual != 0 {
+            let r = rec.alloc([n, geo.cout as usize, padded], res.dtype())?;
+            copy_planes(rec, res, out, [1, 1], out, padded, &r)?;
+            Some(r)
+        } else {
+            None
+        };
+        (resk, Some(rec.alloc([n, geo.cout as usize, padded], y.dtype())?))
+    } else {
+        (None, None)
+    };
     // Pixel blocks never straddle two images: p_len counts each image's pixels rounded up to
     // whole blocks.
-    let per_image = ((geo.oh * geo.ow) as usize / 4).div_ceil(PACKED_TN / 4) * PACKED_TN;
+    let per_image = (padded / 4).div_ceil(PACKED_TN / 4) * PACKED_TN;
     let (w_group, w_in) = (packed_rows(chans) * quads(rows), quads(rows));
     let p = DirectParams {
-        p_len: to_u32("conv2d", "N*H_out*W_out", geo.n as usize * per_image)?,
+        p_len: to_u32("conv2d", "N*H_out*W_out", n * per_image)?,
         w_strides: [0, to_u32("conv2d", "packed weights", w_group)? as i32, 0, w_in as i32, 0, 0],
         ..base
     };
-    dispatch_blocks(rec, shader, "conv2d_packed_1x1", [PACKED_TM, PACKED_TN], p, [x, &wp, bias, y, res])
+    let tensors = [xk.as_ref().unwrap_or(x), &wp, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
+    dispatch_blocks(rec, shader, "conv2d_packed_1x1", [PACKED_TM, PACKED_TN], p, tensors)?;
+    if let Some(yk) = &yk {
+        copy_planes(rec, yk, [1, padded], [1, 1], [1, plane], plane, y)?;
+    }
+    for t in [xk, resk, yk].into_iter().flatten() {
+        rec.recycle(t);
+    }
+    Ok(())
 }
 
 /// Whether both packed operands of a conv over `x` `[N, groups * chans, H, W]` padded by
@@ -1455,9 +1484,10 @@ pub fn conv2d_backward_input_with(
         let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
         let packing = Packing { rows: cin_g, chans: cout_g, strides };
         let base = dense_params(input_grad_geometry(g), params.n_len);
-        if packed_1x1_applies(cfg, [kh, kw], [h, wd]) {
+        if packed_1x1_applies(cfg, [kh, kw]) {
             let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, [dy, w, w, &dx, dy])?;
+            let tensors = [dy, w, w, &dx, dy];
+            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, [h, wd], [1, 1], tensors)?;
             return Ok(dx);
         }
         let pad = input_grad_padding(cfg, [kh, kw]);

@@ -180,9 +180,10 @@ fn long_reduction() {
     case(63, [2, 4100, 2, 3], 9, [1, 1], relu, true, "long K 1x1");
 }
 
-/// The packed kernel's 1x1 form (1x1 without padding, output planes of a multiple of 4
-/// pixels, read as vec4s): blocks of pixels and of channels cut short (36-pixel planes, 33
-/// output channels), channels left over after the quads, two images, groups, split-K.
+/// The packed kernel's 1x1 form (1x1 without padding, planes read as vec4s): blocks of pixels
+/// and of channels cut short (36-pixel planes, 33 output channels), channels left over after
+/// the quads, two images, groups, split-K; strided and odd planes, which it reads from a copy
+/// (`pointwise_1x1` above has 35-pixel planes: padded to 36 and cropped back).
 #[test]
 fn packed_1x1_form() {
     case(64, [2, 17, 6, 6], 33, [1, 1], Conv2d::default(), true, "1x1 36-pixel planes");
@@ -190,8 +191,10 @@ fn packed_1x1_form() {
     // Slices of 2048, 2048 and 6 channels: the last one a quad and two channels.
     let relu = Conv2d { activation: Activation::Relu, ..Default::default() };
     case(66, [1, 4102, 2, 2], 9, [1, 1], relu, true, "1x1 long K");
-    // Strided: the form runs on every stride-th pixel, copied out (odd planes, two strides).
+    // Strided: every stride-th pixel copied out (two strides; 4 x 3 output planes).
     case(67, [2, 10, 7, 9], 24, [1, 1], Conv2d { stride: [2, 3], ..Default::default() }, true, "1x1 s2x3");
+    // Strided with planes of 3 x 5 pixels: copied out and padded to 16 in one pass.
+    case(68, [1, 9, 5, 9], 17, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, true, "1x1 s2 15 pixels");
 }
 
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
@@ -218,6 +221,8 @@ fn residual_added_before_the_activation() {
     residual_case(71, [1, 6, 8, 8], 6, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2 no act");
     let leaky = Conv2d { activation: Activation::LeakyRelu(0.1), ..Default::default() };
     residual_case(74, [2, 6, 4, 6], 18, [1, 1], leaky, "1x1 (packed 1x1 form)");
+    // The packed 1x1 form on 25-pixel planes: the residual copied to padded planes.
+    residual_case(75, [2, 6, 5, 5], 18, [1, 1], leaky, "1x1 25 pixels");
     // Split-K (K = 2304 * 9, 11 slices): the residual is added once, after the last slice.
     residual_case(72, [1, 2304, 3, 3], 8, [3, 3], relu, "long K");
     // Depthwise (all three kernels) with a channel multiplier, dilation, asymmetric padding.

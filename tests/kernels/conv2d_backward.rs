@@ -46,7 +46,8 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name:
 fn pointwise_1x1() {
     case(210, [2, 17, 5, 7], 33, [1, 1], Conv2d::default(), "1x1");
     case(211, [1, 5, 9, 6], 3, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2");
-    // The packed kernel's 1x1 form (planes of a multiple of 4 pixels): partial blocks, groups.
+    // The packed kernel's 1x1 form (dy's planes read as they are, or padded to whole vec4s as
+    // in the first case): partial blocks, groups.
     case(224, [2, 17, 6, 6], 33, [1, 1], Conv2d::default(), "1x1 36-pixel planes");
     case(225, [1, 12, 4, 8], 20, [1, 1], Conv2d { groups: 2, ..Default::default() }, "1x1 groups 2");
 }

@@ -61,6 +61,8 @@ fn conv2d_in_f16_storage() {
     let plain = Conv2d { activation: Activation::Relu, ..Default::default() };
     conv_case(206, [2, 6, 4, 6], 10, [1, 1], plain, true, "1x1 residual");
     conv_case(207, [1, 4100, 2, 2], 9, [1, 1], plain, true, "1x1 long K residual");
+    // Padded planes (9 pixels): the f16 residual copied, the f32 partial sums cropped.
+    conv_case(208, [1, 4100, 3, 3], 9, [1, 1], plain, true, "1x1 long K residual 9 pixels");
 }
 
 #[test]
