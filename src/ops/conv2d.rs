@@ -266,7 +266,7 @@ pub fn default_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 6;
+const KERNEL_REVISION: u32 = 7;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
