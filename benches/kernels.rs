@@ -35,7 +35,7 @@ const fn conv(k: usize, s: usize, g: usize) -> Conv2d {
     }
 }
 
-const LAYERS: [Layer; 33] = [
+const LAYERS: [Layer; 34] = [
     ("resnet18 stem 3->64 7x7 s2 @224", [1, 3, 224, 224], 64, 7, conv(7, 2, 1)),
     ("resnet18 64x56x56", [1, 64, 56, 56], 64, 3, conv(3, 1, 1)),
     ("resnet18 128x28x28", [1, 128, 28, 28], 128, 3, conv(3, 1, 1)),
@@ -62,6 +62,7 @@ const LAYERS: [Layer; 33] = [
     ("mobilenetv2 depthwise 144 s2 @56", [1, 144, 56, 56], 144, 3, conv(3, 2, 144)),
     ("mobilenetv2 depthwise 192 @28", [1, 192, 28, 28], 192, 3, conv(3, 1, 192)),
     ("mobilenetv2 depthwise 576 @14", [1, 576, 14, 14], 576, 3, conv(3, 1, 576)),
+    ("mobilenetv2 depthwise 960 @7", [1, 960, 7, 7], 960, 3, conv(3, 1, 960)),
     ("mobilenetv2 1x1 expand 24->144 @56", [1, 24, 56, 56], 144, 1, conv(1, 1, 1)),
     ("mobilenetv2 1x1 project 192->32 @28", [1, 192, 28, 28], 32, 1, conv(1, 1, 1)),
     ("mobilenetv2 1x1 960->160 @7", [1, 960, 7, 7], 160, 1, conv(1, 1, 1)),

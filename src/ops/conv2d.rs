@@ -168,6 +168,7 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_DEPTHWISE.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED_1X1.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_DEPTHWISE_3X3.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
     v.push((shaders::CONV2D_PLANES.name, std::mem::size_of::<PlanesParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
@@ -266,7 +267,7 @@ pub fn default_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 7;
+const KERNEL_REVISION: u32 = 8;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -851,11 +852,15 @@ pub fn conv2d_tiled(
 /// `tensors` bound as x, weights, bias, y, residual: one invocation per 8 pixels of a plane (TN
 /// in the shader); for 3-wide taps at column stride and dilation 1, per 8 pixels of a row,
 /// which share their input values; for one phase of a strided input gradient (`p.out_sy` or
-/// `p.out_sx` above 1), the entry that stores strided.
+/// `p.out_sx` above 1), the entry that stores strided; for 3x3 taps at stride 1 with one
+/// column of padding on the left, [`dispatch_depthwise_3x3`].
 fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
     let planes = p.p_len as u64;
     let phase = p.out_sy > 1 || p.out_sx > 1;
+    if !phase && depthwise_3x3_applies(&g) {
+        return dispatch_depthwise_3x3(rec, p, tensors);
+    }
     let rows3 = g.kw == 3 && g.stride_w == 1 && g.dil_w == 1 && !phase;
     let (entry, blocks) = if phase {
         ("conv2d_depthwise_phase", planes * (g.oh * g.ow).div_ceil(8) as u64)
@@ -866,6 +871,48 @@ fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tens
     };
     let wg = direct_workgroup(blocks as usize);
     rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))
+}
+
+/// Whether conv2d_depthwise_3x3 computes a depthwise conv of geometry `g` (a forward, or one
+/// phase of an input gradient at stride 1): 3x3 taps at stride and dilation 1 with one column
+/// of padding on the left (any other padding).
+fn depthwise_3x3_applies(g: &ConvGeometry) -> bool {
+    [g.kh, g.kw, g.stride_h, g.stride_w, g.dil_h, g.dil_w, g.pad_left] == [3, 3, 1, 1, 1, 1, 1]
+}
+
+/// Output rows per invocation of conv2d_depthwise_3x3 (R there; DEPTHWISE_ROWS in
+/// shaders/gen/conv2d_direct.py), each 8 pixels wide.
+const DEPTHWISE_ROWS: usize = 4;
+
+/// Records conv2d_depthwise_3x3 for `p` (as [`dispatch_depthwise`]) on `[x, w, bias, y,
+/// residual]`. The kernel reads and writes rows of whole vec4s: where x's or the output's rows
+/// are not, x (and the residual) are copied to rows padded with zeros first and the output is
+/// written padded and cropped back into `y` (conv2d_planes).
+fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, res]: [&Tensor; 5]) -> Result<()> {
+    let g = p.geo;
+    let (wd, ow) = (g.w as usize, g.ow as usize);
+    let (wp, owp) = (wd.next_multiple_of(4), ow.next_multiple_of(4));
+    // `t`'s rows of `len` elements, copied to rows of `padded`.
+    let pad_rows = |rec: &mut Recorder, t: &Tensor, len: usize, padded: usize| -> Result<Tensor> {
+        let out = rec.alloc([t.numel() / len * padded], t.dtype())?;
+        copy_planes(rec, t, [1, len], [1, 1], [1, len], padded, &out)?;
+        Ok(out)
+    };
+    let xk = if wp != wd { Some(pad_rows(rec, x, wd, wp)?) } else { None };
+    let resk = if owp != ow && p.has_residual != 0 { Some(pad_rows(rec, res, ow, owp)?) } else { None };
+    let yk = if owp != ow { Some(rec.alloc([y.numel() / ow * owp], y.dtype())?) } else { None };
+    let blocks = p.p_len as u64 * g.oh.div_ceil(DEPTHWISE_ROWS as u32) as u64 * g.ow.div_ceil(8) as u64;
+    let wg = direct_workgroup(blocks as usize);
+    let shader = shaders::CONV2D_DEPTHWISE_3X3.with_storage(x.dtype())?;
+    let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
+    rec.dispatch(&shader, "conv2d_depthwise_3x3", &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))?;
+    if let Some(yk) = &yk {
+        copy_planes(rec, yk, [1, owp], [1, 1], [1, ow], ow, y)?;
+    }
+    for t in [xk, resk, yk].into_iter().flatten() {
+        rec.recycle(t);
+    }
+    Ok(())
 }
 
 /// `y` in the storage dtype: an f32 result of a split f16 conv is converted (and its buffer

@@ -93,6 +93,19 @@ fn groups_2_and_depthwise() {
     );
 }
 
+/// The depthwise kernel's 3x3 form (stride and dilation 1, one column of padding on the left;
+/// R = 4 rows by 8 columns per invocation, rows read as vec4s): row and column blocks cut
+/// short, rows of whole vec4s as they are and odd ones through padded copies, a channel
+/// multiplier, padding on the other sides from 0 to 2, an activation.
+#[test]
+fn depthwise_3x3_form() {
+    let dw = |groups, padding| Conv2d { groups, padding, activation: Activation::RELU6, ..Default::default() };
+    case(24, [2, 6, 9, 12], 6, [3, 3], dw(6, [1; 4]), true, "dw 3x3 12 wide");
+    case(25, [1, 4, 7, 7], 8, [3, 3], dw(4, [1; 4]), true, "dw 3x3 x2 7 wide");
+    case(26, [1, 3, 6, 8], 3, [3, 3], dw(3, [0, 1, 2, 0]), false, "dw 3x3 pad 0/1/2/0");
+    case(27, [2, 5, 13, 18], 5, [3, 3], dw(5, [2, 1, 0, 2]), true, "dw 3x3 pad 2/1/0/2");
+}
+
 #[test]
 fn batch_3_and_odd_channel_counts() {
     for (i, cin) in [1usize, 3, 5, 17].into_iter().enumerate() {
@@ -234,6 +247,9 @@ fn residual_added_before_the_activation() {
         ..Default::default()
     };
     residual_case(73, [2, 12, 9, 10], 24, [3, 3], dw, "depthwise x2 dilated");
+    // The depthwise 3x3 form on 10-wide rows: the residual copied to padded rows.
+    let dw3 = Conv2d { groups: 5, padding: [1; 4], activation: Activation::Relu, ..Default::default() };
+    residual_case(76, [2, 5, 6, 10], 5, [3, 3], dw3, "depthwise 3x3 10 wide");
 }
 
 #[test]

@@ -391,6 +391,9 @@ fn depthwise_input_gradients() {
     case(292, [1, 4, 8, 13], 4, [5, 5], dw(4, [2, 2, 2, 2], [1, 1]), "dw 5x5");
     case(293, [2, 3, 7, 7], 3, [1, 3], dw(3, [0, 3, 0, 3], [1, 1]), "dw 1x3 padding 3 > reach 2");
     case(294, [1, 9, 12, 5], 9, [3, 1], dw(9, [1, 0, 1, 0], [3, 1]), "dw 3x1 dilation 3");
+    // The 3x3 form (dy padded by 1 on the left): rows of whole vec4s, and padding 0 elsewhere.
+    case(289, [1, 7, 6, 16], 7, [3, 3], dw(7, [1; 4], [1, 1]), "dw 3x3 16 wide");
+    case(288, [2, 3, 9, 7], 3, [3, 3], dw(3, [1, 1, 0, 1], [1, 1]), "dw 3x3 one-sided");
     // Strided, by phases: MobileNet's 3x3 s2, EfficientNet's 5x5 s2 (phases of 3 and 2 taps),
     // stride 3 over odd sizes with one-sided padding, phases no tap reaches (stride above the
     // kernel), a stride in one direction only with padding beyond the kernel's reach.

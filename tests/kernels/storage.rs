@@ -63,6 +63,10 @@ fn conv2d_in_f16_storage() {
     conv_case(207, [1, 4100, 2, 2], 9, [1, 1], plain, true, "1x1 long K residual");
     // Padded planes (9 pixels): the f16 residual copied, the f32 partial sums cropped.
     conv_case(208, [1, 4100, 3, 3], 9, [1, 1], plain, true, "1x1 long K residual 9 pixels");
+    // The depthwise 3x3 form reads and writes f16 vec4s: rows of 8 as they are (case 202's 9
+    // go through padded copies).
+    let dw = Conv2d { groups: 6, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
+    conv_case(209, [2, 6, 5, 8], 6, [3, 3], dw, true, "depthwise 3x3 residual");
 }
 
 #[test]
