@@ -7,7 +7,10 @@
 // pack_weights: -> [groups][rows_padded][quads][kh][kw] vec4s, element k of the vec4 at
 // (g, r, q, ky, kx) being wt[base + g * s_group + r * s_row + (4q + k) * s_chan + ky * s_ky +
 // kx * s_kx], 0 for rows r >= rows or channels past `chans`. The signed strides read a conv's
-// weights as they are (forward) or transposed and flipped (its input gradient).
+// weights as they are (forward) or transposed and flipped (its input gradient). With
+// `taps_outer` the taps come before the quads, [groups][rows_padded][kh][kw][quads]: the
+// layout conv2d_packed_1x1 reads weights packed transposed in, its reduction running over
+// (row, tap) (im2col planes, conv2d_planes.wgsl) and the quads over output channels.
 //
 // One invocation per padded row of a channel quad (pack_input) or per (group, row, quad) with
 // all its taps (pack_weights), so the index decoding is once per row, not per vec4; numbered
@@ -20,7 +23,7 @@ struct Params {
     h: u32, w: u32, hp: u32, wp: u32,
     pad_top: u32, pad_left: u32, rows: u32, rows_padded: u32,
     base: i32, s_group: i32, s_row: i32, s_chan: i32,
-    s_ky: i32, s_kx: i32, _pad0: u32, _pad1: u32,
+    s_ky: i32, s_kx: i32, taps_outer: u32, _pad1: u32,
 }
 
 override WG: u32 = 64u;
@@ -88,7 +91,11 @@ fn pack_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
             if (r < p.rows) {
                 v = quad(at + i32(ky) * p.s_ky + i32(kx) * p.s_kx, p.s_chan, 4u * q);
             }
-            dst[(i * p.h + ky) * p.w + kx] = v;
+            if (p.taps_outer != 0u) {
+                dst[((t * p.h + ky) * p.w + kx) * p.quads + q] = v;
+            } else {
+                dst[(i * p.h + ky) * p.w + kx] = v;
+            }
         }
     }
 }

@@ -1,8 +1,13 @@
 // conv2d_planes: copies planes into the layout conv2d_packed_1x1 reads and writes, where every
-// plane is whole vec4s. y(i, u * ow + v) = x(i, u * stride_h, v * stride_w) for the rows u <
-// oh and columns v < ow of plane i, x's planes being h x w and y's `plane_out` elements long,
-// zeros after the first oh * ow. With that, one pass
-// - copies out every stride-th pixel of x, the pixels a strided 1x1 convolution reads;
+// plane is whole vec4s: the im2col of a convolution. For tap (ky, kx) of a kh x kw window,
+// y(i * kh * kw + ky * kw + kx, u * ow + v) = x(i, u * stride_h + ky * dil_h - pad_top,
+// v * stride_w + kx * dil_w - pad_left), 0 outside x's h x w planes, for the rows u < oh and
+// columns v < ow, y's planes being `plane_out` elements long, zeros after the first oh * ow.
+// With that, one pass
+// - lays out a convolution's input as the operand of a plain GEMM (one plane per input
+//   channel and tap, the reduction conv2d_packed_1x1 runs over);
+// - copies out every stride-th pixel of x (a 1x1 window), the pixels a strided 1x1
+//   convolution reads;
 // - pads planes to a multiple of 4 elements (plane_out rounded up) for the kernel's operands;
 // - crops the kernel's padded output planes back (h = 1, w and ow the padded and real size).
 // One invocation per output row (decoded once, then a loop over its columns), numbered flat
@@ -11,7 +16,7 @@
 alias Store = f32;
 
 struct Params {
-    rows: u32, // planes * oh
+    rows: u32, // planes * kh * kw * oh
     h: u32,
     w: u32,
     oh: u32,
@@ -19,6 +24,12 @@ struct Params {
     stride_h: u32,
     stride_w: u32,
     plane_out: u32,
+    kh: u32,
+    kw: u32,
+    pad_top: u32,
+    pad_left: u32,
+    dil_h: u32,
+    dil_w: u32,
 }
 
 override WG: u32 = 64u;
@@ -33,16 +44,28 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (i >= p.rows) {
         return;
     }
-    let plane = i / p.oh;
+    let out_plane = i / p.oh; // plane * kh * kw + tap
     let u = i % p.oh;
-    let src = (plane * p.h + u * p.stride_h) * p.w;
-    let dst = plane * p.plane_out + u * p.ow;
-    for (var v = 0u; v < p.ow; v++) {
-        y[dst + v] = x[src + v * p.stride_w];
+    let tap = out_plane % (p.kh * p.kw);
+    let plane = out_plane / (p.kh * p.kw);
+    let iy = i32(u * p.stride_h + (tap / p.kw) * p.dil_h) - i32(p.pad_top);
+    let x0 = i32((tap % p.kw) * p.dil_w) - i32(p.pad_left);
+    let dst = out_plane * p.plane_out + u * p.ow;
+    if (iy < 0 || iy >= i32(p.h)) {
+        for (var v = 0u; v < p.ow; v++) {
+            y[dst + v] = Store(0.0);
+        }
+    } else {
+        let src = (plane * p.h + u32(iy)) * p.w;
+        for (var v = 0u; v < p.ow; v++) {
+            let ix = x0 + i32(v * p.stride_w);
+            let inside = ix >= 0 && ix < i32(p.w);
+            y[dst + v] = select(Store(0.0), x[src + u32(clamp(ix, 0, i32(p.w) - 1))], inside);
+        }
     }
     if (u + 1u == p.oh) {
         for (var t = p.oh * p.ow; t < p.plane_out; t++) {
-            y[plane * p.plane_out + t] = Store(0.0);
+            y[out_plane * p.plane_out + t] = Store(0.0);
         }
     }
 }

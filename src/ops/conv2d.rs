@@ -238,22 +238,23 @@ impl ConvKernel {
 }
 
 /// The built-in choice among `candidates` for a convolution with `cin_g` input and `cout_g`
-/// output channels per group and `taps` kernel taps (KH * KW), where `packed_1x1` says whether
-/// the packed kernel would take its 1x1 form ([`packed_1x1_applies`]): on CPU adapters the
+/// output channels per group and `taps` kernel taps (KH * KW), where `gemm` says whether the
+/// packed kernel would take its GEMM form ([`packed_gemm_applies`]): on CPU adapters the
 /// depthwise kernel where it applies; else, unless the groups have fewer than 8 output
 /// channels (most of a 16-channel block would compute clamped rows), the packed one over at
 /// least 4 channels for kernels of more than one tap (1.2-2.8x the direct kernel on the 3x3
-/// layers of ResNet-18 and VGG-16) or in its 1x1 form (1.7-3x on ResNet-50's and MobileNetV2's
-/// 1x1 layers), and the direct one otherwise; tiled elsewhere.
+/// layers of ResNet-18 and VGG-16), in its GEMM form over 1x1 kernels of at least 4 channels
+/// (1.7-3x on ResNet-50's and MobileNetV2's 1x1 layers) and over the 3-channel stems
+/// (1.3-1.7x), and the direct one otherwise; tiled elsewhere.
 pub fn default_kernel(
     rec: &Recorder,
     candidates: &[ConvKernel],
     [cin_g, cout_g]: [usize; 2],
     taps: usize,
-    packed_1x1: bool,
+    gemm: bool,
 ) -> ConvKernel {
     let cpu = rec.gpu().is_cpu();
-    let packs = cin_g >= 4 && (taps > 1 || packed_1x1);
+    let packs = if gemm { taps > 1 || cin_g >= 4 } else { cin_g >= 4 && taps > 1 };
     if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
         ConvKernel::Depthwise
     } else if cpu && cout_g >= 8 && packs && candidates.contains(&ConvKernel::Packed) {
@@ -298,8 +299,15 @@ fn choose_kernel(
         }
     }
     let k = [w_shape[2], w_shape[3]];
-    let packed_1x1 = packed_1x1_applies(cfg, k);
-    let default = default_kernel(rec, candidates, channels, k[0] * k[1], packed_1x1);
+    // The GEMM form of the packed kernel: any window it applies to in the forward pass, 1x1
+    // convs in the input gradient.
+    let gemm = if pass == "conv2d" {
+        let [n, _, oh, ow] = cfg.output_shape(x_shape, w_shape)?;
+        packed_gemm_applies(rec, [n, x_shape[1], oh, ow], cfg, [w_shape[1], k[0], k[1]], storage)
+    } else {
+        packed_1x1_applies(cfg, k)
+    };
+    let default = default_kernel(rec, candidates, channels, k[0] * k[1], gemm);
     let names = || candidates.iter().map(|k| k.name()).collect();
     let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
         run(r, t, ConvKernel::from_name(name).expect("a candidate's own name"))
@@ -604,13 +612,15 @@ fn conv2d_epilogue(
     if kernel == ConvKernel::Depthwise && cin_g != 1 {
         return Err(Error::arg(op, format!("the depthwise kernel needs one input channel per group, not {cin_g}")));
     }
+    // The packed kernel's GEMM form (conv2d_packed_1x1) where its operand fits.
+    let gemm = kernel == ConvKernel::Packed && packed_gemm_applies(rec, [n, cin, oh, ow], cfg, [cin_g, kh, kw], store);
     // Split-K stores partial sums in y between slices: with f16 storage they would be rounded
     // to f16 each time, so a split f16 conv writes f32 and converts once at the end.
     let slices = match kernel {
         ConvKernel::Direct => direct_slices(cin_g, kh * kw).count(),
         ConvKernel::Tiled => reduction_chunks(cin_g * kh * kw).count(),
         ConvKernel::Depthwise => 1,
-        ConvKernel::Packed if packed_1x1_applies(cfg, [kh, kw]) => direct_slices(cin_g, 1).count(),
+        ConvKernel::Packed if gemm => direct_slices(cin_g * kh * kw, 1).count(),
         ConvKernel::Packed => direct_slices(quads(cin_g), kh * kw).count(),
     };
     let wide = store == DType::F16 && slices > 1;
@@ -660,17 +670,18 @@ fn conv2d_epilogue(
         dispatch_direct(rec, &shader, pointwise, p, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
-    if kernel == ConvKernel::Packed && packed_1x1_applies(cfg, [kh, kw]) {
+    if gemm {
         let strides = weight_strides(cout_g, cin_g, [kh, kw]);
         let shader = shaders::CONV2D_PACKED_1X1.with_storage(store)?;
         let shader = if wide { shader.with_f32_output()? } else { shader };
-        let packing = Packing { rows: cout_g, chans: cin_g, strides };
-        dispatch_packed_1x1(rec, &shader, base, packing, [h, wd], cfg.stride, [x, w, bias_buf, &y, res_buf])?;
+        let packing = Packing { rows: cout_g, chans: cin_g, strides, taps_outer: false };
+        let win = Window::of(cfg, [kh, kw]);
+        dispatch_packed_1x1(rec, &shader, base, packing, [h, wd], win, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Packed {
         let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
-        let packing = Packing { rows: cout_g, chans: cin_g, strides: weight_strides(cout_g, cin_g, [kh, kw]) };
+        let packing = Packing { rows: cout_g, chans: cin_g, strides: weight_strides(cout_g, cin_g, [kh, kw]), taps_outer: false };
         let wp = pack_weights(rec, w, cfg.groups, packing)?;
         let p = packed_params(base, [h, wd], cfg.padding);
         dispatch_blocks(rec, &shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, [&xp, &wp, bias_buf, &y, res_buf])?;
@@ -895,7 +906,7 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     // `t`'s rows of `len` elements, copied to rows of `padded`.
     let pad_rows = |rec: &mut Recorder, t: &Tensor, len: usize, padded: usize| -> Result<Tensor> {
         let out = rec.alloc([t.numel() / len * padded], t.dtype())?;
-        copy_planes(rec, t, [1, len], [1, 1], [1, len], padded, &out)?;
+        copy_planes(rec, t, [1, len], Window::PLAIN, [1, len], padded, &out)?;
         Ok(out)
     };
     let xk = if wp != wd { Some(pad_rows(rec, x, wd, wp)?) } else { None };
@@ -907,7 +918,7 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     rec.dispatch(&shader, "conv2d_depthwise_3x3", &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))?;
     if let Some(yk) = &yk {
-        copy_planes(rec, yk, [1, owp], [1, 1], [1, ow], ow, y)?;
+        copy_planes(rec, yk, [1, owp], Window::PLAIN, [1, ow], ow, y)?;
     }
     for t in [xk, resk, yk].into_iter().flatten() {
         rec.recycle(t);
@@ -938,6 +949,9 @@ struct Packing {
     rows: usize,
     chans: usize,
     strides: [i32; 6],
+    /// The taps before the quads (`[groups][rows][KH][KW][quads]`, conv2d_packed_1x1's
+    /// transposed weights) instead of after them.
+    taps_outer: bool,
 }
 
 /// Mirrors `Params` in `shaders/conv2d_pack.wgsl`.
@@ -957,7 +971,8 @@ struct PackParams {
     rows: u32,
     rows_padded: u32,
     strides: [i32; 6],
-    _pad: [u32; 2],
+    taps_outer: u32,
+    _pad: u32,
 }
 
 /// Channel quads of `chans` channels: the vec4s of 4 channels the packed kernel reads.
@@ -1018,6 +1033,7 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
         rows: k.rows as u32,
         rows_padded: packed_rows(k.rows) as u32,
         strides: k.strides,
+        taps_outer: k.taps_outer as u32,
         ..Zeroable::zeroed()
     };
     let shader = shaders::CONV2D_PACK.with_storage(w.dtype())?;
@@ -1039,28 +1055,89 @@ fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2]) -> bool {
     k == [1, 1] && cfg.padding == [0; 4]
 }
 
+/// The window conv2d_planes reads x through: for tap `k` (of `taps`) of output pixel `u`, x's
+/// pixel `u * stride + k * dil - pad` in each dimension (rows, then columns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Window {
+    taps: [usize; 2],
+    stride: [usize; 2],
+    /// Top and left padding.
+    pad: [usize; 2],
+    dil: [usize; 2],
+}
+
+impl Window {
+    /// Each pixel as it is.
+    const PLAIN: Window = Window { taps: [1, 1], stride: [1, 1], pad: [0, 0], dil: [1, 1] };
+
+    /// The window of a conv with `taps` and `cfg`'s stride, padding and dilation.
+    fn of(cfg: &Conv2d, taps: [usize; 2]) -> Window {
+        Window { taps, stride: cfg.stride, pad: [cfg.padding[0], cfg.padding[1]], dil: cfg.dilation }
+    }
+
+    fn tap_count(&self) -> usize {
+        self.taps[0] * self.taps[1]
+    }
+}
+
+/// The most bytes of im2col planes the packed kernel's GEMM form lays out for one conv; larger
+/// ones take the packed kernel's tap loop.
+const IM2COL_MAX_BYTES: usize = 256 << 20;
+
+/// Whether the packed kernel takes its GEMM form (conv2d_packed_1x1 over im2col planes) for a
+/// forward conv of `cfg` with `[cin_g, kh, kw]` weights per output channel, where `[n, cin,
+/// oh, ow]` are its images, input channels and output pixels: a 1x1 kernel without padding
+/// ([`packed_1x1_applies`]) always; other windows over fewer than 4 channels per group (the
+/// 3-channel stems, where the tap loop's channel quads are a quarter empty: 1.3-1.7x faster
+/// on lavapipe, where the tap loop is faster over more channels) if their im2col planes (one per input channel
+/// and tap) take at most [`IM2COL_MAX_BYTES`] and fit a binding.
+fn packed_gemm_applies(
+    rec: &Recorder,
+    [n, cin, oh, ow]: [usize; 4],
+    cfg: &Conv2d,
+    [cin_g, kh, kw]: [usize; 3],
+    store: DType,
+) -> bool {
+    if packed_1x1_applies(cfg, [kh, kw]) {
+        return true;
+    }
+    if cin_g >= 4 {
+        return false;
+    }
+    let bytes = n * cin * kh * kw * (oh * ow).next_multiple_of(4) * store.size();
+    let limits = rec.gpu().limits();
+    bytes <= IM2COL_MAX_BYTES && (bytes as u64) <= limits.max_storage_buffer_binding_size.min(limits.max_buffer_size)
+}
+
 /// Records conv2d_planes: the `[h, w]` planes of `x` (any rank: its elements are planes of
-/// h * w), their every `stride`-th row and column (`out` of them), into `y` as planes of
-/// `plane_out` elements (zeros after the copied pixels).
+/// h * w) read through `win` (`out` output pixels per plane and tap) into `y` as planes of
+/// `plane_out` elements (zeros after the copied pixels), one per plane of x and tap.
 fn copy_planes(
     rec: &mut Recorder,
     x: &Tensor,
     [h, w]: [usize; 2],
-    stride: [usize; 2],
+    win: Window,
     out: [usize; 2],
     plane_out: usize,
     y: &Tensor,
 ) -> Result<()> {
     let op = "conv2d";
     let p = PlanesParams {
-        rows: to_u32(op, "planes * rows", x.numel() / (h * w) * out[0])?,
+        rows: to_u32(op, "planes * taps * rows", x.numel() / (h * w) * win.tap_count() * out[0])?,
         h: h as u32,
         w: w as u32,
         oh: out[0] as u32,
         ow: out[1] as u32,
-        stride_h: stride[0] as u32,
-        stride_w: stride[1] as u32,
+        stride_h: win.stride[0] as u32,
+        stride_w: win.stride[1] as u32,
         plane_out: to_u32(op, "plane", plane_out)?,
+        kh: win.taps[0] as u32,
+        kw: win.taps[1] as u32,
+        pad_top: win.pad[0] as u32,
+        pad_left: win.pad[1] as u32,
+        dil_h: win.dil[0] as u32,
+        dil_w: win.dil[1] as u32,
+        _pad: [0; 2],
     };
     let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
     rec.dispatch(&shader, "copy_planes", &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
@@ -1078,16 +1155,24 @@ struct PlanesParams {
     stride_h: u32,
     stride_w: u32,
     plane_out: u32,
+    kh: u32,
+    kw: u32,
+    pad_top: u32,
+    pad_left: u32,
+    dil_h: u32,
+    dil_w: u32,
+    _pad: [u32; 2],
 }
 
-/// Records conv2d_packed_1x1 (`shader`, a storage variant of it) for `base` (the 1x1 conv's
+/// Records conv2d_packed_1x1 (`shader`, a storage variant of it) for `base` (a conv's
 /// geometry and epilogue; a residual only with `base.has_residual`) on `[x, w, bias, y,
-/// residual]`, x's planes `x_hw` read at `stride`, where `k` reads `w` as `rows` output
-/// channels by `chans` reduction channels. The weights are packed transposed (a vec4 holds 4
-/// output channels of one reduction channel), once per state of `w`. The kernel reads and
-/// writes planes of whole vec4s: x's pixels are copied out first where it is strided or its
-/// output planes are not whole vec4s (then the residual is copied to padded planes, and the
-/// output written padded and cropped into `y`).
+/// residual]`, x's planes `x_hw` read through `win`, where `k` reads `w` as `rows` output
+/// channels by `chans` reduction channels over the window's taps. The kernel is a GEMM over
+/// planes of whole vec4s whose reduction runs over (channel, tap): x is read as it is only for
+/// a 1x1 window at stride 1 on planes of whole vec4s, else as its im2col planes, one per
+/// channel and tap (conv2d_planes; then the residual is copied to padded planes, and the
+/// output written padded and cropped into `y`). The weights are packed transposed (a vec4
+/// holds 4 output channels of one reduction channel and tap), once per state of `w`.
 #[allow(clippy::too_many_arguments)]
 fn dispatch_packed_1x1(
     rec: &mut Recorder,
@@ -1095,20 +1180,21 @@ fn dispatch_packed_1x1(
     base: DirectParams,
     k: Packing,
     x_hw: [usize; 2],
-    stride: [usize; 2],
+    win: Window,
     [x, w, bias, y, res]: [&Tensor; 5],
 ) -> Result<()> {
     let [base_at, group, row, chan, ky, kx] = k.strides;
     let (rows, chans) = (k.rows, k.chans);
-    let transposed = Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx] };
+    let transposed = Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx], taps_outer: true };
     let wp = pack_weights(rec, w, base.geo.groups as usize, transposed)?;
+    let taps = win.tap_count();
     let geo = base.geo;
     let out = [geo.oh as usize, geo.ow as usize];
     let (n, plane) = (geo.n as usize, out[0] * out[1]);
     let padded = plane.next_multiple_of(4);
-    let xk = if stride != [1, 1] || padded != plane {
-        let xk = rec.alloc([n, geo.cin as usize, padded], x.dtype())?;
-        copy_planes(rec, x, x_hw, stride, out, padded, &xk)?;
+    let xk = if win != Window::PLAIN || padded != plane {
+        let xk = rec.alloc([n, geo.cin as usize * taps, padded], x.dtype())?;
+        copy_planes(rec, x, x_hw, win, out, padded, &xk)?;
         Some(xk)
     } else {
         None
@@ -1116,7 +1202,7 @@ fn dispatch_packed_1x1(
     let (resk, yk) = if padded != plane {
         let resk = if base.has_residual != 0 {
             let r = rec.alloc([n, geo.cout as usize, padded], res.dtype())?;
-            copy_planes(rec, res, out, [1, 1], out, padded, &r)?;
+            copy_planes(rec, res, out, Window::PLAIN, out, padded, &r)?;
             Some(r)
         } else {
             None
@@ -1128,16 +1214,25 @@ fn dispatch_packed_1x1(
     // Pixel blocks never straddle two images: p_len counts each image's pixels rounded up to
     // whole blocks.
     let per_image = (padded / 4).div_ceil(PACKED_TN / 4) * PACKED_TN;
-    let (w_group, w_in) = (packed_rows(chans) * quads(rows), quads(rows));
+    let (w_group, w_in) = (packed_rows(chans) * taps * quads(rows), quads(rows));
+    let u = |what, v| to_u32("conv2d", what, v);
     let p = DirectParams {
-        p_len: to_u32("conv2d", "N*H_out*W_out", n * per_image)?,
-        w_strides: [0, to_u32("conv2d", "packed weights", w_group)? as i32, 0, w_in as i32, 0, 0],
+        // The GEMM's view: (channel, tap) pairs are its reduction channels, 1x1 taps.
+        geo: ConvGeometry {
+            cin: u("C_in*KH*KW", geo.cin as usize * taps)?,
+            cin_g: u("C_in/groups*KH*KW", geo.cin_g as usize * taps)?,
+            kh: 1,
+            kw: 1,
+            ..geo
+        },
+        p_len: u("N*H_out*W_out", n * per_image)?,
+        w_strides: [0, u("packed weights", w_group)? as i32, 0, w_in as i32, 0, 0],
         ..base
     };
     let tensors = [xk.as_ref().unwrap_or(x), &wp, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     dispatch_blocks(rec, shader, "conv2d_packed_1x1", [PACKED_TM, PACKED_TN], p, tensors)?;
     if let Some(yk) = &yk {
-        copy_planes(rec, yk, [1, padded], [1, 1], [1, plane], plane, y)?;
+        copy_planes(rec, yk, [1, padded], Window::PLAIN, [1, plane], plane, y)?;
     }
     for t in [xk, resk, yk].into_iter().flatten() {
         rec.recycle(t);
@@ -1529,12 +1624,12 @@ pub fn conv2d_backward_input_with(
         // A stride-1 conv of dy, padded by k - 1 - padding, with the weights transposed (dy's
         // channels are the reduction) and flipped.
         let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
-        let packing = Packing { rows: cin_g, chans: cout_g, strides };
+        let packing = Packing { rows: cin_g, chans: cout_g, strides, taps_outer: false };
         let base = dense_params(input_grad_geometry(g), params.n_len);
         if packed_1x1_applies(cfg, [kh, kw]) {
             let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
             let tensors = [dy, w, w, &dx, dy];
-            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, [h, wd], [1, 1], tensors)?;
+            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, [h, wd], Window::PLAIN, tensors)?;
             return Ok(dx);
         }
         let pad = input_grad_padding(cfg, [kh, kw]);

@@ -210,6 +210,19 @@ fn packed_1x1_form() {
     case(68, [1, 9, 5, 9], 17, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, true, "1x1 s2 15 pixels");
 }
 
+/// The packed kernel's GEMM form over im2col planes (fewer than 4 input channels per group):
+/// a 7x7 stem at stride 2 with its padding, dilation with padding on one side, groups of 3
+/// channels, a 3x3 stride-2 stem on planes cut short (5 x 4 output pixels), 2 channels.
+#[test]
+fn packed_gemm_form() {
+    let relu = |cfg: Conv2d| Conv2d { activation: Activation::Relu, ..cfg };
+    case(28, [2, 3, 17, 15], 16, [7, 7], relu(Conv2d::same(3, 2)), true, "stem 7x7 s2");
+    let dil = Conv2d { dilation: [2, 3], padding: [2, 0, 1, 3], ..Default::default() };
+    case(29, [1, 2, 11, 12], 9, [3, 3], dil, false, "3x3 dilation 2x3 one-sided padding");
+    case(30, [1, 6, 9, 8], 20, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, true, "3x3 groups of 3");
+    case(31, [1, 3, 9, 7], 32, [3, 3], Conv2d::same(1, 2), true, "stem 3x3 s2 20 pixels");
+}
+
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
 fn residual_case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name: &str) {
     let gpu = gpu_or_skip!();

@@ -67,6 +67,8 @@ fn conv2d_in_f16_storage() {
     // go through padded copies).
     let dw = Conv2d { groups: 6, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
     conv_case(209, [2, 6, 5, 8], 6, [3, 3], dw, true, "depthwise 3x3 residual");
+    // The packed kernel's GEMM form over f16 im2col planes (a 3-channel stem).
+    conv_case(211, [1, 3, 13, 11], 16, [3, 3], Conv2d::same(1, 2), true, "stem 3x3 s2 residual");
 }
 
 #[test]
