@@ -432,7 +432,7 @@ fn dispatch_blocks(
     // One invocation per (pixel block, channel block); small layers get small workgroups so
     // that both cores get work.
     let blocks = (p.p_len as usize).div_ceil(tn) * (p.geo.cout_g as usize).div_ceil(tm);
-    let wg = direct_workgroup(blocks);
+    let wg = direct_workgroup(rec, blocks);
     let [gx, gy, _] = grid_1d(blocks as u64, wg);
     let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
     let len = p.geo.cin_g as usize;
@@ -880,7 +880,7 @@ fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tens
     } else {
         ("conv2d_depthwise", planes * (g.oh * g.ow).div_ceil(8) as u64)
     };
-    let wg = direct_workgroup(blocks as usize);
+    let wg = direct_workgroup(rec, blocks as usize);
     rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))
 }
 
@@ -913,7 +913,7 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     let resk = if owp != ow && p.has_residual != 0 { Some(pad_rows(rec, res, ow, owp)?) } else { None };
     let yk = if owp != ow { Some(rec.alloc([y.numel() / ow * owp], y.dtype())?) } else { None };
     let blocks = p.p_len as u64 * g.oh.div_ceil(DEPTHWISE_ROWS as u32) as u64 * g.ow.div_ceil(8) as u64;
-    let wg = direct_workgroup(blocks as usize);
+    let wg = direct_workgroup(rec, blocks as usize);
     let shader = shaders::CONV2D_DEPTHWISE_3X3.with_storage(x.dtype())?;
     let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     rec.dispatch(&shader, "conv2d_depthwise_3x3", &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))?;
@@ -1282,10 +1282,13 @@ fn packed_params(base: DirectParams, hw: [usize; 2], padding: [usize; 4]) -> Dir
     }
 }
 
-/// The workgroup size of the direct and depthwise kernels for `blocks` invocations: small
-/// layers get small workgroups so that both cores (every core of a CPU adapter) get work.
-fn direct_workgroup(blocks: usize) -> u32 {
-    if blocks < DIRECT_WG * 16 {
+/// The workgroup size of the direct-family kernels (direct, packed, depthwise) for `blocks`
+/// invocations. On CPU adapters always 8: small layers need small workgroups so that every
+/// core gets work, large ones ran as fast with 8 as with 64 (kernel bench, lavapipe, 2026-12-07),
+/// and one size means one pipeline per kernel, each compiled once per process (conv2d_packed_1x1
+/// takes 1.1 s there). Elsewhere small layers get 8, the rest DIRECT_WG.
+fn direct_workgroup(rec: &Recorder, blocks: usize) -> u32 {
+    if rec.gpu().is_cpu() || blocks < DIRECT_WG * 16 {
         8
     } else {
         DIRECT_WG as u32
