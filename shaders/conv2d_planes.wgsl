@@ -9,7 +9,10 @@
 // - copies out every stride-th pixel of x (a 1x1 window), the pixels a strided 1x1
 //   convolution reads;
 // - pads planes to a multiple of 4 elements (plane_out rounded up) for the kernel's operands;
-// - crops the kernel's padded output planes back (h = 1, w and ow the padded and real size).
+// - crops the kernel's padded output planes back (h = 1, w and ow the padded and real size);
+// - spreads planes out (up_h, up_w above 1, a 1x1 window): y(i, u, v) = x(i, u / up_h,
+//   v / up_w) where up_h divides u and up_w divides v, else 0 (the input gradient of a
+//   strided 1x1 conv, computed at the pixels the conv read).
 // One invocation per output row (decoded once, then a loop over its columns), numbered flat
 // (folded into y past 65535 workgroups). Storage-generic: f32 here, f16 in the f16 variant.
 
@@ -30,6 +33,8 @@ struct Params {
     pad_left: u32,
     dil_h: u32,
     dil_w: u32,
+    up_h: u32,
+    up_w: u32,
 }
 
 override WG: u32 = 64u;
@@ -48,7 +53,9 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let u = i % p.oh;
     let tap = out_plane % (p.kh * p.kw);
     let plane = out_plane / (p.kh * p.kw);
-    let iy = i32(u * p.stride_h + (tap / p.kw) * p.dil_h) - i32(p.pad_top);
+    // Spread out, row u reads row u / up_h (none between); without, u / 1.
+    let ur = u / p.up_h;
+    let iy = select(-1, i32(ur * p.stride_h + (tap / p.kw) * p.dil_h) - i32(p.pad_top), ur * p.up_h == u);
     let x0 = i32((tap % p.kw) * p.dil_w) - i32(p.pad_left);
     let dst = out_plane * p.plane_out + u * p.ow;
     if (iy < 0 || iy >= i32(p.h)) {
@@ -58,8 +65,9 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     } else {
         let src = (plane * p.h + u32(iy)) * p.w;
         for (var v = 0u; v < p.ow; v++) {
-            let ix = x0 + i32(v * p.stride_w);
-            let inside = ix >= 0 && ix < i32(p.w);
+            let vr = v / p.up_w;
+            let ix = x0 + i32(vr * p.stride_w);
+            let inside = ix >= 0 && ix < i32(p.w) && vr * p.up_w == v;
             y[dst + v] = select(Store(0.0), x[src + u32(clamp(ix, 0, i32(p.w) - 1))], inside);
         }
     }

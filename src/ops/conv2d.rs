@@ -268,7 +268,7 @@ pub fn default_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 8;
+const KERNEL_REVISION: u32 = 9;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -1056,7 +1056,8 @@ fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2]) -> bool {
 }
 
 /// The window conv2d_planes reads x through: for tap `k` (of `taps`) of output pixel `u`, x's
-/// pixel `u * stride + k * dil - pad` in each dimension (rows, then columns).
+/// pixel `u * stride + k * dil - pad` in each dimension (rows, then columns); with `up` above
+/// 1 (and a 1x1 window), x's pixel `u / up` where `up` divides `u`, else 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Window {
     taps: [usize; 2],
@@ -1064,15 +1065,21 @@ struct Window {
     /// Top and left padding.
     pad: [usize; 2],
     dil: [usize; 2],
+    up: [usize; 2],
 }
 
 impl Window {
     /// Each pixel as it is.
-    const PLAIN: Window = Window { taps: [1, 1], stride: [1, 1], pad: [0, 0], dil: [1, 1] };
+    const PLAIN: Window = Window { taps: [1, 1], stride: [1, 1], pad: [0, 0], dil: [1, 1], up: [1, 1] };
 
     /// The window of a conv with `taps` and `cfg`'s stride, padding and dilation.
     fn of(cfg: &Conv2d, taps: [usize; 2]) -> Window {
-        Window { taps, stride: cfg.stride, pad: [cfg.padding[0], cfg.padding[1]], dil: cfg.dilation }
+        Window { taps, stride: cfg.stride, pad: [cfg.padding[0], cfg.padding[1]], dil: cfg.dilation, up: [1, 1] }
+    }
+
+    /// Each pixel spread out to every `up`-th row and column, zeros between.
+    fn spread(up: [usize; 2]) -> Window {
+        Window { up, ..Window::PLAIN }
     }
 
     fn tap_count(&self) -> usize {
@@ -1137,7 +1144,8 @@ fn copy_planes(
         pad_left: win.pad[1] as u32,
         dil_h: win.dil[0] as u32,
         dil_w: win.dil[1] as u32,
-        _pad: [0; 2],
+        up_h: win.up[0] as u32,
+        up_w: win.up[1] as u32,
     };
     let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
     rec.dispatch(&shader, "copy_planes", &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
@@ -1161,7 +1169,8 @@ struct PlanesParams {
     pad_left: u32,
     dil_h: u32,
     dil_w: u32,
-    _pad: [u32; 2],
+    up_h: u32,
+    up_w: u32,
 }
 
 /// Records conv2d_packed_1x1 (`shader`, a storage variant of it) for `base` (a conv's
@@ -1466,8 +1475,12 @@ fn depthwise_input_grad_applies(cfg: &Conv2d, [cin_g, cout_g]: [usize; 2]) -> bo
 /// Whether [`ConvKernel::Packed`] computes the input gradient of a conv with `cfg` and a
 /// `k` kernel: stride and dilation 1 (one stride-1 conv of dy, padded by
 /// [`input_grad_padding`], with the flipped weights), padding at most `k - 1` on every side,
-/// and more than one output channel per group (the packed channel quads are dy's channels).
+/// or an unpadded 1x1 kernel at any stride (a GEMM of dy, spread out over dx); and more than
+/// one output channel per group (the packed channel quads are dy's channels).
 fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> bool {
+    if packed_1x1_applies(cfg, k) {
+        return cout_g > 1;
+    }
     cfg.stride == [1, 1]
         && cfg.dilation == [1, 1]
         && cfg.padding[0] < k[0]
@@ -1621,7 +1634,7 @@ pub fn conv2d_backward_input_with(
         if !packed_input_grad_applies(cfg, [kh, kw], cout_g) {
             return Err(Error::arg(
                 op,
-                "the packed kernel computes input gradients at stride and dilation 1, padding under the kernel size and more than one output channel per group",
+                "the packed kernel computes input gradients at stride and dilation 1 with padding under the kernel size, or of unpadded 1x1 convs, with more than one output channel per group",
             ));
         }
         // A stride-1 conv of dy, padded by k - 1 - padding, with the weights transposed (dy's
@@ -1630,9 +1643,20 @@ pub fn conv2d_backward_input_with(
         let packing = Packing { rows: cin_g, chans: cout_g, strides, taps_outer: false };
         let base = dense_params(input_grad_geometry(g), params.n_len);
         if packed_1x1_applies(cfg, [kh, kw]) {
+            // dx at the pixels the conv read (every stride-th one): a GEMM of dy's planes with
+            // the transposed weights; spread out over dx with zeros between where strided.
+            let dy_hw = [g.oh as usize, g.ow as usize];
             let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-            let tensors = [dy, w, w, &dx, dy];
-            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, [h, wd], Window::PLAIN, tensors)?;
+            let sub = if cfg.stride == [1, 1] { None } else { Some(rec.alloc([n, g.cin as usize, dy_hw[0], dy_hw[1]], DType::F32)?) };
+            let geo = ConvGeometry { oh: g.oh, ow: g.ow, ..base.geo };
+            let base = dense_params(geo, params.n_len);
+            let out = sub.as_ref().unwrap_or(&dx);
+            let tensors = [dy, w, w, out, dy];
+            dispatch_packed_1x1(rec, &shaders::CONV2D_PACKED_1X1, base, packing, dy_hw, Window::PLAIN, tensors)?;
+            if let Some(sub) = sub {
+                copy_planes(rec, &sub, dy_hw, Window::spread(cfg.stride), [h, wd], h * wd, &dx)?;
+                rec.recycle(sub);
+            }
             return Ok(dx);
         }
         let pad = input_grad_padding(cfg, [kh, kw]);

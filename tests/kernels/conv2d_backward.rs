@@ -50,6 +50,11 @@ fn pointwise_1x1() {
     // in the first case): partial blocks, groups.
     case(224, [2, 17, 6, 6], 33, [1, 1], Conv2d::default(), "1x1 36-pixel planes");
     case(225, [1, 12, 4, 8], 20, [1, 1], Conv2d { groups: 2, ..Default::default() }, "1x1 groups 2");
+    // Strided: a GEMM over dy's planes spread out over dx, zeros between and past the last
+    // pixel read (even sizes), two strides, groups, 4 x 3 dy planes padded to whole vec4s.
+    let s = |stride, groups| Conv2d { stride, groups, ..Default::default() };
+    case(226, [2, 8, 8, 10], 12, [1, 1], s([2, 2], 1), "1x1 s2 even sizes");
+    case(227, [1, 6, 7, 9], 10, [1, 1], s([2, 3], 2), "1x1 s2x3 groups 2");
 }
 
 #[test]
