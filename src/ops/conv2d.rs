@@ -1048,9 +1048,9 @@ fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Re
 }
 
 /// Whether the packed kernel takes its 1x1 form (`shaders/conv2d_packed_1x1.wgsl`) for a conv
-/// (or a stride-1 conv's input gradient) with a `k` kernel and `cfg`'s padding: a 1x1 kernel
-/// without padding, a plain GEMM over the channel planes (at a stride, over the pixels it
-/// reads, copied out).
+/// or its input gradient with a `k` kernel and `cfg`'s padding: a 1x1 kernel without padding,
+/// a plain GEMM over the channel planes (at a stride, over the pixels it reads, copied out;
+/// the input gradient spread back over them).
 fn packed_1x1_applies(cfg: &Conv2d, k: [usize; 2]) -> bool {
     k == [1, 1] && cfg.padding == [0; 4]
 }
