@@ -239,7 +239,7 @@ impl ConvKernel {
 
 /// The built-in choice among `candidates` for a convolution with `cin_g` input and `cout_g`
 /// output channels per group and `taps` kernel taps (KH * KW), where `gemm` says whether the
-/// packed kernel would take its GEMM form ([`packed_gemm_applies`]): on CPU adapters the
+/// packed kernel would take its GEMM form (`packed_gemm_applies` in this module): on CPU adapters the
 /// depthwise kernel where it applies; else, unless the groups have fewer than 8 output
 /// channels (most of a 16-channel block would compute clamped rows), the packed one over at
 /// least 4 channels for kernels of more than one tap (1.2-2.8x the direct kernel on the 3x3
