@@ -681,7 +681,8 @@ fn conv2d_epilogue(
     }
     if kernel == ConvKernel::Packed {
         let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
-        let packing = Packing { rows: cout_g, chans: cin_g, strides: weight_strides(cout_g, cin_g, [kh, kw]), taps_outer: false };
+        let packing =
+            Packing { rows: cout_g, chans: cin_g, strides: weight_strides(cout_g, cin_g, [kh, kw]), taps_outer: false };
         let wp = pack_weights(rec, w, cfg.groups, packing)?;
         let p = packed_params(base, [h, wd], cfg.padding);
         dispatch_blocks(rec, &shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, [&xp, &wp, bias_buf, &y, res_buf])?;
@@ -1194,7 +1195,8 @@ fn dispatch_packed_1x1(
 ) -> Result<()> {
     let [base_at, group, row, chan, ky, kx] = k.strides;
     let (rows, chans) = (k.rows, k.chans);
-    let transposed = Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx], taps_outer: true };
+    let transposed =
+        Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx], taps_outer: true };
     let wp = pack_weights(rec, w, base.geo.groups as usize, transposed)?;
     let taps = win.tap_count();
     let geo = base.geo;
@@ -1647,7 +1649,11 @@ pub fn conv2d_backward_input_with(
             // the transposed weights; spread out over dx with zeros between where strided.
             let dy_hw = [g.oh as usize, g.ow as usize];
             let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-            let sub = if cfg.stride == [1, 1] { None } else { Some(rec.alloc([n, g.cin as usize, dy_hw[0], dy_hw[1]], DType::F32)?) };
+            let sub = if cfg.stride == [1, 1] {
+                None
+            } else {
+                Some(rec.alloc([n, g.cin as usize, dy_hw[0], dy_hw[1]], DType::F32)?)
+            };
             let geo = ConvGeometry { oh: g.oh, ow: g.ow, ..base.geo };
             let base = dense_params(geo, params.n_len);
             let out = sub.as_ref().unwrap_or(&dx);
