@@ -2,9 +2,10 @@
 """Writes shaders/conv2d_direct.wgsl, shaders/conv2d_backward_weight_direct.wgsl,
 shaders/conv2d_packed.wgsl, shaders/conv2d_packed_1x1.wgsl and shaders/conv2d_depthwise_3x3.wgsl.
 
-All three kernels keep a TM x TN register block per invocation. llvmpipe (lavapipe) keeps private
-arrays that loops index in memory, turning every access into a per-lane gather or scatter, so
-the blocks are written out as named scalars and vec4s instead; this script does the writing.
+Each kernel keeps a register block per invocation (TM x TN, or the depthwise kernel's R rows by
+8 columns). llvmpipe (lavapipe) keeps private arrays that loops index in memory, turning every
+access into a per-lane gather or scatter, so the blocks are written out as named scalars and
+vec4s instead; this script does the writing.
 Change the kernels here, run it, and commit both the script and its output:
 
     python3 shaders/gen/conv2d_direct.py

@@ -280,7 +280,8 @@ const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
 /// `FEATUREMAP_CONV` (`tiled`, `direct`, `depthwise` or `packed`) if set and a
 /// candidate; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
 /// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (every candidate timed once on
-/// scratch tensors of `shapes`, run by `run`); else [`default_kernel`].
+/// scratch tensors of `shapes`, run by `run`); else [`default_kernel`], told by `gemm` whether
+/// the packed kernel would run this pass in its GEMM form.
 #[allow(clippy::too_many_arguments)]
 fn choose_kernel(
     rec: &Recorder,
@@ -291,6 +292,7 @@ fn choose_kernel(
     cfg: &Conv2d,
     storage: DType,
     shapes: &[&[usize]],
+    gemm: bool,
     run: impl Fn(&mut Recorder, &[Tensor], ConvKernel) -> Result<()>,
 ) -> Result<ConvKernel> {
     if let Some(k) = std::env::var("FEATUREMAP_CONV").ok().and_then(|v| ConvKernel::from_name(&v)) {
@@ -298,16 +300,7 @@ fn choose_kernel(
             return Ok(k);
         }
     }
-    let k = [w_shape[2], w_shape[3]];
-    // The GEMM form of the packed kernel: any window it applies to in the forward pass, 1x1
-    // convs in the input gradient.
-    let gemm = if pass == "conv2d" {
-        let [n, _, oh, ow] = cfg.output_shape(x_shape, w_shape)?;
-        packed_gemm_applies(rec, [n, x_shape[1], oh, ow], cfg, [w_shape[1], k[0], k[1]], storage)
-    } else {
-        packed_1x1_applies(cfg, k)
-    };
-    let default = default_kernel(rec, candidates, channels, k[0] * k[1], gemm);
+    let default = default_kernel(rec, candidates, channels, w_shape[2] * w_shape[3], gemm);
     let names = || candidates.iter().map(|k| k.name()).collect();
     let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
         run(r, t, ConvKernel::from_name(name).expect("a candidate's own name"))
@@ -589,6 +582,8 @@ fn conv2d_epilogue(
             ));
         }
     }
+    // Whether the packed kernel would take its GEMM form (conv2d_packed_1x1) here.
+    let gemm_form = packed_gemm_applies(rec, [n, cin, oh, ow], cfg, [cin_g, kh, kw], store);
     let kernel = match kernel {
         Some(k) => k,
         None => choose_kernel(
@@ -606,14 +601,14 @@ fn conv2d_epilogue(
             cfg,
             store,
             &[x.dims(), w.dims()],
+            gemm_form,
             |r, t, k| conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ()),
         )?,
     };
     if kernel == ConvKernel::Depthwise && cin_g != 1 {
         return Err(Error::arg(op, format!("the depthwise kernel needs one input channel per group, not {cin_g}")));
     }
-    // The packed kernel's GEMM form (conv2d_packed_1x1) where its operand fits.
-    let gemm = kernel == ConvKernel::Packed && packed_gemm_applies(rec, [n, cin, oh, ow], cfg, [cin_g, kh, kw], store);
+    let gemm = kernel == ConvKernel::Packed && gemm_form;
     // Split-K stores partial sums in y between slices: with f16 storage they would be rounded
     // to f16 each time, so a split f16 conv writes f32 and converts once at the end.
     let slices = match kernel {
@@ -904,14 +899,8 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     let g = p.geo;
     let (wd, ow) = (g.w as usize, g.ow as usize);
     let (wp, owp) = (wd.next_multiple_of(4), ow.next_multiple_of(4));
-    // `t`'s rows of `len` elements, copied to rows of `padded`.
-    let pad_rows = |rec: &mut Recorder, t: &Tensor, len: usize, padded: usize| -> Result<Tensor> {
-        let out = rec.alloc([t.numel() / len * padded], t.dtype())?;
-        copy_planes(rec, t, [1, len], Window::PLAIN, [1, len], padded, &out)?;
-        Ok(out)
-    };
-    let xk = if wp != wd { Some(pad_rows(rec, x, wd, wp)?) } else { None };
-    let resk = if owp != ow && p.has_residual != 0 { Some(pad_rows(rec, res, ow, owp)?) } else { None };
+    let xk = if wp != wd { Some(pad_planes(rec, x, wd, wp)?) } else { None };
+    let resk = if owp != ow && p.has_residual != 0 { Some(pad_planes(rec, res, ow, owp)?) } else { None };
     let yk = if owp != ow { Some(rec.alloc([y.numel() / ow * owp], y.dtype())?) } else { None };
     let blocks = p.p_len as u64 * g.oh.div_ceil(DEPTHWISE_ROWS as u32) as u64 * g.ow.div_ceil(8) as u64;
     let wg = direct_workgroup(rec, blocks as usize);
@@ -919,7 +908,7 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     rec.dispatch(&shader, "conv2d_depthwise_3x3", &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))?;
     if let Some(yk) = &yk {
-        copy_planes(rec, yk, [1, owp], Window::PLAIN, [1, ow], ow, y)?;
+        crop_planes(rec, yk, owp, ow, y)?;
     }
     for t in [xk, resk, yk].into_iter().flatten() {
         rec.recycle(t);
@@ -1097,8 +1086,8 @@ const IM2COL_MAX_BYTES: usize = 256 << 20;
 /// oh, ow]` are its images, input channels and output pixels: a 1x1 kernel without padding
 /// ([`packed_1x1_applies`]) always; other windows over fewer than 4 channels per group (the
 /// 3-channel stems, where the tap loop's channel quads are a quarter empty: 1.3-1.7x faster
-/// on lavapipe, where the tap loop is faster over more channels) if their im2col planes (one per input channel
-/// and tap) take at most [`IM2COL_MAX_BYTES`] and fit a binding.
+/// on lavapipe, where the tap loop is faster over more channels) if their im2col planes (one
+/// per input channel and tap) take at most [`IM2COL_MAX_BYTES`] and fit a binding.
 fn packed_gemm_applies(
     rec: &Recorder,
     [n, cin, oh, ow]: [usize; 4],
@@ -1150,6 +1139,19 @@ fn copy_planes(
     };
     let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
     rec.dispatch(&shader, "copy_planes", &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
+}
+
+/// `t`'s planes (or rows) of `len` elements copied to planes of `padded`, zeros after.
+fn pad_planes(rec: &mut Recorder, t: &Tensor, len: usize, padded: usize) -> Result<Tensor> {
+    let out = rec.alloc([t.numel() / len * padded], t.dtype())?;
+    copy_planes(rec, t, [1, len], Window::PLAIN, [1, len], padded, &out)?;
+    Ok(out)
+}
+
+/// The first `len` elements of each of `t`'s planes of `padded`, into `y` (the inverse of
+/// [`pad_planes`]).
+fn crop_planes(rec: &mut Recorder, t: &Tensor, padded: usize, len: usize, y: &Tensor) -> Result<()> {
+    copy_planes(rec, t, [1, padded], Window::PLAIN, [1, len], len, y)
 }
 
 /// Mirrors `Params` in `shaders/conv2d_planes.wgsl`.
@@ -1211,13 +1213,7 @@ fn dispatch_packed_1x1(
         None
     };
     let (resk, yk) = if padded != plane {
-        let resk = if base.has_residual != 0 {
-            let r = rec.alloc([n, geo.cout as usize, padded], res.dtype())?;
-            copy_planes(rec, res, out, Window::PLAIN, out, padded, &r)?;
-            Some(r)
-        } else {
-            None
-        };
+        let resk = if base.has_residual != 0 { Some(pad_planes(rec, res, plane, padded)?) } else { None };
         (resk, Some(rec.alloc([n, geo.cout as usize, padded], y.dtype())?))
     } else {
         (None, None)
@@ -1243,7 +1239,7 @@ fn dispatch_packed_1x1(
     let tensors = [xk.as_ref().unwrap_or(x), &wp, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     dispatch_blocks(rec, shader, "conv2d_packed_1x1", [PACKED_TM, PACKED_TN], p, tensors)?;
     if let Some(yk) = &yk {
-        copy_planes(rec, yk, [1, padded], Window::PLAIN, [1, plane], plane, y)?;
+        crop_planes(rec, yk, padded, plane, y)?;
     }
     for t in [xk, resk, yk].into_iter().flatten() {
         rec.recycle(t);
@@ -1604,6 +1600,7 @@ pub fn conv2d_backward_input(
         cfg,
         DType::F32,
         &[dy.dims(), w.dims()],
+        packed_1x1_applies(cfg, [w.dims()[2], w.dims()[3]]),
         |r, t, k| conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ()),
     )?;
     conv2d_backward_input_with(rec, dy, w, x_shape, cfg, kernel)
@@ -1744,6 +1741,7 @@ pub fn conv2d_backward_weight(
         cfg,
         DType::F32,
         &[dy.dims(), x.dims()],
+        false,
         |r, t, k| conv2d_backward_weight_with(r, &t[0], &t[1], w_shape, cfg, k).map(|_| ()),
     )?;
     conv2d_backward_weight_with(rec, dy, x, w_shape, cfg, kernel)
