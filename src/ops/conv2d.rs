@@ -266,9 +266,29 @@ pub fn default_kernel(
     }
 }
 
+/// The built-in choice among `candidates` for a conv's weight gradient with `cin_g` input and
+/// `cout_g` output channels per group: on CPU adapters, for groups of at least 8 output
+/// channels, the packed kernel over at least 3 input channels (1.1-1.7x the direct kernel on
+/// the 3x3 and 1x1 layers of ResNet-18/50 and the stems; one channel would fill a quarter of
+/// its vec4 columns) and the direct one otherwise; tiled elsewhere.
+pub fn default_weight_grad_kernel(
+    rec: &Recorder,
+    candidates: &[ConvKernel],
+    [cin_g, cout_g]: [usize; 2],
+) -> ConvKernel {
+    let cpu = rec.gpu().is_cpu();
+    if cpu && cout_g >= 8 && cin_g >= 3 && candidates.contains(&ConvKernel::Packed) {
+        ConvKernel::Packed
+    } else if cpu && cout_g >= 8 && candidates.contains(&ConvKernel::Direct) {
+        ConvKernel::Direct
+    } else {
+        ConvKernel::Tiled
+    }
+}
+
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 9;
+const KERNEL_REVISION: u32 = 10;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -276,23 +296,21 @@ const AUTOTUNE_MIN_FLOPS: u64 = 16_000_000;
 
 /// The kernel for one pass (`conv2d`, `conv2d_backward_input`, `conv2d_backward_weight`) of a
 /// convolution of input `x_shape` with weights `w_shape`, among `candidates` (the kernels that
-/// compute that pass), whose own input and output channels per group are `channels`:
-/// `FEATUREMAP_CONV` (`tiled`, `direct`, `depthwise` or `packed`) if set and a
-/// candidate; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
+/// compute that pass): `FEATUREMAP_CONV` (`tiled`, `direct`, `depthwise` or `packed`) if set
+/// and a candidate; else, for passes of at least [`AUTOTUNE_MIN_FLOPS`], the choice of
 /// [`Gpu::autotune`](crate::Gpu::autotune) for this shape (every candidate timed once on
-/// scratch tensors of `shapes`, run by `run`); else [`default_kernel`], told by `gemm` whether
-/// the packed kernel would run this pass in its GEMM form.
+/// scratch tensors of `shapes`, run by `run`); else the caller's `default` ([`default_kernel`]
+/// or [`default_weight_grad_kernel`]).
 #[allow(clippy::too_many_arguments)]
 fn choose_kernel(
-    rec: &Recorder,
     pass: &str,
     candidates: &[ConvKernel],
-    channels: [usize; 2],
+    default: ConvKernel,
+    rec: &Recorder,
     [x_shape, w_shape]: [&[usize]; 2],
     cfg: &Conv2d,
     storage: DType,
     shapes: &[&[usize]],
-    gemm: bool,
     run: impl Fn(&mut Recorder, &[Tensor], ConvKernel) -> Result<()>,
 ) -> Result<ConvKernel> {
     if let Some(k) = std::env::var("FEATUREMAP_CONV").ok().and_then(|v| ConvKernel::from_name(&v)) {
@@ -300,7 +318,6 @@ fn choose_kernel(
             return Ok(k);
         }
     }
-    let default = default_kernel(rec, candidates, channels, w_shape[2] * w_shape[3], gemm);
     let names = || candidates.iter().map(|k| k.name()).collect();
     let choice = autotune_conv(rec, pass, names, [x_shape, w_shape], cfg, storage, shapes, |r, t, name| {
         run(r, t, ConvKernel::from_name(name).expect("a candidate's own name"))
@@ -586,24 +603,27 @@ fn conv2d_epilogue(
     let gemm_form = packed_gemm_applies(rec, [n, cin, oh, ow], cfg, [cin_g, kh, kw], store);
     let kernel = match kernel {
         Some(k) => k,
-        None => choose_kernel(
-            rec,
-            "conv2d",
-            &ConvKernel::forward_kernels(cin_g)
+        None => {
+            let candidates: Vec<_> = ConvKernel::forward_kernels(cin_g)
                 .into_iter()
                 .filter(|&k| {
                     k != ConvKernel::Packed
                         || packed_fits(rec, x.dims(), cfg.groups, cfg.padding, [cout / cfg.groups, cin_g, kh * kw])
                 })
-                .collect::<Vec<_>>(),
-            [cin_g, cout / cfg.groups],
-            [x.dims(), w.dims()],
-            cfg,
-            store,
-            &[x.dims(), w.dims()],
-            gemm_form,
-            |r, t, k| conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ()),
-        )?,
+                .collect();
+            let default = default_kernel(rec, &candidates, [cin_g, cout / cfg.groups], kh * kw, gemm_form);
+            choose_kernel(
+                "conv2d",
+                &candidates,
+                default,
+                rec,
+                [x.dims(), w.dims()],
+                cfg,
+                store,
+                &[x.dims(), w.dims()],
+                |r, t, k| conv2d_with(r, &t[0], &t[1], None, cfg, k).map(|_| ()),
+            )?
+        }
     };
     if kernel == ConvKernel::Depthwise && cin_g != 1 {
         return Err(Error::arg(op, format!("the depthwise kernel needs one input channel per group, not {cin_g}")));
@@ -1462,6 +1482,12 @@ pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
     kernels
 }
 
+/// The kernels that compute a conv's weight gradient: the tiled, direct and packed ones, at
+/// any stride, dilation, padding and grouping.
+pub fn weight_grad_kernels() -> Vec<ConvKernel> {
+    vec![ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed]
+}
+
 /// Whether [`ConvKernel::Depthwise`] computes the input gradient of a conv with `cfg` and
 /// `[cin_g, cout_g]` channels per group: one of each (a depthwise conv without a channel
 /// multiplier, whose gradient is again one), at stride 1 (any dilation and padding) or at
@@ -1591,16 +1617,19 @@ pub fn conv2d_backward_input(
     if let [only] = candidates[..] {
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, only);
     }
+    let [cout, cin_g, kh, kw] = w.shape().nchw("conv2d_backward_input")?;
+    // dy's channels in, x's out.
+    let channels = [cout / cfg.groups, cin_g];
+    let default = default_kernel(rec, &candidates, channels, kh * kw, packed_1x1_applies(cfg, [kh, kw]));
     let kernel = choose_kernel(
-        rec,
         "conv2d_backward_input",
         &candidates,
-        [w.dims()[0] / cfg.groups, w.dims()[1]], // dy's channels in, x's out
+        default,
+        rec,
         [x_shape, w.dims()],
         cfg,
         DType::F32,
         &[dy.dims(), w.dims()],
-        packed_1x1_applies(cfg, [w.dims()[2], w.dims()[3]]),
         |r, t, k| conv2d_backward_input_with(r, &t[0], &t[1], x_shape, cfg, k).map(|_| ()),
     )?;
     conv2d_backward_input_with(rec, dy, w, x_shape, cfg, kernel)
@@ -1732,22 +1761,31 @@ pub fn conv2d_backward_weight(
     cfg: &Conv2d,
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_weight", x.dims(), w_shape, dy, cfg)?;
+    let channels = [w_shape[1], w_shape[0] / cfg.groups];
+    let taps = w_shape[2] * w_shape[3];
+    // The packed kernel packs x only (rows 0: no packed weights).
+    let candidates: Vec<_> = weight_grad_kernels()
+        .into_iter()
+        .filter(|&k| {
+            k != ConvKernel::Packed || packed_fits(rec, x.dims(), cfg.groups, cfg.padding, [0, channels[0], taps])
+        })
+        .collect();
     let kernel = choose_kernel(
-        rec,
         "conv2d_backward_weight",
-        &[ConvKernel::Tiled, ConvKernel::Direct],
-        [w_shape[1], w_shape[0] / cfg.groups],
+        &candidates,
+        default_weight_grad_kernel(rec, &candidates, channels),
+        rec,
         [x.dims(), w_shape],
         cfg,
         DType::F32,
         &[dy.dims(), x.dims()],
-        false,
         |r, t, k| conv2d_backward_weight_with(r, &t[0], &t[1], w_shape, cfg, k).map(|_| ()),
     )?;
     conv2d_backward_weight_with(rec, dy, x, w_shape, cfg, kernel)
 }
 
-/// [`conv2d_backward_weight`] with the kernel chosen by the caller (tests run both).
+/// [`conv2d_backward_weight`] with the kernel chosen by the caller (tests run each of
+/// [`weight_grad_kernels`]); [`ConvKernel::Depthwise`] is an Error.
 pub fn conv2d_backward_weight_with(
     rec: &mut Recorder,
     dy: &Tensor,
@@ -1758,8 +1796,8 @@ pub fn conv2d_backward_weight_with(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
-    if matches!(kernel, ConvKernel::Depthwise | ConvKernel::Packed) {
-        return Err(Error::arg(op, "the depthwise and packed kernels do not compute weight gradients"));
+    if kernel == ConvKernel::Depthwise {
+        return Err(Error::arg(op, "the depthwise kernel does not compute weight gradients"));
     }
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
     let cout_g = params.geo.cout_g as usize;
@@ -1767,9 +1805,16 @@ pub fn conv2d_backward_weight_with(
     params.k_len = to_u32(op, "N*H_out*W_out", n * oh * ow)?;
     params.n_len = to_u32(op, "C_in/groups*KH*KW", cols)?;
     let dw = rec.alloc(w_shape.to_vec(), DType::F32)?;
-    if kernel == ConvKernel::Direct {
-        weight_grad_direct(rec, &params.geo, [n, oh, ow], cols, [dy, x, &dw])?;
-        return Ok(dw);
+    match kernel {
+        ConvKernel::Direct => {
+            weight_grad_direct(rec, &params.geo, [n, oh, ow], cols, [dy, x, &dw])?;
+            return Ok(dw);
+        }
+        ConvKernel::Packed => {
+            weight_grad_packed(rec, &params.geo, [n, oh, ow], cfg, [dy, x, &dw])?;
+            return Ok(dw);
+        }
+        _ => {}
     }
     let (bm, bn) = weight_tile_for(cout_g, cols);
     let tiles = [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize)];
@@ -1872,10 +1917,24 @@ const WEIGHT_DIRECT_TM: usize = 16;
 const WEIGHT_DIRECT_TN: usize = 16;
 const WEIGHT_DIRECT_WG: usize = 8;
 
-/// The weight gradient with conv2d_backward_weight_direct on `[dy, x, dw]`: the N * H_out
-/// output rows in chunks of about REDUCTION_CHUNK pixels run side by side, each into its own
-/// slice of a scratch buffer, summed by reduce_chunks (in rounds that bound the scratch
-/// buffer). One chunk writes dw directly.
+/// Output channels of one invocation of conv2d_backward_weight_packed (WEIGHT_PACKED_TM in
+/// shaders/gen/conv2d_direct.py).
+const WEIGHT_PACKED_TM: usize = 16;
+
+/// The entry point of conv2d_backward_weight_packed for `cols` vec4 columns (4 input channels
+/// at one tap each) and its columns per invocation (WEIGHT_PACKED_ENTRIES in
+/// shaders/gen/conv2d_direct.py): 4, or 2 where fewer than 64 columns would leave SIMD lanes
+/// idle (ResNet-50's 64->256 1x1 has 16 columns: 4 invocations of 4 fill half a workgroup of 8;
+/// 1.4-1.7x faster with 2, measured).
+fn weight_packed_entry(cols: usize) -> (&'static str, usize) {
+    if cols < 64 {
+        ("conv2d_backward_weight_packed_narrow", 2)
+    } else {
+        ("conv2d_backward_weight_packed", 4)
+    }
+}
+
+/// The weight gradient with conv2d_backward_weight_direct on `[dy, x, dw]`.
 fn weight_grad_direct(
     rec: &mut Recorder,
     geo: &ConvGeometry,
@@ -1883,53 +1942,79 @@ fn weight_grad_direct(
     cols: usize,
     [dy, x, dw]: [&Tensor; 3],
 ) -> Result<()> {
+    let p = weight_rows_params(geo, [n, oh, ow], cols)?;
+    let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_DIRECT, "conv2d_backward_weight_direct");
+    let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * WEIGHT_DIRECT_TN), (geo.cout_g as usize).div_ceil(WEIGHT_DIRECT_TM)];
+    weight_grad_rows(rec, kernel, p, blocks, [dy, x, dw])
+}
+
+/// The weight gradient with conv2d_backward_weight_packed on `[dy, x, dw]`: x packed into
+/// vec4s of 4 channels with `cfg`'s padding written out, columns of 4 channels at one tap.
+fn weight_grad_packed(
+    rec: &mut Recorder,
+    geo: &ConvGeometry,
+    [n, oh, ow]: [usize; 3],
+    cfg: &Conv2d,
+    [dy, x, dw]: [&Tensor; 3],
+) -> Result<()> {
+    let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
+    let [_, _, h, w] = x.shape().nchw("conv2d_backward_weight")?;
+    let mut packed = *geo;
+    packed.h = (h + cfg.padding[0] + cfg.padding[2]) as u32;
+    packed.w = (w + cfg.padding[1] + cfg.padding[3]) as u32;
+    packed.pad_top = 0;
+    packed.pad_left = 0;
+    let cols = quads(geo.cin_g as usize) * (geo.kh * geo.kw) as usize;
+    let p = weight_rows_params(&packed, [n, oh, ow], cols)?;
+    let (entry, nv) = weight_packed_entry(cols);
+    let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_PACKED, entry);
+    let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * nv), (geo.cout_g as usize).div_ceil(WEIGHT_PACKED_TM)];
+    weight_grad_rows(rec, kernel, p, blocks, [dy, &xp, dw])?;
+    rec.recycle(xp);
+    Ok(())
+}
+
+/// The parameters of a row-chunked weight-gradient kernel with `cols` columns per output
+/// channel, its N * H_out output rows in chunks of about REDUCTION_CHUNK pixels.
+fn weight_rows_params(geo: &ConvGeometry, [n, oh, ow]: [usize; 3], cols: usize) -> Result<WeightDirectParams> {
     let op = "conv2d_backward_weight";
-    let rows = n * oh;
     let rows_per_chunk = (REDUCTION_CHUNK / ow.max(1)).max(1);
-    let chunks = rows.div_ceil(rows_per_chunk).max(1);
-    let mut p = WeightDirectParams {
+    Ok(WeightDirectParams {
         geo: *geo,
-        cols: to_u32(op, "C_in/groups*KH*KW", cols)?,
-        rows: to_u32(op, "N*H_out", rows)?,
+        cols: to_u32(op, "weight columns", cols)?,
+        rows: to_u32(op, "N*H_out", n * oh)?,
         row_begin: 0,
         row_end: 0,
         rows_per_chunk: to_u32(op, "rows per chunk", rows_per_chunk)?,
         _pad0: 0,
-    };
-    let groups_of = |chunks: usize| {
-        workgroups(
-            op,
-            [
-                cols.div_ceil(WEIGHT_DIRECT_WG * WEIGHT_DIRECT_TN),
-                (geo.cout_g as usize).div_ceil(WEIGHT_DIRECT_TM),
-                geo.groups as usize * chunks,
-            ],
-        )
-    };
+    })
+}
+
+/// Records a row-chunked weight-gradient `kernel` (shader and entry point, workgroups over
+/// `blocks` of columns and of output channels) on `[dy, x, dw]`: the chunks of `p`'s rows run
+/// side by side, each into its own slice of a scratch buffer, summed by reduce_chunks (in
+/// rounds that bound the scratch buffer). One chunk writes dw directly.
+fn weight_grad_rows(
+    rec: &mut Recorder,
+    (shader, entry): (&Shader, &'static str),
+    mut p: WeightDirectParams,
+    blocks: [usize; 2],
+    [dy, x, dw]: [&Tensor; 3],
+) -> Result<()> {
+    let op = "conv2d_backward_weight";
+    let (rows, rows_per_chunk) = (p.rows as usize, p.rows_per_chunk as usize);
+    let chunks = rows.div_ceil(rows_per_chunk).max(1);
+    let groups = p.geo.groups as usize;
+    let groups_of = |chunks: usize| workgroups(op, [blocks[0], blocks[1], groups * chunks]);
     let overrides = [("WG", WEIGHT_DIRECT_WG as f64)];
-    let entry = "conv2d_backward_weight_direct";
     if chunks == 1 {
         p.row_end = p.rows;
-        return rec.dispatch(
-            &shaders::CONV2D_BACKWARD_WEIGHT_DIRECT,
-            entry,
-            &overrides,
-            &p,
-            &[dy, x, dw],
-            groups_of(1)?,
-        );
+        return rec.dispatch(shader, entry, &overrides, &p, &[dy, x, dw], groups_of(1)?);
     }
-    split_k_rounds(rec, chunks, geo.groups as usize, dw, |rec, first, count, partials| {
+    split_k_rounds(rec, chunks, groups, dw, |rec, first, count, partials| {
         p.row_begin = (first * rows_per_chunk) as u32;
         p.row_end = ((first + count) * rows_per_chunk).min(rows) as u32;
-        rec.dispatch(
-            &shaders::CONV2D_BACKWARD_WEIGHT_DIRECT,
-            entry,
-            &overrides,
-            &p,
-            &[dy, x, partials],
-            groups_of(count)?,
-        )
+        rec.dispatch(shader, entry, &overrides, &p, &[dy, x, partials], groups_of(count)?)
     })
 }
 

@@ -35,7 +35,7 @@ fn case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name:
         check(gpu, "conv2d_backward_input", &format!("{desc} {kernel:?}"), &dx, &want_dx, TOL);
     }
     let want_dw = reference::conv2d_backward_weight(&dya, &xa, &w_shape, &cfg);
-    for kernel in [ConvKernel::Tiled, ConvKernel::Direct] {
+    for kernel in ops::weight_grad_kernels() {
         let dw = gpu.run(|rec| ops::conv2d_backward_weight_with(rec, &dyt, &xt, &w_shape, &cfg, kernel)).unwrap();
         check(gpu, "conv2d_backward_weight", &format!("{desc} {kernel:?}"), &dw, &want_dw, TOL);
     }
@@ -140,6 +140,10 @@ fn batch_3_and_odd_channel_counts() {
 fn resnet_3x3_64_channels_14x14() {
     case(240, [2, 64, 14, 14], 64, [3, 3], Conv2d::same(1, 1), "resnet 3x3");
     case(241, [1, 64, 14, 14], 128, [3, 3], Conv2d::same(1, 2), "resnet 3x3 s2");
+    // The packed weight gradient's wide entry point (72 vec4 columns) with groups, padding on
+    // some sides only and two split-K chunks (46 rows of 45 pixels).
+    let cfg = Conv2d { groups: 2, padding: [1, 0, 1, 1], ..Default::default() };
+    case(242, [1, 64, 46, 46], 32, [3, 3], cfg, "wide packed weight gradient, groups, split-K");
 }
 
 #[test]
@@ -298,8 +302,9 @@ fn bad_shapes_are_errors_not_panics() {
     assert!(gpu.run(|rec| ops::conv2d_backward_weight(rec, &dy, &x, &ws, &zero_stride)).is_err());
 
     // Kernels asked for passes they do not compute are refused, not run.
-    let e = gpu.run(|rec| ops::conv2d_backward_weight_with(rec, &dy, &x, &ws, &cfg, ConvKernel::Packed)).unwrap_err();
-    assert!(e.to_string().contains("do not compute weight gradients"), "{e}");
+    let e =
+        gpu.run(|rec| ops::conv2d_backward_weight_with(rec, &dy, &x, &ws, &cfg, ConvKernel::Depthwise)).unwrap_err();
+    assert!(e.to_string().contains("does not compute weight gradients"), "{e}");
     let s2 = Conv2d { stride: [2, 2], ..cfg };
     let dy_s2 = Tensor::zeros(gpu, [1, 6, 4, 4]).unwrap();
     gpu.run(|rec| ops::conv2d_backward_input_with(rec, &dy_s2, &w, &xs, &s2, ConvKernel::Direct)).unwrap();
