@@ -345,11 +345,13 @@ def weight_packed(TM, entries):
 // conv2d_packed.wgsl for why packed operands):
 //   dw[co, (q, ky, kx)] = sum over output pixels p of dy[co, p] * xp[q, window(p) + (ky, kx)]
 // where xp is conv2d_pack.wgsl's pack_input of x with the conv's padding written out, and a
-// column (q, ky, kx) is a vec4 of 4 input channels at one tap. Each invocation computes TM
-// output channels by NV columns: per output pixel NV vec4 loads of xp (per invocation) and TM
-// loads of dy (the same for the whole workgroup, which takes one block of output channels)
-// feed 4 * TM * NV FMAs, with no bounds checks (the padding is in the data). conv2d_backward_
-// weight_direct makes 16 scalar gathers with bounds checks for the same 256 FMAs.
+// column (q, ky, kx) is a vec4 of 4 input channels at one tap. dy is packed the same way (dyp,
+// vec4s of 4 output channels, no padding). Each invocation computes TM output channels by NV
+// columns: per output pixel NV vec4 loads of xp and TM / 4 of dyp feed 4 * TM * NV FMAs, with
+// no bounds checks (the padding is in the data). conv2d_backward_weight_direct makes 16
+// scalar gathers with bounds checks and 16 scalar dy loads for the same 256 FMAs; the dy loads
+// are the same for a whole workgroup (one block of output channels), yet reading them as 4
+// vec4s instead of 16 scalars made this kernel 1.2-1.9x faster on lavapipe.
 //
 // Same Params and split-K as conv2d_backward_weight_direct, read for the packed input: h and w
 // are the padded plane, the pads 0, cols the number of vec4 columns (quads * KH * KW); cin_g
@@ -370,7 +372,7 @@ const TM: u32 = {TM}u;
 override WG: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dyp: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
@@ -411,12 +413,13 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
     let row_end = min(row_begin + p.rows_per_chunk, p.row_end);
     let ohw = p.oh * p.ow;
     let quads = (p.cin_g + 3u) / 4u;
+    let out_quads = (p.cout_g + 3u) / 4u;
 """)
         for v in range(NV):
             w(f"    let c{v} = column(col0 + {v}u);\n")
-        w("    // Offsets of the TM output channels' gradient planes (rows past C_out/groups repeat the last).\n")
-        for i in range(TM):
-            w(f"    let d{i} = (g * p.cout_g + min(co0 + {i}u, p.cout_g - 1u)) * ohw;\n")
+        w("    // Offsets of the TM / 4 output-channel quads' planes in dyp (quads past the last repeat it).\n")
+        for k in range(TM // 4):
+            w(f"    let d{k} = (g * out_quads + min(co0 / 4u + {k}u, out_quads - 1u)) * ohw;\n")
         for i in range(TM):
             for v in range(NV):
                 w(f"    var acc{i}_{v} = vec4<f32>(0.0);\n")
@@ -425,15 +428,17 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
         let b = r / p.oh;
         let oy = r % p.oh;
         var at = ((b * p.groups + g) * quads * p.h + oy * p.stride_h) * p.w;
-        let db = b * p.cout * ohw + oy * p.ow;
+        let db = b * p.groups * out_quads * ohw + oy * p.ow;
         for (var ox = 0u; ox < p.ow; ox++) {
 """)
         for v in range(NV):
             w(f"            let b{v} = xp[at + c{v}];\n")
-        for i in range(TM):
-            w(f"            let a{i} = vec4<f32>(dy[db + d{i} + ox]);\n")
-            for v in range(NV):
-                w(f"            acc{i}_{v} = fma(a{i}, b{v}, acc{i}_{v});\n")
+        for k in range(TM // 4):
+            w(f"            let a{k} = dyp[db + d{k} + ox];\n")
+            for j, lane in enumerate("xyzw"):
+                i = 4 * k + j
+                for v in range(NV):
+                    w(f"            acc{i}_{v} = fma(vec4<f32>(a{k}.{lane}), b{v}, acc{i}_{v});\n")
         w("""            at += p.stride_w;
         }
     }

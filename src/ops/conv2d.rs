@@ -1763,13 +1763,11 @@ pub fn conv2d_backward_weight(
     backward_params("conv2d_backward_weight", x.dims(), w_shape, dy, cfg)?;
     let channels = [w_shape[1], w_shape[0] / cfg.groups];
     let taps = w_shape[2] * w_shape[3];
-    // The packed kernel packs x only (rows 0: no packed weights).
-    let candidates: Vec<_> = weight_grad_kernels()
-        .into_iter()
-        .filter(|&k| {
-            k != ConvKernel::Packed || packed_fits(rec, x.dims(), cfg.groups, cfg.padding, [0, channels[0], taps])
-        })
-        .collect();
+    // The packed kernel packs x and dy (rows 0: no packed weights).
+    let packs_fit = packed_fits(rec, x.dims(), cfg.groups, cfg.padding, [0, channels[0], taps])
+        && packed_fits(rec, dy.dims(), cfg.groups, [0; 4], [0, channels[1], 1]);
+    let candidates: Vec<_> =
+        weight_grad_kernels().into_iter().filter(|&k| k != ConvKernel::Packed || packs_fit).collect();
     let kernel = choose_kernel(
         "conv2d_backward_weight",
         &candidates,
@@ -1949,7 +1947,8 @@ fn weight_grad_direct(
 }
 
 /// The weight gradient with conv2d_backward_weight_packed on `[dy, x, dw]`: x packed into
-/// vec4s of 4 channels with `cfg`'s padding written out, columns of 4 channels at one tap.
+/// vec4s of 4 channels with `cfg`'s padding written out (columns of 4 channels at one tap), dy
+/// into vec4s of 4 output channels.
 fn weight_grad_packed(
     rec: &mut Recorder,
     geo: &ConvGeometry,
@@ -1958,6 +1957,7 @@ fn weight_grad_packed(
     [dy, x, dw]: [&Tensor; 3],
 ) -> Result<()> {
     let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
+    let dyp = pack_input(rec, dy, cfg.groups, [0; 4])?;
     let [_, _, h, w] = x.shape().nchw("conv2d_backward_weight")?;
     let mut packed = *geo;
     packed.h = (h + cfg.padding[0] + cfg.padding[2]) as u32;
@@ -1969,8 +1969,9 @@ fn weight_grad_packed(
     let (entry, nv) = weight_packed_entry(cols);
     let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_PACKED, entry);
     let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * nv), (geo.cout_g as usize).div_ceil(WEIGHT_PACKED_TM)];
-    weight_grad_rows(rec, kernel, p, blocks, [dy, &xp, dw])?;
+    weight_grad_rows(rec, kernel, p, blocks, [&dyp, &xp, dw])?;
     rec.recycle(xp);
+    rec.recycle(dyp);
     Ok(())
 }
 
