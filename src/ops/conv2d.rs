@@ -689,15 +689,15 @@ fn conv2d_epilogue(
         let strides = weight_strides(cout_g, cin_g, [kh, kw]);
         let shader = shaders::CONV2D_PACKED_1X1.with_storage(store)?;
         let shader = if wide { shader.with_f32_output()? } else { shader };
-        let packing = Packing { rows: cout_g, chans: cin_g, strides, taps_outer: false };
+        let packing = Packing { rows: cout_g, chans: cin_g, strides, taps: [kh, kw], taps_outer: false };
         let win = Window::of(cfg, [kh, kw]);
         dispatch_packed_1x1(rec, &shader, base, packing, [h, wd], win, [x, w, bias_buf, &y, res_buf])?;
         return narrow(rec, y, store);
     }
     if kernel == ConvKernel::Packed {
         let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
-        let packing =
-            Packing { rows: cout_g, chans: cin_g, strides: weight_strides(cout_g, cin_g, [kh, kw]), taps_outer: false };
+        let strides = weight_strides(cout_g, cin_g, [kh, kw]);
+        let packing = Packing { rows: cout_g, chans: cin_g, strides, taps: [kh, kw], taps_outer: false };
         let wp = pack_weights(rec, w, cfg.groups, packing)?;
         let p = packed_params(base, [h, wd], cfg.padding);
         dispatch_blocks(rec, &shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, [&xp, &wp, bias_buf, &y, res_buf])?;
@@ -959,6 +959,9 @@ struct Packing {
     rows: usize,
     chans: usize,
     strides: [i32; 6],
+    /// The KH x KW taps read through the strides: the weights' own, or a phase's share of them
+    /// (a strided conv's input gradient).
+    taps: [usize; 2],
     /// The taps before the quads (`[groups][rows][KH][KW][quads]`, conv2d_packed_1x1's
     /// transposed weights) instead of after them.
     taps_outer: bool,
@@ -1023,7 +1026,7 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
     Ok(out)
 }
 
-/// `w` read through `k` (KH x KW taps) as conv2d_packed reads weights: f32 vec4s over quads of
+/// `w` read through `k` (its KH x KW taps) as conv2d_packed reads weights: f32 vec4s over quads of
 /// the reduction channels, `[groups][packed_rows(rows)][quads][KH][KW]`, zeros past the real
 /// rows and channels.
 ///
@@ -1031,7 +1034,7 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
 /// step, loaded parameters; see [`Recorder::derived`]). The copy is shared, never recycled.
 fn pack_weights(rec: &mut Recorder, w: &Tensor, groups: usize, k: Packing) -> Result<Tensor> {
     let op = "conv2d";
-    let [_, _, kh, kw] = w.shape().nchw(op)?;
+    let [kh, kw] = k.taps;
     let count = groups * packed_rows(k.rows) * quads(k.chans);
     let p = PackParams {
         count: to_u32(op, "packed weight rows", count)?,
@@ -1217,8 +1220,8 @@ fn dispatch_packed_1x1(
 ) -> Result<()> {
     let [base_at, group, row, chan, ky, kx] = k.strides;
     let (rows, chans) = (k.rows, k.chans);
-    let transposed =
-        Packing { rows: chans, chans: rows, strides: [base_at, group, chan, row, ky, kx], taps_outer: true };
+    let strides = [base_at, group, chan, row, ky, kx];
+    let transposed = Packing { rows: chans, chans: rows, strides, taps: k.taps, taps_outer: true };
     let wp = pack_weights(rec, w, base.geo.groups as usize, transposed)?;
     let taps = win.tap_count();
     let geo = base.geo;
@@ -1497,28 +1500,31 @@ fn depthwise_input_grad_applies(cfg: &Conv2d, [cin_g, cout_g]: [usize; 2]) -> bo
 }
 
 /// Whether [`ConvKernel::Packed`] computes the input gradient of a conv with `cfg` and a
-/// `k` kernel: stride and dilation 1 (one stride-1 conv of dy, padded by
-/// [`input_grad_padding`], with the flipped weights), padding at most `k - 1` on every side,
-/// or an unpadded 1x1 kernel at any stride (a GEMM of dy, spread out over dx); and more than
-/// one output channel per group (the packed channel quads are dy's channels).
+/// `k` kernel: dilation 1 and a stride no larger than the kernel (one stride-1 conv of dy with
+/// the flipped weights per phase, [`input_grad_phases`], every phase reached by some tap), or
+/// an unpadded 1x1 kernel at any stride (a GEMM of dy, spread out over dx); and more than one
+/// output channel per group (the packed channel quads are dy's channels).
 fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> bool {
     if packed_1x1_applies(cfg, k) {
         return cout_g > 1;
     }
-    cfg.stride == [1, 1]
-        && cfg.dilation == [1, 1]
-        && cfg.padding[0] < k[0]
-        && cfg.padding[2] < k[0]
-        && cfg.padding[1] < k[1]
-        && cfg.padding[3] < k[1]
-        && cout_g > 1
+    cfg.dilation == [1, 1] && cfg.stride[0] <= k[0] && cfg.stride[1] <= k[1] && cout_g > 1
 }
 
-/// The padding of dy that makes a stride-1 conv's input gradient a conv of dy with the flipped
-/// weights: `k - 1 - padding` on each side (`[top, left, bottom, right]`; padding below `k`).
-fn input_grad_padding(cfg: &Conv2d, [kh, kw]: [usize; 2]) -> [usize; 4] {
-    let p = cfg.padding;
-    [kh - 1 - p[0], kw - 1 - p[1], kh - 1 - p[2], kw - 1 - p[3]]
+/// The padding (`[top, left, bottom, right]`) of a `dy_hw` plane that every one of an input
+/// gradient's `phases` finds its windows inside: the largest top and left padding of any phase
+/// (a negative one is an offset into dy, read from further in), and at the bottom and right
+/// what the last window of any phase reaches past dy.
+fn phases_padding(phases: &[[PhaseDim; 2]], dy_hw: [usize; 2]) -> [usize; 4] {
+    let mut pad = [0usize; 4];
+    for phase in phases {
+        for (d, &(_, _, taps, p, len)) in phase.iter().enumerate() {
+            pad[d] = pad[d].max(p.max(0) as usize);
+            let last_read = len as i64 - 1 - p + taps as i64 - 1;
+            pad[d + 2] = pad[d + 2].max((last_read - (dy_hw[d] as i64 - 1)).max(0) as usize);
+        }
+    }
+    pad
 }
 
 /// The direct-family parameters of one phase of the input gradient of a conv of geometry `g`
@@ -1611,7 +1617,9 @@ pub fn conv2d_backward_input(
         .into_iter()
         .filter(|&c| {
             let sizes = [w.dims()[1], cout_g, k[0] * k[1]];
-            c != ConvKernel::Packed || packed_fits(rec, dy.dims(), cfg.groups, input_grad_padding(cfg, k), sizes)
+            let pad =
+                phases_padding(&input_grad_phases(cfg, [x_shape[2], x_shape[3]], k), [dy.dims()[2], dy.dims()[3]]);
+            c != ConvKernel::Packed || packed_fits(rec, dy.dims(), cfg.groups, pad, sizes)
         })
         .collect();
     if let [only] = candidates[..] {
@@ -1662,15 +1670,14 @@ pub fn conv2d_backward_input_with(
         if !packed_input_grad_applies(cfg, [kh, kw], cout_g) {
             return Err(Error::arg(
                 op,
-                "the packed kernel computes input gradients at stride and dilation 1 with padding under the kernel size, or of unpadded 1x1 convs, with more than one output channel per group",
+                "the packed kernel computes input gradients at dilation 1 and strides no larger than the kernel, or of unpadded 1x1 convs, with more than one output channel per group",
             ));
         }
-        // A stride-1 conv of dy, padded by k - 1 - padding, with the weights transposed (dy's
-        // channels are the reduction) and flipped.
-        let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
-        let packing = Packing { rows: cin_g, chans: cout_g, strides, taps_outer: false };
         let base = dense_params(input_grad_geometry(g), params.n_len);
         if packed_1x1_applies(cfg, [kh, kw]) {
+            // The weights transposed (dy's channels are the reduction).
+            let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], [1, 1], [0, 0], [kh, kw]);
+            let packing = Packing { rows: cin_g, chans: cout_g, strides, taps: [kh, kw], taps_outer: false };
             // dx at the pixels the conv read (every stride-th one): a GEMM of dy's planes with
             // the transposed weights; spread out over dx with zeros between where strided.
             let dy_hw = [g.oh as usize, g.ow as usize];
@@ -1691,13 +1698,27 @@ pub fn conv2d_backward_input_with(
             }
             return Ok(dx);
         }
-        let pad = input_grad_padding(cfg, [kh, kw]);
+        // One stride-1 conv of dy with the flipped, transposed weights per phase (one phase at
+        // stride 1), all reading dy packed once with the padding every phase needs.
+        let phases = input_grad_phases(cfg, [h, wd], [kh, kw]);
+        let dy_hw = [g.oh as usize, g.ow as usize];
+        let pad = phases_padding(&phases, dy_hw);
         let dyp = pack_input(rec, dy, cfg.groups, pad)?;
-        let wp = pack_weights(rec, w, cfg.groups, packing)?;
-        let p = packed_params(base, [g.oh as usize, g.ow as usize], pad);
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-        let tensors = [&dyp, &wp, &wp, &dx, dy];
-        dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
+        for phase in phases {
+            let [(_, ky0, jy, pad_y, uh), (_, kx0, jx, pad_x, vw)] = phase;
+            let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]);
+            let packing = Packing { rows: cin_g, chans: cout_g, strides, taps: [jy, jx], taps_outer: false };
+            let wp = pack_weights(rec, w, cfg.groups, packing)?;
+            let base =
+                DirectParams { p_len: to_u32(op, "N*H*W", n * uh * vw)?, ..phase_params(op, g, cfg, phase, [kh, kw])? };
+            let mut p = packed_params(base, dy_hw, pad);
+            // Where this phase's windows start in the padded plane.
+            p.geo.pad_top = (pad[0] as i64 - pad_y) as u32;
+            p.geo.pad_left = (pad[1] as i64 - pad_x) as u32;
+            let tensors = [&dyp, &wp, &wp, &dx, dy];
+            dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
+        }
         rec.recycle(dyp);
         return Ok(dx);
     }
