@@ -472,10 +472,8 @@ PACKED_HEAD = """// conv2d_packed: conv2d_direct's register-blocked GEMM over pa
 //
 // Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl), read for the
 // packed operands: h and w are the padded plane, cin_g the number of channel quads per group,
-// c_begin..c_end a range of quads; the pads are where the windows start in the padded plane (0
-// but for one phase of a strided conv's input gradient, which reads dy packed with the
-// padding of every phase); the w_* strides count vec4s; cin is unused. The output (strided
-// for such a phase), split-K slices and epilogue are conv2d_direct's.
+// c_begin..c_end a range of quads, the pads 0; the w_* strides count vec4s; cin is unused. The output, split-K
+// slices and epilogue are conv2d_direct's.
 //
 // Storage: y and res are arrays of `Out` and `Store` (f32 here; f16 in the f16 variant); the
 // packed operands are f32 whatever the storage (the pack widens).
@@ -507,8 +505,7 @@ fn corner(pix0: u32, j: u32, g: u32) -> u32 {
     let pix = min(pix0 + j, p.p_len - 1u);
     let b = pix / ohw;
     let q = pix % ohw;
-    let y = p.pad_top + (q / p.ow) * p.stride_h;
-    return ((b * p.groups + g) * p.cin_g * p.h + y) * p.w + p.pad_left + (q % p.ow) * p.stride_w;
+    return ((b * p.groups + g) * p.cin_g * p.h + (q / p.ow) * p.stride_h) * p.w + (q % p.ow) * p.stride_w;
 }
 
 """)

@@ -1001,10 +1001,24 @@ fn packed_rows(rows: usize) -> usize {
 /// `x` `[N, groups * chans, H, W]` as conv2d_packed reads it: f32 vec4s over quads of channels,
 /// `[N][groups][quads][H + top + bottom][W + left + right]`, the padding zeros.
 fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]) -> Result<Tensor> {
+    let [_, _, h, w] = x.shape().nchw("conv2d")?;
+    let plane = [h + padding[0] + padding[2], w + padding[1] + padding[3]];
+    pack_input_plane(rec, x, groups, [padding[0] as i64, padding[1] as i64], plane)
+}
+
+/// [`pack_input`] into `[hp, wp]` planes whose pixel (y, x) is x's (y - top, x - left): a
+/// negative `top` or `left` starts the plane inside x (one phase of a strided conv's input
+/// gradient reads dy from an offset), and the plane may end before x's does or past it (zeros).
+fn pack_input_plane(
+    rec: &mut Recorder,
+    x: &Tensor,
+    groups: usize,
+    [top, left]: [i64; 2],
+    [hp, wp]: [usize; 2],
+) -> Result<Tensor> {
     let op = "conv2d";
     let [n, c, h, w] = x.shape().nchw(op)?;
     let chans = c / groups;
-    let (hp, wp) = (h + padding[0] + padding[2], w + padding[1] + padding[3]);
     let rows = n * groups * quads(chans) * hp;
     let u = |what, v| to_u32(op, what, v);
     let p = PackParams {
@@ -1016,8 +1030,9 @@ fn pack_input(rec: &mut Recorder, x: &Tensor, groups: usize, padding: [usize; 4]
         w: w as u32,
         hp: u("padded H", hp)?,
         wp: u("padded W", wp)?,
-        pad_top: padding[0] as u32,
-        pad_left: padding[1] as u32,
+        // Two's complement where negative: the shader reads them back as i32.
+        pad_top: top as i32 as u32,
+        pad_left: left as i32 as u32,
         ..Zeroable::zeroed()
     };
     let out = rec.alloc([rows * wp * 4], DType::F32)?;
@@ -1511,22 +1526,6 @@ fn packed_input_grad_applies(cfg: &Conv2d, k: [usize; 2], cout_g: usize) -> bool
     cfg.dilation == [1, 1] && cfg.stride[0] <= k[0] && cfg.stride[1] <= k[1] && cout_g > 1
 }
 
-/// The padding (`[top, left, bottom, right]`) of a `dy_hw` plane that every one of an input
-/// gradient's `phases` finds its windows inside: the largest top and left padding of any phase
-/// (a negative one is an offset into dy, read from further in), and at the bottom and right
-/// what the last window of any phase reaches past dy.
-fn phases_padding(phases: &[[PhaseDim; 2]], dy_hw: [usize; 2]) -> [usize; 4] {
-    let mut pad = [0usize; 4];
-    for phase in phases {
-        for (d, &(_, _, taps, p, len)) in phase.iter().enumerate() {
-            pad[d] = pad[d].max(p.max(0) as usize);
-            let last_read = len as i64 - 1 - p + taps as i64 - 1;
-            pad[d + 2] = pad[d + 2].max((last_read - (dy_hw[d] as i64 - 1)).max(0) as usize);
-        }
-    }
-    pad
-}
-
 /// The direct-family parameters of one phase of the input gradient of a conv of geometry `g`
 /// (dy's channels in, x's out; `p_len` left to the caller, whose kernel counts it in its own
 /// unit): pixels (u, v) of the phase go to dx rows ry + s * u and columns rx + s * v, each
@@ -1613,15 +1612,14 @@ pub fn conv2d_backward_input(
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
     let (k, cout_g) = ([w.dims()[2], w.dims()[3]], w.dims()[0] / cfg.groups);
     let w4 = [w.dims()[0], w.dims()[1], k[0], k[1]];
-    let candidates: Vec<ConvKernel> = input_grad_kernels(cfg, w4)
-        .into_iter()
-        .filter(|&c| {
-            let sizes = [w.dims()[1], cout_g, k[0] * k[1]];
-            let pad =
-                phases_padding(&input_grad_phases(cfg, [x_shape[2], x_shape[3]], k), [dy.dims()[2], dy.dims()[3]]);
-            c != ConvKernel::Packed || packed_fits(rec, dy.dims(), cfg.groups, pad, sizes)
-        })
-        .collect();
+    // The packed kernel packs dy once per phase: the largest phase's plane must fit.
+    let plane = input_grad_phases(cfg, [x_shape[2], x_shape[3]], k)
+        .iter()
+        .fold([0, 0], |m, [(_, _, jy, _, uh), (_, _, jx, _, vw)]| [m[0].max(uh + jy - 1), m[1].max(vw + jx - 1)]);
+    let dy_packed = [dy.dims()[0], dy.dims()[1], plane[0], plane[1]];
+    let packs_fit = packed_fits(rec, &dy_packed, cfg.groups, [0; 4], [w.dims()[1], cout_g, k[0] * k[1]]);
+    let candidates: Vec<ConvKernel> =
+        input_grad_kernels(cfg, w4).into_iter().filter(|&c| c != ConvKernel::Packed || packs_fit).collect();
     if let [only] = candidates[..] {
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, only);
     }
@@ -1699,27 +1697,23 @@ pub fn conv2d_backward_input_with(
             return Ok(dx);
         }
         // One stride-1 conv of dy with the flipped, transposed weights per phase (one phase at
-        // stride 1), all reading dy packed once with the padding every phase needs.
-        let phases = input_grad_phases(cfg, [h, wd], [kh, kw]);
-        let dy_hw = [g.oh as usize, g.ow as usize];
-        let pad = phases_padding(&phases, dy_hw);
-        let dyp = pack_input(rec, dy, cfg.groups, pad)?;
+        // stride 1), each over dy packed with that phase's padding (negative: an offset).
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-        for phase in phases {
+        for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {
             let [(_, ky0, jy, pad_y, uh), (_, kx0, jx, pad_x, vw)] = phase;
+            // The phase's uh x vw windows of jy x jx taps span this plane.
+            let plane = [uh + jy - 1, vw + jx - 1];
+            let dyp = pack_input_plane(rec, dy, cfg.groups, [pad_y, pad_x], plane)?;
             let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]);
             let packing = Packing { rows: cin_g, chans: cout_g, strides, taps: [jy, jx], taps_outer: false };
             let wp = pack_weights(rec, w, cfg.groups, packing)?;
             let base =
                 DirectParams { p_len: to_u32(op, "N*H*W", n * uh * vw)?, ..phase_params(op, g, cfg, phase, [kh, kw])? };
-            let mut p = packed_params(base, dy_hw, pad);
-            // Where this phase's windows start in the padded plane.
-            p.geo.pad_top = (pad[0] as i64 - pad_y) as u32;
-            p.geo.pad_left = (pad[1] as i64 - pad_x) as u32;
+            let p = packed_params(base, plane, [0; 4]);
             let tensors = [&dyp, &wp, &wp, &dx, dy];
             dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
+            rec.recycle(dyp);
         }
-        rec.recycle(dyp);
         return Ok(dx);
     }
     if kernel == ConvKernel::Depthwise {
