@@ -1482,9 +1482,10 @@ fn direct_input_grad_applies(cfg: &Conv2d) -> bool {
 
 /// The kernels that compute the input gradient of a conv with `cfg` and weights of shape `w`
 /// (`[C_out, C_in/groups, KH, KW]`): the tiled one always; the direct one at dilation 1 (any
-/// stride, by phases); the packed one at stride and dilation 1, padding under the kernel size
-/// and more than one output channel per group; the depthwise one with one input and one
-/// output channel per group, at stride 1 or dilation 1.
+/// stride, by phases); the packed one at dilation 1 with strides no larger than the kernel (by
+/// phases) or for unpadded 1x1 kernels at any stride, with more than one output channel per
+/// group; the depthwise one with one input and one output channel per group, at stride 1 or
+/// dilation 1.
 pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
     let ([cout, cin_g, kh, kw], groups) = (w, cfg.groups.max(1));
     let mut kernels = vec![ConvKernel::Tiled];
