@@ -268,9 +268,10 @@ pub fn default_kernel(
 
 /// The built-in choice among `candidates` for a conv's weight gradient with `cin_g` input and
 /// `cout_g` output channels per group: on CPU adapters, for groups of at least 8 output
-/// channels, the packed kernel over at least 3 input channels (1.1-1.7x the direct kernel on
-/// the 3x3 and 1x1 layers of ResNet-18/50 and the stems; one channel would fill a quarter of
-/// its vec4 columns) and the direct one otherwise; tiled elsewhere.
+/// channels, the packed kernel over at least 3 input channels (1.1-2.1x the direct kernel on
+/// the 3x3 and 1x1 layers of ResNet-18/50 and VGG-16 and on 3x3 stems, about as fast on
+/// ResNet's 7x7 stem and MobileNetV2's narrowest 1x1 layers, benches/RESULTS.md; one channel
+/// would fill a quarter of its vec4 columns) and the direct one otherwise; tiled elsewhere.
 pub fn default_weight_grad_kernel(
     rec: &Recorder,
     candidates: &[ConvKernel],
@@ -1912,7 +1913,8 @@ fn split_k_rounds(
     Ok(())
 }
 
-/// Mirrors `Params` in `shaders/conv2d_backward_weight_direct.wgsl`.
+/// Mirrors `Params` in `shaders/conv2d_backward_weight_direct.wgsl` and
+/// `shaders/conv2d_backward_weight_packed.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct WeightDirectParams {
