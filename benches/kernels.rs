@@ -131,7 +131,7 @@ fn table(gpu: &Gpu) {
                 let applies = match pass {
                     "forward" => ConvKernel::forward_kernels(w_shape[1]).contains(&kernel),
                     "input" => ops::input_grad_kernels(&cfg, w_shape).contains(&kernel),
-                    _ => ops::weight_grad_kernels().contains(&kernel),
+                    _ => ops::weight_grad_kernels(w_shape).contains(&kernel),
                 };
                 if !applies {
                     cells.push("-".to_string());

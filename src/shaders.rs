@@ -111,6 +111,7 @@ shaders! {
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight";
     CONV2D_BACKWARD_WEIGHT_DIRECT = "conv2d_backward_weight_direct";
     CONV2D_BACKWARD_WEIGHT_PACKED = "conv2d_backward_weight_packed";
+    CONV2D_BACKWARD_WEIGHT_DEPTHWISE = "conv2d_backward_weight_depthwise";
     MAX_POOL2D = "max_pool2d";
     AVG_POOL2D = "avg_pool2d";
     GLOBAL_POOL2D = "global_pool2d";

@@ -195,9 +195,11 @@ pub enum ConvKernel {
     /// CPU adapters such as lavapipe run fastest, where every load is a per-lane gather and
     /// workgroup memory only adds loads and barriers.
     Direct,
-    /// Depthwise convolutions only (one input channel per group; forwards, and the input
-    /// gradients of depthwise convs without a channel multiplier): 8 pixels of one
-    /// channel per invocation, straight from the buffers (`shaders/conv2d_depthwise.wgsl`).
+    /// Depthwise convolutions only (one input channel per group; forwards, the input
+    /// gradients of depthwise convs without a channel multiplier, and weight gradients of
+    /// kernels of at most 9 taps): 8 pixels of one channel per invocation, straight from the
+    /// buffers (`shaders/conv2d_depthwise.wgsl`), and one output channel's taps per invocation
+    /// for weight gradients (`shaders/conv2d_backward_weight_depthwise.wgsl`).
     Depthwise,
     /// The direct kernel's register blocks over operands first packed into vec4s of 4
     /// channels, the input's padding written out (`shaders/conv2d_packed.wgsl`): on lavapipe
@@ -267,18 +269,23 @@ pub fn default_kernel(
 }
 
 /// The built-in choice among `candidates` for a conv's weight gradient with `cin_g` input and
-/// `cout_g` output channels per group: on CPU adapters, for groups of at least 8 output
-/// channels, the packed kernel over at least 3 input channels (1.1-2.1x the direct kernel on
-/// the 3x3 and 1x1 layers of ResNet-18/50 and VGG-16 and on 3x3 stems, about as fast on
-/// ResNet's 7x7 stem and MobileNetV2's narrowest 1x1 layers, benches/RESULTS.md; one channel
-/// would fill a quarter of its vec4 columns) and the direct one otherwise; tiled elsewhere.
+/// `cout_g` output channels per group: on CPU adapters the depthwise kernel for one input
+/// channel per group where it applies (25-28x the tiled and 15-17x the direct kernel on
+/// MobileNetV2's depthwise layers, whose blocks of output channels hold one here); else, for
+/// groups of at least 8 output channels, the packed kernel over at least 3 input channels
+/// (1.1-2.1x the direct kernel on the 3x3 and 1x1 layers of ResNet-18/50 and VGG-16 and on 3x3
+/// stems, about as fast on ResNet's 7x7 stem and MobileNetV2's narrowest 1x1 layers,
+/// benches/RESULTS.md; one channel would fill a quarter of its vec4 columns) and the direct
+/// one otherwise; tiled elsewhere.
 pub fn default_weight_grad_kernel(
     rec: &Recorder,
     candidates: &[ConvKernel],
     [cin_g, cout_g]: [usize; 2],
 ) -> ConvKernel {
     let cpu = rec.gpu().is_cpu();
-    if cpu && cout_g >= 8 && cin_g >= 3 && candidates.contains(&ConvKernel::Packed) {
+    if cpu && cin_g == 1 && candidates.contains(&ConvKernel::Depthwise) {
+        ConvKernel::Depthwise
+    } else if cpu && cout_g >= 8 && cin_g >= 3 && candidates.contains(&ConvKernel::Packed) {
         ConvKernel::Packed
     } else if cpu && cout_g >= 8 && candidates.contains(&ConvKernel::Direct) {
         ConvKernel::Direct
@@ -289,7 +296,7 @@ pub fn default_weight_grad_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 10;
+const KERNEL_REVISION: u32 = 11;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -1502,10 +1509,23 @@ pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
     kernels
 }
 
-/// The kernels that compute a conv's weight gradient: the tiled, direct and packed ones, at
-/// any stride, dilation, padding and grouping.
-pub fn weight_grad_kernels() -> Vec<ConvKernel> {
-    vec![ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed]
+/// The kernels that compute the weight gradient of a conv with weights of shape `w`
+/// (`[C_out, C_in/groups, KH, KW]`): the tiled, direct and packed ones at any stride,
+/// dilation, padding and grouping; the depthwise one with one input channel per group and at
+/// most 9 taps.
+pub fn weight_grad_kernels(w: [usize; 4]) -> Vec<ConvKernel> {
+    let mut kernels = vec![ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed];
+    if depthwise_weight_grad_applies(w) {
+        kernels.push(ConvKernel::Depthwise);
+    }
+    kernels
+}
+
+/// Whether [`ConvKernel::Depthwise`] computes the weight gradient of a conv with weights of
+/// shape `w`: one input channel per group (any multiplier) and at most 9 taps (its named
+/// registers, shaders/conv2d_backward_weight_depthwise.wgsl).
+fn depthwise_weight_grad_applies([_, cin_g, kh, kw]: [usize; 4]) -> bool {
+    cin_g == 1 && kh * kw <= 9
 }
 
 /// Whether [`ConvKernel::Depthwise`] computes the input gradient of a conv with `cfg` and
@@ -1783,8 +1803,9 @@ pub fn conv2d_backward_weight(
     // The packed kernel packs x and dy (rows 0: no packed weights).
     let packs_fit = packed_fits(rec, x.dims(), cfg.groups, cfg.padding, [0, channels[0], taps])
         && packed_fits(rec, dy.dims(), cfg.groups, [0; 4], [0, channels[1], 1]);
+    let w4 = [w_shape[0], w_shape[1], w_shape[2], w_shape[3]];
     let candidates: Vec<_> =
-        weight_grad_kernels().into_iter().filter(|&k| k != ConvKernel::Packed || packs_fit).collect();
+        weight_grad_kernels(w4).into_iter().filter(|&k| k != ConvKernel::Packed || packs_fit).collect();
     let kernel = choose_kernel(
         "conv2d_backward_weight",
         &candidates,
@@ -1811,10 +1832,15 @@ pub fn conv2d_backward_weight_with(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
-    if kernel == ConvKernel::Depthwise {
-        return Err(Error::arg(op, "the depthwise kernel does not compute weight gradients"));
-    }
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
+    if kernel == ConvKernel::Depthwise
+        && !depthwise_weight_grad_applies([w_shape[0], w_shape[1], w_shape[2], w_shape[3]])
+    {
+        return Err(Error::arg(
+            op,
+            "the depthwise kernel computes weight gradients of convs with one input channel per group and at most 9 taps",
+        ));
+    }
     let cout_g = params.geo.cout_g as usize;
     let cols = w_shape[1] * w_shape[2] * w_shape[3];
     params.k_len = to_u32(op, "N*H_out*W_out", n * oh * ow)?;
@@ -1829,7 +1855,15 @@ pub fn conv2d_backward_weight_with(
             weight_grad_packed(rec, &params.geo, [n, oh, ow], cfg, [dy, x, &dw])?;
             return Ok(dw);
         }
-        _ => {}
+        ConvKernel::Depthwise => {
+            let p = weight_rows_params(&params.geo, [n, oh, ow], cols)?;
+            let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_DEPTHWISE, "conv2d_backward_weight_depthwise");
+            // One output channel per invocation, all groups in x; z runs over the chunks alone.
+            let blocks = [(params.geo.cout as usize).div_ceil(WEIGHT_DIRECT_WG), 1];
+            weight_grad_rows(rec, kernel, p, blocks, 1, [dy, x, &dw])?;
+            return Ok(dw);
+        }
+        ConvKernel::Tiled => {}
     }
     let (bm, bn) = weight_tile_for(cout_g, cols);
     let tiles = [cols.div_ceil(bn as usize), cout_g.div_ceil(bm as usize)];
@@ -1961,7 +1995,7 @@ fn weight_grad_direct(
     let p = weight_rows_params(geo, [n, oh, ow], cols)?;
     let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_DIRECT, "conv2d_backward_weight_direct");
     let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * WEIGHT_DIRECT_TN), (geo.cout_g as usize).div_ceil(WEIGHT_DIRECT_TM)];
-    weight_grad_rows(rec, kernel, p, blocks, [dy, x, dw])
+    weight_grad_rows(rec, kernel, p, blocks, geo.groups as usize, [dy, x, dw])
 }
 
 /// The weight gradient with conv2d_backward_weight_packed on `[dy, x, dw]`: x packed into
@@ -1987,7 +2021,7 @@ fn weight_grad_packed(
     let (entry, nv) = weight_packed_entry(cols);
     let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_PACKED, entry);
     let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * nv), (geo.cout_g as usize).div_ceil(WEIGHT_PACKED_TM)];
-    weight_grad_rows(rec, kernel, p, blocks, [&dyp, &xp, dw])?;
+    weight_grad_rows(rec, kernel, p, blocks, geo.groups as usize, [&dyp, &xp, dw])?;
     rec.recycle(xp);
     rec.recycle(dyp);
     Ok(())
@@ -2010,20 +2044,20 @@ fn weight_rows_params(geo: &ConvGeometry, [n, oh, ow]: [usize; 3], cols: usize) 
 }
 
 /// Records a row-chunked weight-gradient `kernel` (shader and entry point, workgroups over
-/// `blocks` of columns and of output channels) on `[dy, x, dw]`: the chunks of `p`'s rows run
-/// side by side, each into its own slice of a scratch buffer, summed by reduce_chunks (in
+/// `blocks` in x and y and `groups` per chunk in z) on `[dy, x, dw]`: the chunks of `p`'s rows
+/// run side by side, each into its own slice of a scratch buffer, summed by reduce_chunks (in
 /// rounds that bound the scratch buffer). One chunk writes dw directly.
 fn weight_grad_rows(
     rec: &mut Recorder,
     (shader, entry): (&Shader, &'static str),
     mut p: WeightDirectParams,
     blocks: [usize; 2],
+    groups: usize,
     [dy, x, dw]: [&Tensor; 3],
 ) -> Result<()> {
     let op = "conv2d_backward_weight";
     let (rows, rows_per_chunk) = (p.rows as usize, p.rows_per_chunk as usize);
     let chunks = rows.div_ceil(rows_per_chunk).max(1);
-    let groups = p.geo.groups as usize;
     let groups_of = |chunks: usize| workgroups(op, [blocks[0], blocks[1], groups * chunks]);
     let overrides = [("WG", WEIGHT_DIRECT_WG as f64)];
     if chunks == 1 {
