@@ -3,8 +3,10 @@
 // One workgroup per (n, c) plane; the planes are folded over workgroups x and y like the 1-D
 // grid of the elementwise kernels. Each invocation reduces a strided slice of the plane
 // (consecutive invocations read consecutive values), then the workgroup combines the WG partial
-// results with a tree reduction in workgroup memory. Tensors are stored as `Store` (f32, or f16
-// in the f16 variant); sums are f32.
+// results with a tree reduction in workgroup memory. The `_serial` entries are for CPU
+// adapters, whose invocations are SIMD lanes and whose barriers are costly: one invocation per
+// plane, a plain loop over it (planes the host keeps under llvmpipe's loop limit). Tensors are
+// stored as `Store` (f32, or f16 in the f16 variant); sums are f32.
 
 alias Store = f32;
 
@@ -78,4 +80,32 @@ fn global_max_pool2d(
     if (valid && lid.x == 0u) {
         y[plane] = Store(red[0]);
     }
+}
+
+@compute @workgroup_size(WG)
+fn global_avg_pool2d_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = gid.x + gid.y * nwg.x * WG;
+    if (plane >= p.planes) {
+        return;
+    }
+    let base = plane * p.hw;
+    var s = 0.0;
+    for (var k = 0u; k < p.hw; k++) {
+        s += f32(x[base + k]);
+    }
+    y[plane] = Store(s / f32(p.hw));
+}
+
+@compute @workgroup_size(WG)
+fn global_max_pool2d_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = gid.x + gid.y * nwg.x * WG;
+    if (plane >= p.planes) {
+        return;
+    }
+    let base = plane * p.hw;
+    var m = bitcast<f32>(0xff800000u); // -inf
+    for (var k = 0u; k < p.hw; k++) {
+        m = max(m, f32(x[base + k]));
+    }
+    y[plane] = Store(m);
 }

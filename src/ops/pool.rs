@@ -283,7 +283,15 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
     Ok(y)
 }
 
-/// Records one global pool (`entry` in `shaders/global_pool2d.wgsl`): one workgroup per plane.
+/// Planes of at most this many values are pooled by one invocation each on CPU adapters (the
+/// `_serial` entries of `shaders/global_pool2d.wgsl`): a workgroup's tree reduction costs
+/// llvmpipe a barrier per level (MobileNetV2's 1280 planes of 7x7: 2.1 ms that way, 0.1 ms
+/// serially; benches/RESULTS.md). Larger planes keep the workgroups, which split them, and
+/// every loop stays well under llvmpipe's limit on loop iterations.
+const SERIAL_PLANE_MAX: usize = 4096;
+
+/// Records one global pool (`entry` in `shaders/global_pool2d.wgsl`): one workgroup per plane,
+/// or on CPU adapters one invocation per plane of at most [`SERIAL_PLANE_MAX`] values.
 fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<Tensor> {
     let (store, shader) = super::storage_of(rec, entry, &shaders::GLOBAL_POOL2D, &[x])?;
     let [n, c, h, w] = x.shape().nchw(entry)?;
@@ -296,6 +304,14 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
     let y = rec.alloc([n, c, 1, 1], store)?;
     let params =
         GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
+    if planes > 0 && rec.gpu().is_cpu() && hw <= SERIAL_PLANE_MAX {
+        let serial = match entry {
+            "global_avg_pool2d" => "global_avg_pool2d_serial",
+            _ => "global_max_pool2d_serial",
+        };
+        rec.dispatch(&shader, serial, &[("WG", 8.0)], &params, &[x, &y], grid_1d(planes as u64, 8))?;
+        return Ok(y);
+    }
     // Small planes get small workgroups so that few invocations idle (a power of two, 32..=256).
     let wg = hw.next_power_of_two().clamp(32, 256);
     if planes > 0 {

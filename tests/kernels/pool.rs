@@ -155,6 +155,8 @@ fn batch_3_and_odd_channel_counts() {
 fn global_pool_large_planes() {
     global_case(80, [2, 3, 56, 56], "56x56");
     global_case(81, [1, 2, 67, 45], "67x45");
+    // Past SERIAL_PLANE_MAX (src/ops/pool.rs): workgroups per plane on CPU adapters too.
+    global_case(83, [2, 3, 70, 65], "70x65");
 }
 
 #[test]
