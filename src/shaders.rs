@@ -120,6 +120,7 @@ shaders! {
     BATCH_NORM_BACKWARD = "batch_norm_backward";
     LRN = "lrn";
     GEMM = "gemm" with ["activation"];
+    LINEAR_ROWS = "linear_rows";
     BINARY = "binary";
     BINARY_BACKWARD = "binary_backward";
     CONCAT = "concat";

@@ -5,7 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{to_u32, Activation};
-use crate::gpu::Recorder;
+use crate::gpu::{grid_1d, Recorder};
 use crate::{shaders, DType, Error, Result, Tensor};
 
 /// Gemm parameters: `Y = activation(alpha * op(A) @ op(B) + beta * C)`.
@@ -128,7 +128,22 @@ pub(crate) fn reduction_chunks(k: usize) -> impl Iterator<Item = (usize, usize)>
 
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::GEMM.name, std::mem::size_of::<GemmParams>()));
+    v.push((shaders::LINEAR_ROWS.name, std::mem::size_of::<LinearRowsParams>()));
 }
+
+/// Mirrors `Params` in `shaders/linear_rows.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct LinearRowsParams {
+    rows: u32,
+    outs: u32,
+    in4: u32,
+    has_bias: u32,
+}
+
+/// The longest input (in features) linear_rows reduces in one loop: a quarter of it in vec4
+/// steps stays far under llvmpipe's 65535 loop iterations per invocation ([`REDUCTION_CHUNK`]).
+const LINEAR_ROWS_MAX_IN: usize = 4 * 16384;
 
 /// Tile shape `(BM, BN)` for an `m x n` output. Thin outputs (few rows, as in a classifier
 /// head with a small batch, or few columns) get long, narrow tiles so that fewer invocations
@@ -218,9 +233,11 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
 
 /// PyTorch's `nn.Linear`: `x` `[B, in]`, `weight` `[out, in]`, optional `bias` `[out]`
 /// gives `x @ weight^T + bias`, `[B, out]`. A gemm with `trans_b`; on CPU adapters, when the
-/// batch fills less than one of the GEMM's 64-row tiles, a 1x1 convolution of `[B, in, 1, 1]`
-/// instead (the same memory), whose pointwise kernel gathers far fewer values per FMA there
-/// (MobileNetV2's classifier at batch 1: 3.5x faster on lavapipe).
+/// batch fills less than one of the GEMM's 64-row tiles, `shaders/linear_rows.wgsl` where `in`
+/// is a multiple of 4 (a row per invocation, no padding: the classifiers of ResNet-18/50 and
+/// MobileNetV2 at batch 1 4-5x faster on lavapipe than the 1x1 conv below, benches/RESULTS.md), else a 1x1 convolution
+/// of `[B, in, 1, 1]` (the same memory), whose pointwise kernel gathers far fewer values per FMA
+/// than the GEMM there (MobileNetV2's classifier at batch 1: 3.5x faster).
 pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let op = "linear";
     let (&[_, cin], &[cout, win]) = (x.dims(), weight.dims()) else {
@@ -241,6 +258,33 @@ pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Ten
         }
     }
     let b = x.dims()[0];
+    let f32s = x.dtype() == DType::F32 && weight.dtype() == DType::F32;
+    if rec.gpu().is_cpu() && b < 64 && f32s && cin % 4 == 0 && cin <= LINEAR_ROWS_MAX_IN && cout > 0 {
+        if let Some(bias) = bias {
+            bias.expect_dtype(op, DType::F32)?;
+        }
+        let y = rec.alloc([b, cout], DType::F32)?;
+        let p = LinearRowsParams {
+            rows: b as u32,
+            outs: to_u32(op, "out", cout)?,
+            in4: (cin / 4) as u32,
+            has_bias: bias.is_some() as u32,
+        };
+        let invocations = b * cout.div_ceil(4);
+        if invocations > 0 {
+            // A missing bias binds the weights (never read).
+            let tensors = [x, weight, bias.unwrap_or(weight), &y];
+            rec.dispatch(
+                &shaders::LINEAR_ROWS,
+                "linear_rows",
+                &[("WG", 8.0)],
+                &p,
+                &tensors,
+                grid_1d(invocations as u64, 8),
+            )?;
+        }
+        return Ok(y);
+    }
     if rec.gpu().is_cpu() && b < 64 {
         let (x4, w4) = (x.reshape([b, cin, 1, 1])?, weight.reshape([cout, cin, 1, 1])?);
         let y = super::conv2d_with(rec, &x4, &w4, bias, &super::Conv2d::default(), super::ConvKernel::Direct)?;

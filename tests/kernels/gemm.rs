@@ -94,6 +94,16 @@ fn linear_batch_3_to_1000_classes() {
     check(gpu, "gemm", "linear 3x96 -> 1000", &y, &reference::gemm(&xa, &wa, Some(&ba), &cfg), TOL);
     let y = gpu.run(|rec| ops::linear(rec, &xt, &wt, None)).unwrap();
     check(gpu, "gemm", "linear 3x96 -> 1000 no bias", &y, &reference::gemm(&xa, &wa, None, &cfg), TOL);
+    // On CPU adapters: linear_rows (in a multiple of 4; 10 outputs, the last quad partial) and
+    // the 1x1 conv (in = 99).
+    for (seed, rows, cin, cout) in [(281, 1, 1280, 10), (282, 2, 99, 7)] {
+        let (xa, xt) = random_pair(gpu, &mut r, &[rows, cin]);
+        let (wa, wt) = random_pair(gpu, &mut r, &[cout, cin]);
+        let (ba, bt) = random_pair(gpu, &mut rng(seed), &[cout]);
+        let y = gpu.run(|rec| ops::linear(rec, &xt, &wt, Some(&bt))).unwrap();
+        let desc = format!("linear {rows}x{cin} -> {cout}");
+        check(gpu, "gemm", &desc, &y, &reference::gemm(&xa, &wa, Some(&ba), &cfg), TOL);
+    }
 }
 
 #[test]
