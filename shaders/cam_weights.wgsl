@@ -11,7 +11,9 @@
 // of the elementwise kernels. Each invocation accumulates a strided slice of the plane
 // (consecutive invocations read consecutive values), then the workgroup combines the WG
 // partial sums with a tree reduction in workgroup memory. Methods 1 and 2 reduce twice: S
-// first, then the weights.
+// first, then the weights. `cam_channel_weights_serial` is for CPU adapters, whose
+// invocations are SIMD lanes and whose barriers are costly: one invocation per plane, plain
+// loops over it (planes the host keeps under llvmpipe's loop limit).
 
 struct Params {
     planes: u32,
@@ -97,4 +99,41 @@ fn cam_channel_weights(
     if (len > 0u && tid == 0u) {
         weights[plane] = s;
     }
+}
+
+@compute @workgroup_size(WG)
+fn cam_channel_weights_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let plane = gid.x + gid.y * nwg.x * WG;
+    if (plane >= p.planes) {
+        return;
+    }
+    let base = plane * p.hw;
+    if (p.method == 0u) {
+        var s = 0.0;
+        for (var k = 0u; k < p.hw; k++) {
+            s += g[base + k];
+        }
+        weights[plane] = s / f32(p.hw);
+        return;
+    }
+    var sum_a = 0.0;
+    for (var k = 0u; k < p.hw; k++) {
+        sum_a += a[base + k];
+    }
+    var s = 0.0;
+    if (p.method == 1u) {
+        for (var k = 0u; k < p.hw; k++) {
+            let grad = g[base + k];
+            let g2 = grad * grad;
+            let g3 = g2 * grad;
+            let aij = g2 / (2.0 * g2 + sum_a * g3 + 0.000001);
+            s += max(grad, 0.0) * select(0.0, aij, grad != 0.0);
+        }
+    } else {
+        let denom = sum_a + 1e-7;
+        for (var k = 0u; k < p.hw; k++) {
+            s += g[base + k] * a[base + k] / denom;
+        }
+    }
+    weights[plane] = s;
 }
