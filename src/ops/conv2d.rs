@@ -1584,6 +1584,34 @@ fn phase_params(
     })
 }
 
+/// The parameters of a strided depthwise conv's input gradient as one stride-1 conv (no
+/// phases) over dy spread out to every stride-th pixel of a `((H_out - 1) * stride + 1)`-sized
+/// plane, where that conv runs on conv2d_depthwise_3x3 (3x3 taps at dilation 1, one column of
+/// padding on the left, at most 2 rows on top); `None` elsewhere, and at stride 1. `g` is the
+/// conv's geometry, `hw` its input plane. The spread costs a copy of the plane; with the 3x3
+/// kernel over it MobileNetV2's 144-channel s2 layer's input gradient took 3.8-3.9 ms where
+/// four phases of the generic depthwise kernel took 6.0-6.1 (benches/RESULTS.md).
+fn spread_depthwise_params(
+    op: &'static str,
+    g: ConvGeometry,
+    cfg: &Conv2d,
+    hw: [usize; 2],
+    k: [usize; 2],
+) -> Result<Option<DirectParams>> {
+    if cfg.stride == [1, 1] || k != [3, 3] || cfg.dilation != [1, 1] || cfg.padding[0] > 2 || g.oh == 0 || g.ow == 0 {
+        return Ok(None);
+    }
+    let s1 = Conv2d { stride: [1, 1], ..*cfg };
+    // Rows of whole vec4s, so that conv2d_depthwise_3x3 reads the spread plane as it is (the
+    // zero columns past the last dy value are padding on the right).
+    let oh = (g.oh - 1) * cfg.stride[0] as u32 + 1;
+    let ow = ((g.ow - 1) * cfg.stride[1] as u32 + 1).next_multiple_of(4);
+    let spread = ConvGeometry { oh, ow, ..g };
+    let phase = input_grad_phases(&s1, hw, k)[0];
+    let p = phase_params(op, spread, &s1, phase, k)?;
+    Ok(depthwise_3x3_applies(&p.geo).then_some(p))
+}
+
 /// One dimension of one phase of a strided conv's input gradient: `(r, k0, taps, pad, len)`.
 /// The input pixels `r, r + s, r + 2s, ...` (`len` of them) get contributions only from the
 /// taps `k0, k0 + s, ...` (`taps` of them), and over the phase's own pixels that is a
@@ -1748,6 +1776,18 @@ pub fn conv2d_backward_input_with(
         }
         let planes = to_u32(op, "N*C_in", n * g.cin as usize)?;
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+        if let Some(p) = spread_depthwise_params(op, g, cfg, [h, wd], [kh, kw])? {
+            // dy spread over the pixels a stride-1 conv would have produced, zeros between, then
+            // one stride-1 conv by conv2d_depthwise_3x3.
+            let spread_hw = [p.geo.h as usize, p.geo.w as usize];
+            let spread = rec.alloc([n, g.cout as usize, spread_hw[0], spread_hw[1]], DType::F32)?;
+            let dy_hw = [g.oh as usize, g.ow as usize];
+            copy_planes(rec, dy, dy_hw, Window::spread(cfg.stride), spread_hw, spread_hw[0] * spread_hw[1], &spread)?;
+            let p = DirectParams { p_len: planes, ..p };
+            dispatch_depthwise(rec, &shaders::CONV2D_DEPTHWISE, p, [&spread, w, w, &dx, &spread])?;
+            rec.recycle(spread);
+            return Ok(dx);
+        }
         // One depthwise conv of dy with the flipped taps per phase (one phase at stride 1). No
         // bias, residual or activation: the weights and dy stand in for their bindings.
         for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {

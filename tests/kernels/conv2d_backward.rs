@@ -415,6 +415,12 @@ fn depthwise_input_gradients() {
     case(297, [1, 5, 10, 7], 5, [3, 2], strided(5, [3, 2], [0, 1, 2, 0]), "dw 3x2 s3x2 one-sided");
     case(298, [1, 3, 11, 13], 3, [2, 2], strided(3, [3, 4], [0; 4]), "dw 2x2 s3x4: taps miss phases");
     case(299, [2, 2, 9, 8], 2, [3, 3], strided(2, [2, 1], [3, 1, 3, 1]), "dw 3x3 s2x1 padding 3");
+    // 3x3 with one column of padding on the left and at most 2 rows on top: dy spread out and
+    // one stride-1 conv (conv2d_depthwise_3x3); no top padding, stride 3 over odd sizes,
+    // stride 2 in one direction only, 20 columns (whole vec4s of the 3x3 kernel's rows).
+    case(286, [1, 3, 10, 9], 3, [3, 3], strided(3, [2, 2], [0, 1, 2, 1]), "dw 3x3 s2 no top padding");
+    case(285, [2, 2, 13, 11], 2, [3, 3], strided(2, [3, 3], [2, 1, 0, 1]), "dw 3x3 s3 one-sided");
+    case(284, [1, 5, 9, 20], 5, [3, 3], strided(5, [1, 2], [1; 4]), "dw 3x3 s1x2 20 wide");
 }
 
 #[test]
