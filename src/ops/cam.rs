@@ -144,8 +144,7 @@ fn check_planes(op: &'static str, t: &Tensor, [_, c, h, w]: [usize; 4]) -> Resul
 /// (`[N, C, H, W]` f32, one shape), exactly as the package's `get_cam_weights` of `method`.
 /// One workgroup reduces each `H x W` plane (two reductions for the methods that need `sum(A)`);
 /// on CPU adapters one invocation each, for planes of at most 4096 values (a tree reduction's
-/// barriers cost llvmpipe more than the sums: ResNet-50's 2048 planes of 7x7 as for the global
-/// pools, `ops::global_avg_pool2d`).
+/// barriers cost llvmpipe more than the sums, as in the global pools).
 pub fn cam_channel_weights(rec: &mut Recorder, a: &Tensor, g: &Tensor, method: ChannelWeighting) -> Result<Tensor> {
     let op = "cam_channel_weights";
     let [n, c, h, w] = check_pair(op, a, g)?;
@@ -161,7 +160,7 @@ pub fn cam_channel_weights(rec: &mut Recorder, a: &Tensor, g: &Tensor, method: C
         method: method.code(),
         _pad: 0,
     };
-    if rec.gpu().is_cpu() && hw <= 4096 {
+    if rec.gpu().is_cpu() && hw <= super::pool::SERIAL_PLANE_MAX {
         let grid = grid_1d(planes as u64, 8);
         rec.dispatch(
             &shaders::CAM_WEIGHTS,

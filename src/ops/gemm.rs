@@ -235,9 +235,10 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
 /// gives `x @ weight^T + bias`, `[B, out]`. A gemm with `trans_b`; on CPU adapters, when the
 /// batch fills less than one of the GEMM's 64-row tiles, `shaders/linear_rows.wgsl` where `in`
 /// is a multiple of 4 (a row per invocation, no padding: the classifiers of ResNet-18/50 and
-/// MobileNetV2 at batch 1 4-5x faster on lavapipe than the 1x1 conv below, benches/RESULTS.md), else a 1x1 convolution
-/// of `[B, in, 1, 1]` (the same memory), whose pointwise kernel gathers far fewer values per FMA
-/// than the GEMM there (MobileNetV2's classifier at batch 1: 3.5x faster).
+/// MobileNetV2 at batch 1 4-5x faster on lavapipe than the 1x1 conv below;
+/// benches/RESULTS.md), else a 1x1 convolution of `[B, in, 1, 1]` (the same memory), whose
+/// pointwise kernel gathers far fewer values per FMA than the GEMM there (MobileNetV2's
+/// classifier at batch 1: 3.5x faster).
 pub fn linear(rec: &mut Recorder, x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let op = "linear";
     let (&[_, cin], &[cout, win]) = (x.dims(), weight.dims()) else {

@@ -288,7 +288,7 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
 /// llvmpipe a barrier per level (MobileNetV2's 1280 planes of 7x7: 2.1 ms that way, 0.1 ms
 /// serially; benches/RESULTS.md). Larger planes keep the workgroups, which split them, and
 /// every loop stays well under llvmpipe's limit on loop iterations.
-const SERIAL_PLANE_MAX: usize = 4096;
+pub(super) const SERIAL_PLANE_MAX: usize = 4096;
 
 /// Records one global pool (`entry` in `shaders/global_pool2d.wgsl`): one workgroup per plane,
 /// or on CPU adapters one invocation per plane of at most [`SERIAL_PLANE_MAX`] values.
