@@ -12,14 +12,7 @@
 // in workgroups z = c * groups + g and writes slice c of `dw` (C_out * cols values), which the
 // host sums with reduce_chunks (conv2d_backward_weight.wgsl) when there is more than one.
 
-struct Params {
-    n: u32, cin: u32, h: u32, w: u32,
-    cout: u32, oh: u32, ow: u32, groups: u32,
-    kh: u32, kw: u32, stride_h: u32, stride_w: u32,
-    pad_top: u32, pad_left: u32, dil_h: u32, dil_w: u32,
-    cin_g: u32, cout_g: u32, cols: u32, rows: u32,
-    row_begin: u32, row_end: u32, rows_per_chunk: u32, _pad0: u32,
-}
+// `Params` is shaders/lib/conv_weight_params.wgsl.
 
 const TM: u32 = 16u;
 const TN: u32 = 16u;

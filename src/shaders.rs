@@ -109,9 +109,9 @@ shaders! {
     CONV2D_PLANES = "conv2d_planes";
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input";
     CONV2D_BACKWARD_WEIGHT = "conv2d_backward_weight";
-    CONV2D_BACKWARD_WEIGHT_DIRECT = "conv2d_backward_weight_direct";
-    CONV2D_BACKWARD_WEIGHT_PACKED = "conv2d_backward_weight_packed";
-    CONV2D_BACKWARD_WEIGHT_DEPTHWISE = "conv2d_backward_weight_depthwise";
+    CONV2D_BACKWARD_WEIGHT_DIRECT = "conv2d_backward_weight_direct" with ["conv_weight_params"];
+    CONV2D_BACKWARD_WEIGHT_PACKED = "conv2d_backward_weight_packed" with ["conv_weight_params"];
+    CONV2D_BACKWARD_WEIGHT_DEPTHWISE = "conv2d_backward_weight_depthwise" with ["conv_weight_params"];
     MAX_POOL2D = "max_pool2d";
     AVG_POOL2D = "avg_pool2d";
     GLOBAL_POOL2D = "global_pool2d";

@@ -171,7 +171,9 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_DEPTHWISE_3X3.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
     v.push((shaders::CONV2D_PLANES.name, std::mem::size_of::<PlanesParams>()));
-    v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightDirectParams>()));
+    v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightRowsParams>()));
+    v.push((shaders::CONV2D_BACKWARD_WEIGHT_PACKED.name, std::mem::size_of::<WeightRowsParams>()));
+    v.push((shaders::CONV2D_BACKWARD_WEIGHT_DEPTHWISE.name, std::mem::size_of::<WeightRowsParams>()));
     v.push((shaders::CONV2D_BACKWARD_INPUT.name, std::mem::size_of::<Conv2dBackwardParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT.name, std::mem::size_of::<Conv2dBackwardParams>()));
 }
@@ -1660,8 +1662,8 @@ pub fn conv2d_backward_input(
     cfg: &Conv2d,
 ) -> Result<Tensor> {
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
-    let (k, cout_g) = ([w.dims()[2], w.dims()[3]], w.dims()[0] / cfg.groups);
-    let w4 = [w.dims()[0], w.dims()[1], k[0], k[1]];
+    let w4 @ [cout, cin_g, kh, kw] = w.shape().nchw("conv2d_backward_input")?;
+    let (k, cout_g) = ([kh, kw], cout / cfg.groups);
     // The packed kernel packs dy once per phase: the largest phase's plane must fit.
     let plane = input_grad_phases(cfg, [x_shape[2], x_shape[3]], k)
         .iter()
@@ -1673,10 +1675,8 @@ pub fn conv2d_backward_input(
     if let [only] = candidates[..] {
         return conv2d_backward_input_with(rec, dy, w, x_shape, cfg, only);
     }
-    let [cout, cin_g, kh, kw] = w.shape().nchw("conv2d_backward_input")?;
     // dy's channels in, x's out.
-    let channels = [cout / cfg.groups, cin_g];
-    let default = default_kernel(rec, &candidates, channels, kh * kw, packed_1x1_applies(cfg, [kh, kw]));
+    let default = default_kernel(rec, &candidates, [cout_g, cin_g], kh * kw, packed_1x1_applies(cfg, k));
     let kernel = choose_kernel(
         "conv2d_backward_input",
         &candidates,
@@ -1861,7 +1861,7 @@ pub fn conv2d_backward_weight(
 }
 
 /// [`conv2d_backward_weight`] with the kernel chosen by the caller (tests run each of
-/// [`weight_grad_kernels`]); [`ConvKernel::Depthwise`] is an Error.
+/// [`weight_grad_kernels`]); [`ConvKernel::Depthwise`] where that lists it, an Error elsewhere.
 pub fn conv2d_backward_weight_with(
     rec: &mut Recorder,
     dy: &Tensor,
@@ -1987,11 +1987,11 @@ fn split_k_rounds(
     Ok(())
 }
 
-/// Mirrors `Params` in `shaders/conv2d_backward_weight_direct.wgsl` and
-/// `shaders/conv2d_backward_weight_packed.wgsl`.
+/// Mirrors `Params` in `shaders/lib/conv_weight_params.wgsl` (the row-chunked weight-gradient
+/// kernels: direct, packed, depthwise).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
-struct WeightDirectParams {
+struct WeightRowsParams {
     geo: ConvGeometry,
     cols: u32,
     rows: u32,
@@ -2050,12 +2050,14 @@ fn weight_grad_packed(
 ) -> Result<()> {
     let xp = pack_input(rec, x, cfg.groups, cfg.padding)?;
     let dyp = pack_input(rec, dy, cfg.groups, [0; 4])?;
-    let [_, _, h, w] = x.shape().nchw("conv2d_backward_weight")?;
-    let mut packed = *geo;
-    packed.h = (h + cfg.padding[0] + cfg.padding[2]) as u32;
-    packed.w = (w + cfg.padding[1] + cfg.padding[3]) as u32;
-    packed.pad_top = 0;
-    packed.pad_left = 0;
+    // The packed plane: x's, padding written out.
+    let packed = ConvGeometry {
+        h: geo.h + (cfg.padding[0] + cfg.padding[2]) as u32,
+        w: geo.w + (cfg.padding[1] + cfg.padding[3]) as u32,
+        pad_top: 0,
+        pad_left: 0,
+        ..*geo
+    };
     let cols = quads(geo.cin_g as usize) * (geo.kh * geo.kw) as usize;
     let p = weight_rows_params(&packed, [n, oh, ow], cols)?;
     let (entry, nv) = weight_packed_entry(cols);
@@ -2069,10 +2071,10 @@ fn weight_grad_packed(
 
 /// The parameters of a row-chunked weight-gradient kernel with `cols` columns per output
 /// channel, its N * H_out output rows in chunks of about REDUCTION_CHUNK pixels.
-fn weight_rows_params(geo: &ConvGeometry, [n, oh, ow]: [usize; 3], cols: usize) -> Result<WeightDirectParams> {
+fn weight_rows_params(geo: &ConvGeometry, [n, oh, ow]: [usize; 3], cols: usize) -> Result<WeightRowsParams> {
     let op = "conv2d_backward_weight";
     let rows_per_chunk = (REDUCTION_CHUNK / ow.max(1)).max(1);
-    Ok(WeightDirectParams {
+    Ok(WeightRowsParams {
         geo: *geo,
         cols: to_u32(op, "weight columns", cols)?,
         rows: to_u32(op, "N*H_out", n * oh)?,
@@ -2090,7 +2092,7 @@ fn weight_rows_params(geo: &ConvGeometry, [n, oh, ow]: [usize; 3], cols: usize) 
 fn weight_grad_rows(
     rec: &mut Recorder,
     (shader, entry): (&Shader, &'static str),
-    mut p: WeightDirectParams,
+    mut p: WeightRowsParams,
     blocks: [usize; 2],
     groups: usize,
     [dy, x, dw]: [&Tensor; 3],
