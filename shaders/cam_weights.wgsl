@@ -48,6 +48,45 @@ fn workgroup_sum(tid: u32, v: f32) -> f32 {
     return r;
 }
 
+// The sums over the values first, first + step, ... (below len) of the plane at `base`: of
+// the gradients, of the activations, and of method 1's or 2's terms given the plane's sum(A).
+// An invocation of a workgroup sums its strided slice (first = its index, step = WG); a serial
+// invocation the whole plane (0, 1).
+fn sum_g(base: u32, first: u32, step: u32, len: u32) -> f32 {
+    var s = 0.0;
+    for (var k = first; k < len; k += step) {
+        s += g[base + k];
+    }
+    return s;
+}
+
+fn sum_a(base: u32, first: u32, step: u32, len: u32) -> f32 {
+    var s = 0.0;
+    for (var k = first; k < len; k += step) {
+        s += a[base + k];
+    }
+    return s;
+}
+
+fn sum_terms(base: u32, first: u32, step: u32, len: u32, total_a: f32) -> f32 {
+    var s = 0.0;
+    if (p.method == 1u) {
+        for (var k = first; k < len; k += step) {
+            let grad = g[base + k];
+            let g2 = grad * grad;
+            let g3 = g2 * grad;
+            let aij = g2 / (2.0 * g2 + total_a * g3 + 0.000001);
+            s += max(grad, 0.0) * select(0.0, aij, grad != 0.0);
+        }
+    } else {
+        let denom = total_a + 1e-7;
+        for (var k = first; k < len; k += step) {
+            s += g[base + k] * a[base + k] / denom;
+        }
+    }
+    return s;
+}
+
 @compute @workgroup_size(WG)
 fn cam_channel_weights(
     @builtin(local_invocation_index) tid: u32,
@@ -61,41 +100,15 @@ fn cam_channel_weights(
         len = p.hw;
     }
     let base = plane * p.hw;
-
     if (p.method == 0u) {
-        var s = 0.0;
-        for (var k = tid; k < len; k += WG) {
-            s += g[base + k];
-        }
-        s = workgroup_sum(tid, s);
+        let s = workgroup_sum(tid, sum_g(base, tid, WG, len));
         if (len > 0u && tid == 0u) {
             weights[plane] = s / f32(p.hw);
         }
         return;
     }
-
-    var sa = 0.0;
-    for (var k = tid; k < len; k += WG) {
-        sa += a[base + k];
-    }
-    let sum_a = workgroup_sum(tid, sa);
-
-    var s = 0.0;
-    if (p.method == 1u) {
-        for (var k = tid; k < len; k += WG) {
-            let grad = g[base + k];
-            let g2 = grad * grad;
-            let g3 = g2 * grad;
-            let aij = g2 / (2.0 * g2 + sum_a * g3 + 0.000001);
-            s += max(grad, 0.0) * select(0.0, aij, grad != 0.0);
-        }
-    } else {
-        let denom = sum_a + 1e-7;
-        for (var k = tid; k < len; k += WG) {
-            s += g[base + k] * a[base + k] / denom;
-        }
-    }
-    s = workgroup_sum(tid, s);
+    let total_a = workgroup_sum(tid, sum_a(base, tid, WG, len));
+    let s = workgroup_sum(tid, sum_terms(base, tid, WG, len, total_a));
     if (len > 0u && tid == 0u) {
         weights[plane] = s;
     }
@@ -109,31 +122,8 @@ fn cam_channel_weights_serial(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     }
     let base = plane * p.hw;
     if (p.method == 0u) {
-        var s = 0.0;
-        for (var k = 0u; k < p.hw; k++) {
-            s += g[base + k];
-        }
-        weights[plane] = s / f32(p.hw);
+        weights[plane] = sum_g(base, 0u, 1u, p.hw) / f32(p.hw);
         return;
     }
-    var sum_a = 0.0;
-    for (var k = 0u; k < p.hw; k++) {
-        sum_a += a[base + k];
-    }
-    var s = 0.0;
-    if (p.method == 1u) {
-        for (var k = 0u; k < p.hw; k++) {
-            let grad = g[base + k];
-            let g2 = grad * grad;
-            let g3 = g2 * grad;
-            let aij = g2 / (2.0 * g2 + sum_a * g3 + 0.000001);
-            s += max(grad, 0.0) * select(0.0, aij, grad != 0.0);
-        }
-    } else {
-        let denom = sum_a + 1e-7;
-        for (var k = 0u; k < p.hw; k++) {
-            s += g[base + k] * a[base + k] / denom;
-        }
-    }
-    weights[plane] = s;
+    weights[plane] = sum_terms(base, 0u, 1u, p.hw, sum_a(base, 0u, 1u, p.hw));
 }

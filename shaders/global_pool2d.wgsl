@@ -26,6 +26,25 @@ override WG: u32 = 256u;
 
 var<workgroup> red: array<f32, WG>;
 
+// The sum and the max of the values first, first + step, ... (below len) of the plane at
+// `base`: an invocation of a workgroup takes its strided slice (first = its index, step = WG),
+// a serial invocation the whole plane (0, 1).
+fn plane_sum(base: u32, first: u32, step: u32, len: u32) -> f32 {
+    var s = 0.0;
+    for (var k = first; k < len; k += step) {
+        s += f32(x[base + k]);
+    }
+    return s;
+}
+
+fn plane_max(base: u32, first: u32, step: u32, len: u32) -> f32 {
+    var m = bitcast<f32>(0xff800000u); // -inf
+    for (var k = first; k < len; k += step) {
+        m = max(m, f32(x[base + k]));
+    }
+    return m;
+}
+
 @compute @workgroup_size(WG)
 fn global_avg_pool2d(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -34,14 +53,8 @@ fn global_avg_pool2d(
 ) {
     let plane = wid.x + wid.y * nwg.x;
     let valid = plane < p.planes;
-    var s = 0.0;
-    if (valid) {
-        let base = plane * p.hw;
-        for (var k = lid.x; k < p.hw; k += WG) {
-            s += f32(x[base + k]);
-        }
-    }
-    red[lid.x] = s;
+    // Workgroups past the last plane take part in the barriers with an empty loop.
+    red[lid.x] = plane_sum(plane * p.hw, lid.x, WG, select(0u, p.hw, valid));
     workgroupBarrier();
     for (var step = WG / 2u; step > 0u; step = step / 2u) {
         if (lid.x < step) {
@@ -62,14 +75,7 @@ fn global_max_pool2d(
 ) {
     let plane = wid.x + wid.y * nwg.x;
     let valid = plane < p.planes;
-    var m = bitcast<f32>(0xff800000u); // -inf
-    if (valid) {
-        let base = plane * p.hw;
-        for (var k = lid.x; k < p.hw; k += WG) {
-            m = max(m, f32(x[base + k]));
-        }
-    }
-    red[lid.x] = m;
+    red[lid.x] = plane_max(plane * p.hw, lid.x, WG, select(0u, p.hw, valid));
     workgroupBarrier();
     for (var step = WG / 2u; step > 0u; step = step / 2u) {
         if (lid.x < step) {
@@ -85,27 +91,15 @@ fn global_max_pool2d(
 @compute @workgroup_size(WG)
 fn global_avg_pool2d_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let plane = gid.x + gid.y * nwg.x * WG;
-    if (plane >= p.planes) {
-        return;
+    if (plane < p.planes) {
+        y[plane] = Store(plane_sum(plane * p.hw, 0u, 1u, p.hw) / f32(p.hw));
     }
-    let base = plane * p.hw;
-    var s = 0.0;
-    for (var k = 0u; k < p.hw; k++) {
-        s += f32(x[base + k]);
-    }
-    y[plane] = Store(s / f32(p.hw));
 }
 
 @compute @workgroup_size(WG)
 fn global_max_pool2d_serial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let plane = gid.x + gid.y * nwg.x * WG;
-    if (plane >= p.planes) {
-        return;
+    if (plane < p.planes) {
+        y[plane] = Store(plane_max(plane * p.hw, 0u, 1u, p.hw));
     }
-    let base = plane * p.hw;
-    var m = bitcast<f32>(0xff800000u); // -inf
-    for (var k = 0u; k < p.hw; k++) {
-        m = max(m, f32(x[base + k]));
-    }
-    y[plane] = Store(m);
 }

@@ -291,8 +291,9 @@ pub fn avg_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<Tensor
 pub(super) const SERIAL_PLANE_MAX: usize = 4096;
 
 /// Records one global pool (`entry` in `shaders/global_pool2d.wgsl`): one workgroup per plane,
-/// or on CPU adapters one invocation per plane of at most [`SERIAL_PLANE_MAX`] values.
-fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<Tensor> {
+/// or on CPU adapters one invocation per plane of at most [`SERIAL_PLANE_MAX`] values (the
+/// `serial` entry).
+fn global_pool2d(rec: &mut Recorder, x: &Tensor, [entry, serial]: [&'static str; 2]) -> Result<Tensor> {
     let (store, shader) = super::storage_of(rec, entry, &shaders::GLOBAL_POOL2D, &[x])?;
     let [n, c, h, w] = x.shape().nchw(entry)?;
     if h == 0 || w == 0 {
@@ -305,10 +306,6 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
     let params =
         GlobalPool2dParams { planes: to_u32(entry, "N*C", planes)?, hw: to_u32(entry, "H*W", hw)?, _pad: [0; 2] };
     if planes > 0 && rec.gpu().is_cpu() && hw <= SERIAL_PLANE_MAX {
-        let serial = match entry {
-            "global_avg_pool2d" => "global_avg_pool2d_serial",
-            _ => "global_max_pool2d_serial",
-        };
         rec.dispatch(&shader, serial, &[("WG", 8.0)], &params, &[x, &y], grid_1d(planes as u64, 8))?;
         return Ok(y);
     }
@@ -323,13 +320,13 @@ fn global_pool2d(rec: &mut Recorder, x: &Tensor, entry: &'static str) -> Result<
 /// Global average pooling: the mean of each `H x W` feature map of `x` `[N, C, H, W]`, as
 /// `[N, C, 1, 1]`; flattened, the embedding vector of each image.
 pub fn global_avg_pool2d(rec: &mut Recorder, x: &Tensor) -> Result<Tensor> {
-    global_pool2d(rec, x, "global_avg_pool2d")
+    global_pool2d(rec, x, ["global_avg_pool2d", "global_avg_pool2d_serial"])
 }
 
 /// Global max pooling: the maximum of each `H x W` feature map of `x` `[N, C, H, W]`, as
 /// `[N, C, 1, 1]`.
 pub fn global_max_pool2d(rec: &mut Recorder, x: &Tensor) -> Result<Tensor> {
-    global_pool2d(rec, x, "global_max_pool2d")
+    global_pool2d(rec, x, ["global_max_pool2d", "global_max_pool2d_serial"])
 }
 
 /// The input `[N, C, H, W]` of a pooling backward, checked: four dimensions, none empty, and
