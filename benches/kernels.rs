@@ -11,7 +11,8 @@
 //! one of them, FEATUREMAP_BENCH_PASSES (`forward,input,weight`) picks the passes,
 //! FEATUREMAP_BENCH_KERNELS (`tiled,direct,depthwise,packed`) the kernels, FEATUREMAP_BENCH_TILES
 //! (`all`, or names such as `128x128/8x8`) adds a forward column per tile shape of the tiled
-//! kernel:
+//! kernel, FEATUREMAP_BENCH_EPILOGUE=1 gives the forwards a bias and a ReLU (as a model's convs
+//! with batch norm folded in have; none by default):
 //! `FEATUREMAP_BENCH_LAYERS=mobilenetv2,resnet50 cargo bench --bench kernels`.
 //! Criterion then also times the forward kernels on the ResNet-18 3x3 shapes.
 
@@ -35,7 +36,7 @@ const fn conv(k: usize, s: usize, g: usize) -> Conv2d {
     }
 }
 
-const LAYERS: [Layer; 34] = [
+const LAYERS: [Layer; 36] = [
     ("resnet18 stem 3->64 7x7 s2 @224", [1, 3, 224, 224], 64, 7, conv(7, 2, 1)),
     ("resnet18 64x56x56", [1, 64, 56, 56], 64, 3, conv(3, 1, 1)),
     ("resnet18 128x28x28", [1, 128, 28, 28], 128, 3, conv(3, 1, 1)),
@@ -63,6 +64,8 @@ const LAYERS: [Layer; 34] = [
     ("mobilenetv2 depthwise 192 @28", [1, 192, 28, 28], 192, 3, conv(3, 1, 192)),
     ("mobilenetv2 depthwise 576 @14", [1, 576, 14, 14], 576, 3, conv(3, 1, 576)),
     ("mobilenetv2 depthwise 960 @7", [1, 960, 7, 7], 960, 3, conv(3, 1, 960)),
+    ("mobilenetv2 depthwise 96 s2 @112", [1, 96, 112, 112], 96, 3, conv(3, 2, 96)),
+    ("mobilenetv2 1x1 expand 16->96 @112", [1, 16, 112, 112], 96, 1, conv(1, 1, 1)),
     ("mobilenetv2 1x1 expand 24->144 @56", [1, 24, 56, 56], 144, 1, conv(1, 1, 1)),
     ("mobilenetv2 1x1 project 192->32 @28", [1, 192, 28, 28], 32, 1, conv(1, 1, 1)),
     ("mobilenetv2 1x1 960->160 @7", [1, 960, 7, 7], 160, 1, conv(1, 1, 1)),
@@ -108,10 +111,13 @@ fn table(gpu: &Gpu) {
         kernels.iter().map(|k| k.name().to_string()).chain(tiles.iter().map(|t| format!("tiled {}", t.name))).collect();
     println!("| layer | pass | {} |", heads.join(" | "));
     println!("|---|---|{}", "---|".repeat(heads.len()));
+    let epilogue = std::env::var("FEATUREMAP_BENCH_EPILOGUE").is_ok_and(|v| v == "1");
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
+        let bias = epilogue.then(|| Tensor::zeros(gpu, [cout]).unwrap());
+        let forward_cfg = if epilogue { Conv2d { activation: ops::Activation::Relu, ..cfg } } else { cfg };
         let w_shape = [cout, x_shape[1] / cfg.groups, k, k];
         let y_shape = cfg.output_shape(&x_shape, &w_shape).unwrap();
         let x = Tensor::zeros(gpu, x_shape.to_vec()).unwrap();
@@ -139,7 +145,7 @@ fn table(gpu: &Gpu) {
                 }
                 let ms = median_ms(gpu, |rec| {
                     match pass {
-                        "forward" => ops::conv2d_with(rec, &x, &w, None, &cfg, kernel),
+                        "forward" => ops::conv2d_with(rec, &x, &w, bias.as_ref(), &forward_cfg, kernel),
                         "input" => ops::conv2d_backward_input_with(rec, &dy, &w, &x_shape, &cfg, kernel),
                         _ => ops::conv2d_backward_weight_with(rec, &dy, &x, &w_shape, &cfg, kernel),
                     }

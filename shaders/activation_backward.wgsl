@@ -28,7 +28,7 @@ fn sech2(x: f32) -> f32 {
 }
 
 fn activate_grad(x: f32, code: u32, a: f32, b: f32) -> f32 {
-    switch code {
+    switch act_code(code) {
         case 1u: { return select(0.0, 1.0, x > 0.0); }
         case 2u: { return select(a, 1.0, x > 0.0); }
         case 3u: { return select(0.0, 1.0, x > a && x < b); }

@@ -10,6 +10,11 @@
 // a per-invocation address is a loop over the SIMD lanes; a vec4 costs 1.5-2.5 scalar ones).
 // Fully unrolled: no loop, no array.
 //
+// conv2d_depthwise_3x3_s2 is the same at stride 2 (MobileNet's strided depthwise layers): an
+// R x 8 block reads 2R + 1 input rows as 5 vec4s each (columns 2 ox0 - 4 .. 2 ox0 + 15) and
+// takes the even and odd columns apart, (2R + 1) * 5 vec4 loads for 72 * R FMAs, where
+// conv2d_depthwise gathers each tap's value on its own.
+//
 // Planes are read and written as whole vec4s: rows of x, y and res are ceil(w / 4) and
 // ceil(ow / 4) vec4s long. Where w or ow is not a multiple of 4 the host passes copies with
 // rows padded with zeros (conv2d_planes.wgsl) and crops the output back. Outside the input
@@ -77,7 +82,8 @@ fn conv2d_depthwise_3x3(
         return;
     }
     let oy0 = ((blk / col_blocks) % row_blocks) * R;
-    let q0 = i32((blk % col_blocks) * 2u); // vec4 of column ox0 = 8 * (blk % col_blocks)
+    let q = (blk % col_blocks) * 2u; // output vec4 of column ox0 = 8 * (blk % col_blocks)
+    let q0 = i32(q); // input vec4 of column ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
     let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
@@ -110,11 +116,13 @@ fn conv2d_depthwise_3x3(
         let b = load(row, q0 + 1, wq, inside);
         let c = load(row, q0 + 2, wq, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
         let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
         let hi2 = vec4<f32>(b.yzw, c.x);
-        acc0_0 = fma(k02, lo2, fma(k01, a, fma(k00, lo0, acc0_0)));
-        acc0_1 = fma(k02, hi2, fma(k01, b, fma(k00, hi0, acc0_1)));
+        acc0_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc0_0)));
+        acc0_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc0_1)));
     }
     {
         let iy = i32(oy0 + 1u) - i32(p.pad_top);
@@ -125,13 +133,15 @@ fn conv2d_depthwise_3x3(
         let b = load(row, q0 + 1, wq, inside);
         let c = load(row, q0 + 2, wq, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
         let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
         let hi2 = vec4<f32>(b.yzw, c.x);
-        acc0_0 = fma(k12, lo2, fma(k11, a, fma(k10, lo0, acc0_0)));
-        acc0_1 = fma(k12, hi2, fma(k11, b, fma(k10, hi0, acc0_1)));
-        acc1_0 = fma(k02, lo2, fma(k01, a, fma(k00, lo0, acc1_0)));
-        acc1_1 = fma(k02, hi2, fma(k01, b, fma(k00, hi0, acc1_1)));
+        acc0_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc0_0)));
+        acc0_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc0_1)));
+        acc1_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc1_0)));
+        acc1_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc1_1)));
     }
     {
         let iy = i32(oy0 + 2u) - i32(p.pad_top);
@@ -142,15 +152,17 @@ fn conv2d_depthwise_3x3(
         let b = load(row, q0 + 1, wq, inside);
         let c = load(row, q0 + 2, wq, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
         let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
         let hi2 = vec4<f32>(b.yzw, c.x);
-        acc0_0 = fma(k22, lo2, fma(k21, a, fma(k20, lo0, acc0_0)));
-        acc0_1 = fma(k22, hi2, fma(k21, b, fma(k20, hi0, acc0_1)));
-        acc1_0 = fma(k12, lo2, fma(k11, a, fma(k10, lo0, acc1_0)));
-        acc1_1 = fma(k12, hi2, fma(k11, b, fma(k10, hi0, acc1_1)));
-        acc2_0 = fma(k02, lo2, fma(k01, a, fma(k00, lo0, acc2_0)));
-        acc2_1 = fma(k02, hi2, fma(k01, b, fma(k00, hi0, acc2_1)));
+        acc0_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc0_0)));
+        acc0_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc0_1)));
+        acc1_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc1_0)));
+        acc1_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc1_1)));
+        acc2_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc2_0)));
+        acc2_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc2_1)));
     }
     {
         let iy = i32(oy0 + 3u) - i32(p.pad_top);
@@ -161,15 +173,17 @@ fn conv2d_depthwise_3x3(
         let b = load(row, q0 + 1, wq, inside);
         let c = load(row, q0 + 2, wq, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
         let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
         let hi2 = vec4<f32>(b.yzw, c.x);
-        acc1_0 = fma(k22, lo2, fma(k21, a, fma(k20, lo0, acc1_0)));
-        acc1_1 = fma(k22, hi2, fma(k21, b, fma(k20, hi0, acc1_1)));
-        acc2_0 = fma(k12, lo2, fma(k11, a, fma(k10, lo0, acc2_0)));
-        acc2_1 = fma(k12, hi2, fma(k11, b, fma(k10, hi0, acc2_1)));
-        acc3_0 = fma(k02, lo2, fma(k01, a, fma(k00, lo0, acc3_0)));
-        acc3_1 = fma(k02, hi2, fma(k01, b, fma(k00, hi0, acc3_1)));
+        acc1_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc1_0)));
+        acc1_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc1_1)));
+        acc2_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc2_0)));
+        acc2_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc2_1)));
+        acc3_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc3_0)));
+        acc3_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc3_1)));
     }
     {
         let iy = i32(oy0 + 4u) - i32(p.pad_top);
@@ -180,13 +194,15 @@ fn conv2d_depthwise_3x3(
         let b = load(row, q0 + 1, wq, inside);
         let c = load(row, q0 + 2, wq, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
         let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
         let hi2 = vec4<f32>(b.yzw, c.x);
-        acc2_0 = fma(k22, lo2, fma(k21, a, fma(k20, lo0, acc2_0)));
-        acc2_1 = fma(k22, hi2, fma(k21, b, fma(k20, hi0, acc2_1)));
-        acc3_0 = fma(k12, lo2, fma(k11, a, fma(k10, lo0, acc3_0)));
-        acc3_1 = fma(k12, hi2, fma(k11, b, fma(k10, hi0, acc3_1)));
+        acc2_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc2_0)));
+        acc2_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc2_1)));
+        acc3_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc3_0)));
+        acc3_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc3_1)));
     }
     {
         let iy = i32(oy0 + 5u) - i32(p.pad_top);
@@ -197,17 +213,262 @@ fn conv2d_depthwise_3x3(
         let b = load(row, q0 + 1, wq, inside);
         let c = load(row, q0 + 2, wq, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
         let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
         let hi2 = vec4<f32>(b.yzw, c.x);
-        acc3_0 = fma(k22, lo2, fma(k21, a, fma(k20, lo0, acc3_0)));
-        acc3_1 = fma(k22, hi2, fma(k21, b, fma(k20, hi0, acc3_1)));
+        acc3_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc3_0)));
+        acc3_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc3_1)));
     }
     var bv = 0.0;
     if (p.has_bias != 0u) {
         bv = bias[oc];
     }
-    let q = u32(q0);
+    if (oy0 + 0u < p.oh) {
+        let at = (plane * p.oh + oy0 + 0u) * owq + q;
+        store(at, bv, acc0_0);
+        if (q + 1u < owq) {
+            store(at + 1u, bv, acc0_1);
+        }
+    }
+    if (oy0 + 1u < p.oh) {
+        let at = (plane * p.oh + oy0 + 1u) * owq + q;
+        store(at, bv, acc1_0);
+        if (q + 1u < owq) {
+            store(at + 1u, bv, acc1_1);
+        }
+    }
+    if (oy0 + 2u < p.oh) {
+        let at = (plane * p.oh + oy0 + 2u) * owq + q;
+        store(at, bv, acc2_0);
+        if (q + 1u < owq) {
+            store(at + 1u, bv, acc2_1);
+        }
+    }
+    if (oy0 + 3u < p.oh) {
+        let at = (plane * p.oh + oy0 + 3u) * owq + q;
+        store(at, bv, acc3_0);
+        if (q + 1u < owq) {
+            store(at + 1u, bv, acc3_1);
+        }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_depthwise_3x3_s2(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let wq = (p.w + 3u) / 4u;
+    let owq = (p.ow + 3u) / 4u;
+    let col_blocks = (p.ow + 7u) / 8u;
+    let row_blocks = (p.oh + R - 1u) / R;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let plane = blk / (col_blocks * row_blocks);
+    if (plane >= p.p_len) {
+        return;
+    }
+    let oy0 = ((blk / col_blocks) % row_blocks) * R;
+    let q = (blk % col_blocks) * 2u; // output vec4 of column ox0 = 8 * (blk % col_blocks)
+    let q0 = i32(q * 2u); // input vec4 of column 2 ox0
+    let b = plane / p.cout;
+    let oc = plane % p.cout;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
+    let k00 = tap(w0, 0, 0);
+    let k01 = tap(w0, 0, 1);
+    let k02 = tap(w0, 0, 2);
+    let k10 = tap(w0, 1, 0);
+    let k11 = tap(w0, 1, 1);
+    let k12 = tap(w0, 1, 2);
+    let k20 = tap(w0, 2, 0);
+    let k21 = tap(w0, 2, 1);
+    let k22 = tap(w0, 2, 2);
+    var acc0_0 = vec4<f32>(0.0);
+    var acc0_1 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc1_1 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0);
+    var acc2_1 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0);
+    var acc3_1 = vec4<f32>(0.0);
+    // Input row t (of 2R + 1) is row 2 oy0 - pad_top + t; its columns 2 ox0 - 1 .. 2 ox0 + 15
+    // are l.w, a, b, c, d. Output row r takes it as its kernel row ky = t - 2r; output column
+    // j takes columns 2j - 1, 2j, 2j + 1 (lo* for j < 4, hi* for the rest).
+    {
+        let iy = i32(2u * oy0 + 0u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc0_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc0_0)));
+        acc0_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc0_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 1u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc0_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc0_0)));
+        acc0_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc0_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 2u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc0_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc0_0)));
+        acc0_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc0_1)));
+        acc1_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc1_0)));
+        acc1_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc1_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 3u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc1_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc1_0)));
+        acc1_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc1_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 4u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc1_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc1_0)));
+        acc1_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc1_1)));
+        acc2_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc2_0)));
+        acc2_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc2_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 5u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc2_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc2_0)));
+        acc2_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc2_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 6u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc2_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc2_0)));
+        acc2_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc2_1)));
+        acc3_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc3_0)));
+        acc3_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc3_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 7u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc3_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc3_0)));
+        acc3_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc3_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 8u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let l = load(row, q0 - 1, wq, inside);
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let c = load(row, q0 + 2, wq, inside);
+        let d = load(row, q0 + 3, wq, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc3_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc3_0)));
+        acc3_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc3_1)));
+    }
+    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
     if (oy0 + 0u < p.oh) {
         let at = (plane * p.oh + oy0 + 0u) * owq + q;
         store(at, bv, acc0_0);

@@ -58,26 +58,26 @@ fn pixel(pix0: u32, j: u32, g: u32) -> vec3<i32> {
     return vec3<i32>(i32(off), i32((q / p.ow) * p.stride_h) - i32(p.pad_top), i32((q % p.ow) * p.stride_w) - i32(p.pad_left));
 }
 
-// Adds the bias and the residual, applies the activation and stores 4 pixels of output
-// channel `co`.
-fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
-    if (co >= p.cout_g) {
-        return;
-    }
+// The offset in y of pixel `pix` (numbered over the batch; past the end, the last pixel) of
+// output channel 0 of its image; output channel oc adds oc * out_h * out_w. A block decodes
+// each of its pixels once here rather than in every store of every channel: llvmpipe runs each
+// integer division as a loop over the SIMD lanes.
+fn out_offset(pix: u32) -> u32 {
     let ohw = p.oh * p.ow;
-    let oc = g * p.cout_g + co;
-    var bv = 0.0;
-    if (p.has_bias != 0u && p.epilogue != 0u) {
-        bv = bias[oc];
-    }
+    let q = min(pix, p.p_len - 1u);
+    let r = q % ohw;
+    return ((q / ohw) * p.cout * p.out_h + p.out_ry + p.out_sy * (r / p.ow)) * p.out_w + p.out_rx
+        + p.out_sx * (r % p.ow);
+}
+
+// Adds the bias `bv` and the residual, applies the activation and stores the 4 pixels from
+// `pix` (those before p_len) at offsets `at`.
+fn store4(pix: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
-        let q = pix + j;
-        if (q >= p.p_len) {
+        if (pix + j >= p.p_len) {
             return;
         }
-        let r = q % ohw;
-        let idx = (((q / ohw) * p.cout + oc) * p.out_h + p.out_ry + p.out_sy * (r / p.ow)) * p.out_w + p.out_rx
-            + p.out_sx * (r % p.ow);
+        let idx = at[j];
         var s = v[j];
         if (p.accumulate != 0u) {
             s = f32(y[idx]) + s;
@@ -94,6 +94,24 @@ fn store4(co: u32, g: u32, pix: u32, v: vec4<f32>) {
         }
         y[idx] = Out(s);
     }
+}
+
+// Stores the block's pixels (from pix0, channel-0 offsets at0..) of output channel `co` of
+// group g, values v0..; the bias is read once per channel.
+fn store_channel(co: u32, g: u32, pix0: u32, at0: vec4<u32>, at1: vec4<u32>, at2: vec4<u32>, at3: vec4<u32>, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) {
+    if (co >= p.cout_g) {
+        return;
+    }
+    let oc = g * p.cout_g + co;
+    let off = vec4<u32>(oc * p.out_h * p.out_w);
+    var bv = 0.0;
+    if (p.has_bias != 0u && p.epilogue != 0u) {
+        bv = bias[oc];
+    }
+    store4(pix0 + 0u, at0 + off, bv, v0);
+    store4(pix0 + 4u, at1 + off, bv, v1);
+    store4(pix0 + 8u, at2 + off, bv, v2);
+    store4(pix0 + 12u, at3 + off, bv, v3);
 }
 
 // One invocation per block of TN output pixels by TM output channels, numbered flat with the
@@ -320,70 +338,26 @@ fn conv2d_direct(
         }
     }
 
-    store4(co0 + 0u, g, pix0 + 0u, acc0_0);
-    store4(co0 + 0u, g, pix0 + 4u, acc0_1);
-    store4(co0 + 0u, g, pix0 + 8u, acc0_2);
-    store4(co0 + 0u, g, pix0 + 12u, acc0_3);
-    store4(co0 + 1u, g, pix0 + 0u, acc1_0);
-    store4(co0 + 1u, g, pix0 + 4u, acc1_1);
-    store4(co0 + 1u, g, pix0 + 8u, acc1_2);
-    store4(co0 + 1u, g, pix0 + 12u, acc1_3);
-    store4(co0 + 2u, g, pix0 + 0u, acc2_0);
-    store4(co0 + 2u, g, pix0 + 4u, acc2_1);
-    store4(co0 + 2u, g, pix0 + 8u, acc2_2);
-    store4(co0 + 2u, g, pix0 + 12u, acc2_3);
-    store4(co0 + 3u, g, pix0 + 0u, acc3_0);
-    store4(co0 + 3u, g, pix0 + 4u, acc3_1);
-    store4(co0 + 3u, g, pix0 + 8u, acc3_2);
-    store4(co0 + 3u, g, pix0 + 12u, acc3_3);
-    store4(co0 + 4u, g, pix0 + 0u, acc4_0);
-    store4(co0 + 4u, g, pix0 + 4u, acc4_1);
-    store4(co0 + 4u, g, pix0 + 8u, acc4_2);
-    store4(co0 + 4u, g, pix0 + 12u, acc4_3);
-    store4(co0 + 5u, g, pix0 + 0u, acc5_0);
-    store4(co0 + 5u, g, pix0 + 4u, acc5_1);
-    store4(co0 + 5u, g, pix0 + 8u, acc5_2);
-    store4(co0 + 5u, g, pix0 + 12u, acc5_3);
-    store4(co0 + 6u, g, pix0 + 0u, acc6_0);
-    store4(co0 + 6u, g, pix0 + 4u, acc6_1);
-    store4(co0 + 6u, g, pix0 + 8u, acc6_2);
-    store4(co0 + 6u, g, pix0 + 12u, acc6_3);
-    store4(co0 + 7u, g, pix0 + 0u, acc7_0);
-    store4(co0 + 7u, g, pix0 + 4u, acc7_1);
-    store4(co0 + 7u, g, pix0 + 8u, acc7_2);
-    store4(co0 + 7u, g, pix0 + 12u, acc7_3);
-    store4(co0 + 8u, g, pix0 + 0u, acc8_0);
-    store4(co0 + 8u, g, pix0 + 4u, acc8_1);
-    store4(co0 + 8u, g, pix0 + 8u, acc8_2);
-    store4(co0 + 8u, g, pix0 + 12u, acc8_3);
-    store4(co0 + 9u, g, pix0 + 0u, acc9_0);
-    store4(co0 + 9u, g, pix0 + 4u, acc9_1);
-    store4(co0 + 9u, g, pix0 + 8u, acc9_2);
-    store4(co0 + 9u, g, pix0 + 12u, acc9_3);
-    store4(co0 + 10u, g, pix0 + 0u, acc10_0);
-    store4(co0 + 10u, g, pix0 + 4u, acc10_1);
-    store4(co0 + 10u, g, pix0 + 8u, acc10_2);
-    store4(co0 + 10u, g, pix0 + 12u, acc10_3);
-    store4(co0 + 11u, g, pix0 + 0u, acc11_0);
-    store4(co0 + 11u, g, pix0 + 4u, acc11_1);
-    store4(co0 + 11u, g, pix0 + 8u, acc11_2);
-    store4(co0 + 11u, g, pix0 + 12u, acc11_3);
-    store4(co0 + 12u, g, pix0 + 0u, acc12_0);
-    store4(co0 + 12u, g, pix0 + 4u, acc12_1);
-    store4(co0 + 12u, g, pix0 + 8u, acc12_2);
-    store4(co0 + 12u, g, pix0 + 12u, acc12_3);
-    store4(co0 + 13u, g, pix0 + 0u, acc13_0);
-    store4(co0 + 13u, g, pix0 + 4u, acc13_1);
-    store4(co0 + 13u, g, pix0 + 8u, acc13_2);
-    store4(co0 + 13u, g, pix0 + 12u, acc13_3);
-    store4(co0 + 14u, g, pix0 + 0u, acc14_0);
-    store4(co0 + 14u, g, pix0 + 4u, acc14_1);
-    store4(co0 + 14u, g, pix0 + 8u, acc14_2);
-    store4(co0 + 14u, g, pix0 + 12u, acc14_3);
-    store4(co0 + 15u, g, pix0 + 0u, acc15_0);
-    store4(co0 + 15u, g, pix0 + 4u, acc15_1);
-    store4(co0 + 15u, g, pix0 + 8u, acc15_2);
-    store4(co0 + 15u, g, pix0 + 12u, acc15_3);
+    let at0 = vec4<u32>(out_offset(pix0 + 0u), out_offset(pix0 + 1u), out_offset(pix0 + 2u), out_offset(pix0 + 3u));
+    let at1 = vec4<u32>(out_offset(pix0 + 4u), out_offset(pix0 + 5u), out_offset(pix0 + 6u), out_offset(pix0 + 7u));
+    let at2 = vec4<u32>(out_offset(pix0 + 8u), out_offset(pix0 + 9u), out_offset(pix0 + 10u), out_offset(pix0 + 11u));
+    let at3 = vec4<u32>(out_offset(pix0 + 12u), out_offset(pix0 + 13u), out_offset(pix0 + 14u), out_offset(pix0 + 15u));
+    store_channel(co0 + 0u, g, pix0, at0, at1, at2, at3, acc0_0, acc0_1, acc0_2, acc0_3);
+    store_channel(co0 + 1u, g, pix0, at0, at1, at2, at3, acc1_0, acc1_1, acc1_2, acc1_3);
+    store_channel(co0 + 2u, g, pix0, at0, at1, at2, at3, acc2_0, acc2_1, acc2_2, acc2_3);
+    store_channel(co0 + 3u, g, pix0, at0, at1, at2, at3, acc3_0, acc3_1, acc3_2, acc3_3);
+    store_channel(co0 + 4u, g, pix0, at0, at1, at2, at3, acc4_0, acc4_1, acc4_2, acc4_3);
+    store_channel(co0 + 5u, g, pix0, at0, at1, at2, at3, acc5_0, acc5_1, acc5_2, acc5_3);
+    store_channel(co0 + 6u, g, pix0, at0, at1, at2, at3, acc6_0, acc6_1, acc6_2, acc6_3);
+    store_channel(co0 + 7u, g, pix0, at0, at1, at2, at3, acc7_0, acc7_1, acc7_2, acc7_3);
+    store_channel(co0 + 8u, g, pix0, at0, at1, at2, at3, acc8_0, acc8_1, acc8_2, acc8_3);
+    store_channel(co0 + 9u, g, pix0, at0, at1, at2, at3, acc9_0, acc9_1, acc9_2, acc9_3);
+    store_channel(co0 + 10u, g, pix0, at0, at1, at2, at3, acc10_0, acc10_1, acc10_2, acc10_3);
+    store_channel(co0 + 11u, g, pix0, at0, at1, at2, at3, acc11_0, acc11_1, acc11_2, acc11_3);
+    store_channel(co0 + 12u, g, pix0, at0, at1, at2, at3, acc12_0, acc12_1, acc12_2, acc12_3);
+    store_channel(co0 + 13u, g, pix0, at0, at1, at2, at3, acc13_0, acc13_1, acc13_2, acc13_3);
+    store_channel(co0 + 14u, g, pix0, at0, at1, at2, at3, acc14_0, acc14_1, acc14_2, acc14_3);
+    store_channel(co0 + 15u, g, pix0, at0, at1, at2, at3, acc15_0, acc15_1, acc15_2, acc15_3);
 }
 
 // 1x1 convolutions without padding (any stride): a plain GEMM over the input channels. The
@@ -616,68 +590,24 @@ fn conv2d_pointwise(
         acc15_3 = fma(a15, b3, acc15_3);
     }
 
-    store4(co0 + 0u, g, pix0 + 0u, acc0_0);
-    store4(co0 + 0u, g, pix0 + 4u, acc0_1);
-    store4(co0 + 0u, g, pix0 + 8u, acc0_2);
-    store4(co0 + 0u, g, pix0 + 12u, acc0_3);
-    store4(co0 + 1u, g, pix0 + 0u, acc1_0);
-    store4(co0 + 1u, g, pix0 + 4u, acc1_1);
-    store4(co0 + 1u, g, pix0 + 8u, acc1_2);
-    store4(co0 + 1u, g, pix0 + 12u, acc1_3);
-    store4(co0 + 2u, g, pix0 + 0u, acc2_0);
-    store4(co0 + 2u, g, pix0 + 4u, acc2_1);
-    store4(co0 + 2u, g, pix0 + 8u, acc2_2);
-    store4(co0 + 2u, g, pix0 + 12u, acc2_3);
-    store4(co0 + 3u, g, pix0 + 0u, acc3_0);
-    store4(co0 + 3u, g, pix0 + 4u, acc3_1);
-    store4(co0 + 3u, g, pix0 + 8u, acc3_2);
-    store4(co0 + 3u, g, pix0 + 12u, acc3_3);
-    store4(co0 + 4u, g, pix0 + 0u, acc4_0);
-    store4(co0 + 4u, g, pix0 + 4u, acc4_1);
-    store4(co0 + 4u, g, pix0 + 8u, acc4_2);
-    store4(co0 + 4u, g, pix0 + 12u, acc4_3);
-    store4(co0 + 5u, g, pix0 + 0u, acc5_0);
-    store4(co0 + 5u, g, pix0 + 4u, acc5_1);
-    store4(co0 + 5u, g, pix0 + 8u, acc5_2);
-    store4(co0 + 5u, g, pix0 + 12u, acc5_3);
-    store4(co0 + 6u, g, pix0 + 0u, acc6_0);
-    store4(co0 + 6u, g, pix0 + 4u, acc6_1);
-    store4(co0 + 6u, g, pix0 + 8u, acc6_2);
-    store4(co0 + 6u, g, pix0 + 12u, acc6_3);
-    store4(co0 + 7u, g, pix0 + 0u, acc7_0);
-    store4(co0 + 7u, g, pix0 + 4u, acc7_1);
-    store4(co0 + 7u, g, pix0 + 8u, acc7_2);
-    store4(co0 + 7u, g, pix0 + 12u, acc7_3);
-    store4(co0 + 8u, g, pix0 + 0u, acc8_0);
-    store4(co0 + 8u, g, pix0 + 4u, acc8_1);
-    store4(co0 + 8u, g, pix0 + 8u, acc8_2);
-    store4(co0 + 8u, g, pix0 + 12u, acc8_3);
-    store4(co0 + 9u, g, pix0 + 0u, acc9_0);
-    store4(co0 + 9u, g, pix0 + 4u, acc9_1);
-    store4(co0 + 9u, g, pix0 + 8u, acc9_2);
-    store4(co0 + 9u, g, pix0 + 12u, acc9_3);
-    store4(co0 + 10u, g, pix0 + 0u, acc10_0);
-    store4(co0 + 10u, g, pix0 + 4u, acc10_1);
-    store4(co0 + 10u, g, pix0 + 8u, acc10_2);
-    store4(co0 + 10u, g, pix0 + 12u, acc10_3);
-    store4(co0 + 11u, g, pix0 + 0u, acc11_0);
-    store4(co0 + 11u, g, pix0 + 4u, acc11_1);
-    store4(co0 + 11u, g, pix0 + 8u, acc11_2);
-    store4(co0 + 11u, g, pix0 + 12u, acc11_3);
-    store4(co0 + 12u, g, pix0 + 0u, acc12_0);
-    store4(co0 + 12u, g, pix0 + 4u, acc12_1);
-    store4(co0 + 12u, g, pix0 + 8u, acc12_2);
-    store4(co0 + 12u, g, pix0 + 12u, acc12_3);
-    store4(co0 + 13u, g, pix0 + 0u, acc13_0);
-    store4(co0 + 13u, g, pix0 + 4u, acc13_1);
-    store4(co0 + 13u, g, pix0 + 8u, acc13_2);
-    store4(co0 + 13u, g, pix0 + 12u, acc13_3);
-    store4(co0 + 14u, g, pix0 + 0u, acc14_0);
-    store4(co0 + 14u, g, pix0 + 4u, acc14_1);
-    store4(co0 + 14u, g, pix0 + 8u, acc14_2);
-    store4(co0 + 14u, g, pix0 + 12u, acc14_3);
-    store4(co0 + 15u, g, pix0 + 0u, acc15_0);
-    store4(co0 + 15u, g, pix0 + 4u, acc15_1);
-    store4(co0 + 15u, g, pix0 + 8u, acc15_2);
-    store4(co0 + 15u, g, pix0 + 12u, acc15_3);
+    let at0 = vec4<u32>(out_offset(pix0 + 0u), out_offset(pix0 + 1u), out_offset(pix0 + 2u), out_offset(pix0 + 3u));
+    let at1 = vec4<u32>(out_offset(pix0 + 4u), out_offset(pix0 + 5u), out_offset(pix0 + 6u), out_offset(pix0 + 7u));
+    let at2 = vec4<u32>(out_offset(pix0 + 8u), out_offset(pix0 + 9u), out_offset(pix0 + 10u), out_offset(pix0 + 11u));
+    let at3 = vec4<u32>(out_offset(pix0 + 12u), out_offset(pix0 + 13u), out_offset(pix0 + 14u), out_offset(pix0 + 15u));
+    store_channel(co0 + 0u, g, pix0, at0, at1, at2, at3, acc0_0, acc0_1, acc0_2, acc0_3);
+    store_channel(co0 + 1u, g, pix0, at0, at1, at2, at3, acc1_0, acc1_1, acc1_2, acc1_3);
+    store_channel(co0 + 2u, g, pix0, at0, at1, at2, at3, acc2_0, acc2_1, acc2_2, acc2_3);
+    store_channel(co0 + 3u, g, pix0, at0, at1, at2, at3, acc3_0, acc3_1, acc3_2, acc3_3);
+    store_channel(co0 + 4u, g, pix0, at0, at1, at2, at3, acc4_0, acc4_1, acc4_2, acc4_3);
+    store_channel(co0 + 5u, g, pix0, at0, at1, at2, at3, acc5_0, acc5_1, acc5_2, acc5_3);
+    store_channel(co0 + 6u, g, pix0, at0, at1, at2, at3, acc6_0, acc6_1, acc6_2, acc6_3);
+    store_channel(co0 + 7u, g, pix0, at0, at1, at2, at3, acc7_0, acc7_1, acc7_2, acc7_3);
+    store_channel(co0 + 8u, g, pix0, at0, at1, at2, at3, acc8_0, acc8_1, acc8_2, acc8_3);
+    store_channel(co0 + 9u, g, pix0, at0, at1, at2, at3, acc9_0, acc9_1, acc9_2, acc9_3);
+    store_channel(co0 + 10u, g, pix0, at0, at1, at2, at3, acc10_0, acc10_1, acc10_2, acc10_3);
+    store_channel(co0 + 11u, g, pix0, at0, at1, at2, at3, acc11_0, acc11_1, acc11_2, acc11_3);
+    store_channel(co0 + 12u, g, pix0, at0, at1, at2, at3, acc12_0, acc12_1, acc12_2, acc12_3);
+    store_channel(co0 + 13u, g, pix0, at0, at1, at2, at3, acc13_0, acc13_1, acc13_2, acc13_3);
+    store_channel(co0 + 14u, g, pix0, at0, at1, at2, at3, acc14_0, acc14_1, acc14_2, acc14_3);
+    store_channel(co0 + 15u, g, pix0, at0, at1, at2, at3, acc15_0, acc15_1, acc15_2, acc15_3);
 }

@@ -40,9 +40,18 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<Out>>;
 @group(0) @binding(5) var<storage, read> res: array<vec4<Store>>;
 
-// Adds the bias and the residual, applies the activation and stores the vec4 `at` of y
-// (4 pixels of output channel `oc`), unless `inside` is false (a channel or vec4 past the end).
-fn store(inside: bool, oc: u32, at: u32, v: vec4<f32>) {
+// The bias of output channel `co` of group g as the epilogue adds it (0 without one, or for a
+// channel past the end): read once per channel, not once per stored vec4.
+fn bias_of(co: u32, g: u32) -> f32 {
+    if (p.epilogue == 0u || p.has_bias == 0u || co >= p.cout_g) {
+        return 0.0;
+    }
+    return bias[g * p.cout_g + co];
+}
+
+// Adds the bias `bv` and the residual, applies the activation and stores the vec4 `at` of y (4
+// pixels of one output channel), unless `inside` is false (a channel or vec4 past the end).
+fn store(inside: bool, bv: f32, at: u32, v: vec4<f32>) {
     if (!inside) {
         return;
     }
@@ -52,9 +61,7 @@ fn store(inside: bool, oc: u32, at: u32, v: vec4<f32>) {
     }
     if (p.epilogue != 0u) {
         // The unfused order (conv with bias, then add), as in conv2d_direct.
-        if (p.has_bias != 0u) {
-            s += vec4<f32>(bias[oc]);
-        }
+        s += vec4<f32>(bv);
         if (p.has_residual != 0u) {
             s += vec4<f32>(res[at]);
         }
@@ -360,68 +367,84 @@ fn conv2d_packed_1x1(
     }
 
     let obase = (b * p.cout + g * p.cout_g + co0) * quads + q0;
-    store(co0 + 0u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 0u, obase + 0u * quads + 0u, acc0_0);
-    store(co0 + 0u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 0u, obase + 0u * quads + 1u, acc0_1);
-    store(co0 + 0u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 0u, obase + 0u * quads + 2u, acc0_2);
-    store(co0 + 0u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 0u, obase + 0u * quads + 3u, acc0_3);
-    store(co0 + 1u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 1u, obase + 1u * quads + 0u, acc1_0);
-    store(co0 + 1u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 1u, obase + 1u * quads + 1u, acc1_1);
-    store(co0 + 1u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 1u, obase + 1u * quads + 2u, acc1_2);
-    store(co0 + 1u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 1u, obase + 1u * quads + 3u, acc1_3);
-    store(co0 + 2u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 2u, obase + 2u * quads + 0u, acc2_0);
-    store(co0 + 2u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 2u, obase + 2u * quads + 1u, acc2_1);
-    store(co0 + 2u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 2u, obase + 2u * quads + 2u, acc2_2);
-    store(co0 + 2u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 2u, obase + 2u * quads + 3u, acc2_3);
-    store(co0 + 3u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 3u, obase + 3u * quads + 0u, acc3_0);
-    store(co0 + 3u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 3u, obase + 3u * quads + 1u, acc3_1);
-    store(co0 + 3u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 3u, obase + 3u * quads + 2u, acc3_2);
-    store(co0 + 3u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 3u, obase + 3u * quads + 3u, acc3_3);
-    store(co0 + 4u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 4u, obase + 4u * quads + 0u, acc4_0);
-    store(co0 + 4u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 4u, obase + 4u * quads + 1u, acc4_1);
-    store(co0 + 4u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 4u, obase + 4u * quads + 2u, acc4_2);
-    store(co0 + 4u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 4u, obase + 4u * quads + 3u, acc4_3);
-    store(co0 + 5u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 5u, obase + 5u * quads + 0u, acc5_0);
-    store(co0 + 5u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 5u, obase + 5u * quads + 1u, acc5_1);
-    store(co0 + 5u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 5u, obase + 5u * quads + 2u, acc5_2);
-    store(co0 + 5u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 5u, obase + 5u * quads + 3u, acc5_3);
-    store(co0 + 6u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 6u, obase + 6u * quads + 0u, acc6_0);
-    store(co0 + 6u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 6u, obase + 6u * quads + 1u, acc6_1);
-    store(co0 + 6u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 6u, obase + 6u * quads + 2u, acc6_2);
-    store(co0 + 6u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 6u, obase + 6u * quads + 3u, acc6_3);
-    store(co0 + 7u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 7u, obase + 7u * quads + 0u, acc7_0);
-    store(co0 + 7u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 7u, obase + 7u * quads + 1u, acc7_1);
-    store(co0 + 7u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 7u, obase + 7u * quads + 2u, acc7_2);
-    store(co0 + 7u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 7u, obase + 7u * quads + 3u, acc7_3);
-    store(co0 + 8u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 8u, obase + 8u * quads + 0u, acc8_0);
-    store(co0 + 8u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 8u, obase + 8u * quads + 1u, acc8_1);
-    store(co0 + 8u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 8u, obase + 8u * quads + 2u, acc8_2);
-    store(co0 + 8u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 8u, obase + 8u * quads + 3u, acc8_3);
-    store(co0 + 9u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 9u, obase + 9u * quads + 0u, acc9_0);
-    store(co0 + 9u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 9u, obase + 9u * quads + 1u, acc9_1);
-    store(co0 + 9u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 9u, obase + 9u * quads + 2u, acc9_2);
-    store(co0 + 9u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 9u, obase + 9u * quads + 3u, acc9_3);
-    store(co0 + 10u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 10u, obase + 10u * quads + 0u, acc10_0);
-    store(co0 + 10u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 10u, obase + 10u * quads + 1u, acc10_1);
-    store(co0 + 10u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 10u, obase + 10u * quads + 2u, acc10_2);
-    store(co0 + 10u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 10u, obase + 10u * quads + 3u, acc10_3);
-    store(co0 + 11u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 11u, obase + 11u * quads + 0u, acc11_0);
-    store(co0 + 11u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 11u, obase + 11u * quads + 1u, acc11_1);
-    store(co0 + 11u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 11u, obase + 11u * quads + 2u, acc11_2);
-    store(co0 + 11u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 11u, obase + 11u * quads + 3u, acc11_3);
-    store(co0 + 12u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 12u, obase + 12u * quads + 0u, acc12_0);
-    store(co0 + 12u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 12u, obase + 12u * quads + 1u, acc12_1);
-    store(co0 + 12u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 12u, obase + 12u * quads + 2u, acc12_2);
-    store(co0 + 12u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 12u, obase + 12u * quads + 3u, acc12_3);
-    store(co0 + 13u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 13u, obase + 13u * quads + 0u, acc13_0);
-    store(co0 + 13u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 13u, obase + 13u * quads + 1u, acc13_1);
-    store(co0 + 13u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 13u, obase + 13u * quads + 2u, acc13_2);
-    store(co0 + 13u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 13u, obase + 13u * quads + 3u, acc13_3);
-    store(co0 + 14u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 14u, obase + 14u * quads + 0u, acc14_0);
-    store(co0 + 14u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 14u, obase + 14u * quads + 1u, acc14_1);
-    store(co0 + 14u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 14u, obase + 14u * quads + 2u, acc14_2);
-    store(co0 + 14u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 14u, obase + 14u * quads + 3u, acc14_3);
-    store(co0 + 15u < p.cout_g && q0 + 0u < quads, g * p.cout_g + co0 + 15u, obase + 15u * quads + 0u, acc15_0);
-    store(co0 + 15u < p.cout_g && q0 + 1u < quads, g * p.cout_g + co0 + 15u, obase + 15u * quads + 1u, acc15_1);
-    store(co0 + 15u < p.cout_g && q0 + 2u < quads, g * p.cout_g + co0 + 15u, obase + 15u * quads + 2u, acc15_2);
-    store(co0 + 15u < p.cout_g && q0 + 3u < quads, g * p.cout_g + co0 + 15u, obase + 15u * quads + 3u, acc15_3);
+    let bv0 = bias_of(co0 + 0u, g);
+    store(co0 + 0u < p.cout_g && q0 + 0u < quads, bv0, obase + 0u * quads + 0u, acc0_0);
+    store(co0 + 0u < p.cout_g && q0 + 1u < quads, bv0, obase + 0u * quads + 1u, acc0_1);
+    store(co0 + 0u < p.cout_g && q0 + 2u < quads, bv0, obase + 0u * quads + 2u, acc0_2);
+    store(co0 + 0u < p.cout_g && q0 + 3u < quads, bv0, obase + 0u * quads + 3u, acc0_3);
+    let bv1 = bias_of(co0 + 1u, g);
+    store(co0 + 1u < p.cout_g && q0 + 0u < quads, bv1, obase + 1u * quads + 0u, acc1_0);
+    store(co0 + 1u < p.cout_g && q0 + 1u < quads, bv1, obase + 1u * quads + 1u, acc1_1);
+    store(co0 + 1u < p.cout_g && q0 + 2u < quads, bv1, obase + 1u * quads + 2u, acc1_2);
+    store(co0 + 1u < p.cout_g && q0 + 3u < quads, bv1, obase + 1u * quads + 3u, acc1_3);
+    let bv2 = bias_of(co0 + 2u, g);
+    store(co0 + 2u < p.cout_g && q0 + 0u < quads, bv2, obase + 2u * quads + 0u, acc2_0);
+    store(co0 + 2u < p.cout_g && q0 + 1u < quads, bv2, obase + 2u * quads + 1u, acc2_1);
+    store(co0 + 2u < p.cout_g && q0 + 2u < quads, bv2, obase + 2u * quads + 2u, acc2_2);
+    store(co0 + 2u < p.cout_g && q0 + 3u < quads, bv2, obase + 2u * quads + 3u, acc2_3);
+    let bv3 = bias_of(co0 + 3u, g);
+    store(co0 + 3u < p.cout_g && q0 + 0u < quads, bv3, obase + 3u * quads + 0u, acc3_0);
+    store(co0 + 3u < p.cout_g && q0 + 1u < quads, bv3, obase + 3u * quads + 1u, acc3_1);
+    store(co0 + 3u < p.cout_g && q0 + 2u < quads, bv3, obase + 3u * quads + 2u, acc3_2);
+    store(co0 + 3u < p.cout_g && q0 + 3u < quads, bv3, obase + 3u * quads + 3u, acc3_3);
+    let bv4 = bias_of(co0 + 4u, g);
+    store(co0 + 4u < p.cout_g && q0 + 0u < quads, bv4, obase + 4u * quads + 0u, acc4_0);
+    store(co0 + 4u < p.cout_g && q0 + 1u < quads, bv4, obase + 4u * quads + 1u, acc4_1);
+    store(co0 + 4u < p.cout_g && q0 + 2u < quads, bv4, obase + 4u * quads + 2u, acc4_2);
+    store(co0 + 4u < p.cout_g && q0 + 3u < quads, bv4, obase + 4u * quads + 3u, acc4_3);
+    let bv5 = bias_of(co0 + 5u, g);
+    store(co0 + 5u < p.cout_g && q0 + 0u < quads, bv5, obase + 5u * quads + 0u, acc5_0);
+    store(co0 + 5u < p.cout_g && q0 + 1u < quads, bv5, obase + 5u * quads + 1u, acc5_1);
+    store(co0 + 5u < p.cout_g && q0 + 2u < quads, bv5, obase + 5u * quads + 2u, acc5_2);
+    store(co0 + 5u < p.cout_g && q0 + 3u < quads, bv5, obase + 5u * quads + 3u, acc5_3);
+    let bv6 = bias_of(co0 + 6u, g);
+    store(co0 + 6u < p.cout_g && q0 + 0u < quads, bv6, obase + 6u * quads + 0u, acc6_0);
+    store(co0 + 6u < p.cout_g && q0 + 1u < quads, bv6, obase + 6u * quads + 1u, acc6_1);
+    store(co0 + 6u < p.cout_g && q0 + 2u < quads, bv6, obase + 6u * quads + 2u, acc6_2);
+    store(co0 + 6u < p.cout_g && q0 + 3u < quads, bv6, obase + 6u * quads + 3u, acc6_3);
+    let bv7 = bias_of(co0 + 7u, g);
+    store(co0 + 7u < p.cout_g && q0 + 0u < quads, bv7, obase + 7u * quads + 0u, acc7_0);
+    store(co0 + 7u < p.cout_g && q0 + 1u < quads, bv7, obase + 7u * quads + 1u, acc7_1);
+    store(co0 + 7u < p.cout_g && q0 + 2u < quads, bv7, obase + 7u * quads + 2u, acc7_2);
+    store(co0 + 7u < p.cout_g && q0 + 3u < quads, bv7, obase + 7u * quads + 3u, acc7_3);
+    let bv8 = bias_of(co0 + 8u, g);
+    store(co0 + 8u < p.cout_g && q0 + 0u < quads, bv8, obase + 8u * quads + 0u, acc8_0);
+    store(co0 + 8u < p.cout_g && q0 + 1u < quads, bv8, obase + 8u * quads + 1u, acc8_1);
+    store(co0 + 8u < p.cout_g && q0 + 2u < quads, bv8, obase + 8u * quads + 2u, acc8_2);
+    store(co0 + 8u < p.cout_g && q0 + 3u < quads, bv8, obase + 8u * quads + 3u, acc8_3);
+    let bv9 = bias_of(co0 + 9u, g);
+    store(co0 + 9u < p.cout_g && q0 + 0u < quads, bv9, obase + 9u * quads + 0u, acc9_0);
+    store(co0 + 9u < p.cout_g && q0 + 1u < quads, bv9, obase + 9u * quads + 1u, acc9_1);
+    store(co0 + 9u < p.cout_g && q0 + 2u < quads, bv9, obase + 9u * quads + 2u, acc9_2);
+    store(co0 + 9u < p.cout_g && q0 + 3u < quads, bv9, obase + 9u * quads + 3u, acc9_3);
+    let bv10 = bias_of(co0 + 10u, g);
+    store(co0 + 10u < p.cout_g && q0 + 0u < quads, bv10, obase + 10u * quads + 0u, acc10_0);
+    store(co0 + 10u < p.cout_g && q0 + 1u < quads, bv10, obase + 10u * quads + 1u, acc10_1);
+    store(co0 + 10u < p.cout_g && q0 + 2u < quads, bv10, obase + 10u * quads + 2u, acc10_2);
+    store(co0 + 10u < p.cout_g && q0 + 3u < quads, bv10, obase + 10u * quads + 3u, acc10_3);
+    let bv11 = bias_of(co0 + 11u, g);
+    store(co0 + 11u < p.cout_g && q0 + 0u < quads, bv11, obase + 11u * quads + 0u, acc11_0);
+    store(co0 + 11u < p.cout_g && q0 + 1u < quads, bv11, obase + 11u * quads + 1u, acc11_1);
+    store(co0 + 11u < p.cout_g && q0 + 2u < quads, bv11, obase + 11u * quads + 2u, acc11_2);
+    store(co0 + 11u < p.cout_g && q0 + 3u < quads, bv11, obase + 11u * quads + 3u, acc11_3);
+    let bv12 = bias_of(co0 + 12u, g);
+    store(co0 + 12u < p.cout_g && q0 + 0u < quads, bv12, obase + 12u * quads + 0u, acc12_0);
+    store(co0 + 12u < p.cout_g && q0 + 1u < quads, bv12, obase + 12u * quads + 1u, acc12_1);
+    store(co0 + 12u < p.cout_g && q0 + 2u < quads, bv12, obase + 12u * quads + 2u, acc12_2);
+    store(co0 + 12u < p.cout_g && q0 + 3u < quads, bv12, obase + 12u * quads + 3u, acc12_3);
+    let bv13 = bias_of(co0 + 13u, g);
+    store(co0 + 13u < p.cout_g && q0 + 0u < quads, bv13, obase + 13u * quads + 0u, acc13_0);
+    store(co0 + 13u < p.cout_g && q0 + 1u < quads, bv13, obase + 13u * quads + 1u, acc13_1);
+    store(co0 + 13u < p.cout_g && q0 + 2u < quads, bv13, obase + 13u * quads + 2u, acc13_2);
+    store(co0 + 13u < p.cout_g && q0 + 3u < quads, bv13, obase + 13u * quads + 3u, acc13_3);
+    let bv14 = bias_of(co0 + 14u, g);
+    store(co0 + 14u < p.cout_g && q0 + 0u < quads, bv14, obase + 14u * quads + 0u, acc14_0);
+    store(co0 + 14u < p.cout_g && q0 + 1u < quads, bv14, obase + 14u * quads + 1u, acc14_1);
+    store(co0 + 14u < p.cout_g && q0 + 2u < quads, bv14, obase + 14u * quads + 2u, acc14_2);
+    store(co0 + 14u < p.cout_g && q0 + 3u < quads, bv14, obase + 14u * quads + 3u, acc14_3);
+    let bv15 = bias_of(co0 + 15u, g);
+    store(co0 + 15u < p.cout_g && q0 + 0u < quads, bv15, obase + 15u * quads + 0u, acc15_0);
+    store(co0 + 15u < p.cout_g && q0 + 1u < quads, bv15, obase + 15u * quads + 1u, acc15_1);
+    store(co0 + 15u < p.cout_g && q0 + 2u < quads, bv15, obase + 15u * quads + 2u, acc15_2);
+    store(co0 + 15u < p.cout_g && q0 + 3u < quads, bv15, obase + 15u * quads + 3u, acc15_3);
 }

@@ -15,6 +15,20 @@ const ACT_GELU_TANH: u32 = 9u;    // tanh approximation
 const ACT_TANH: u32 = 10u;
 const ACT_ERF: u32 = 11u;         // erf(x) on its own (ONNX Erf)
 
+// ACT fixes the activation when the pipeline is made: the host sets it to the code its
+// parameters carry (`ops::act_override`), and `activate` / `activate_grad` then ignore their
+// `code` argument; ACT_FROM_PARAMS leaves the choice to that argument at run time. Why: llvmpipe
+// (Mesa's lavapipe) runs both sides of every branch under lane masks, so a switch over a
+// run-time code evaluates every case (exp, erf, tanh) for each value, which made a conv's
+// epilogue cost as much as a short reduction; over a constant the compiler keeps one case.
+const ACT_FROM_PARAMS: u32 = 255u;
+override ACT: u32 = ACT_FROM_PARAMS;
+
+// The activation code in force: ACT where the pipeline fixes it, else `code`.
+fn act_code(code: u32) -> u32 {
+    return select(code, ACT, ACT != ACT_FROM_PARAMS);
+}
+
 // erf with absolute error below 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for f32.
 fn erf_approx(x: f32) -> f32 {
     let z = abs(x);
@@ -49,7 +63,7 @@ fn sigmoid_f(x: f32) -> f32 {
 }
 
 fn activate(x: f32, code: u32, a: f32, b: f32) -> f32 {
-    switch code {
+    switch act_code(code) {
         case 1u: { return max(x, 0.0); }
         case 2u: { return select(a * x, x, x >= 0.0); }
         case 3u: { return clamp(x, a, b); }

@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::gemm::{reduction_chunks, REDUCTION_CHUNK};
-use super::{to_u32, Activation};
+use super::{act_override, to_u32, Activation};
 use crate::gpu::{grid_1d, Recorder};
 use crate::shaders::Shader;
 use crate::{shaders, DType, Error, Result, Tensor};
@@ -298,7 +298,7 @@ pub fn default_weight_grad_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 11;
+const KERNEL_REVISION: u32 = 12;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -461,7 +461,7 @@ fn dispatch_blocks(
         p.c_end = c1 as u32;
         p.accumulate = (c0 > 0) as u32;
         p.epilogue = (c1 == len) as u32;
-        rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, groups)?;
+        rec.dispatch(shader, entry, &[("WG", wg as f64), act_override(p.act)], &p, &tensors, groups)?;
     }
     Ok(())
 }
@@ -740,7 +740,8 @@ fn conv2d_epilogue(
         params.k_end = end as u32;
         params.accumulate = (begin > 0) as u32;
         params.epilogue = (end == k_len) as u32;
-        rec.dispatch(&shader, "conv2d", &t.overrides(), &params, &[x, w, bias_buf, &y, res_buf], groups)?;
+        let overrides = [t.overrides().as_slice(), &[act_override(params.act)]].concat();
+        rec.dispatch(&shader, "conv2d", &overrides, &params, &[x, w, bias_buf, &y, res_buf], groups)?;
     }
     narrow(rec, y, store)
 }
@@ -889,7 +890,7 @@ pub fn conv2d_tiled(
 /// `tensors` bound as x, weights, bias, y, residual: one invocation per 8 pixels of a plane (TN
 /// in the shader); for 3-wide taps at column stride and dilation 1, per 8 pixels of a row,
 /// which share their input values; for one phase of a strided input gradient (`p.out_sy` or
-/// `p.out_sx` above 1), the entry that stores strided; for 3x3 taps at stride 1 with one
+/// `p.out_sx` above 1), the entry that stores strided; for 3x3 taps at stride 1 or 2 with one
 /// column of padding on the left, [`dispatch_depthwise_3x3`].
 fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
@@ -907,14 +908,16 @@ fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tens
         ("conv2d_depthwise", planes * (g.oh * g.ow).div_ceil(8) as u64)
     };
     let wg = direct_workgroup(rec, blocks as usize);
-    rec.dispatch(shader, entry, &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))
+    rec.dispatch(shader, entry, &[("WG", wg as f64), act_override(p.act)], &p, &tensors, grid_1d(blocks, wg))
 }
 
 /// Whether conv2d_depthwise_3x3 computes a depthwise conv of geometry `g` (a forward, or one
-/// phase of an input gradient at stride 1): 3x3 taps at stride and dilation 1 with one column
-/// of padding on the left (any other padding).
+/// phase of an input gradient at stride 1): 3x3 taps at dilation 1 and stride 1 or 2 (the same
+/// in both directions) with one column of padding on the left (any other padding).
 fn depthwise_3x3_applies(g: &ConvGeometry) -> bool {
-    [g.kh, g.kw, g.stride_h, g.stride_w, g.dil_h, g.dil_w, g.pad_left] == [3, 3, 1, 1, 1, 1, 1]
+    [g.kh, g.kw, g.dil_h, g.dil_w, g.pad_left] == [3, 3, 1, 1, 1]
+        && g.stride_h == g.stride_w
+        && (g.stride_h == 1 || g.stride_h == 2)
 }
 
 /// Output rows per invocation of conv2d_depthwise_3x3 (R there; DEPTHWISE_ROWS in
@@ -936,7 +939,9 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     let wg = direct_workgroup(rec, blocks as usize);
     let shader = shaders::CONV2D_DEPTHWISE_3X3.with_storage(x.dtype())?;
     let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
-    rec.dispatch(&shader, "conv2d_depthwise_3x3", &[("WG", wg as f64)], &p, &tensors, grid_1d(blocks, wg))?;
+    let overrides = [("WG", wg as f64), act_override(p.act)];
+    let entry = if g.stride_w == 2 { "conv2d_depthwise_3x3_s2" } else { "conv2d_depthwise_3x3" };
+    rec.dispatch(&shader, entry, &overrides, &p, &tensors, grid_1d(blocks, wg))?;
     if let Some(yk) = &yk {
         crop_planes(rec, yk, owp, ow, y)?;
     }

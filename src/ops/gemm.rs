@@ -222,7 +222,7 @@ pub fn gemm(rec: &mut Recorder, a: &Tensor, b: &Tensor, c: Option<&Tensor>, cfg:
         rec.dispatch(
             &shaders::GEMM,
             "gemm",
-            &[("BM", bm as f64), ("BN", bn as f64)],
+            &[("BM", bm as f64), ("BN", bn as f64), super::act_override(params.act)],
             &params,
             &[a, b, c_buf, &y],
             groups,

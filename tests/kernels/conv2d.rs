@@ -106,6 +106,25 @@ fn depthwise_3x3_form() {
     case(27, [2, 5, 13, 18], 5, [3, 3], dw(5, [2, 1, 0, 2]), true, "dw 3x3 pad 2/1/0/2");
 }
 
+/// The depthwise 3x3 form at stride 2 (`conv2d_depthwise_3x3_s2`: 2R + 1 input rows of 5 vec4s
+/// per block, even and odd columns taken apart): output rows of whole vec4s, odd input and
+/// output rows through padded copies, a channel multiplier, a partial second column block,
+/// padding on the other sides from 0 to 2, an activation.
+#[test]
+fn depthwise_3x3_stride_2_form() {
+    let dw = |groups, padding| Conv2d {
+        groups,
+        padding,
+        stride: [2, 2],
+        activation: Activation::RELU6,
+        ..Default::default()
+    };
+    case(90, [2, 6, 12, 16], 6, [3, 3], dw(6, [1; 4]), true, "dw 3x3 s2 16 wide");
+    case(91, [1, 4, 13, 14], 8, [3, 3], dw(4, [1; 4]), true, "dw 3x3 s2 x2 14 wide");
+    case(92, [1, 3, 9, 20], 3, [3, 3], dw(3, [0, 1, 2, 0]), false, "dw 3x3 s2 pad 0/1/2/0");
+    case(93, [2, 5, 11, 35], 5, [3, 3], dw(5, [2, 1, 0, 2]), true, "dw 3x3 s2 pad 2/1/0/2");
+}
+
 #[test]
 fn batch_3_and_odd_channel_counts() {
     for (i, cin) in [1usize, 3, 5, 17].into_iter().enumerate() {
@@ -263,6 +282,9 @@ fn residual_added_before_the_activation() {
     // The depthwise 3x3 form on 10-wide rows: the residual copied to padded rows.
     let dw3 = Conv2d { groups: 5, padding: [1; 4], activation: Activation::Relu, ..Default::default() };
     residual_case(76, [2, 5, 6, 10], 5, [3, 3], dw3, "depthwise 3x3 10 wide");
+    // The same at stride 2 (5 x 6 outputs).
+    let dw3s2 = Conv2d { stride: [2, 2], ..dw3 };
+    residual_case(77, [2, 5, 10, 12], 5, [3, 3], dw3s2, "depthwise 3x3 s2 12 wide");
 }
 
 #[test]
