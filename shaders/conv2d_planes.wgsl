@@ -15,6 +15,13 @@
 //   strided 1x1 conv, computed at the pixels the conv read).
 // One invocation per output row (decoded once, then a loop over its columns), numbered flat
 // (folded into y past 65535 workgroups). Storage-generic: f32 here, f16 in the f16 variant.
+//
+// copy_rows is the plain case on its own (a 1x1 window at stride 1, no spreading: padding rows
+// or planes with zeros, cropping them back): `rows` rows of `w` elements into rows of
+// `plane_out`, the first min(w, ow) elements copied and zeros after. copy_planes's per-element
+// division (v / up_w) is a loop over the SIMD lanes on llvmpipe, and both sides of its
+// branches run there, so the plain copies that every conv on planes of other than whole vec4s
+// makes twice (x in, y out) take this entry.
 
 alias Store = f32;
 
@@ -75,5 +82,19 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         for (var t = p.oh * p.ow; t < p.plane_out; t++) {
             y[out_plane * p.plane_out + t] = Store(0.0);
         }
+    }
+}
+
+@compute @workgroup_size(WG)
+fn copy_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.rows) {
+        return;
+    }
+    let src = i * p.w;
+    let dst = i * p.plane_out;
+    let len = min(p.w, p.ow);
+    for (var v = 0u; v < p.plane_out; v++) {
+        y[dst + v] = select(Store(0.0), x[src + min(v, p.w - 1u)], v < len);
     }
 }

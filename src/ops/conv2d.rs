@@ -1191,14 +1191,22 @@ fn copy_planes(
         up_w: win.up[1] as u32,
     };
     let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
-    rec.dispatch(&shader, "copy_planes", &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
+    // Rows copied as they are (padded or cropped) take the entry without copy_planes's
+    // per-element divisions.
+    let entry = if win == Window::PLAIN && h == 1 && out[0] == 1 { "copy_rows" } else { "copy_planes" };
+    rec.dispatch(&shader, entry, &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
 }
 
 /// `t`'s planes (or rows) of `len` elements copied to planes of `padded`, zeros after.
 fn pad_planes(rec: &mut Recorder, t: &Tensor, len: usize, padded: usize) -> Result<Tensor> {
     let out = rec.alloc([t.numel() / len * padded], t.dtype())?;
-    copy_planes(rec, t, [1, len], Window::PLAIN, [1, len], padded, &out)?;
+    pad_planes_into(rec, t, len, padded, &out)?;
     Ok(out)
+}
+
+/// [`pad_planes`] into `y`, which holds `t.numel() / len * padded` elements.
+fn pad_planes_into(rec: &mut Recorder, t: &Tensor, len: usize, padded: usize, y: &Tensor) -> Result<()> {
+    copy_planes(rec, t, [1, len], Window::PLAIN, [1, len], padded, y)
 }
 
 /// The first `len` elements of each of `t`'s planes of `padded`, into `y` (the inverse of
@@ -1260,7 +1268,11 @@ fn dispatch_packed_1x1(
     let padded = plane.next_multiple_of(4);
     let xk = if win != Window::PLAIN || padded != plane {
         let xk = rec.alloc([n, geo.cin as usize * taps, padded], x.dtype())?;
-        copy_planes(rec, x, x_hw, win, out, padded, &xk)?;
+        if win == Window::PLAIN {
+            pad_planes_into(rec, x, plane, padded, &xk)?;
+        } else {
+            copy_planes(rec, x, x_hw, win, out, padded, &xk)?;
+        }
         Some(xk)
     } else {
         None
