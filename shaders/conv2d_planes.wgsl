@@ -71,11 +71,18 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         }
     } else {
         let src = (plane * p.h + u32(iy)) * p.w;
+        // Column v reads x's column ix = x0 + (v / up_w) * stride_w where up_w divides v: ix
+        // and the phase v % up_w are stepped along, not divided out per element (a division
+        // is a loop over the SIMD lanes on llvmpipe).
+        var ix = x0;
+        var phase = 0u;
         for (var v = 0u; v < p.ow; v++) {
-            let vr = v / p.up_w;
-            let ix = x0 + i32(vr * p.stride_w);
-            let inside = ix >= 0 && ix < i32(p.w) && vr * p.up_w == v;
+            let inside = ix >= 0 && ix < i32(p.w) && phase == 0u;
             y[dst + v] = select(Store(0.0), x[src + u32(clamp(ix, 0, i32(p.w) - 1))], inside);
+            phase += 1u;
+            let next = phase == p.up_w;
+            phase = select(phase, 0u, next);
+            ix += select(0, i32(p.stride_w), next);
         }
     }
     if (u + 1u == p.oh) {
