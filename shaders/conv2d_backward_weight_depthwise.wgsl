@@ -22,18 +22,21 @@ override WG: u32 = 8u;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dw: array<f32>;
 
-// x at tap t of the window whose corner is (iy, ix) in the plane at `base`; 0 in the padding
-// and for taps past the kernel's (t is a constant at every call, so that test is uniform).
-fn tap(t: u32, base: u32, iy: i32, ix: i32) -> f32 {
-    if (t >= p.kh * p.kw) {
-        return 0.0;
-    }
-    let yy = iy + i32((t / p.kw) * p.dil_h);
-    let xx = ix + i32((t % p.kw) * p.dil_w);
-    if (yy < 0 || yy >= i32(p.h) || xx < 0 || xx >= i32(p.w)) {
-        return 0.0;
-    }
-    return x[base + u32(yy) * p.w + u32(xx)];
+// Tap t's offset (ky * dil_h, kx * dil_w) in the window, and whether the kernel has tap t. Taken
+// once per invocation: the division by kw is a loop over the SIMD lanes on llvmpipe, and the
+// compiler cannot hoist it out of the pixel loop (kw might be 0 for all it knows).
+fn tap_offset(t: u32) -> vec3<i32> {
+    return vec3<i32>(i32((t / p.kw) * p.dil_h), i32((t % p.kw) * p.dil_w), i32(t < p.kh * p.kw));
+}
+
+// x at the tap at offset `o` (from tap_offset) of the window whose corner is (iy, ix) in the
+// plane at `base`; 0 in the padding and for taps past the kernel's.
+fn tap(o: vec3<i32>, base: u32, iy: i32, ix: i32) -> f32 {
+    let yy = iy + o.x;
+    let xx = ix + o.y;
+    let inside = o.z != 0 && yy >= 0 && yy < i32(p.h) && xx >= 0 && xx < i32(p.w);
+    let v = x[base + u32(clamp(yy, 0, i32(p.h) - 1)) * p.w + u32(clamp(xx, 0, i32(p.w) - 1))];
+    return select(0.0, v, inside);
 }
 
 // Stores tap t's sum of output channel oc into slice `out0`.
@@ -57,6 +60,15 @@ fn conv2d_backward_weight_depthwise(
     let chunk = wid.z;
     let row_begin = p.row_begin + chunk * p.rows_per_chunk;
     let row_end = min(row_begin + p.rows_per_chunk, p.row_end);
+    let o0 = tap_offset(0u);
+    let o1 = tap_offset(1u);
+    let o2 = tap_offset(2u);
+    let o3 = tap_offset(3u);
+    let o4 = tap_offset(4u);
+    let o5 = tap_offset(5u);
+    let o6 = tap_offset(6u);
+    let o7 = tap_offset(7u);
+    let o8 = tap_offset(8u);
     var a0 = 0.0;
     var a1 = 0.0;
     var a2 = 0.0;
@@ -75,15 +87,15 @@ fn conv2d_backward_weight_depthwise(
         for (var ox = 0u; ox < p.ow; ox++) {
             let ix = i32(ox * p.stride_w) - i32(p.pad_left);
             let d = dy[db + ox];
-            a0 = fma(d, tap(0u, xb, iy, ix), a0);
-            a1 = fma(d, tap(1u, xb, iy, ix), a1);
-            a2 = fma(d, tap(2u, xb, iy, ix), a2);
-            a3 = fma(d, tap(3u, xb, iy, ix), a3);
-            a4 = fma(d, tap(4u, xb, iy, ix), a4);
-            a5 = fma(d, tap(5u, xb, iy, ix), a5);
-            a6 = fma(d, tap(6u, xb, iy, ix), a6);
-            a7 = fma(d, tap(7u, xb, iy, ix), a7);
-            a8 = fma(d, tap(8u, xb, iy, ix), a8);
+            a0 = fma(d, tap(o0, xb, iy, ix), a0);
+            a1 = fma(d, tap(o1, xb, iy, ix), a1);
+            a2 = fma(d, tap(o2, xb, iy, ix), a2);
+            a3 = fma(d, tap(o3, xb, iy, ix), a3);
+            a4 = fma(d, tap(o4, xb, iy, ix), a4);
+            a5 = fma(d, tap(o5, xb, iy, ix), a5);
+            a6 = fma(d, tap(o6, xb, iy, ix), a6);
+            a7 = fma(d, tap(o7, xb, iy, ix), a7);
+            a8 = fma(d, tap(o8, xb, iy, ix), a8);
         }
     }
     let out0 = chunk * p.cout * p.kh * p.kw;
