@@ -158,7 +158,9 @@ fn table(gpu: &Gpu) {
                     cells.push("-".to_string());
                     continue;
                 }
-                cells.push(cell(median_ms(gpu, |rec| ops::conv2d_tiled(rec, &x, &w, None, &cfg, tile).map(|_| ()))));
+                cells.push(cell(median_ms(gpu, |rec| {
+                    ops::conv2d_tiled(rec, &x, &w, bias.as_ref(), &forward_cfg, tile).map(|_| ())
+                })));
             }
             let pass = match pass {
                 "forward" => "forward",

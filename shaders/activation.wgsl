@@ -1,4 +1,5 @@
-// activation: y = f(x) elementwise, f chosen by `code` (see lib/activation.wgsl). Tensors are
+// activation: y = f(x) elementwise, f chosen by `code`, or by the pipeline constant ACT where
+// the host fixes it (it always does; see lib/activation.wgsl). Tensors are
 // stored as `Store` (f32, or f16 in the f16 variant); f is computed in f32.
 
 alias Store = f32;

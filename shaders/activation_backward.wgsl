@@ -1,5 +1,6 @@
 // activation_backward: dx = dy * f'(x) elementwise, x the activation's input and f chosen by
-// `code` (see lib/activation.wgsl, prepended). At the kinks the derivative is PyTorch's choice:
+// `code`, or by the pipeline constant ACT where the host fixes it (see lib/activation.wgsl,
+// prepended). At the kinks the derivative is PyTorch's choice:
 // relu'(0) = 0, leaky_relu'(0) = slope, clip/relu6 pass the gradient strictly inside (min, max)
 // only, hard_sigmoid has slope a strictly between its kinks (where 0 < a x + b < 1),
 // hard_swish is (2x + 3) / 6 on [-3, 3]. erf's derivative is 2 / sqrt(pi) exp(-x^2).

@@ -1,5 +1,6 @@
 // Shared activation functions, prepended to every kernel family that applies an activation
-// (the standalone `activation` kernel and the fused epilogues of conv2d and gemm).
+// (the standalone `activation` kernel, its gradient `activation_backward`, and the fused
+// epilogues of conv2d and gemm).
 // Codes match `featuremap::ops::Activation::code`.
 
 const ACT_NONE: u32 = 0u;

@@ -421,7 +421,7 @@ struct DirectParams {
     /// `w_base, w_group, w_out, w_in, w_ky, w_kx`: how the kernel reads its weights (see
     /// [`weight_strides`] and [`flipped_weight_strides`]).
     w_strides: [i32; 6],
-    /// Where the output plane's pixels go: see `store4` in conv2d_direct.wgsl.
+    /// Where the output plane's pixels go: see `out_offset` in conv2d_direct.wgsl.
     out_h: u32,
     out_w: u32,
     out_sy: u32,
@@ -924,8 +924,8 @@ fn depthwise_3x3_applies(g: &ConvGeometry) -> bool {
 /// shaders/gen/conv2d_direct.py), each 8 pixels wide.
 const DEPTHWISE_ROWS: usize = 4;
 
-/// Records conv2d_depthwise_3x3 for `p` (as [`dispatch_depthwise`]) on `[x, w, bias, y,
-/// residual]`. The kernel reads and writes rows of whole vec4s: where x's or the output's rows
+/// Records conv2d_depthwise_3x3 (at stride 2 its `_s2` entry) for `p` (as
+/// [`dispatch_depthwise`]) on `[x, w, bias, y, residual]`. The kernel reads and writes rows of whole vec4s: where x's or the output's rows
 /// are not, x (and the residual) are copied to rows padded with zeros first and the output is
 /// written padded and cropped back into `y` (conv2d_planes).
 fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, res]: [&Tensor; 5]) -> Result<()> {
@@ -1266,9 +1266,12 @@ fn dispatch_packed_1x1(
     let out = [geo.oh as usize, geo.ow as usize];
     let (n, plane) = (geo.n as usize, out[0] * out[1]);
     let padded = plane.next_multiple_of(4);
-    let xk = if win != Window::PLAIN || padded != plane {
+    // x as it is only where its planes are the output's (a plain window over an unpadded
+    // input: padding on the bottom or right only leaves the window plain but the planes larger).
+    let same_planes = win == Window::PLAIN && x_hw == out;
+    let xk = if !same_planes || padded != plane {
         let xk = rec.alloc([n, geo.cin as usize * taps, padded], x.dtype())?;
-        if win == Window::PLAIN {
+        if same_planes {
             pad_planes_into(rec, x, plane, padded, &xk)?;
         } else {
             copy_planes(rec, x, x_hw, win, out, padded, &xk)?;

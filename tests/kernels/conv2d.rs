@@ -123,6 +123,11 @@ fn depthwise_3x3_stride_2_form() {
     case(91, [1, 4, 13, 14], 8, [3, 3], dw(4, [1; 4]), true, "dw 3x3 s2 x2 14 wide");
     case(92, [1, 3, 9, 20], 3, [3, 3], dw(3, [0, 1, 2, 0]), false, "dw 3x3 s2 pad 0/1/2/0");
     case(93, [2, 5, 11, 35], 5, [3, 3], dw(5, [2, 1, 0, 2]), true, "dw 3x3 s2 pad 2/1/0/2");
+    // Strides that differ between the directions take the generic kernel.
+    let s21 = Conv2d { stride: [2, 1], ..dw(4, [1; 4]) };
+    case(96, [1, 4, 9, 12], 4, [3, 3], s21, true, "dw 3x3 s2x1");
+    let s12 = Conv2d { stride: [1, 2], ..dw(4, [1; 4]) };
+    case(97, [1, 4, 9, 12], 4, [3, 3], s12, true, "dw 3x3 s1x2");
 }
 
 #[test]
@@ -231,7 +236,8 @@ fn packed_1x1_form() {
 
 /// The packed kernel's GEMM form over im2col planes (fewer than 4 input channels per group):
 /// a 7x7 stem at stride 2 with its padding, dilation with padding on one side, groups of 3
-/// channels, a 3x3 stride-2 stem on planes cut short (5 x 4 output pixels), 2 channels.
+/// channels, a 3x3 stride-2 stem on planes cut short (5 x 4 output pixels), 2 channels, 1x1
+/// windows with padding on the bottom or right only.
 #[test]
 fn packed_gemm_form() {
     let relu = |cfg: Conv2d| Conv2d { activation: Activation::Relu, ..cfg };
@@ -240,6 +246,12 @@ fn packed_gemm_form() {
     case(29, [1, 2, 11, 12], 9, [3, 3], dil, false, "3x3 dilation 2x3 one-sided padding");
     case(30, [1, 6, 9, 8], 20, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, true, "3x3 groups of 3");
     case(31, [1, 3, 9, 7], 32, [3, 3], Conv2d::same(1, 2), true, "stem 3x3 s2 20 pixels");
+    // 1x1 over 3 channels with padding on the bottom or right only: a plain window whose
+    // output planes are larger than x's (30 pixels, padded to 32; 16, whole vec4s).
+    let bottom = Conv2d { padding: [0, 0, 1, 0], ..Default::default() };
+    case(94, [1, 3, 5, 5], 8, [1, 1], bottom, true, "1x1 bottom padding 30 pixels");
+    let right = Conv2d { padding: [0, 0, 0, 1], ..Default::default() };
+    case(95, [2, 3, 4, 3], 8, [1, 1], right, true, "1x1 right padding 16 pixels");
 }
 
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.

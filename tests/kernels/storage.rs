@@ -67,6 +67,11 @@ fn conv2d_in_f16_storage() {
     // go through padded copies).
     let dw = Conv2d { groups: 6, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
     conv_case(209, [2, 6, 5, 8], 6, [3, 3], dw, true, "depthwise 3x3 residual");
+    // Its stride-2 entry: 16-wide rows as they are, 4 x 8 outputs; and 13-wide rows (copied)
+    // to 7 x 7 outputs (cropped back).
+    let dw2 = Conv2d { stride: [2, 2], ..dw };
+    conv_case(212, [2, 6, 8, 16], 6, [3, 3], dw2, true, "depthwise 3x3 s2 residual");
+    conv_case(213, [1, 6, 13, 13], 12, [3, 3], dw2, false, "depthwise 3x3 s2 x2 13 wide");
     // The packed kernel's GEMM form over f16 im2col planes (a 3-channel stem).
     conv_case(211, [1, 3, 13, 11], 16, [3, 3], Conv2d::same(1, 2), true, "stem 3x3 s2 residual");
 }
