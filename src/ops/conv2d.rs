@@ -925,9 +925,10 @@ fn depthwise_3x3_applies(g: &ConvGeometry) -> bool {
 const DEPTHWISE_ROWS: usize = 4;
 
 /// Records conv2d_depthwise_3x3 (at stride 2 its `_s2` entry) for `p` (as
-/// [`dispatch_depthwise`]) on `[x, w, bias, y, residual]`. The kernel reads and writes rows of whole vec4s: where x's or the output's rows
-/// are not, x (and the residual) are copied to rows padded with zeros first and the output is
-/// written padded and cropped back into `y` (conv2d_planes).
+/// [`dispatch_depthwise`]) on `[x, w, bias, y, residual]`. The kernel reads and writes rows of
+/// whole vec4s: where x's or the output's rows are not, x (and the residual) are copied to rows
+/// padded with zeros first and the output is written padded and cropped back into `y`
+/// (conv2d_planes).
 fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, res]: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
     let (wd, ow) = (g.w as usize, g.ow as usize);
