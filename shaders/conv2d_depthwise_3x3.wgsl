@@ -14,6 +14,8 @@
 // R x 8 block reads 2R + 1 input rows as 5 vec4s each (columns 2 ox0 - 4 .. 2 ox0 + 15) and
 // takes the even and odd columns apart, (2R + 1) * 5 vec4 loads for 72 * R FMAs, where
 // conv2d_depthwise gathers each tap's value on its own.
+// conv2d_depthwise_3x3_s2_dx is the input gradient of the stride-2 form (padding 1 on the top
+// and left), dx from dy without the zeros a spread-out dy would hold (see its comment).
 //
 // Planes are read and written as whole vec4s: rows of x, y and res are ceil(w / 4) and
 // ceil(ow / 4) vec4s long. Where w or ow is not a multiple of 4 the host passes copies with
@@ -498,6 +500,128 @@ fn conv2d_depthwise_3x3_s2(
         store(at, bv, acc3_0);
         if (q + 1u < owq) {
             store(at + 1u, bv, acc3_1);
+        }
+    }
+}
+
+// conv2d_depthwise_3x3_s2_dx: the input gradient of a 3x3 depthwise conv at stride 2 with
+// one row and column of padding on the top and left (MobileNet's strided depthwise layers),
+// from dy directly. Here the "input" x is dy (h x w planes, p.cin of them) and the output y is
+// dx (oh x ow), the weights the forward's (unflipped; the strides say where). dx pixel (iy, ix)
+// takes dy pixel (oy, ox) through tap (ky, kx) where 2 oy - 1 + ky = iy and 2 ox - 1 + kx = ix:
+// an even row takes kernel row 1 of dy row iy / 2, an odd one rows 0 and 2 of dy rows
+// (iy + 1) / 2 and (iy - 1) / 2; the same for columns. A block of R x 8 dx pixels (R even,
+// from an even row and a column a multiple of 8) reads R / 2 + 1 dy rows as 2 vec4s each
+// (columns 4c .. 4c + 4) and makes only the products that exist, where the spread path
+// multiplied three zeros for each.
+@compute @workgroup_size(WG)
+fn conv2d_depthwise_3x3_s2_dx(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let wq = (p.w + 3u) / 4u;
+    let owq = (p.ow + 3u) / 4u;
+    let col_blocks = (p.ow + 7u) / 8u;
+    let row_blocks = (p.oh + R - 1u) / R;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let plane = blk / (col_blocks * row_blocks);
+    if (plane >= p.p_len) {
+        return;
+    }
+    let oy0 = ((blk / col_blocks) % row_blocks) * R; // even: the first dx row of the block
+    let q = (blk % col_blocks) * 2u; // dx vec4 of column ox0 = 8 * (blk % col_blocks)
+    let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
+    let b = plane / p.cout;
+    let oc = plane % p.cout;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
+    let k00 = tap(w0, 0, 0);
+    let k01 = tap(w0, 0, 1);
+    let k02 = tap(w0, 0, 2);
+    let k10 = tap(w0, 1, 0);
+    let k11 = tap(w0, 1, 1);
+    let k12 = tap(w0, 1, 2);
+    let k20 = tap(w0, 2, 0);
+    let k21 = tap(w0, 2, 1);
+    let k22 = tap(w0, 2, 2);
+    var even0 = vec4<f32>(0.0);
+    var odd0 = vec4<f32>(0.0);
+    var even1 = vec4<f32>(0.0);
+    var odd1 = vec4<f32>(0.0);
+    var even2 = vec4<f32>(0.0);
+    var odd2 = vec4<f32>(0.0);
+    var even3 = vec4<f32>(0.0);
+    var odd3 = vec4<f32>(0.0);
+    // dy row m0 + t (m0 = oy0 / 2); its columns 4c .. 4c + 4 are a, b.x. Even dx columns
+    // (ox0 + 2j) take tap kx = 1 of column 4c + j; odd ones (ox0 + 2j + 1) taps 0 and 2 of
+    // columns 4c + j + 1 and 4c + j.
+    {
+        let iy = i32(oy0 / 2u + 0u);
+        let inside = iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let next = vec4<f32>(a.yzw, b.x);
+        even0 = fma(k11, a, even0);
+        odd0 = fma(k12, a, fma(k10, next, odd0));
+        even1 = fma(k21, a, even1);
+        odd1 = fma(k22, a, fma(k20, next, odd1));
+    }
+    {
+        let iy = i32(oy0 / 2u + 1u);
+        let inside = iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let next = vec4<f32>(a.yzw, b.x);
+        even1 = fma(k01, a, even1);
+        odd1 = fma(k02, a, fma(k00, next, odd1));
+        even2 = fma(k11, a, even2);
+        odd2 = fma(k12, a, fma(k10, next, odd2));
+        even3 = fma(k21, a, even3);
+        odd3 = fma(k22, a, fma(k20, next, odd3));
+    }
+    {
+        let iy = i32(oy0 / 2u + 2u);
+        let inside = iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let next = vec4<f32>(a.yzw, b.x);
+        even3 = fma(k01, a, even3);
+        odd3 = fma(k02, a, fma(k00, next, odd3));
+    }
+    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
+    if (oy0 + 0u < p.oh) {
+        let at = (plane * p.oh + oy0 + 0u) * owq + q;
+        store(at, bv, vec4<f32>(even0.x, odd0.x, even0.y, odd0.y));
+        if (q + 1u < owq) {
+            store(at + 1u, bv, vec4<f32>(even0.z, odd0.z, even0.w, odd0.w));
+        }
+    }
+    if (oy0 + 1u < p.oh) {
+        let at = (plane * p.oh + oy0 + 1u) * owq + q;
+        store(at, bv, vec4<f32>(even1.x, odd1.x, even1.y, odd1.y));
+        if (q + 1u < owq) {
+            store(at + 1u, bv, vec4<f32>(even1.z, odd1.z, even1.w, odd1.w));
+        }
+    }
+    if (oy0 + 2u < p.oh) {
+        let at = (plane * p.oh + oy0 + 2u) * owq + q;
+        store(at, bv, vec4<f32>(even2.x, odd2.x, even2.y, odd2.y));
+        if (q + 1u < owq) {
+            store(at + 1u, bv, vec4<f32>(even2.z, odd2.z, even2.w, odd2.w));
+        }
+    }
+    if (oy0 + 3u < p.oh) {
+        let at = (plane * p.oh + oy0 + 3u) * owq + q;
+        store(at, bv, vec4<f32>(even3.x, odd3.x, even3.y, odd3.y));
+        if (q + 1u < owq) {
+            store(at + 1u, bv, vec4<f32>(even3.z, odd3.z, even3.w, odd3.w));
         }
     }
 }

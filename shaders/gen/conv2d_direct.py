@@ -745,6 +745,8 @@ DEPTHWISE_3X3_HEAD = """// conv2d_depthwise_3x3: conv2d_depthwise's form for 3x3
 // R x 8 block reads 2R + 1 input rows as 5 vec4s each (columns 2 ox0 - 4 .. 2 ox0 + 15) and
 // takes the even and odd columns apart, (2R + 1) * 5 vec4 loads for 72 * R FMAs, where
 // conv2d_depthwise gathers each tap's value on its own.
+// conv2d_depthwise_3x3_s2_dx is the input gradient of the stride-2 form (padding 1 on the top
+// and left), dx from dy without the zeros a spread-out dy would hold (see its comment).
 //
 // Planes are read and written as whole vec4s: rows of x, y and res are ceil(w / 4) and
 // ceil(ow / 4) vec4s long. Where w or ow is not a multiple of 4 the host passes copies with
@@ -810,6 +812,96 @@ fn store(at: u32, bv: f32, v: vec4<f32>) {
 // columns from 2 ox0 - 1.
 """)
     w(depthwise_3x3_entry(R, 2))
+    w("\n")
+    w(depthwise_3x3_s2_input_grad(R))
+    return "".join(L)
+
+
+def depthwise_3x3_s2_input_grad(R):
+    """The entry point of the input gradient of a stride-2 3x3 depthwise conv with one row and
+    column of padding on the top and left: dx straight from dy, no zeros spread between."""
+    assert R % 2 == 0
+    L = []
+    w = L.append
+    w(f"""// conv2d_depthwise_3x3_s2_dx: the input gradient of a 3x3 depthwise conv at stride 2 with
+// one row and column of padding on the top and left (MobileNet's strided depthwise layers),
+// from dy directly. Here the "input" x is dy (h x w planes, p.cin of them) and the output y is
+// dx (oh x ow), the weights the forward's (unflipped; the strides say where). dx pixel (iy, ix)
+// takes dy pixel (oy, ox) through tap (ky, kx) where 2 oy - 1 + ky = iy and 2 ox - 1 + kx = ix:
+// an even row takes kernel row 1 of dy row iy / 2, an odd one rows 0 and 2 of dy rows
+// (iy + 1) / 2 and (iy - 1) / 2; the same for columns. A block of R x 8 dx pixels (R even,
+// from an even row and a column a multiple of 8) reads R / 2 + 1 dy rows as 2 vec4s each
+// (columns 4c .. 4c + 4) and makes only the products that exist, where the spread path
+// multiplied three zeros for each.
+@compute @workgroup_size(WG)
+fn conv2d_depthwise_3x3_s2_dx(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {{
+    let wq = (p.w + 3u) / 4u;
+    let owq = (p.ow + 3u) / 4u;
+    let col_blocks = (p.ow + 7u) / 8u;
+    let row_blocks = (p.oh + R - 1u) / R;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let plane = blk / (col_blocks * row_blocks);
+    if (plane >= p.p_len) {{
+        return;
+    }}
+    let oy0 = ((blk / col_blocks) % row_blocks) * R; // even: the first dx row of the block
+    let q = (blk % col_blocks) * 2u; // dx vec4 of column ox0 = 8 * (blk % col_blocks)
+    let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
+    let b = plane / p.cout;
+    let oc = plane % p.cout;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
+""")
+    for ky in range(3):
+        for kx in range(3):
+            w(f"    let k{ky}{kx} = tap(w0, {ky}, {kx});\n")
+    for r in range(R):
+        w(f"    var even{r} = vec4<f32>(0.0);\n    var odd{r} = vec4<f32>(0.0);\n")
+    w("""    // dy row m0 + t (m0 = oy0 / 2); its columns 4c .. 4c + 4 are a, b.x. Even dx columns
+    // (ox0 + 2j) take tap kx = 1 of column 4c + j; odd ones (ox0 + 2j + 1) taps 0 and 2 of
+    // columns 4c + j + 1 and 4c + j.
+""")
+    for t in range(R // 2 + 1):
+        w(f"""    {{
+        let iy = i32(oy0 / 2u + {t}u);
+        let inside = iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
+        let a = load(row, q0, wq, inside);
+        let b = load(row, q0 + 1, wq, inside);
+        let next = vec4<f32>(a.yzw, b.x);
+""")
+        # dx row r (even: 2t' with t' = r / 2 uses ky = 1 of dy row r / 2; odd r uses ky = 0 of
+        # dy row (r + 1) / 2 and ky = 2 of dy row (r - 1) / 2).
+        for r in range(R):
+            if r % 2 == 0 and r // 2 == t:
+                w(f"        even{r} = fma(k11, a, even{r});\n")
+                w(f"        odd{r} = fma(k12, a, fma(k10, next, odd{r}));\n")
+            if r % 2 == 1 and (r + 1) // 2 == t:
+                w(f"        even{r} = fma(k01, a, even{r});\n")
+                w(f"        odd{r} = fma(k02, a, fma(k00, next, odd{r}));\n")
+            if r % 2 == 1 and (r - 1) // 2 == t:
+                w(f"        even{r} = fma(k21, a, even{r});\n")
+                w(f"        odd{r} = fma(k22, a, fma(k20, next, odd{r}));\n")
+        w("    }\n")
+    w("""    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
+""")
+    for r in range(R):
+        w(f"""    if (oy0 + {r}u < p.oh) {{
+        let at = (plane * p.oh + oy0 + {r}u) * owq + q;
+        store(at, bv, vec4<f32>(even{r}.x, odd{r}.x, even{r}.y, odd{r}.y));
+        if (q + 1u < owq) {{
+            store(at + 1u, bv, vec4<f32>(even{r}.z, odd{r}.z, even{r}.w, odd{r}.w));
+        }}
+    }}
+""")
+    w("}\n")
     return "".join(L)
 
 

@@ -897,7 +897,8 @@ fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tens
     let planes = p.p_len as u64;
     let phase = p.out_sy > 1 || p.out_sx > 1;
     if !phase && depthwise_3x3_applies(&g) {
-        return dispatch_depthwise_3x3(rec, p, tensors);
+        let entry = if g.stride_w == 2 { "conv2d_depthwise_3x3_s2" } else { "conv2d_depthwise_3x3" };
+        return dispatch_depthwise_3x3(rec, entry, p, tensors);
     }
     let rows3 = g.kw == 3 && g.stride_w == 1 && g.dil_w == 1 && !phase;
     let (entry, blocks) = if phase {
@@ -924,12 +925,17 @@ fn depthwise_3x3_applies(g: &ConvGeometry) -> bool {
 /// shaders/gen/conv2d_direct.py), each 8 pixels wide.
 const DEPTHWISE_ROWS: usize = 4;
 
-/// Records conv2d_depthwise_3x3 (at stride 2 its `_s2` entry) for `p` (as
-/// [`dispatch_depthwise`]) on `[x, w, bias, y, residual]`. The kernel reads and writes rows of
-/// whole vec4s: where x's or the output's rows are not, x (and the residual) are copied to rows
-/// padded with zeros first and the output is written padded and cropped back into `y`
-/// (conv2d_planes).
-fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, res]: [&Tensor; 5]) -> Result<()> {
+/// Records `entry` of conv2d_depthwise_3x3 (the forward at stride 1 or 2, or the stride-2
+/// input gradient `conv2d_depthwise_3x3_s2_dx`) for `p` (as [`dispatch_depthwise`]) on `[x, w,
+/// bias, y, residual]`. The kernel reads and writes rows of whole vec4s: where x's or the
+/// output's rows are not, x (and the residual) are copied to rows padded with zeros first and
+/// the output is written padded and cropped back into `y` (conv2d_planes).
+fn dispatch_depthwise_3x3(
+    rec: &mut Recorder,
+    entry: &'static str,
+    p: DirectParams,
+    [x, w, bias, y, res]: [&Tensor; 5],
+) -> Result<()> {
     let g = p.geo;
     let (wd, ow) = (g.w as usize, g.ow as usize);
     let (wp, owp) = (wd.next_multiple_of(4), ow.next_multiple_of(4));
@@ -941,7 +947,6 @@ fn dispatch_depthwise_3x3(rec: &mut Recorder, p: DirectParams, [x, w, bias, y, r
     let shader = shaders::CONV2D_DEPTHWISE_3X3.with_storage(x.dtype())?;
     let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     let overrides = [("WG", wg as f64), act_override(p.act)];
-    let entry = if g.stride_w == 2 { "conv2d_depthwise_3x3_s2" } else { "conv2d_depthwise_3x3" };
     rec.dispatch(&shader, entry, &overrides, &p, &tensors, grid_1d(blocks, wg))?;
     if let Some(yk) = &yk {
         crop_planes(rec, yk, owp, ow, y)?;
@@ -1607,6 +1612,16 @@ fn phase_params(
     })
 }
 
+/// Whether conv2d_depthwise_3x3_s2_dx computes the input gradient of a depthwise conv (one
+/// input and one output channel per group) with `cfg` and a `k` kernel: 3x3 at stride 2 and
+/// dilation 1 with one row and one column of padding on the top and left (any on the bottom
+/// and right), MobileNet's strided depthwise layers. It makes only the products that exist,
+/// where the spread path ([`spread_depthwise_params`]) multiplies three zeros for each: 96 s2
+/// @112 5.4-5.5 -> 1.7-1.9 ms, 144 s2 @56 2.2 -> 0.7 ms (benches/RESULTS.md).
+fn depthwise_3x3_s2_dx_applies(cfg: &Conv2d, k: [usize; 2]) -> bool {
+    k == [3, 3] && cfg.stride == [2, 2] && cfg.dilation == [1, 1] && cfg.padding[0] == 1 && cfg.padding[1] == 1
+}
+
 /// The parameters of a strided depthwise conv's input gradient as one stride-1 conv (no
 /// phases) over dy spread out to every stride-th pixel of a `((H_out - 1) * stride + 1)`-sized
 /// plane, where that conv runs on conv2d_depthwise_3x3 (3x3 taps at dilation 1, one column of
@@ -1797,6 +1812,14 @@ pub fn conv2d_backward_input_with(
         }
         let planes = to_u32(op, "N*C_in", n * g.cin as usize)?;
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
+        if depthwise_3x3_s2_dx_applies(cfg, [kh, kw]) {
+            // dx straight from dy: conv2d_depthwise_3x3_s2_dx reads dy as its input planes
+            // and the forward's weights.
+            let geo = ConvGeometry { kh: 3, kw: 3, ..input_grad_geometry(g) };
+            let p = DirectParams { w_strides: weight_strides(1, 1, [3, 3]), ..dense_params(geo, planes) };
+            dispatch_depthwise_3x3(rec, "conv2d_depthwise_3x3_s2_dx", p, [dy, w, w, &dx, dy])?;
+            return Ok(dx);
+        }
         if let Some(p) = spread_depthwise_params(op, g, cfg, [h, wd], [kh, kw])? {
             // dy spread over the pixels a stride-1 conv would have produced, zeros between, then
             // one stride-1 conv by conv2d_depthwise_3x3.
