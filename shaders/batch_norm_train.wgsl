@@ -127,6 +127,38 @@ fn batch_norm_train_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builti
     b6[i] = (x[i] - saved_mean[ch]) * saved_invstd[ch] * b4[ch] + b5[ch];
 }
 
+// The elementwise entries on CPU adapters: one invocation per slice of at most PLANE_SLICE
+// values of an (n, c) plane (p.len counts slices: planes * ceil(inner / PLANE_SLICE); llvmpipe
+// stops loops after 65535 iterations), the channel's parameters read once and the slice
+// walked without the per-element division by `inner` and by `c` (each a loop over the SIMD
+// lanes on llvmpipe) and the four parameter loads. The same expressions, so the same values.
+const PLANE_SLICE: u32 = 16384u; // PLANE_SLICE in src/ops/train.rs
+
+// Plane, first and one-past-last offset of slice `i`.
+fn plane_slice(i: u32) -> vec3<u32> {
+    let slices = (p.inner + PLANE_SLICE - 1u) / PLANE_SLICE;
+    let plane = i / slices;
+    let first = plane * p.inner + (i % slices) * PLANE_SLICE;
+    return vec3<u32>(plane, first, min(first + PLANE_SLICE, (plane + 1u) * p.inner));
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_train_apply_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.len) {
+        return;
+    }
+    let s = plane_slice(i);
+    let ch = s.x % p.c;
+    let mean = saved_mean[ch];
+    let istd = saved_invstd[ch];
+    let scale = b4[ch];
+    let shift = b5[ch];
+    for (var k = s.y; k < s.z; k++) {
+        b6[k] = (x[k] - mean) * istd * scale + shift;
+    }
+}
+
 @compute @workgroup_size(WG)
 fn batch_norm_train_backward_reduce(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -179,4 +211,28 @@ fn batch_norm_train_backward_dx(@builtin(global_invocation_id) gid: vec3<u32>, @
     let xhat = (x[i] - saved_mean[ch]) * istd;
     let n = f32(p.count);
     dx[i] = scale7[ch] * istd / n * (n * b4[i] - b6[ch] - xhat * b5[ch]);
+}
+
+// batch_norm_train_backward_dx per plane on CPU adapters (see batch_norm_train_apply_planes).
+@compute @workgroup_size(WG)
+fn batch_norm_train_backward_dx_planes(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.len) {
+        return;
+    }
+    let s = plane_slice(i);
+    let ch = s.x % p.c;
+    let mean = saved_mean[ch];
+    let istd = saved_invstd[ch];
+    let n = f32(p.count);
+    let a = scale7[ch] * istd / n;
+    let dbias = b6[ch];
+    let dscale = b5[ch];
+    for (var k = s.y; k < s.z; k++) {
+        let xhat = (x[k] - mean) * istd;
+        dx[k] = a * (n * b4[k] - dbias - xhat * dscale);
+    }
 }

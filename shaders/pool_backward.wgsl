@@ -79,6 +79,51 @@ fn max_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     dx[i] = s;
 }
 
+// max_pool2d_backward_rows: max_pool2d_backward at dilation 1 for CPU adapters, one invocation
+// per input row (p.len counts rows here: planes * h). The windows holding input column ix
+// are those of output columns ox with ox * stride - pad <= ix <= ox * stride - pad + kw - 1:
+// at most ceil(kw / stride) of them, ending at floor((ix + pad) / stride), which steps along
+// the row by additions. The per-element entry above divides per tap (each division a loop
+// over the SIMD lanes on llvmpipe, and both sides of its branches run there): a training
+// step of the demo model spent a fifth of its GPU time in it.
+@compute @workgroup_size(WG)
+fn max_pool2d_backward_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = gid.x + gid.y * nwg.x * WG;
+    if (r >= p.len) {
+        return;
+    }
+    let iy = r % p.h;
+    let plane = r / p.h;
+    let obase = plane * p.oh * p.ow;
+    let ty = iy + p.pad_top;
+    let oy_last = ty / p.stride_h; // the last output row whose window can hold iy
+    let rows = (p.kh + p.stride_h - 1u) / p.stride_h;
+    let cols = (p.kw + p.stride_w - 1u) / p.stride_w;
+    var ox_last = p.pad_left / p.stride_w; // floor((ix + pad_left) / stride_w), stepped along
+    var phase = p.pad_left % p.stride_w;
+    let dst = r * p.w;
+    for (var ix = 0u; ix < p.w; ix++) {
+        let here = iy * p.w + ix;
+        let tx = ix + p.pad_left;
+        var s = 0.0;
+        for (var a = 0u; a < rows; a++) {
+            let oy = i32(oy_last) - i32(a);
+            let oy_ok = oy >= 0 && u32(oy) < p.oh && u32(oy) * p.stride_h + p.kh > ty;
+            for (var b = 0u; b < cols; b++) {
+                let ox = i32(ox_last) - i32(b);
+                let ok = oy_ok && ox >= 0 && u32(ox) < p.ow && u32(ox) * p.stride_w + p.kw > tx;
+                let o = obase + u32(clamp(oy, 0, i32(p.oh) - 1)) * p.ow + u32(clamp(ox, 0, i32(p.ow) - 1));
+                s += select(0.0, dy[o], ok && aux[o] == here);
+            }
+        }
+        dx[dst + ix] = s;
+        phase += 1u;
+        let next = phase == p.stride_w;
+        phase = select(phase, 0u, next);
+        ox_last += select(0u, 1u, next);
+    }
+}
+
 @compute @workgroup_size(WG)
 fn avg_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG;

@@ -414,9 +414,16 @@ pub fn max_pool2d_backward(
     }
     let dx = rec.alloc(x_shape, DType::F32)?;
     if params.len > 0 {
+        // CPU adapters at dilation 1: one invocation per input row, without the per-tap
+        // divisions (the demo model's training step spent a fifth of its GPU time in them).
+        let (entry, params) = if rec.gpu().is_cpu() && cfg.dilation == [1, 1] {
+            ("max_pool2d_backward_rows", PoolBackwardParams { len: params.len / params.w, ..params })
+        } else {
+            (op, params)
+        };
         rec.dispatch(
             &shaders::POOL_BACKWARD,
-            op,
+            entry,
             &[("WG", WG_1D as f64)],
             &params,
             &[dy, &dx, argmax],

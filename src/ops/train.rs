@@ -153,6 +153,29 @@ fn check_train(
     Ok((n, c, inner))
 }
 
+/// Values of a plane one invocation of the per-plane elementwise entries walks at most
+/// (PLANE_SLICE in shaders/batch_norm_train.wgsl; llvmpipe stops loops after 65535 iterations).
+const PLANE_SLICE: usize = 16384;
+
+/// The entry, the `len` and the workgroup size of one of batch norm's elementwise passes over
+/// `t` (`[N, C, inner]`), whose entry points are `[per_element, per_plane]`: on CPU adapters
+/// the per-plane one, one invocation per slice of an (n, c) plane (a training step of the demo model spent
+/// about a tenth of its GPU time in the per-element forms' divisions and parameter loads),
+/// else one invocation per element.
+fn elementwise_entry(
+    rec: &Recorder,
+    op: &'static str,
+    [per_element, per_plane]: [&'static str; 2],
+    t: &Tensor,
+) -> Result<(&'static str, u32, u32)> {
+    if rec.gpu().is_cpu() {
+        let planes = t.dims()[0] * t.dims()[1];
+        let slices = planes * (t.numel() / planes.max(1)).div_ceil(PLANE_SLICE);
+        return Ok((per_plane, to_u32(op, "plane slices", slices)?, 8));
+    }
+    Ok((per_element, to_u32(op, "element count", t.numel())?, WG_1D))
+}
+
 /// Workgroup size of a per-channel reduction over `count` values: a power of two, 32..=256.
 fn reduction_wg(count: usize) -> u32 {
     count.next_power_of_two().clamp(32, 256) as u32
@@ -223,14 +246,14 @@ pub fn batch_norm_train(
             )?;
         }
     }
-    let len = to_u32(op, "element count", x.numel())?;
+    let (entry, len, wg) = elementwise_entry(rec, op, ["batch_norm_train_apply", "batch_norm_train_apply_planes"], x)?;
     rec.dispatch(
         &shaders::BATCH_NORM_TRAIN,
-        "batch_norm_train_apply",
-        &[("WG", WG_1D as f64)],
+        entry,
+        &[("WG", wg as f64)],
         &BatchNormTrainParams { len, ..base },
         &[x, &saved_mean, &saved_invstd, scale, bias, &y],
-        grid_1d(len as u64, WG_1D),
+        grid_1d(len as u64, wg),
     )?;
     Ok((y, saved_mean, saved_invstd))
 }
@@ -286,14 +309,15 @@ pub fn batch_norm_train_backward(
             grid_1d(c as u64, 1),
         )?;
     }
-    let len = to_u32(op, "element count", dy.numel())?;
+    let (entry, len, wg) =
+        elementwise_entry(rec, op, ["batch_norm_train_backward_dx", "batch_norm_train_backward_dx_planes"], dy)?;
     rec.dispatch(
         &shaders::BATCH_NORM_TRAIN,
-        "batch_norm_train_backward_dx",
-        &[("WG", WG_1D as f64)],
+        entry,
+        &[("WG", wg as f64)],
         &BatchNormTrainParams { len, ..base },
         &[x, saved_mean, saved_invstd, dy, &dscale, &dbias, scale, &dx],
-        grid_1d(len as u64, WG_1D),
+        grid_1d(len as u64, wg),
     )?;
     Ok((dx, dscale, dbias))
 }

@@ -152,6 +152,8 @@ fn batch_norm_train_backward_vs_reference() {
     bn_backward_case(51, &[6, 4]);
     bn_backward_case(52, &[1, 5, 3, 7]);
     bn_backward_case(53, &[4, 9, 6, 6]);
+    // Planes of 40000 values: three slices each on CPU adapters (PLANE_SLICE), the last partial.
+    bn_backward_case(54, &[2, 2, 200, 200]);
 }
 
 /// The reference backward against central differences of `L = sum(dy * y)` of the reference
