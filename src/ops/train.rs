@@ -159,9 +159,9 @@ const PLANE_SLICE: usize = 16384;
 
 /// The entry, the `len` and the workgroup size of one of batch norm's elementwise passes over
 /// `t` (`[N, C, inner]`), whose entry points are `[per_element, per_plane]`: on CPU adapters
-/// the per-plane one, one invocation per slice of an (n, c) plane (a training step of the demo model spent
-/// about a tenth of its GPU time in the per-element forms' divisions and parameter loads),
-/// else one invocation per element.
+/// the per-plane one, one invocation per slice of an (n, c) plane (a training step of the demo
+/// model spent about a tenth of its GPU time in the per-element forms' divisions and parameter
+/// loads), else one invocation per element.
 fn elementwise_entry(
     rec: &Recorder,
     op: &'static str,
