@@ -53,8 +53,22 @@ override WG: u32 = 256u;
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
 
-fn index_of(k: u32, ch: u32) -> u32 {
-    return ((k / p.inner) * p.c + ch) * p.inner + k % p.inner;
+// Value k = n * inner + j of channel ch's values as (n, j), and the index of (n, j) in x.
+// The reductions step (n, j) along their loops (k += WG) by `stride_nj`'s additions instead of
+// dividing k per element: each division is a loop over the SIMD lanes on llvmpipe.
+fn split_k(k: u32) -> vec2<u32> {
+    return vec2<u32>(k / p.inner, k % p.inner);
+}
+
+fn index_of(nj: vec2<u32>, ch: u32) -> u32 {
+    return (nj.x * p.c + ch) * p.inner + nj.y;
+}
+
+// (n, j) of k + WG, given (n, j) of k and `d` = split_k(WG).
+fn stride_nj(nj: vec2<u32>, d: vec2<u32>) -> vec2<u32> {
+    let j = nj.y + d.y;
+    let wrap = j >= p.inner;
+    return vec2<u32>(nj.x + d.x + select(0u, 1u, wrap), select(j, j - p.inner, wrap));
 }
 
 fn reduce_two(lid: u32) {
@@ -87,8 +101,11 @@ fn batch_norm_train_stats(
         }
     }
     var s = 0.0;
+    let d = split_k(WG);
+    var nj = split_k(begin + lid.x);
     for (var k = begin + lid.x; k < end; k += WG) {
-        let v = x[index_of(k, ch)];
+        let v = x[index_of(nj, ch)];
+        nj = stride_nj(nj, d);
         if (p.stage == 0u) {
             s += v;
         } else {
@@ -179,8 +196,11 @@ fn batch_norm_train_backward_reduce(
     }
     var s = 0.0;
     var b = 0.0;
+    let d = split_k(WG);
+    var nj = split_k(begin + lid.x);
     for (var k = begin + lid.x; k < end; k += WG) {
-        let i = index_of(k, ch);
+        let i = index_of(nj, ch);
+        nj = stride_nj(nj, d);
         let g = b4[i];
         s += g * (x[i] - m);
         b += g;
