@@ -66,6 +66,20 @@ fn store(at: u32, bv: f32, v: vec4<f32>) {
     ));
 }
 
+// Stores output row `oy` of a block, if inside the plane: `lo` at vec4 `q` of the row and `hi`
+// at the next, if inside the row.
+fn store_row(plane: u32, oy: u32, q: u32, bv: f32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (oy >= p.oh) {
+        return;
+    }
+    let owq = (p.ow + 3u) / 4u;
+    let at = (plane * p.oh + oy) * owq + q;
+    store(at, bv, lo);
+    if (q + 1u < owq) {
+        store(at + 1u, bv, hi);
+    }
+}
+
 // One invocation per block of R rows by 8 columns of an output plane, numbered flat with the
 // column blocks fastest, then the row blocks, then the planes (folded into y past 65535).
 @compute @workgroup_size(WG)
@@ -75,7 +89,6 @@ fn conv2d_depthwise_3x3(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let wq = (p.w + 3u) / 4u;
-    let owq = (p.ow + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -227,34 +240,10 @@ fn conv2d_depthwise_3x3(
     if (p.has_bias != 0u) {
         bv = bias[oc];
     }
-    if (oy0 + 0u < p.oh) {
-        let at = (plane * p.oh + oy0 + 0u) * owq + q;
-        store(at, bv, acc0_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc0_1);
-        }
-    }
-    if (oy0 + 1u < p.oh) {
-        let at = (plane * p.oh + oy0 + 1u) * owq + q;
-        store(at, bv, acc1_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc1_1);
-        }
-    }
-    if (oy0 + 2u < p.oh) {
-        let at = (plane * p.oh + oy0 + 2u) * owq + q;
-        store(at, bv, acc2_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc2_1);
-        }
-    }
-    if (oy0 + 3u < p.oh) {
-        let at = (plane * p.oh + oy0 + 3u) * owq + q;
-        store(at, bv, acc3_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc3_1);
-        }
-    }
+    store_row(plane, oy0 + 0u, q, bv, acc0_0, acc0_1);
+    store_row(plane, oy0 + 1u, q, bv, acc1_0, acc1_1);
+    store_row(plane, oy0 + 2u, q, bv, acc2_0, acc2_1);
+    store_row(plane, oy0 + 3u, q, bv, acc3_0, acc3_1);
 }
 
 // The same at stride 2: output block (oy0, ox0) reads input rows from 2 oy0 - pad_top and
@@ -266,7 +255,6 @@ fn conv2d_depthwise_3x3_s2(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let wq = (p.w + 3u) / 4u;
-    let owq = (p.ow + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -474,34 +462,10 @@ fn conv2d_depthwise_3x3_s2(
     if (p.has_bias != 0u) {
         bv = bias[oc];
     }
-    if (oy0 + 0u < p.oh) {
-        let at = (plane * p.oh + oy0 + 0u) * owq + q;
-        store(at, bv, acc0_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc0_1);
-        }
-    }
-    if (oy0 + 1u < p.oh) {
-        let at = (plane * p.oh + oy0 + 1u) * owq + q;
-        store(at, bv, acc1_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc1_1);
-        }
-    }
-    if (oy0 + 2u < p.oh) {
-        let at = (plane * p.oh + oy0 + 2u) * owq + q;
-        store(at, bv, acc2_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc2_1);
-        }
-    }
-    if (oy0 + 3u < p.oh) {
-        let at = (plane * p.oh + oy0 + 3u) * owq + q;
-        store(at, bv, acc3_0);
-        if (q + 1u < owq) {
-            store(at + 1u, bv, acc3_1);
-        }
-    }
+    store_row(plane, oy0 + 0u, q, bv, acc0_0, acc0_1);
+    store_row(plane, oy0 + 1u, q, bv, acc1_0, acc1_1);
+    store_row(plane, oy0 + 2u, q, bv, acc2_0, acc2_1);
+    store_row(plane, oy0 + 3u, q, bv, acc3_0, acc3_1);
 }
 
 // conv2d_depthwise_3x3_s2_dx: the input gradient of a 3x3 depthwise conv at stride 2 with
@@ -521,7 +485,6 @@ fn conv2d_depthwise_3x3_s2_dx(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let wq = (p.w + 3u) / 4u;
-    let owq = (p.ow + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -530,7 +493,7 @@ fn conv2d_depthwise_3x3_s2_dx(
         return;
     }
     let oy0 = ((blk / col_blocks) % row_blocks) * R; // even: the first dx row of the block
-    let q = (blk % col_blocks) * 2u; // dx vec4 of column ox0 = 8 * (blk % col_blocks)
+    let q = (blk % col_blocks) * 2u; // output vec4 of column ox0 = 8 * (blk % col_blocks)
     let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
     let b = plane / p.cout;
     let oc = plane % p.cout;
@@ -596,32 +559,8 @@ fn conv2d_depthwise_3x3_s2_dx(
     if (p.has_bias != 0u) {
         bv = bias[oc];
     }
-    if (oy0 + 0u < p.oh) {
-        let at = (plane * p.oh + oy0 + 0u) * owq + q;
-        store(at, bv, vec4<f32>(even0.x, odd0.x, even0.y, odd0.y));
-        if (q + 1u < owq) {
-            store(at + 1u, bv, vec4<f32>(even0.z, odd0.z, even0.w, odd0.w));
-        }
-    }
-    if (oy0 + 1u < p.oh) {
-        let at = (plane * p.oh + oy0 + 1u) * owq + q;
-        store(at, bv, vec4<f32>(even1.x, odd1.x, even1.y, odd1.y));
-        if (q + 1u < owq) {
-            store(at + 1u, bv, vec4<f32>(even1.z, odd1.z, even1.w, odd1.w));
-        }
-    }
-    if (oy0 + 2u < p.oh) {
-        let at = (plane * p.oh + oy0 + 2u) * owq + q;
-        store(at, bv, vec4<f32>(even2.x, odd2.x, even2.y, odd2.y));
-        if (q + 1u < owq) {
-            store(at + 1u, bv, vec4<f32>(even2.z, odd2.z, even2.w, odd2.w));
-        }
-    }
-    if (oy0 + 3u < p.oh) {
-        let at = (plane * p.oh + oy0 + 3u) * owq + q;
-        store(at, bv, vec4<f32>(even3.x, odd3.x, even3.y, odd3.y));
-        if (q + 1u < owq) {
-            store(at + 1u, bv, vec4<f32>(even3.z, odd3.z, even3.w, odd3.w));
-        }
-    }
+    store_row(plane, oy0 + 0u, q, bv, vec4<f32>(even0.x, odd0.x, even0.y, odd0.y), vec4<f32>(even0.z, odd0.z, even0.w, odd0.w));
+    store_row(plane, oy0 + 1u, q, bv, vec4<f32>(even1.x, odd1.x, even1.y, odd1.y), vec4<f32>(even1.z, odd1.z, even1.w, odd1.w));
+    store_row(plane, oy0 + 2u, q, bv, vec4<f32>(even2.x, odd2.x, even2.y, odd2.y), vec4<f32>(even2.z, odd2.z, even2.w, odd2.w));
+    store_row(plane, oy0 + 3u, q, bv, vec4<f32>(even3.x, odd3.x, even3.y, odd3.y), vec4<f32>(even3.z, odd3.z, even3.w, odd3.w));
 }

@@ -803,6 +803,20 @@ fn store(at: u32, bv: f32, v: vec4<f32>) {
     ));
 }
 
+// Stores output row `oy` of a block, if inside the plane: `lo` at vec4 `q` of the row and `hi`
+// at the next, if inside the row.
+fn store_row(plane: u32, oy: u32, q: u32, bv: f32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (oy >= p.oh) {
+        return;
+    }
+    let owq = (p.ow + 3u) / 4u;
+    let at = (plane * p.oh + oy) * owq + q;
+    store(at, bv, lo);
+    if (q + 1u < owq) {
+        store(at + 1u, bv, hi);
+    }
+}
+
 // One invocation per block of R rows by 8 columns of an output plane, numbered flat with the
 // column blocks fastest, then the row blocks, then the planes (folded into y past 65535).
 """)
@@ -815,6 +829,42 @@ fn store(at: u32, bv: f32, v: vec4<f32>) {
     w("\n")
     w(depthwise_3x3_s2_input_grad(R))
     return "".join(L)
+
+
+def depthwise_head(name, oy0_note, q0_line):
+    """An entry point of conv2d_depthwise_3x3 up to its taps: block decoding (`q0_line` sets q0,
+    the input vec4 of the block's first column), plane, weights."""
+    return f"""@compute @workgroup_size(WG)
+fn {name}(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {{
+    let wq = (p.w + 3u) / 4u;
+    let col_blocks = (p.ow + 7u) / 8u;
+    let row_blocks = (p.oh + R - 1u) / R;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let plane = blk / (col_blocks * row_blocks);
+    if (plane >= p.p_len) {{
+        return;
+    }}
+    let oy0 = ((blk / col_blocks) % row_blocks) * R;{oy0_note}
+    let q = (blk % col_blocks) * 2u; // output vec4 of column ox0 = 8 * (blk % col_blocks)
+    {q0_line}
+    let b = plane / p.cout;
+    let oc = plane % p.cout;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
+""" + "".join(f"    let k{ky}{kx} = tap(w0, {ky}, {kx});\n" for ky in range(3) for kx in range(3))
+
+
+def depthwise_tail(R, lo, hi):
+    """The bias and the stores of output rows 0..R-1, the vec4s `lo(r)` and `hi(r)` of row r."""
+    return """    var bv = 0.0;
+    if (p.has_bias != 0u) {
+        bv = bias[oc];
+    }
+""" + "".join(f"    store_row(plane, oy0 + {r}u, q, bv, {lo(r)}, {hi(r)});\n" for r in range(R)) + "}\n"
 
 
 def depthwise_3x3_s2_input_grad(R):
@@ -833,32 +883,9 @@ def depthwise_3x3_s2_input_grad(R):
 // from an even row and a column a multiple of 8) reads R / 2 + 1 dy rows as 2 vec4s each
 // (columns 4c .. 4c + 4) and makes only the products that exist, where the spread path
 // multiplied three zeros for each.
-@compute @workgroup_size(WG)
-fn conv2d_depthwise_3x3_s2_dx(
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {{
-    let wq = (p.w + 3u) / 4u;
-    let owq = (p.ow + 3u) / 4u;
-    let col_blocks = (p.ow + 7u) / 8u;
-    let row_blocks = (p.oh + R - 1u) / R;
-    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
-    let plane = blk / (col_blocks * row_blocks);
-    if (plane >= p.p_len) {{
-        return;
-    }}
-    let oy0 = ((blk / col_blocks) % row_blocks) * R; // even: the first dx row of the block
-    let q = (blk % col_blocks) * 2u; // dx vec4 of column ox0 = 8 * (blk % col_blocks)
-    let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
-    let b = plane / p.cout;
-    let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
-    let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
 """)
-    for ky in range(3):
-        for kx in range(3):
-            w(f"    let k{ky}{kx} = tap(w0, {ky}, {kx});\n")
+    w(depthwise_head("conv2d_depthwise_3x3_s2_dx", " // even: the first dx row of the block",
+                     "let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2"))
     for r in range(R):
         w(f"    var even{r} = vec4<f32>(0.0);\n    var odd{r} = vec4<f32>(0.0);\n")
     w("""    // dy row m0 + t (m0 = oy0 / 2); its columns 4c .. 4c + 4 are a, b.x. Even dx columns
@@ -887,21 +914,8 @@ fn conv2d_depthwise_3x3_s2_dx(
                 w(f"        even{r} = fma(k21, a, even{r});\n")
                 w(f"        odd{r} = fma(k22, a, fma(k20, next, odd{r}));\n")
         w("    }\n")
-    w("""    var bv = 0.0;
-    if (p.has_bias != 0u) {
-        bv = bias[oc];
-    }
-""")
-    for r in range(R):
-        w(f"""    if (oy0 + {r}u < p.oh) {{
-        let at = (plane * p.oh + oy0 + {r}u) * owq + q;
-        store(at, bv, vec4<f32>(even{r}.x, odd{r}.x, even{r}.y, odd{r}.y));
-        if (q + 1u < owq) {{
-            store(at + 1u, bv, vec4<f32>(even{r}.z, odd{r}.z, even{r}.w, odd{r}.w));
-        }}
-    }}
-""")
-    w("}\n")
+    w(depthwise_tail(R, lambda r: f"vec4<f32>(even{r}.x, odd{r}.x, even{r}.y, odd{r}.y)",
+                     lambda r: f"vec4<f32>(even{r}.z, odd{r}.z, even{r}.w, odd{r}.w)"))
     return "".join(L)
 
 
@@ -910,32 +924,9 @@ def depthwise_3x3_entry(R, S):
     L = []
     w = L.append
     name = "conv2d_depthwise_3x3" if S == 1 else f"conv2d_depthwise_3x3_s{S}"
-    w(f"""@compute @workgroup_size(WG)
-fn {name}(
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-) {{
-    let wq = (p.w + 3u) / 4u;
-    let owq = (p.ow + 3u) / 4u;
-    let col_blocks = (p.ow + 7u) / 8u;
-    let row_blocks = (p.oh + R - 1u) / R;
-    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
-    let plane = blk / (col_blocks * row_blocks);
-    if (plane >= p.p_len) {{
-        return;
-    }}
-    let oy0 = ((blk / col_blocks) % row_blocks) * R;
-    let q = (blk % col_blocks) * 2u; // output vec4 of column ox0 = 8 * (blk % col_blocks)
-    let q0 = i32({"q" if S == 1 else f"q * {S}u"}); // input vec4 of column {"ox0" if S == 1 else f"{S} ox0"}
-    let b = plane / p.cout;
-    let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
-    let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
-""")
-    for ky in range(3):
-        for kx in range(3):
-            w(f"    let k{ky}{kx} = tap(w0, {ky}, {kx});\n")
+    q0 = "q" if S == 1 else f"q * {S}u"
+    note = "ox0" if S == 1 else f"{S} ox0"
+    w(depthwise_head(name, "", f"let q0 = i32({q0}); // input vec4 of column {note}"))
     for r in range(R):
         w(f"    var acc{r}_0 = vec4<f32>(0.0);\n    var acc{r}_1 = vec4<f32>(0.0);\n")
     if S == 1:
@@ -982,21 +973,7 @@ fn {name}(
                 w(f"        acc{r}_0 = fma(k{ky}2, lo2, fma(k{ky}1, lo1, fma(k{ky}0, lo0, acc{r}_0)));\n")
                 w(f"        acc{r}_1 = fma(k{ky}2, hi2, fma(k{ky}1, hi1, fma(k{ky}0, hi0, acc{r}_1)));\n")
         w("    }\n")
-    w("""    var bv = 0.0;
-    if (p.has_bias != 0u) {
-        bv = bias[oc];
-    }
-""")
-    for r in range(R):
-        w(f"""    if (oy0 + {r}u < p.oh) {{
-        let at = (plane * p.oh + oy0 + {r}u) * owq + q;
-        store(at, bv, acc{r}_0);
-        if (q + 1u < owq) {{
-            store(at + 1u, bv, acc{r}_1);
-        }}
-    }}
-""")
-    w("}\n")
+    w(depthwise_tail(R, lambda r: f"acc{r}_0", lambda r: f"acc{r}_1"))
     return "".join(L)
 
 
