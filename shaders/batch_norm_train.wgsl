@@ -71,6 +71,18 @@ fn stride_nj(nj: vec2<u32>, d: vec2<u32>) -> vec2<u32> {
     return vec2<u32>(nj.x + d.x + select(0u, 1u, wrap), select(j, j - p.inner, wrap));
 }
 
+// The forward's output for input v of a channel (mean, 1 / std, scale, shift), and the input
+// gradient for output gradient g at input v, `a` = scale * invstd / count, `n` = count: the
+// formulas the per-element and the per-plane entries share.
+fn normalized(v: f32, mean: f32, istd: f32, scale: f32, shift: f32) -> f32 {
+    return (v - mean) * istd * scale + shift;
+}
+
+fn input_grad(g: f32, v: f32, mean: f32, istd: f32, a: f32, n: f32, dbias: f32, dscale: f32) -> f32 {
+    let xhat = (v - mean) * istd;
+    return a * (n * g - dbias - xhat * dscale);
+}
+
 fn reduce_two(lid: u32) {
     workgroupBarrier();
     for (var step = WG / 2u; step > 0u; step = step / 2u) {
@@ -141,7 +153,7 @@ fn batch_norm_train_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builti
         return;
     }
     let ch = (i / p.inner) % p.c;
-    b6[i] = (x[i] - saved_mean[ch]) * saved_invstd[ch] * b4[ch] + b5[ch];
+    b6[i] = normalized(x[i], saved_mean[ch], saved_invstd[ch], b4[ch], b5[ch]);
 }
 
 // The elementwise entries on CPU adapters: one invocation per slice of at most PLANE_SLICE
@@ -172,7 +184,7 @@ fn batch_norm_train_apply_planes(@builtin(global_invocation_id) gid: vec3<u32>, 
     let scale = b4[ch];
     let shift = b5[ch];
     for (var k = s.y; k < s.z; k++) {
-        b6[k] = (x[k] - mean) * istd * scale + shift;
+        b6[k] = normalized(x[k], mean, istd, scale, shift);
     }
 }
 
@@ -228,9 +240,8 @@ fn batch_norm_train_backward_dx(@builtin(global_invocation_id) gid: vec3<u32>, @
     }
     let ch = (i / p.inner) % p.c;
     let istd = saved_invstd[ch];
-    let xhat = (x[i] - saved_mean[ch]) * istd;
     let n = f32(p.count);
-    dx[i] = scale7[ch] * istd / n * (n * b4[i] - b6[ch] - xhat * b5[ch]);
+    dx[i] = input_grad(b4[i], x[i], saved_mean[ch], istd, scale7[ch] * istd / n, n, b6[ch], b5[ch]);
 }
 
 // batch_norm_train_backward_dx per plane on CPU adapters (see batch_norm_train_apply_planes).
@@ -252,7 +263,6 @@ fn batch_norm_train_backward_dx_planes(
     let dbias = b6[ch];
     let dscale = b5[ch];
     for (var k = s.y; k < s.z; k++) {
-        let xhat = (x[k] - mean) * istd;
-        dx[k] = a * (n * b4[k] - dbias - xhat * dscale);
+        dx[k] = input_grad(b4[k], x[k], mean, istd, a, n, dbias, dscale);
     }
 }

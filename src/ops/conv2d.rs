@@ -1543,7 +1543,7 @@ pub fn input_grad_kernels(cfg: &Conv2d, w: [usize; 4]) -> Vec<ConvKernel> {
 /// most 9 taps.
 pub fn weight_grad_kernels(w: [usize; 4]) -> Vec<ConvKernel> {
     let mut kernels = vec![ConvKernel::Tiled, ConvKernel::Direct, ConvKernel::Packed];
-    if depthwise_weight_grad_applies(w) {
+    if depthwise_weight_grad_applies(&w) {
         kernels.push(ConvKernel::Depthwise);
     }
     kernels
@@ -1552,8 +1552,8 @@ pub fn weight_grad_kernels(w: [usize; 4]) -> Vec<ConvKernel> {
 /// Whether [`ConvKernel::Depthwise`] computes the weight gradient of a conv with weights of
 /// shape `w`: one input channel per group (any multiplier) and at most 9 taps (its named
 /// registers, shaders/conv2d_backward_weight_depthwise.wgsl).
-fn depthwise_weight_grad_applies([_, cin_g, kh, kw]: [usize; 4]) -> bool {
-    cin_g == 1 && kh * kw <= 9
+fn depthwise_weight_grad_applies(w: &[usize]) -> bool {
+    matches!(*w, [_, 1, kh, kw] if kh * kw <= 9)
 }
 
 /// Whether [`ConvKernel::Depthwise`] computes the input gradient of a conv with `cfg` and
@@ -1917,9 +1917,7 @@ pub fn conv2d_backward_weight_with(
     let op = "conv2d_backward_weight";
     x.expect_dtype(op, DType::F32)?;
     let (mut params, [n, _, oh, ow]) = backward_params(op, x.dims(), w_shape, dy, cfg)?;
-    if kernel == ConvKernel::Depthwise
-        && !depthwise_weight_grad_applies([w_shape[0], w_shape[1], w_shape[2], w_shape[3]])
-    {
+    if kernel == ConvKernel::Depthwise && !depthwise_weight_grad_applies(w_shape) {
         return Err(Error::arg(
             op,
             "the depthwise kernel computes weight gradients of convs with one input channel per group and at most 9 taps",
