@@ -60,10 +60,10 @@ fn out_offset(pix: u32) -> u32 {
 }
 
 // Adds the bias `bv` and the residual, applies the activation and stores the 4 pixels from
-// `pix` (those before p_len) at offsets `at`.
-fn store4(pix: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
+// `pix` (those before `end`) at offsets `at`.
+fn store4(pix: u32, end: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
-        if (pix + j >= p.p_len) {
+        if (pix + j >= end) {
             return;
         }
         let idx = at[j];
@@ -85,9 +85,9 @@ fn store4(pix: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
     }
 }
 
-// Stores the block's pixels (from pix0, channel-0 offsets at0..) of output channel `co` of
-// group g, values v0..; the bias is read once per channel.
-fn store_channel(co: u32, g: u32, pix0: u32, at0: vec4<u32>, at1: vec4<u32>, at2: vec4<u32>, at3: vec4<u32>, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) {
+// Stores the block's pixels (from pix0, those before `end`; channel-0 offsets at0..) of output
+// channel `co` of group g, values v0..; the bias is read once per channel.
+fn store_channel(co: u32, g: u32, pix0: u32, end: u32, at0: vec4<u32>, at1: vec4<u32>, at2: vec4<u32>, at3: vec4<u32>, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) {
     if (co >= p.cout_g) {
         return;
     }
@@ -97,10 +97,10 @@ fn store_channel(co: u32, g: u32, pix0: u32, at0: vec4<u32>, at1: vec4<u32>, at2
     if (p.has_bias != 0u && p.epilogue != 0u) {
         bv = bias[oc];
     }
-    store4(pix0 + 0u, at0 + off, bv, v0);
-    store4(pix0 + 4u, at1 + off, bv, v1);
-    store4(pix0 + 8u, at2 + off, bv, v2);
-    store4(pix0 + 12u, at3 + off, bv, v3);
+    store4(pix0 + 0u, end, at0 + off, bv, v0);
+    store4(pix0 + 4u, end, at1 + off, bv, v1);
+    store4(pix0 + 8u, end, at2 + off, bv, v2);
+    store4(pix0 + 12u, end, at3 + off, bv, v3);
 }
 
 // One invocation per block of TN output pixels by TM output channels, numbered as in
@@ -347,20 +347,20 @@ fn conv2d_packed(
     let at1 = vec4<u32>(out_offset(pix0 + 4u), out_offset(pix0 + 5u), out_offset(pix0 + 6u), out_offset(pix0 + 7u));
     let at2 = vec4<u32>(out_offset(pix0 + 8u), out_offset(pix0 + 9u), out_offset(pix0 + 10u), out_offset(pix0 + 11u));
     let at3 = vec4<u32>(out_offset(pix0 + 12u), out_offset(pix0 + 13u), out_offset(pix0 + 14u), out_offset(pix0 + 15u));
-    store_channel(co0 + 0u, g, pix0, at0, at1, at2, at3, acc0_0, acc0_1, acc0_2, acc0_3);
-    store_channel(co0 + 1u, g, pix0, at0, at1, at2, at3, acc1_0, acc1_1, acc1_2, acc1_3);
-    store_channel(co0 + 2u, g, pix0, at0, at1, at2, at3, acc2_0, acc2_1, acc2_2, acc2_3);
-    store_channel(co0 + 3u, g, pix0, at0, at1, at2, at3, acc3_0, acc3_1, acc3_2, acc3_3);
-    store_channel(co0 + 4u, g, pix0, at0, at1, at2, at3, acc4_0, acc4_1, acc4_2, acc4_3);
-    store_channel(co0 + 5u, g, pix0, at0, at1, at2, at3, acc5_0, acc5_1, acc5_2, acc5_3);
-    store_channel(co0 + 6u, g, pix0, at0, at1, at2, at3, acc6_0, acc6_1, acc6_2, acc6_3);
-    store_channel(co0 + 7u, g, pix0, at0, at1, at2, at3, acc7_0, acc7_1, acc7_2, acc7_3);
-    store_channel(co0 + 8u, g, pix0, at0, at1, at2, at3, acc8_0, acc8_1, acc8_2, acc8_3);
-    store_channel(co0 + 9u, g, pix0, at0, at1, at2, at3, acc9_0, acc9_1, acc9_2, acc9_3);
-    store_channel(co0 + 10u, g, pix0, at0, at1, at2, at3, acc10_0, acc10_1, acc10_2, acc10_3);
-    store_channel(co0 + 11u, g, pix0, at0, at1, at2, at3, acc11_0, acc11_1, acc11_2, acc11_3);
-    store_channel(co0 + 12u, g, pix0, at0, at1, at2, at3, acc12_0, acc12_1, acc12_2, acc12_3);
-    store_channel(co0 + 13u, g, pix0, at0, at1, at2, at3, acc13_0, acc13_1, acc13_2, acc13_3);
-    store_channel(co0 + 14u, g, pix0, at0, at1, at2, at3, acc14_0, acc14_1, acc14_2, acc14_3);
-    store_channel(co0 + 15u, g, pix0, at0, at1, at2, at3, acc15_0, acc15_1, acc15_2, acc15_3);
+    store_channel(co0 + 0u, g, pix0, p.p_len, at0, at1, at2, at3, acc0_0, acc0_1, acc0_2, acc0_3);
+    store_channel(co0 + 1u, g, pix0, p.p_len, at0, at1, at2, at3, acc1_0, acc1_1, acc1_2, acc1_3);
+    store_channel(co0 + 2u, g, pix0, p.p_len, at0, at1, at2, at3, acc2_0, acc2_1, acc2_2, acc2_3);
+    store_channel(co0 + 3u, g, pix0, p.p_len, at0, at1, at2, at3, acc3_0, acc3_1, acc3_2, acc3_3);
+    store_channel(co0 + 4u, g, pix0, p.p_len, at0, at1, at2, at3, acc4_0, acc4_1, acc4_2, acc4_3);
+    store_channel(co0 + 5u, g, pix0, p.p_len, at0, at1, at2, at3, acc5_0, acc5_1, acc5_2, acc5_3);
+    store_channel(co0 + 6u, g, pix0, p.p_len, at0, at1, at2, at3, acc6_0, acc6_1, acc6_2, acc6_3);
+    store_channel(co0 + 7u, g, pix0, p.p_len, at0, at1, at2, at3, acc7_0, acc7_1, acc7_2, acc7_3);
+    store_channel(co0 + 8u, g, pix0, p.p_len, at0, at1, at2, at3, acc8_0, acc8_1, acc8_2, acc8_3);
+    store_channel(co0 + 9u, g, pix0, p.p_len, at0, at1, at2, at3, acc9_0, acc9_1, acc9_2, acc9_3);
+    store_channel(co0 + 10u, g, pix0, p.p_len, at0, at1, at2, at3, acc10_0, acc10_1, acc10_2, acc10_3);
+    store_channel(co0 + 11u, g, pix0, p.p_len, at0, at1, at2, at3, acc11_0, acc11_1, acc11_2, acc11_3);
+    store_channel(co0 + 12u, g, pix0, p.p_len, at0, at1, at2, at3, acc12_0, acc12_1, acc12_2, acc12_3);
+    store_channel(co0 + 13u, g, pix0, p.p_len, at0, at1, at2, at3, acc13_0, acc13_1, acc13_2, acc13_3);
+    store_channel(co0 + 14u, g, pix0, p.p_len, at0, at1, at2, at3, acc14_0, acc14_1, acc14_2, acc14_3);
+    store_channel(co0 + 15u, g, pix0, p.p_len, at0, at1, at2, at3, acc15_0, acc15_1, acc15_2, acc15_3);
 }

@@ -34,6 +34,9 @@ pub struct AdapterSummary {
     pub driver: String,
     /// Driver version or other driver information.
     pub driver_info: String,
+    /// Invocations per subgroup, where the adapter has one size for every subgroup (`None`
+    /// where it varies between pipelines).
+    pub subgroup_size: Option<u32>,
 }
 
 impl AdapterSummary {
@@ -44,6 +47,7 @@ impl AdapterSummary {
             device_type: format!("{:?}", info.device_type),
             driver: info.driver.clone(),
             driver_info: info.driver_info.clone(),
+            subgroup_size: (info.subgroup_min_size == info.subgroup_max_size).then_some(info.subgroup_min_size),
         }
     }
 }
@@ -240,6 +244,13 @@ impl Gpu {
     /// a loop over SIMD lanes and workgroup memory buys nothing, which picks other kernels.
     pub fn is_cpu(&self) -> bool {
         self.inner.adapter.device_type == "Cpu"
+    }
+
+    /// Invocations per subgroup where the device has subgroup operations (`SUBGROUP`) and the
+    /// adapter one subgroup size (8 on lavapipe at 256 bits); kernels written for that many
+    /// lanes per subgroup check it.
+    pub fn subgroup_size(&self) -> Option<u32> {
+        self.features().contains(wgpu::Features::SUBGROUP).then_some(self.inner.adapter.subgroup_size).flatten()
     }
 
     /// The device's limits.

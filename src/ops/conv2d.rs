@@ -167,6 +167,7 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_DIRECT.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_PACKED_ROWS.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED_1X1.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE_3X3.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
@@ -298,7 +299,7 @@ pub fn default_weight_grad_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 12;
+const KERNEL_REVISION: u32 = 13;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -445,13 +446,25 @@ fn dispatch_blocks(
     shader: &Shader,
     entry: &'static str,
     [tm, tn]: [usize; 2],
+    p: DirectParams,
+    tensors: [&Tensor; 5],
+) -> Result<()> {
+    // One invocation per (pixel block, channel block).
+    let blocks = (p.p_len as usize).div_ceil(tn) * (p.geo.cout_g as usize).div_ceil(tm);
+    dispatch_invocations(rec, shader, entry, blocks, p, tensors)
+}
+
+/// Dispatches `blocks` invocations of a direct-family kernel, one dispatch per split-K slice;
+/// small layers get small workgroups so that both cores get work.
+fn dispatch_invocations(
+    rec: &mut Recorder,
+    shader: &Shader,
+    entry: &'static str,
+    blocks: usize,
     mut p: DirectParams,
     tensors: [&Tensor; 5],
 ) -> Result<()> {
     let op = "conv2d";
-    // One invocation per (pixel block, channel block); small layers get small workgroups so
-    // that both cores get work.
-    let blocks = (p.p_len as usize).div_ceil(tn) * (p.geo.cout_g as usize).div_ceil(tm);
     let wg = direct_workgroup(rec, blocks);
     let [gx, gy, _] = grid_1d(blocks as u64, wg);
     let groups = [gx, gy, to_u32(op, "groups", p.geo.groups as usize)?];
@@ -710,7 +723,7 @@ fn conv2d_epilogue(
         let packing = Packing { rows: cout_g, chans: cin_g, strides, taps: [kh, kw], taps_outer: false };
         let wp = pack_weights(rec, w, cfg.groups, packing)?;
         let p = packed_params(base, [h, wd], cfg.padding);
-        dispatch_blocks(rec, &shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, [&xp, &wp, bias_buf, &y, res_buf])?;
+        dispatch_packed(rec, &shader, p, [&xp, &wp, bias_buf, &y, res_buf])?;
         rec.recycle(xp);
         return narrow(rec, y, store);
     }
@@ -972,6 +985,36 @@ fn narrow(rec: &mut Recorder, y: Tensor, store: DType) -> Result<Tensor> {
 /// PACKED_TN in shaders/gen/conv2d_direct.py.
 const PACKED_TM: usize = 16;
 const PACKED_TN: usize = 16;
+
+/// Output channels (TM) and columns of one output row (TN) of one invocation of
+/// conv2d_packed_rows (ROWS_TM / ROWS_TN in shaders/gen/conv2d_direct.py), and the subgroup
+/// size it is written for (its lanes share their weight loads through subgroup broadcasts).
+const ROWS_TM: usize = 32;
+const ROWS_TN: usize = 8;
+const ROWS_SUBGROUP: u32 = 8;
+
+/// Dispatches the packed kernel over operands packed by pack_input / pack_weights (`p` from
+/// packed_params; `shader` a storage variant of conv2d_packed): conv2d_packed_rows where
+/// [`packed_rows_applies`], else conv2d_packed.
+fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
+    let g = p.geo;
+    if !packed_rows_applies(rec.gpu(), g) {
+        return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
+    }
+    let rows = Shader { f16: shader.f16, f32_output: shader.f32_output, ..shaders::CONV2D_PACKED_ROWS };
+    // One lane per block of ROWS_TN columns of an output row, whole subgroups of them per
+    // ROWS_TM output channels.
+    let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(ROWS_TN);
+    let lanes = pixel_blocks.next_multiple_of(ROWS_SUBGROUP as usize);
+    dispatch_invocations(rec, &rows, "conv2d_packed_rows", lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
+}
+
+/// Whether conv2d_packed_rows computes a packed conv of geometry `g`: kernels 3 taps wide at
+/// stride 1 and dilation 1 along the rows (its lanes read each row's inputs once for the
+/// three taps), on a device with subgroups of ROWS_SUBGROUP invocations.
+fn packed_rows_applies(gpu: &crate::Gpu, g: ConvGeometry) -> bool {
+    g.kw == 3 && g.stride_w == 1 && g.dil_w == 1 && gpu.subgroup_size() == Some(ROWS_SUBGROUP)
+}
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
 /// channels per group: `[base, group, row, chan, ky, kx]` strides in elements (signed, so
@@ -1797,7 +1840,7 @@ pub fn conv2d_backward_input_with(
                 DirectParams { p_len: to_u32(op, "N*H*W", n * uh * vw)?, ..phase_params(op, g, cfg, phase, [kh, kw])? };
             let p = packed_params(base, plane, [0; 4]);
             let tensors = [&dyp, &wp, &wp, &dx, dy];
-            dispatch_blocks(rec, &shaders::CONV2D_PACKED, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors)?;
+            dispatch_packed(rec, &shaders::CONV2D_PACKED, p, tensors)?;
             rec.recycle(dyp);
         }
         return Ok(dx);

@@ -254,6 +254,36 @@ fn packed_gemm_form() {
     case(95, [2, 3, 4, 3], 8, [1, 1], right, true, "1x1 right padding 16 pixels");
 }
 
+/// The packed kernel's rows form (conv2d_packed_rows: 3 taps wide, stride 1 and dilation 1
+/// along the rows; lanes of 8 columns of an output row, subgroups of 8 lanes sharing 32 output
+/// channels): rows cut short (13 and 6 columns), lanes past the last block (20 blocks: 24
+/// lanes), channel blocks cut short (40 and 5 output channels), other kernel heights, a row
+/// stride and a row dilation, groups, and a ReLU6 epilogue. The long-reduction and residual
+/// cases above take it too (split-K, residual).
+#[test]
+fn packed_rows_form() {
+    case(80, [2, 8, 5, 13], 40, [3, 3], Conv2d::same(1, 1), true, "rows 13 wide 40 out");
+    let pad = Conv2d { padding: [2, 1, 2, 1], ..Default::default() };
+    case(81, [1, 4, 3, 6], 5, [5, 3], pad, false, "rows 5x3 6 wide");
+    let s21 = Conv2d { stride: [2, 1], ..Conv2d::same(1, 1) };
+    case(82, [1, 6, 9, 10], 33, [3, 3], s21, true, "rows stride 2x1");
+    let d21 = Conv2d { dilation: [2, 1], padding: [2, 1, 2, 1], ..Default::default() };
+    case(83, [1, 5, 9, 9], 7, [3, 3], d21, true, "rows dilation 2x1");
+    let g2 = Conv2d { groups: 2, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
+    case(84, [2, 16, 6, 9], 64, [3, 3], g2, true, "rows groups 2 relu6");
+    case(85, [1, 4, 4, 3], 3, [1, 3], Conv2d { padding: [0, 1, 0, 1], ..Default::default() }, true, "rows 1x3 3 wide");
+}
+
+/// Lavapipe at 256 bits (CI's adapter) has subgroups of 8: the size conv2d_packed_rows is
+/// written for, so the cases above run it there rather than falling back to conv2d_packed.
+#[test]
+fn lavapipe_runs_the_packed_rows_form() {
+    let gpu = gpu_or_skip!();
+    if gpu.adapter().name.contains("llvmpipe") && gpu.adapter().name.contains("256 bits") {
+        assert_eq!(gpu.subgroup_size(), Some(8), "{}", gpu.adapter().name);
+    }
+}
+
 /// conv2d with a residual added in the epilogue, on both kernels: `act(conv(x) + b + r)`.
 fn residual_case(seed: u64, x: [usize; 4], cout: usize, k: [usize; 2], cfg: Conv2d, name: &str) {
     let gpu = gpu_or_skip!();

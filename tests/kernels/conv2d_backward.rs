@@ -57,6 +57,16 @@ fn pointwise_1x1() {
     case(227, [1, 6, 7, 9], 10, [1, 1], s([2, 3], 2), "1x1 s2x3 groups 2");
 }
 
+/// Stride-1 input gradients through the packed kernel's rows form (conv2d_packed_rows over
+/// dy with the flipped weights): rows of 13 columns, 40 input channels (a channel block cut
+/// short), groups, a 3x5 kernel.
+#[test]
+fn packed_rows_input_gradients() {
+    case(320, [2, 40, 5, 13], 12, [3, 3], Conv2d::same(1, 1), "rows 13 wide 40 in");
+    case(321, [1, 16, 6, 9], 8, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, "rows groups 2");
+    case(322, [1, 6, 7, 11], 9, [5, 3], Conv2d { padding: [2, 1, 2, 1], ..Default::default() }, "rows 5x3");
+}
+
 #[test]
 fn stride_larger_than_kernel() {
     // Input pixels between the windows get no gradient at all.

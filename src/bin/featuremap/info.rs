@@ -37,6 +37,7 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             "device_type": a.device_type,
             "driver": a.driver,
             "driver_info": a.driver_info,
+            "subgroup_size": gpu.subgroup_size(),
             "limits": limits.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "features": features.iter().filter(|(_, x)| f.contains(*x)).map(|(n, _)| *n).collect::<Vec<_>>(),
         });
@@ -47,6 +48,10 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
     println!("backend      {}", a.backend);
     println!("device type  {}", a.device_type);
     println!("driver       {} {}", a.driver, a.driver_info);
+    match gpu.subgroup_size() {
+        Some(n) => println!("subgroups    {n} invocations"),
+        None => println!("subgroups    no fixed size"),
+    }
     println!("limits");
     for (k, v) in &limits {
         println!("  {k:<40} {v}");
