@@ -28,6 +28,9 @@ WEIGHT_PACKED_TM = 16
 WEIGHT_PACKED_ENTRIES = [("conv2d_backward_weight_packed", 4), ("conv2d_backward_weight_packed_narrow", 2)]
 PACKED_TM, PACKED_TN = 16, 16
 ROWS_TM, ROWS_TN = 32, 8
+# Entry points of conv2d_packed_rows: kernel width and column stride of each (ROWS_ENTRIES in
+# src/ops/conv2d.rs).
+ROWS_ENTRIES = [("conv2d_packed_rows", 3, 1), ("conv2d_packed_rows_s2", 3, 2), ("conv2d_packed_rows_7x7_s2", 7, 2)]
 POINTWISE_TM, POINTWISE_TN = 16, 16
 DEPTHWISE_ROWS = 4
 
@@ -601,9 +604,10 @@ alias Out = Store;
 """
 
 
-def packed_rows(TM, TN, SG=8, KW=3):
+def packed_rows(TM, TN, entries, SG=8):
+    """conv2d_packed_rows.wgsl: one entry point per (name, KW, SW) of `entries`."""
     assert TN % 4 == 0 and TM % SG == 0
-    NV, NL = TN // 4, TM // SG
+    NV = TN // 4
     L = []
     w = L.append
     w(PACKED_ROWS_HEAD)
@@ -617,11 +621,21 @@ def packed_rows(TM, TN, SG=8, KW=3):
 
 """)
     w(store_fns(NV))
-    w(f"""// One subgroup per TM output channels by SG pixel blocks (one per lane), numbered flat with
-// the pixel blocks fastest; subgroups past the last channel return at once (all their lanes
-// together: the broadcasts need every lane).
+    for name, KW, SW in entries:
+        w(packed_rows_entry(TM, TN, SG, name, KW, SW))
+    return "".join(L)
+
+
+def packed_rows_entry(TM, TN, SG, name, KW, SW):
+    """An entry of conv2d_packed_rows for kernels KW taps wide at column stride SW."""
+    NV, NL = TN // 4, TM // SG
+    L = []
+    w = L.append
+    w(f"""// Kernels {KW} taps wide at stride {SW} along the rows: one subgroup per TM output channels by
+// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
+// the last channel return at once (all their lanes together: the broadcasts need every lane).
 @compute @workgroup_size(WG)
-fn conv2d_packed_rows(
+fn {name}(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(subgroup_id) sg: u32,
@@ -648,7 +662,7 @@ fn conv2d_packed_rows(
     if (pb >= pixel_blocks) {{
         end = 0u;
     }}
-    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
+    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0{f' * {SW}u' if SW > 1 else ''};
     // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
 """)
@@ -666,16 +680,16 @@ fn conv2d_packed_rows(
             let wy = wc + i32(ky) * p.w_ky;
 """)
     ind = "            "
-    for j in range(TN + KW - 1):
+    for j in range(SW * (TN - 1) + KW):
         w(f"{ind}let r{j} = xp[xr + {j}u];\n")
     for kx in range(KW):
-        w(f"{ind}// Tap kx = {kx}: pixel j reads column j + {kx}.\n")
+        w(f"{ind}// Tap kx = {kx}: pixel j reads column {SW if SW > 1 else ''}{' * ' if SW > 1 else ''}j + {kx}.\n")
         w(f"{ind}let wk{kx} = wy + {kx} * p.w_kx;\n")
         for k in range(NL):
             w(f"{ind}let l{kx}_{k} = wp[u32(wl{k} + wk{kx})];\n")
         for v in range(NV):
             for ch in "xyzw":
-                w(f"{ind}let b{kx}_{v}{ch} = vec4<f32>(" + ", ".join(f"r{4*v+jj+kx}.{ch}" for jj in range(4)) + ");\n")
+                w(f"{ind}let b{kx}_{v}{ch} = vec4<f32>(" + ", ".join(f"r{SW*(4*v+jj)+kx}.{ch}" for jj in range(4)) + ");\n")
         for i in range(TM):
             w(f"{ind}let a{kx}_{i} = subgroupBroadcast(l{kx}_{i // SG}, {i % SG}u);\n")
             for v in range(NV):
@@ -688,7 +702,7 @@ fn conv2d_packed_rows(
 
 """)
     w(stores(TM, NV, "end"))
-    return "".join(L)
+    return "".join(L) + "\n"
 
 
 PACKED_1X1_HEAD = """// conv2d_packed_1x1: the packed kernel's GEMM form, for 1x1 convolutions without padding and,
@@ -1106,7 +1120,7 @@ if __name__ == "__main__":
         ("conv2d_backward_weight_direct.wgsl", weight(WEIGHT_TM, WEIGHT_TN)),
         ("conv2d_backward_weight_packed.wgsl", weight_packed(WEIGHT_PACKED_TM, WEIGHT_PACKED_ENTRIES)),
         ("conv2d_packed.wgsl", packed(PACKED_TM, PACKED_TN)),
-        ("conv2d_packed_rows.wgsl", packed_rows(ROWS_TM, ROWS_TN)),
+        ("conv2d_packed_rows.wgsl", packed_rows(ROWS_TM, ROWS_TN, ROWS_ENTRIES)),
         ("conv2d_packed_1x1.wgsl", packed_1x1(POINTWISE_TM, POINTWISE_TN)),
         ("conv2d_depthwise_3x3.wgsl", depthwise_3x3(DEPTHWISE_ROWS)),
     ]:

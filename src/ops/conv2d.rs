@@ -993,27 +993,36 @@ const ROWS_TM: usize = 32;
 const ROWS_TN: usize = 8;
 const ROWS_SUBGROUP: u32 = 8;
 
+/// conv2d_packed_rows' entry points and the kernel width and column stride each computes
+/// (ROWS_ENTRIES in the generator).
+const ROWS_ENTRIES: [(&str, u32, u32); 3] =
+    [("conv2d_packed_rows", 3, 1), ("conv2d_packed_rows_s2", 3, 2), ("conv2d_packed_rows_7x7_s2", 7, 2)];
+
 /// Dispatches the packed kernel over operands packed by pack_input / pack_weights (`p` from
 /// packed_params; `shader` a storage variant of conv2d_packed): conv2d_packed_rows where
-/// [`packed_rows_applies`], else conv2d_packed.
+/// [`packed_rows_entry`] has an entry for the geometry, else conv2d_packed.
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
-    if !packed_rows_applies(rec.gpu(), g) {
+    let Some(entry) = packed_rows_entry(rec.gpu(), [g.kw, g.stride_w, g.dil_w].map(|v| v as usize)) else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
-    }
+    };
     let rows = Shader { f16: shader.f16, f32_output: shader.f32_output, ..shaders::CONV2D_PACKED_ROWS };
     // One lane per block of ROWS_TN columns of an output row, whole subgroups of them per
     // ROWS_TM output channels.
     let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(ROWS_TN);
     let lanes = pixel_blocks.next_multiple_of(ROWS_SUBGROUP as usize);
-    dispatch_invocations(rec, &rows, "conv2d_packed_rows", lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
+    dispatch_invocations(rec, &rows, entry, lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
 }
 
-/// Whether conv2d_packed_rows computes a packed conv of geometry `g`: kernels 3 taps wide at
-/// stride 1 and dilation 1 along the rows (its lanes read each row's inputs once for the
-/// three taps), on a device with subgroups of ROWS_SUBGROUP invocations.
-fn packed_rows_applies(gpu: &crate::Gpu, g: ConvGeometry) -> bool {
-    g.kw == 3 && g.stride_w == 1 && g.dil_w == 1 && gpu.subgroup_size() == Some(ROWS_SUBGROUP)
+/// The conv2d_packed_rows entry that computes a packed conv whose kernel width, column stride
+/// and column dilation are `[kw, stride_w, dil_w]`, if any: kernels as wide and at the column
+/// stride of one of ROWS_ENTRIES (its lanes read each row's inputs once for all the taps),
+/// dilation 1 along the rows, on a device with subgroups of ROWS_SUBGROUP invocations.
+fn packed_rows_entry(gpu: &crate::Gpu, [kw, stride_w, dil_w]: [usize; 3]) -> Option<&'static str> {
+    if dil_w != 1 || gpu.subgroup_size() != Some(ROWS_SUBGROUP) {
+        return None;
+    }
+    ROWS_ENTRIES.iter().find(|&&(_, k, s)| (k as usize, s as usize) == (kw, stride_w)).map(|e| e.0)
 }
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
@@ -1200,7 +1209,10 @@ fn packed_gemm_applies(
     if packed_1x1_applies(cfg, [kh, kw]) {
         return true;
     }
-    if cin_g >= 4 {
+    // 7x7 stems: conv2d_packed_rows' 7x7 entry over one channel quad (a quarter of it zeros)
+    // beat the GEMM over 147 im2col planes (ResNet-18's stem 10.6-11.0 ms against 13.0-13.1 on
+    // lavapipe); over 27 planes for 3x3 stems the GEMM is faster.
+    if cin_g >= 4 || (kw == 7 && packed_rows_entry(rec.gpu(), [kw, cfg.stride[1], cfg.dilation[1]]).is_some()) {
         return false;
     }
     let bytes = n * cin * kh * kw * (oh * ow).next_multiple_of(4) * store.size();

@@ -235,7 +235,8 @@ fn packed_1x1_form() {
 }
 
 /// The packed kernel's GEMM form over im2col planes (fewer than 4 input channels per group):
-/// a 7x7 stem at stride 2 with its padding, dilation with padding on one side, groups of 3
+/// a 7x7 stem at stride 2 with its padding (the rows form's 7x7 entry where the device has
+/// subgroups of 8, as on lavapipe), dilation with padding on one side, groups of 3
 /// channels, a 3x3 stride-2 stem on planes cut short (5 x 4 output pixels), 2 channels, 1x1
 /// windows with padding on the bottom or right only.
 #[test]
@@ -254,12 +255,13 @@ fn packed_gemm_form() {
     case(95, [2, 3, 4, 3], 8, [1, 1], right, true, "1x1 right padding 16 pixels");
 }
 
-/// The packed kernel's rows form (conv2d_packed_rows: 3 taps wide, stride 1 and dilation 1
-/// along the rows; lanes of 8 columns of an output row, subgroups of 8 lanes sharing 32 output
-/// channels): rows cut short (13 and 6 columns), lanes past the last block (20 blocks: 24
-/// lanes), channel blocks cut short (40 and 5 output channels), other kernel heights, a row
-/// stride and a row dilation, groups, and a ReLU6 epilogue. The long-reduction and residual
-/// cases above take it too (split-K, residual).
+/// The packed kernel's rows form (conv2d_packed_rows: kernels 3 taps wide at stride 1 or 2 and
+/// 7 wide at stride 2 along the rows, dilation 1 there; lanes of 8 columns of an output row,
+/// subgroups of 8 lanes sharing 32 output channels): rows cut short (13 and 6 columns), lanes
+/// past the last block (20 blocks: 24 lanes), channel blocks cut short (40 and 5 output
+/// channels), other kernel heights, a row stride and a row dilation, groups, a ReLU6 epilogue,
+/// the stride-2 entries. The long-reduction and residual cases above take it too (split-K,
+/// residual).
 #[test]
 fn packed_rows_form() {
     case(80, [2, 8, 5, 13], 40, [3, 3], Conv2d::same(1, 1), true, "rows 13 wide 40 out");
@@ -272,6 +274,12 @@ fn packed_rows_form() {
     let g2 = Conv2d { groups: 2, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
     case(84, [2, 16, 6, 9], 64, [3, 3], g2, true, "rows groups 2 relu6");
     case(85, [1, 4, 4, 3], 3, [1, 3], Conv2d { padding: [0, 1, 0, 1], ..Default::default() }, true, "rows 1x3 3 wide");
+    // Its stride-2 entries: 3x3 (7 and 9 output columns, padding on one side) and 7x7.
+    case(86, [2, 6, 9, 13], 36, [3, 3], Conv2d::same(1, 2), true, "rows 3x3 s2 13 wide");
+    let s2_one_side = Conv2d { stride: [2, 2], padding: [0, 0, 1, 1], ..Default::default() };
+    case(87, [1, 5, 8, 18], 9, [3, 3], s2_one_side, false, "rows 3x3 s2 pad bottom/right");
+    let relu = Conv2d { activation: Activation::Relu, ..Conv2d::same(3, 2) };
+    case(88, [1, 5, 21, 19], 33, [7, 7], relu, true, "rows 7x7 s2");
 }
 
 /// Lavapipe at 256 bits (CI's adapter) has subgroups of 8: the size conv2d_packed_rows is
