@@ -220,7 +220,8 @@ fn long_reduction() {
 /// The packed kernel's 1x1 form (1x1 without padding, planes read as vec4s): blocks of pixels
 /// and of channels cut short (36-pixel planes, 33 output channels), channels left over after
 /// the quads, two images, groups, split-K; strided and odd planes, which it reads from a copy
-/// (`pointwise_1x1` above has 35-pixel planes: padded to 36 and cropped back).
+/// (`pointwise_1x1` above has 35-pixel planes: padded to 36 and cropped back); with more than
+/// 16 output channels per group and subgroups of 8 (lavapipe) its subgroup form.
 #[test]
 fn packed_1x1_form() {
     case(64, [2, 17, 6, 6], 33, [1, 1], Conv2d::default(), true, "1x1 36-pixel planes");
@@ -232,6 +233,11 @@ fn packed_1x1_form() {
     case(67, [2, 10, 7, 9], 24, [1, 1], Conv2d { stride: [2, 3], ..Default::default() }, true, "1x1 s2x3");
     // Strided with planes of 3 x 5 pixels: copied out and padded to 16 in one pass.
     case(68, [1, 9, 5, 9], 17, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, true, "1x1 s2 15 pixels");
+    // The subgroup form (more than 16 output channels per group, subgroups of 8): 3 images of
+    // 4 blocks of 8 pixels (the last one of each image cut short), 12 lanes of 16 busy, 40
+    // output channels (a block of 32 and one of 8), a residual-free ReLU6.
+    let relu6 = Conv2d { activation: Activation::RELU6, ..Default::default() };
+    case(69, [3, 8, 5, 5], 40, [1, 1], relu6, true, "1x1 subgroup form 25-pixel planes");
 }
 
 /// The packed kernel's GEMM form over im2col planes (fewer than 4 input channels per group):
