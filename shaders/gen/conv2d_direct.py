@@ -25,7 +25,12 @@ WEIGHT_PACKED_TM = 16
 # Entry points of conv2d_backward_weight_packed and their vec4 columns per invocation: 4 where
 # the columns fill the workgroups, 2 for narrow ones (1x1 over few channels), where 4 would leave
 # SIMD lanes idle.
-WEIGHT_PACKED_ENTRIES = [("conv2d_backward_weight_packed", 4), ("conv2d_backward_weight_packed_narrow", 2)]
+WEIGHT_PACKED_ENTRIES = [
+    ("conv2d_backward_weight_packed", 4, False),
+    ("conv2d_backward_weight_packed_narrow", 2, False),
+    ("conv2d_backward_weight_packed_sg", 4, True),
+    ("conv2d_backward_weight_packed_sg_narrow", 2, True),
+]
 PACKED_TM, PACKED_TN = 16, 16
 ROWS_TM, ROWS_TN = 32, 8
 # Entry points of conv2d_packed_rows: kernel width and column stride of each (ROWS_ENTRIES in
@@ -361,7 +366,7 @@ fn conv2d_backward_weight_direct(@builtin(local_invocation_id) lid: vec3<u32>, @
     return "".join(L)
 
 
-def weight_packed(TM, entries):
+def weight_packed(TM, entries, SG=8):
     """The kernel's helpers, then one entry point per (name, NV) of `entries`."""
     L = []
     w = L.append
@@ -417,15 +422,32 @@ fn store4(out0: u32, co: u32, g: u32, col: u32, v: vec4<f32>) {{
     }}
 }}
 """)
-    for name, NV in entries:
+    w(f"""
+// The subgroup entries' output channels per invocation: a quad for each of the SG_TM / 4 lanes
+// of a subgroup.
+const SG_TM: u32 = {4 * SG}u;
+""")
+    for name, NV, sg in entries:
+        tm, TMe = ("SG_TM", 4 * SG) if sg else ("TM", TM)
+        lane = "\n    @builtin(subgroup_invocation_id) lane: u32," if sg else ""
+        if sg:
+            w(f"""
+// {NV} columns per invocation, SG_TM output channels per workgroup, on adapters whose subgroups
+// are their {SG} SIMD lanes (lavapipe at 256 bits; the host checks): every lane of a workgroup
+// needs the same dy vec4s, so each loads one of the SG_TM / 4 quads and subgroupBroadcast hands
+// it to the others (a register extract on llvmpipe, where every load is a per-lane loop): per
+// output pixel {NV} xp loads and 1 dyp load for {4 * TMe * NV} FMAs.""")
         w(f"""
 // {NV} columns per invocation. Workgroups: x over blocks of WG * {NV} columns, y over blocks
-// of TM output channels, z = chunk * groups + group.
+// of {tm} output channels, z = chunk * groups + group.
 @compute @workgroup_size(WG)
-fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {{
+fn {name}(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,{lane}
+) {{
     let g = wid.z % p.groups;
     let chunk = wid.z / p.groups;
-    let co0 = wid.y * TM;
+    let co0 = wid.y * {tm};
     let col0 = (wid.x * WG + lid.x) * {NV}u;
     let row_begin = p.row_begin + chunk * p.rows_per_chunk;
     let row_end = min(row_begin + p.rows_per_chunk, p.row_end);
@@ -435,10 +457,14 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 """)
         for v in range(NV):
             w(f"    let c{v} = column(col0 + {v}u);\n")
-        w("    // Offsets of the TM / 4 output-channel quads' planes in dyp (quads past the last repeat it).\n")
-        for k in range(TM // 4):
-            w(f"    let d{k} = (g * out_quads + min(co0 / 4u + {k}u, out_quads - 1u)) * ohw;\n")
-        for i in range(TM):
+        if sg:
+            w("    // Offset of this lane's output-channel quad's plane in dyp (past the last, the last).\n")
+            w("    let dl = (g * out_quads + min(co0 / 4u + lane, out_quads - 1u)) * ohw;\n")
+        else:
+            w("    // Offsets of the TM / 4 output-channel quads' planes in dyp (quads past the last repeat it).\n")
+            for k in range(TMe // 4):
+                w(f"    let d{k} = (g * out_quads + min(co0 / 4u + {k}u, out_quads - 1u)) * ohw;\n")
+        for i in range(TMe):
             for v in range(NV):
                 w(f"    var acc{i}_{v} = vec4<f32>(0.0);\n")
         w("""
@@ -451,8 +477,13 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 """)
         for v in range(NV):
             w(f"            let b{v} = xp[at + c{v}];\n")
-        for k in range(TM // 4):
-            w(f"            let a{k} = dyp[db + d{k} + ox];\n")
+        if sg:
+            w("            let l = dyp[db + dl + ox];\n")
+        for k in range(TMe // 4):
+            if sg:
+                w(f"            let a{k} = subgroupBroadcast(l, {k}u);\n")
+            else:
+                w(f"            let a{k} = dyp[db + d{k} + ox];\n")
             for j, lane in enumerate("xyzw"):
                 i = 4 * k + j
                 for v in range(NV):
@@ -463,7 +494,7 @@ fn {name}(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) w
 
     let out0 = chunk * p.cout * p.cin_g * p.kh * p.kw;
 """)
-        for i in range(TM):
+        for i in range(TMe):
             for v in range(NV):
                 w(f"    store4(out0, co0 + {i}u, g, col0 + {v}u, acc{i}_{v});\n")
         w("}\n")

@@ -2125,17 +2125,21 @@ const WEIGHT_DIRECT_WG: usize = 8;
 /// Output channels of one invocation of conv2d_backward_weight_packed (WEIGHT_PACKED_TM in
 /// shaders/gen/conv2d_direct.py).
 const WEIGHT_PACKED_TM: usize = 16;
+/// Output channels of one invocation of its subgroup entries: a quad per lane of a subgroup
+/// of WEIGHT_DIRECT_WG (SG_TM in the generator).
+const WEIGHT_PACKED_SG_TM: usize = 32;
 
 /// The entry point of conv2d_backward_weight_packed for `cols` vec4 columns (4 input channels
-/// at one tap each) and its columns per invocation (WEIGHT_PACKED_ENTRIES in
-/// shaders/gen/conv2d_direct.py): 4, or 2 where fewer than 64 columns would leave SIMD lanes
-/// idle (ResNet-50's 64->256 1x1 has 16 columns: 4 invocations of 4 fill half a workgroup of 8;
-/// 1.4-1.7x faster with 2, measured).
-fn weight_packed_entry(cols: usize) -> (&'static str, usize) {
-    if cols < 64 {
-        ("conv2d_backward_weight_packed_narrow", 2)
-    } else {
-        ("conv2d_backward_weight_packed", 4)
+/// at one tap each), its subgroup form or not (`sg`), and its columns per invocation
+/// (WEIGHT_PACKED_ENTRIES in shaders/gen/conv2d_direct.py): 4, or 2 where fewer than 64
+/// columns would leave SIMD lanes idle (ResNet-50's 64->256 1x1 has 16 columns: 4 invocations
+/// of 4 fill half a workgroup of 8; 1.4-1.7x faster with 2, measured).
+fn weight_packed_entry(cols: usize, sg: bool) -> (&'static str, usize) {
+    match (cols < 64, sg) {
+        (true, false) => ("conv2d_backward_weight_packed_narrow", 2),
+        (false, false) => ("conv2d_backward_weight_packed", 4),
+        (true, true) => ("conv2d_backward_weight_packed_sg_narrow", 2),
+        (false, true) => ("conv2d_backward_weight_packed_sg", 4),
     }
 }
 
@@ -2175,9 +2179,13 @@ fn weight_grad_packed(
     };
     let cols = quads(geo.cin_g as usize) * (geo.kh * geo.kw) as usize;
     let p = weight_rows_params(&packed, [n, oh, ow], cols)?;
-    let (entry, nv) = weight_packed_entry(cols);
+    // The subgroup entries where the device has subgroups of a workgroup's size, unless there
+    // are only enough output channels for the narrower blocks.
+    let sg = rec.gpu().subgroup_size() == Some(WEIGHT_DIRECT_WG as u32) && geo.cout_g as usize > WEIGHT_PACKED_TM;
+    let (entry, nv) = weight_packed_entry(cols, sg);
+    let tm = if sg { WEIGHT_PACKED_SG_TM } else { WEIGHT_PACKED_TM };
     let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_PACKED, entry);
-    let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * nv), (geo.cout_g as usize).div_ceil(WEIGHT_PACKED_TM)];
+    let blocks = [cols.div_ceil(WEIGHT_DIRECT_WG * nv), (geo.cout_g as usize).div_ceil(tm)];
     weight_grad_rows(rec, kernel, p, blocks, geo.groups as usize, [&dyp, &xp, dw])?;
     rec.recycle(xp);
     rec.recycle(dyp);

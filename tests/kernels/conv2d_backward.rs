@@ -67,6 +67,17 @@ fn packed_rows_input_gradients() {
     case(322, [1, 6, 7, 11], 9, [5, 3], Conv2d { padding: [2, 1, 2, 1], ..Default::default() }, "rows 5x3");
 }
 
+/// The packed weight gradient's subgroup entries (more than 16 output channels per group,
+/// subgroups of 8): 4 columns per invocation (at least 64 columns: 8 quads x 9 taps) with a
+/// block of output channels cut short (40 = 32 + 8), the same over two groups (36 per group),
+/// and 2 columns per invocation (a 1x1 over 3 quads, 20 output channels).
+#[test]
+fn packed_weight_gradient_subgroup_form() {
+    case(323, [2, 32, 6, 7], 40, [3, 3], Conv2d::same(1, 1), "sg 72 columns 40 out");
+    case(324, [1, 64, 5, 5], 72, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, "sg groups 2");
+    case(325, [1, 12, 5, 9], 20, [1, 1], Conv2d::default(), "sg narrow 1x1");
+}
+
 #[test]
 fn stride_larger_than_kernel() {
     // Input pixels between the windows get no gradient at all.
