@@ -432,8 +432,8 @@ fn conv2d_backward_weight_packed_narrow(
     store4(out0, co0 + 15u, g, col0 + 1u, acc15_1);
 }
 
-// 4 columns per invocation, SG_TM output channels per workgroup, on adapters whose subgroups
-// are their 8 SIMD lanes (lavapipe at 256 bits; the host checks): every lane of a workgroup
+// The subgroup form, SG_TM output channels per workgroup, on adapters whose subgroups are
+// their 8 SIMD lanes (lavapipe at 256 bits; the host checks): every lane of a workgroup
 // needs the same dy vec4s, so each loads one of the SG_TM / 4 quads and subgroupBroadcast hands
 // it to the others (a register extract on llvmpipe, where every load is a per-lane loop): per
 // output pixel 4 xp loads and 1 dyp load for 512 FMAs.
@@ -871,8 +871,8 @@ fn conv2d_backward_weight_packed_sg(
     store4(out0, co0 + 31u, g, col0 + 3u, acc31_3);
 }
 
-// 2 columns per invocation, SG_TM output channels per workgroup, on adapters whose subgroups
-// are their 8 SIMD lanes (lavapipe at 256 bits; the host checks): every lane of a workgroup
+// The subgroup form, SG_TM output channels per workgroup, on adapters whose subgroups are
+// their 8 SIMD lanes (lavapipe at 256 bits; the host checks): every lane of a workgroup
 // needs the same dy vec4s, so each loads one of the SG_TM / 4 quads and subgroupBroadcast hands
 // it to the others (a register extract on llvmpipe, where every load is a per-lane loop): per
 // output pixel 2 xp loads and 1 dyp load for 256 FMAs.

@@ -986,19 +986,25 @@ fn narrow(rec: &mut Recorder, y: Tensor, store: DType) -> Result<Tensor> {
 const PACKED_TM: usize = 16;
 const PACKED_TN: usize = 16;
 
+/// The subgroup size the subgroup forms of the packed kernels (conv2d_packed_rows,
+/// conv2d_packed_1x1_sg, conv2d_backward_weight_packed's `_sg` entries) are written for: their
+/// lanes share loads through `subgroupBroadcast` from fixed lanes. Lavapipe's at 256 bits.
+const SUBGROUP_LANES: u32 = 8;
+
+/// Whether the device runs the subgroup forms of the packed kernels ([`SUBGROUP_LANES`]).
+fn subgroup_forms(gpu: &crate::Gpu) -> bool {
+    gpu.subgroup_size() == Some(SUBGROUP_LANES)
+}
+
 /// Output channels (TM) and columns of one output row (TN) of one invocation of
-/// conv2d_packed_rows (ROWS_TM / ROWS_TN in shaders/gen/conv2d_direct.py), and the subgroup
-/// size it is written for (its lanes share their weight loads through subgroup broadcasts).
+/// conv2d_packed_rows (ROWS_TM / ROWS_TN in shaders/gen/conv2d_direct.py).
 const ROWS_TM: usize = 32;
 const ROWS_TN: usize = 8;
-const ROWS_SUBGROUP: u32 = 8;
 
-/// Output channels (TM) and pixels (TN) of one invocation of conv2d_packed_1x1_sg, and the
-/// subgroup size it is written for (a weight quad per lane): SG_TM / SG_TN in
-/// shaders/gen/conv2d_direct.py.
+/// Output channels (TM) and pixels (TN) of one invocation of conv2d_packed_1x1_sg (a weight
+/// quad per lane): SG_TM / SG_TN in shaders/gen/conv2d_direct.py.
 const POINTWISE_SG_TM: usize = 32;
 const POINTWISE_SG_TN: usize = 8;
-const POINTWISE_SUBGROUP: u32 = 8;
 
 /// conv2d_packed_rows' entry points and the kernel width and column stride each computes
 /// (ROWS_ENTRIES in the generator).
@@ -1017,16 +1023,16 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
     // One lane per block of ROWS_TN columns of an output row, whole subgroups of them per
     // ROWS_TM output channels.
     let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(ROWS_TN);
-    let lanes = pixel_blocks.next_multiple_of(ROWS_SUBGROUP as usize);
+    let lanes = pixel_blocks.next_multiple_of(SUBGROUP_LANES as usize);
     dispatch_invocations(rec, &rows, entry, lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
 }
 
 /// The conv2d_packed_rows entry that computes a packed conv whose kernel width, column stride
 /// and column dilation are `[kw, stride_w, dil_w]`, if any: kernels as wide and at the column
 /// stride of one of ROWS_ENTRIES (its lanes read each row's inputs once for all the taps),
-/// dilation 1 along the rows, on a device with subgroups of ROWS_SUBGROUP invocations.
+/// dilation 1 along the rows, on a device that runs the subgroup forms.
 fn packed_rows_entry(gpu: &crate::Gpu, [kw, stride_w, dil_w]: [usize; 3]) -> Option<&'static str> {
-    if dil_w != 1 || gpu.subgroup_size() != Some(ROWS_SUBGROUP) {
+    if dil_w != 1 || !subgroup_forms(gpu) {
         return None;
     }
     ROWS_ENTRIES.iter().find(|&&(_, k, s)| (k as usize, s as usize) == (kw, stride_w)).map(|e| e.0)
@@ -1354,11 +1360,11 @@ fn dispatch_packed_1x1(
     } else {
         (None, None)
     };
-    // The subgroup form where the device has subgroups of its width, unless there are only
+    // The subgroup form where the device runs it, unless there are only
     // enough output channels for conv2d_packed_1x1's narrower blocks (MobileNetV2's 16->96
     // input gradient, 16 rows: 1.7 ms against 2.0 on lavapipe). Pixel blocks never straddle
     // two images: p_len counts each image's pixels rounded up to whole blocks.
-    let sg = rec.gpu().subgroup_size() == Some(POINTWISE_SUBGROUP) && geo.cout_g as usize > PACKED_TM;
+    let sg = subgroup_forms(rec.gpu()) && geo.cout_g as usize > PACKED_TM;
     let tn = if sg { POINTWISE_SG_TN } else { PACKED_TN };
     let per_image = (padded / 4).div_ceil(tn / 4) * tn;
     let (w_group, w_in) = (packed_rows(chans) * taps * quads(rows), quads(rows));
@@ -1379,7 +1385,7 @@ fn dispatch_packed_1x1(
     let tensors = [xk.as_ref().unwrap_or(x), &wp, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     if sg {
         // One lane per pixel block, whole subgroups of them per POINTWISE_SG_TM output channels.
-        let lanes = (p.p_len as usize / tn).next_multiple_of(POINTWISE_SUBGROUP as usize);
+        let lanes = (p.p_len as usize / tn).next_multiple_of(SUBGROUP_LANES as usize);
         let invocations = lanes * (geo.cout_g as usize).div_ceil(POINTWISE_SG_TM);
         dispatch_invocations(rec, shader, "conv2d_packed_1x1_sg", invocations, p, tensors)?;
     } else {
@@ -2126,7 +2132,7 @@ const WEIGHT_DIRECT_WG: usize = 8;
 /// shaders/gen/conv2d_direct.py).
 const WEIGHT_PACKED_TM: usize = 16;
 /// Output channels of one invocation of its subgroup entries: a quad per lane of a subgroup
-/// of WEIGHT_DIRECT_WG (SG_TM in the generator).
+/// of SUBGROUP_LANES (SG_TM in the generator).
 const WEIGHT_PACKED_SG_TM: usize = 32;
 
 /// The entry point of conv2d_backward_weight_packed for `cols` vec4 columns (4 input channels
@@ -2179,9 +2185,9 @@ fn weight_grad_packed(
     };
     let cols = quads(geo.cin_g as usize) * (geo.kh * geo.kw) as usize;
     let p = weight_rows_params(&packed, [n, oh, ow], cols)?;
-    // The subgroup entries where the device has subgroups of a workgroup's size, unless there
-    // are only enough output channels for the narrower blocks.
-    let sg = rec.gpu().subgroup_size() == Some(WEIGHT_DIRECT_WG as u32) && geo.cout_g as usize > WEIGHT_PACKED_TM;
+    // The subgroup entries where the device runs them, unless there are only enough output
+    // channels for the narrower blocks.
+    let sg = subgroup_forms(rec.gpu()) && geo.cout_g as usize > WEIGHT_PACKED_TM;
     let (entry, nv) = weight_packed_entry(cols, sg);
     let tm = if sg { WEIGHT_PACKED_SG_TM } else { WEIGHT_PACKED_TM };
     let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_PACKED, entry);
