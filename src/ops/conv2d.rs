@@ -623,7 +623,7 @@ fn conv2d_epilogue(
         }
     }
     // Whether the packed kernel would take its GEMM form (conv2d_packed_1x1) here.
-    let gemm_form = packed_gemm_applies(rec, [n, cin, oh, ow], cfg, [cin_g, kh, kw], store);
+    let gemm_form = packed_gemm_applies(rec, [n, cin, oh, ow], cfg, [cout / cfg.groups, cin_g, kh, kw], store);
     let kernel = match kernel {
         Some(k) => k,
         None => {
@@ -1008,15 +1008,21 @@ const POINTWISE_SG_TN: usize = 8;
 
 /// conv2d_packed_rows' entry points and the kernel width and column stride each computes
 /// (ROWS_ENTRIES in the generator).
-const ROWS_ENTRIES: [(&str, u32, u32); 3] =
-    [("conv2d_packed_rows", 3, 1), ("conv2d_packed_rows_s2", 3, 2), ("conv2d_packed_rows_7x7_s2", 7, 2)];
+const ROWS_ENTRIES: [(&str, u32, u32); 5] = [
+    ("conv2d_packed_rows", 3, 1),
+    ("conv2d_packed_rows_s2", 3, 2),
+    ("conv2d_packed_rows_7x7_s2", 7, 2),
+    ("conv2d_packed_rows_2", 2, 1),
+    ("conv2d_packed_rows_1", 1, 1),
+];
 
 /// Dispatches the packed kernel over operands packed by pack_input / pack_weights (`p` from
 /// packed_params; `shader` a storage variant of conv2d_packed): conv2d_packed_rows where
 /// [`packed_rows_entry`] has an entry for the geometry, else conv2d_packed.
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
-    let Some(entry) = packed_rows_entry(rec.gpu(), [g.kw, g.stride_w, g.dil_w].map(|v| v as usize)) else {
+    let Some(entry) = packed_rows_entry(rec.gpu(), [g.kw, g.stride_w, g.dil_w].map(|v| v as usize), g.cout_g as usize)
+    else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
     let rows = Shader { f16: shader.f16, f32_output: shader.f32_output, ..shaders::CONV2D_PACKED_ROWS };
@@ -1028,11 +1034,14 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
 }
 
 /// The conv2d_packed_rows entry that computes a packed conv whose kernel width, column stride
-/// and column dilation are `[kw, stride_w, dil_w]`, if any: kernels as wide and at the column
-/// stride of one of ROWS_ENTRIES (its lanes read each row's inputs once for all the taps),
-/// dilation 1 along the rows, on a device that runs the subgroup forms.
-fn packed_rows_entry(gpu: &crate::Gpu, [kw, stride_w, dil_w]: [usize; 3]) -> Option<&'static str> {
-    if dil_w != 1 || !subgroup_forms(gpu) {
+/// and column dilation are `[kw, stride_w, dil_w]`, with `rows` output channels per group, if
+/// any: kernels as wide and at the column stride of one of ROWS_ENTRIES (its lanes read each
+/// row's inputs once for all the taps), dilation 1 along the rows, more rows than
+/// conv2d_packed's blocks hold (for 16 or fewer its narrower blocks won: MobileNetV2's stem's
+/// input gradient, 3 rows, 9.5 ms against 10.8 in rows), on a device that runs the subgroup
+/// forms.
+fn packed_rows_entry(gpu: &crate::Gpu, [kw, stride_w, dil_w]: [usize; 3], rows: usize) -> Option<&'static str> {
+    if dil_w != 1 || rows <= PACKED_TM || !subgroup_forms(gpu) {
         return None;
     }
     ROWS_ENTRIES.iter().find(|&&(_, k, s)| (k as usize, s as usize) == (kw, stride_w)).map(|e| e.0)
@@ -1206,7 +1215,7 @@ impl Window {
 const IM2COL_MAX_BYTES: usize = 256 << 20;
 
 /// Whether the packed kernel takes its GEMM form (conv2d_packed_1x1 over im2col planes) for a
-/// forward conv of `cfg` with `[cin_g, kh, kw]` weights per output channel, where `[n, cin,
+/// forward conv of `cfg` with `[cout_g, cin_g, kh, kw]` weights per group, where `[n, cin,
 /// oh, ow]` are its images, input channels and output pixels: a 1x1 kernel without padding
 /// ([`packed_1x1_applies`]) always; other windows over fewer than 4 channels per group (the
 /// 3-channel stems, where the tap loop's channel quads are a quarter empty: 1.3-1.7x faster
@@ -1216,7 +1225,7 @@ fn packed_gemm_applies(
     rec: &Recorder,
     [n, cin, oh, ow]: [usize; 4],
     cfg: &Conv2d,
-    [cin_g, kh, kw]: [usize; 3],
+    [cout_g, cin_g, kh, kw]: [usize; 4],
     store: DType,
 ) -> bool {
     if packed_1x1_applies(cfg, [kh, kw]) {
@@ -1225,7 +1234,7 @@ fn packed_gemm_applies(
     // 7x7 stems: conv2d_packed_rows' 7x7 entry over one channel quad (a quarter of it zeros)
     // beat the GEMM over 147 im2col planes (ResNet-18's stem 10.6-11.0 ms against 13.0-13.1 on
     // lavapipe); over 27 planes for 3x3 stems the GEMM is faster.
-    if cin_g >= 4 || (kw == 7 && packed_rows_entry(rec.gpu(), [kw, cfg.stride[1], cfg.dilation[1]]).is_some()) {
+    if cin_g >= 4 || (kw == 7 && packed_rows_entry(rec.gpu(), [kw, cfg.stride[1], cfg.dilation[1]], cout_g).is_some()) {
         return false;
     }
     let bytes = n * cin * kh * kw * (oh * ow).next_multiple_of(4) * store.size();

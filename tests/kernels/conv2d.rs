@@ -261,31 +261,34 @@ fn packed_gemm_form() {
     case(95, [2, 3, 4, 3], 8, [1, 1], right, true, "1x1 right padding 16 pixels");
 }
 
-/// The packed kernel's rows form (conv2d_packed_rows: kernels 3 taps wide at stride 1 or 2 and
-/// 7 wide at stride 2 along the rows, dilation 1 there; lanes of 8 columns of an output row,
-/// subgroups of 8 lanes sharing 32 output channels): rows cut short (13 and 6 columns), lanes
-/// past the last block (20 blocks: 24 lanes), channel blocks cut short (40 and 5 output
-/// channels), other kernel heights, a row stride and a row dilation, groups, a ReLU6 epilogue,
+/// The packed kernel's rows form (conv2d_packed_rows: kernels 3 taps wide at stride 1 or 2, 7
+/// wide at stride 2 and 2 or 1 wide at stride 1 along the rows, dilation 1 there; lanes of 8 columns of an output row,
+/// subgroups of 8 lanes sharing 32 output channels; taken for more than 16 output channels
+/// per group): rows cut short (13 and 6 columns), lanes past the last block (20 blocks: 24
+/// lanes), channel blocks cut short (40 and 21 output channels), other kernel heights, a row stride and a row dilation, groups, a ReLU6 epilogue,
 /// the stride-2 entries. The long-reduction and residual cases above take it too (split-K,
 /// residual).
 #[test]
 fn packed_rows_form() {
     case(80, [2, 8, 5, 13], 40, [3, 3], Conv2d::same(1, 1), true, "rows 13 wide 40 out");
     let pad = Conv2d { padding: [2, 1, 2, 1], ..Default::default() };
-    case(81, [1, 4, 3, 6], 5, [5, 3], pad, false, "rows 5x3 6 wide");
+    case(81, [1, 4, 3, 6], 21, [5, 3], pad, false, "rows 5x3 6 wide");
     let s21 = Conv2d { stride: [2, 1], ..Conv2d::same(1, 1) };
     case(82, [1, 6, 9, 10], 33, [3, 3], s21, true, "rows stride 2x1");
     let d21 = Conv2d { dilation: [2, 1], padding: [2, 1, 2, 1], ..Default::default() };
-    case(83, [1, 5, 9, 9], 7, [3, 3], d21, true, "rows dilation 2x1");
+    case(83, [1, 5, 9, 9], 23, [3, 3], d21, true, "rows dilation 2x1");
     let g2 = Conv2d { groups: 2, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
     case(84, [2, 16, 6, 9], 64, [3, 3], g2, true, "rows groups 2 relu6");
-    case(85, [1, 4, 4, 3], 3, [1, 3], Conv2d { padding: [0, 1, 0, 1], ..Default::default() }, true, "rows 1x3 3 wide");
+    case(85, [1, 4, 4, 3], 19, [1, 3], Conv2d { padding: [0, 1, 0, 1], ..Default::default() }, true, "rows 1x3 3 wide");
     // Its stride-2 entries: 3x3 (7 and 9 output columns, padding on one side) and 7x7.
     case(86, [2, 6, 9, 13], 36, [3, 3], Conv2d::same(1, 2), true, "rows 3x3 s2 13 wide");
     let s2_one_side = Conv2d { stride: [2, 2], padding: [0, 0, 1, 1], ..Default::default() };
-    case(87, [1, 5, 8, 18], 9, [3, 3], s2_one_side, false, "rows 3x3 s2 pad bottom/right");
+    case(87, [1, 5, 8, 18], 25, [3, 3], s2_one_side, false, "rows 3x3 s2 pad bottom/right");
     let relu = Conv2d { activation: Activation::Relu, ..Conv2d::same(3, 2) };
     case(88, [1, 5, 21, 19], 33, [7, 7], relu, true, "rows 7x7 s2");
+    // Its 2- and 1-wide entries at stride 1.
+    case(89, [2, 5, 7, 9], 34, [3, 2], Conv2d { padding: [1, 1, 1, 0], ..Default::default() }, true, "rows 3x2");
+    case(98, [1, 6, 5, 11], 35, [3, 1], Conv2d { padding: [1, 0, 1, 0], ..Default::default() }, false, "rows 3x1");
 }
 
 /// Lavapipe at 256 bits (CI's adapter) has subgroups of 8: the size conv2d_packed_rows is

@@ -57,14 +57,26 @@ fn pointwise_1x1() {
     case(227, [1, 6, 7, 9], 10, [1, 1], s([2, 3], 2), "1x1 s2x3 groups 2");
 }
 
-/// Stride-1 input gradients through the packed kernel's rows form (conv2d_packed_rows over
-/// dy with the flipped weights): rows of 13 columns, 40 input channels (a channel block cut
-/// short), groups, a 3x5 kernel.
+/// Input gradients through the packed kernel's rows form (conv2d_packed_rows over dy with the
+/// flipped weights; more than 16 input channels per group, its output rows): rows of 13
+/// columns, 40 input channels (a channel block cut short), groups, a 5x3 kernel; at stride 2
+/// by phase.
 #[test]
 fn packed_rows_input_gradients() {
     case(320, [2, 40, 5, 13], 12, [3, 3], Conv2d::same(1, 1), "rows 13 wide 40 in");
-    case(321, [1, 16, 6, 9], 8, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, "rows groups 2");
-    case(322, [1, 6, 7, 11], 9, [5, 3], Conv2d { padding: [2, 1, 2, 1], ..Default::default() }, "rows 5x3");
+    case(321, [1, 48, 6, 9], 8, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, "rows groups 2");
+    case(322, [1, 20, 7, 11], 9, [5, 3], Conv2d { padding: [2, 1, 2, 1], ..Default::default() }, "rows 5x3");
+    // Stride 2: per phase a stride-1 conv 2 or 1 taps wide (the rows form's 2- and 1-wide
+    // entries), odd and even sizes, phases 17 columns wide (3 blocks of 8).
+    case(326, [2, 40, 9, 13], 12, [3, 3], Conv2d::same(1, 2), "rows phases 3x3 s2");
+    case(
+        327,
+        [1, 20, 6, 34],
+        36,
+        [3, 3],
+        Conv2d { stride: [2, 2], padding: [0, 0, 1, 1], ..Default::default() },
+        "rows phases s2 pad bottom/right",
+    );
 }
 
 /// The packed weight gradient's subgroup entries (more than 16 output channels per group,
