@@ -457,6 +457,7 @@ fn conv2d_packed_1x1(
 // weight vec4 loads for 1024 FMAs, where conv2d_packed_1x1 makes 32 loads for 1024.
 const SG_TM: u32 = 32u;
 const SG_TN: u32 = 8u;
+
 // One subgroup per SG_TM output channels by 8 blocks of SG_TN pixels (one per lane), numbered
 // flat with the pixel blocks fastest; subgroups past the last channel return at once (all their
 // lanes together: the broadcasts need every lane).

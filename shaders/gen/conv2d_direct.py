@@ -845,6 +845,7 @@ fn store(inside: bool, bv: f32, at: u32, v: vec4<f32>) {
 // weight vec4 loads for {4 * SG_TM * SG_TN} FMAs, where conv2d_packed_1x1 makes 32 loads for 1024.
 const SG_TM: u32 = {SG_TM}u;
 const SG_TN: u32 = {SG_TN}u;
+
 """)
     w(packed_1x1_entry("conv2d_packed_1x1_sg", SG_TM, SG_TN, "SG_TM", "SG_TN", SG=SG_TM // 4))
     return "".join(L)
