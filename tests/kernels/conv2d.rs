@@ -262,12 +262,13 @@ fn packed_gemm_form() {
 }
 
 /// The packed kernel's rows form (conv2d_packed_rows: kernels 3 taps wide at stride 1 or 2, 7
-/// wide at stride 2 and 2 or 1 wide at stride 1 along the rows, dilation 1 there; lanes of 8 columns of an output row,
-/// subgroups of 8 lanes sharing 32 output channels; taken for more than 16 output channels
-/// per group): rows cut short (13 and 6 columns), lanes past the last block (20 blocks: 24
-/// lanes), channel blocks cut short (40 and 21 output channels), other kernel heights, a row stride and a row dilation, groups, a ReLU6 epilogue,
-/// the stride-2 entries. The long-reduction and residual cases above take it too (split-K,
-/// residual).
+/// wide at stride 2 and 2 or 1 wide at stride 1 along the rows, dilation 1 there; lanes of 8
+/// columns of an output row, subgroups of 8 lanes sharing 32 output channels; taken for more
+/// than 16 output channels per group): rows cut short (13 and 6 columns), lanes past the last
+/// block (20 blocks: 24 lanes), channel blocks cut short (40 and 21 output channels), other
+/// kernel heights, a row stride and a row dilation, groups, a ReLU6 epilogue, the stride-2,
+/// 2-wide and 1-wide entries. The long-reduction and residual cases above take it too
+/// (split-K, residual).
 #[test]
 fn packed_rows_form() {
     case(80, [2, 8, 5, 13], 40, [3, 3], Conv2d::same(1, 1), true, "rows 13 wide 40 out");
