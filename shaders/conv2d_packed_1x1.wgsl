@@ -459,8 +459,7 @@ const SG_TM: u32 = 32u;
 const SG_TN: u32 = 8u;
 
 // One subgroup per SG_TM output channels by 8 blocks of SG_TN pixels (one per lane), numbered
-// flat with the pixel blocks fastest; subgroups past the last channel return at once (all their
-// lanes together: the broadcasts need every lane).
+// flat with the pixel blocks fastest.
 @compute @workgroup_size(WG)
 fn conv2d_packed_1x1_sg(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -476,10 +475,10 @@ fn conv2d_packed_1x1_sg(
     if (co0 >= p.cout_g) {
         return;
     }
-    // Lanes past the last block compute the last one again and store nothing.
     let pb = (sub % pixel_groups) * 8u + lane;
     let inside = pb < pixel_blocks;
-    let pix0 = min(pb, pixel_blocks - 1u) * SG_TN;
+    let blk = min(pb, pixel_blocks - 1u);
+    let pix0 = blk * SG_TN;
     let quads = (p.oh * p.ow + 3u) / 4u; // vec4s per plane, padded
     let per_image = (quads + SG_TN / 4u - 1u) / (SG_TN / 4u);
     let b = (pix0 / SG_TN) / per_image;

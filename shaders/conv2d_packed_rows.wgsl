@@ -32,8 +32,6 @@ alias Out = Store;
 
 const TM: u32 = 32u;
 const TN: u32 = 8u;
-// Lanes per subgroup (the host checks the adapter's).
-const SG: u32 = 8u;
 override WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;
@@ -97,8 +95,7 @@ fn store_channel(co: u32, g: u32, pix0: u32, end: u32, at0: vec4<u32>, at1: vec4
 }
 
 // Kernels 3 taps wide at stride 1 along the rows: one subgroup per TM output channels by
-// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
-// the last channel return at once (all their lanes together: the broadcasts need every lane).
+// 8 pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 @compute @workgroup_size(WG)
 fn conv2d_packed_rows(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -107,28 +104,26 @@ fn conv2d_packed_rows(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / SG) + sg;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / 8u) + sg;
     let row_blocks = (p.ow + TN - 1u) / TN;
     let pixel_blocks = p.n * p.oh * row_blocks;
-    let pixel_groups = (pixel_blocks + SG - 1u) / SG;
+    let pixel_groups = (pixel_blocks + 7u) / 8u;
     let co0 = (sub / pixel_groups) * TM;
     if (co0 >= p.cout_g) {
         return;
     }
-    // This lane's block: TN columns from ox0 of row oy of image img (lanes past the last block
-    // compute the last one again and store nothing).
-    let pb = (sub % pixel_groups) * SG + lane;
+    let pb = (sub % pixel_groups) * 8u + lane;
+    let inside = pb < pixel_blocks;
     let blk = min(pb, pixel_blocks - 1u);
+    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
+    // the row, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    var end = pix0 - ox0 + p.ow;
-    if (pb >= pixel_blocks) {
-        end = 0u;
-    }
+    let end = select(0u, pix0 - ox0 + p.ow, inside);
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
-    // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
+    // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
     let wl1 = wg0 + i32(min(co0 + lane + 8u, p.cout_g - 1u)) * p.w_out;
@@ -585,8 +580,7 @@ fn conv2d_packed_rows(
 }
 
 // Kernels 3 taps wide at stride 2 along the rows: one subgroup per TM output channels by
-// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
-// the last channel return at once (all their lanes together: the broadcasts need every lane).
+// 8 pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 @compute @workgroup_size(WG)
 fn conv2d_packed_rows_s2(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -595,28 +589,26 @@ fn conv2d_packed_rows_s2(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / SG) + sg;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / 8u) + sg;
     let row_blocks = (p.ow + TN - 1u) / TN;
     let pixel_blocks = p.n * p.oh * row_blocks;
-    let pixel_groups = (pixel_blocks + SG - 1u) / SG;
+    let pixel_groups = (pixel_blocks + 7u) / 8u;
     let co0 = (sub / pixel_groups) * TM;
     if (co0 >= p.cout_g) {
         return;
     }
-    // This lane's block: TN columns from ox0 of row oy of image img (lanes past the last block
-    // compute the last one again and store nothing).
-    let pb = (sub % pixel_groups) * SG + lane;
+    let pb = (sub % pixel_groups) * 8u + lane;
+    let inside = pb < pixel_blocks;
     let blk = min(pb, pixel_blocks - 1u);
+    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
+    // the row, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    var end = pix0 - ox0 + p.ow;
-    if (pb >= pixel_blocks) {
-        end = 0u;
-    }
+    let end = select(0u, pix0 - ox0 + p.ow, inside);
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0 * 2u;
-    // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
+    // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
     let wl1 = wg0 + i32(min(co0 + lane + 8u, p.cout_g - 1u)) * p.w_out;
@@ -1080,8 +1072,7 @@ fn conv2d_packed_rows_s2(
 }
 
 // Kernels 7 taps wide at stride 2 along the rows: one subgroup per TM output channels by
-// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
-// the last channel return at once (all their lanes together: the broadcasts need every lane).
+// 8 pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 @compute @workgroup_size(WG)
 fn conv2d_packed_rows_7x7_s2(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -1090,28 +1081,26 @@ fn conv2d_packed_rows_7x7_s2(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / SG) + sg;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / 8u) + sg;
     let row_blocks = (p.ow + TN - 1u) / TN;
     let pixel_blocks = p.n * p.oh * row_blocks;
-    let pixel_groups = (pixel_blocks + SG - 1u) / SG;
+    let pixel_groups = (pixel_blocks + 7u) / 8u;
     let co0 = (sub / pixel_groups) * TM;
     if (co0 >= p.cout_g) {
         return;
     }
-    // This lane's block: TN columns from ox0 of row oy of image img (lanes past the last block
-    // compute the last one again and store nothing).
-    let pb = (sub % pixel_groups) * SG + lane;
+    let pb = (sub % pixel_groups) * 8u + lane;
+    let inside = pb < pixel_blocks;
     let blk = min(pb, pixel_blocks - 1u);
+    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
+    // the row, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    var end = pix0 - ox0 + p.ow;
-    if (pb >= pixel_blocks) {
-        end = 0u;
-    }
+    let end = select(0u, pix0 - ox0 + p.ow, inside);
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0 * 2u;
-    // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
+    // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
     let wl1 = wg0 + i32(min(co0 + lane + 8u, p.cout_g - 1u)) * p.w_out;
@@ -2019,8 +2008,7 @@ fn conv2d_packed_rows_7x7_s2(
 }
 
 // Kernels 2 taps wide at stride 1 along the rows: one subgroup per TM output channels by
-// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
-// the last channel return at once (all their lanes together: the broadcasts need every lane).
+// 8 pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 @compute @workgroup_size(WG)
 fn conv2d_packed_rows_2(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -2029,28 +2017,26 @@ fn conv2d_packed_rows_2(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / SG) + sg;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / 8u) + sg;
     let row_blocks = (p.ow + TN - 1u) / TN;
     let pixel_blocks = p.n * p.oh * row_blocks;
-    let pixel_groups = (pixel_blocks + SG - 1u) / SG;
+    let pixel_groups = (pixel_blocks + 7u) / 8u;
     let co0 = (sub / pixel_groups) * TM;
     if (co0 >= p.cout_g) {
         return;
     }
-    // This lane's block: TN columns from ox0 of row oy of image img (lanes past the last block
-    // compute the last one again and store nothing).
-    let pb = (sub % pixel_groups) * SG + lane;
+    let pb = (sub % pixel_groups) * 8u + lane;
+    let inside = pb < pixel_blocks;
     let blk = min(pb, pixel_blocks - 1u);
+    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
+    // the row, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    var end = pix0 - ox0 + p.ow;
-    if (pb >= pixel_blocks) {
-        end = 0u;
-    }
+    let end = select(0u, pix0 - ox0 + p.ow, inside);
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
-    // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
+    // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
     let wl1 = wg0 + i32(min(co0 + lane + 8u, p.cout_g - 1u)) * p.w_out;
@@ -2396,8 +2382,7 @@ fn conv2d_packed_rows_2(
 }
 
 // Kernels 1 taps wide at stride 1 along the rows: one subgroup per TM output channels by
-// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
-// the last channel return at once (all their lanes together: the broadcasts need every lane).
+// 8 pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 @compute @workgroup_size(WG)
 fn conv2d_packed_rows_1(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -2406,28 +2391,26 @@ fn conv2d_packed_rows_1(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / SG) + sg;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / 8u) + sg;
     let row_blocks = (p.ow + TN - 1u) / TN;
     let pixel_blocks = p.n * p.oh * row_blocks;
-    let pixel_groups = (pixel_blocks + SG - 1u) / SG;
+    let pixel_groups = (pixel_blocks + 7u) / 8u;
     let co0 = (sub / pixel_groups) * TM;
     if (co0 >= p.cout_g) {
         return;
     }
-    // This lane's block: TN columns from ox0 of row oy of image img (lanes past the last block
-    // compute the last one again and store nothing).
-    let pb = (sub % pixel_groups) * SG + lane;
+    let pb = (sub % pixel_groups) * 8u + lane;
+    let inside = pb < pixel_blocks;
     let blk = min(pb, pixel_blocks - 1u);
+    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
+    // the row, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    var end = pix0 - ox0 + p.ow;
-    if (pb >= pixel_blocks) {
-        end = 0u;
-    }
+    let end = select(0u, pix0 - ox0 + p.ow, inside);
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
-    // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
+    // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
     let wl1 = wg0 + i32(min(co0 + lane + 8u, p.cout_g - 1u)) * p.w_out;

@@ -232,6 +232,33 @@ fn {name}(
 """
 
 
+def subgroup_entry(name, SG, tm, pixel_blocks, pre=""):
+    """A subgroup form's signature and its block: one subgroup per `tm` output channels by SG
+    pixel blocks of `pixel_blocks` (a WGSL expression), one per lane: group g, channels co0..,
+    this lane's block blk (`inside` false for lanes past the last, which compute the last block
+    again and store nothing). Subgroups past the last channel return at once, all their lanes
+    together: the broadcasts need every lane. `pre`: WGSL lines that `pixel_blocks` uses."""
+    return f"""@compute @workgroup_size(WG)
+fn {name}(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(subgroup_id) sg: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {{
+    let g = wid.z;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / {SG}u) + sg;
+{pre}    let pixel_blocks = {pixel_blocks};
+    let pixel_groups = (pixel_blocks + {SG - 1}u) / {SG}u;
+    let co0 = (sub / pixel_groups) * {tm};
+    if (co0 >= p.cout_g) {{
+        return;
+    }}
+    let pb = (sub % pixel_groups) * {SG}u + lane;
+    let inside = pb < pixel_blocks;
+    let blk = min(pb, pixel_blocks - 1u);
+"""
+
+
 def weight_offsets_and_accumulators(TM, NV):
     L = ["    let wg0 = p.w_base + i32(g) * p.w_group;\n"]
     L += [f"    let wo{i} = wg0 + i32(min(co0 + {i}u, p.cout_g - 1u)) * p.w_out;\n" for i in range(TM)]
@@ -657,7 +684,7 @@ def packed_rows(TM, TN, entries, SG=8):
     L = []
     w = L.append
     w(PACKED_ROWS_HEAD)
-    w(f"const TM: u32 = {TM}u;\nconst TN: u32 = {TN}u;\n// Lanes per subgroup (the host checks the adapter's).\nconst SG: u32 = {SG}u;\noverride WG: u32 = 64u;\n")
+    w(f"const TM: u32 = {TM}u;\nconst TN: u32 = {TN}u;\noverride WG: u32 = 64u;\n")
     w("""@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xp: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
@@ -678,38 +705,18 @@ def packed_rows_entry(TM, TN, SG, name, KW, SW):
     L = []
     w = L.append
     w(f"""// Kernels {KW} taps wide at stride {SW} along the rows: one subgroup per TM output channels by
-// SG pixel blocks (one per lane), numbered flat with the pixel blocks fastest; subgroups past
-// the last channel return at once (all their lanes together: the broadcasts need every lane).
-@compute @workgroup_size(WG)
-fn {name}(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(subgroup_id) sg: u32,
-    @builtin(subgroup_invocation_id) lane: u32,
-) {{
-    let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / SG) + sg;
-    let row_blocks = (p.ow + TN - 1u) / TN;
-    let pixel_blocks = p.n * p.oh * row_blocks;
-    let pixel_groups = (pixel_blocks + SG - 1u) / SG;
-    let co0 = (sub / pixel_groups) * TM;
-    if (co0 >= p.cout_g) {{
-        return;
-    }}
-    // This lane's block: TN columns from ox0 of row oy of image img (lanes past the last block
-    // compute the last one again and store nothing).
-    let pb = (sub % pixel_groups) * SG + lane;
-    let blk = min(pb, pixel_blocks - 1u);
+// {SG} pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
+""")
+    w(subgroup_entry(name, SG, "TM", "p.n * p.oh * row_blocks", "    let row_blocks = (p.ow + TN - 1u) / TN;\n"))
+    w(f"""    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
+    // the row, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    var end = pix0 - ox0 + p.ow;
-    if (pb >= pixel_blocks) {{
-        end = 0u;
-    }}
+    let end = select(0u, pix0 - ox0 + p.ow, inside);
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0{f' * {SW}u' if SW > 1 else ''};
-    // This lane's weight rows: co0 + lane + SG * k (past the last channel, the last one).
+    // This lane's weight rows: co0 + lane + {SG} * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
 """)
     for k in range(NL):
@@ -870,28 +877,10 @@ def packed_1x1_entry(name, TM, TN, tm, tn, SG=None):
 """)
     else:
         w(f"""// One subgroup per SG_TM output channels by {SG} blocks of SG_TN pixels (one per lane), numbered
-// flat with the pixel blocks fastest; subgroups past the last channel return at once (all their
-// lanes together: the broadcasts need every lane).
-@compute @workgroup_size(WG)
-fn {name}(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(subgroup_id) sg: u32,
-    @builtin(subgroup_invocation_id) lane: u32,
-) {{
-    let g = wid.z;
-    let sub = (wid.x + wid.y * nwg.x) * (WG / {SG}u) + sg;
-    let pixel_blocks = p.p_len / SG_TN;
-    let pixel_groups = (pixel_blocks + {SG - 1}u) / {SG}u;
-    let co0 = (sub / pixel_groups) * SG_TM;
-    if (co0 >= p.cout_g) {{
-        return;
-    }}
-    // Lanes past the last block compute the last one again and store nothing.
-    let pb = (sub % pixel_groups) * {SG}u + lane;
-    let inside = pb < pixel_blocks;
-    let pix0 = min(pb, pixel_blocks - 1u) * SG_TN;
+// flat with the pixel blocks fastest.
 """)
+        w(subgroup_entry(name, SG, "SG_TM", "p.p_len / SG_TN"))
+        w("    let pix0 = blk * SG_TN;\n")
     w(f"""    let quads = (p.oh * p.ow + 3u) / 4u; // vec4s per plane, padded
     let per_image = (quads + {tn} / 4u - 1u) / ({tn} / 4u);
     let b = (pix0 / {tn}) / per_image;

@@ -991,9 +991,13 @@ const PACKED_TN: usize = 16;
 /// lanes share loads through `subgroupBroadcast` from fixed lanes. Lavapipe's at 256 bits.
 const SUBGROUP_LANES: u32 = 8;
 
-/// Whether the device runs the subgroup forms of the packed kernels ([`SUBGROUP_LANES`]).
-fn subgroup_forms(gpu: &crate::Gpu) -> bool {
-    gpu.subgroup_size() == Some(SUBGROUP_LANES)
+/// Whether a packed kernel takes its subgroup form for `rows` output rows (channels) per
+/// group: where the device has subgroups of [`SUBGROUP_LANES`], for more rows than the plain
+/// forms' 16-row blocks hold (their 32-row blocks lose below: MobileNetV2's 16->96 1x1 input
+/// gradient, 16 rows, 1.7 ms plain against 2.0; its stem's input gradient, 3 rows, 9.5 against
+/// 10.8 ms in rows, on lavapipe).
+fn subgroup_forms(gpu: &crate::Gpu, rows: usize) -> bool {
+    rows > PACKED_TM && gpu.subgroup_size() == Some(SUBGROUP_LANES)
 }
 
 /// Output channels (TM) and columns of one output row (TN) of one invocation of
@@ -1036,12 +1040,9 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
 /// The conv2d_packed_rows entry that computes a packed conv whose kernel width, column stride
 /// and column dilation are `[kw, stride_w, dil_w]`, with `rows` output channels per group, if
 /// any: kernels as wide and at the column stride of one of ROWS_ENTRIES (its lanes read each
-/// row's inputs once for all the taps), dilation 1 along the rows, more rows than
-/// conv2d_packed's blocks hold (for 16 or fewer its narrower blocks won: MobileNetV2's stem's
-/// input gradient, 3 rows, 9.5 ms against 10.8 in rows), on a device that runs the subgroup
-/// forms.
+/// row's inputs once for all the taps), dilation 1 along the rows, where [`subgroup_forms`].
 fn packed_rows_entry(gpu: &crate::Gpu, [kw, stride_w, dil_w]: [usize; 3], rows: usize) -> Option<&'static str> {
-    if dil_w != 1 || rows <= PACKED_TM || !subgroup_forms(gpu) {
+    if dil_w != 1 || !subgroup_forms(gpu, rows) {
         return None;
     }
     ROWS_ENTRIES.iter().find(|&&(_, k, s)| (k as usize, s as usize) == (kw, stride_w)).map(|e| e.0)
@@ -1369,11 +1370,9 @@ fn dispatch_packed_1x1(
     } else {
         (None, None)
     };
-    // The subgroup form where the device runs it, unless there are only
-    // enough output channels for conv2d_packed_1x1's narrower blocks (MobileNetV2's 16->96
-    // input gradient, 16 rows: 1.7 ms against 2.0 on lavapipe). Pixel blocks never straddle
-    // two images: p_len counts each image's pixels rounded up to whole blocks.
-    let sg = subgroup_forms(rec.gpu()) && geo.cout_g as usize > PACKED_TM;
+    // Pixel blocks never straddle two images: p_len counts each image's pixels rounded up to
+    // whole blocks.
+    let sg = subgroup_forms(rec.gpu(), geo.cout_g as usize);
     let tn = if sg { POINTWISE_SG_TN } else { PACKED_TN };
     let per_image = (padded / 4).div_ceil(tn / 4) * tn;
     let (w_group, w_in) = (packed_rows(chans) * taps * quads(rows), quads(rows));
@@ -2194,9 +2193,7 @@ fn weight_grad_packed(
     };
     let cols = quads(geo.cin_g as usize) * (geo.kh * geo.kw) as usize;
     let p = weight_rows_params(&packed, [n, oh, ow], cols)?;
-    // The subgroup entries where the device runs them, unless there are only enough output
-    // channels for the narrower blocks.
-    let sg = subgroup_forms(rec.gpu()) && geo.cout_g as usize > WEIGHT_PACKED_TM;
+    let sg = subgroup_forms(rec.gpu(), geo.cout_g as usize);
     let (entry, nv) = weight_packed_entry(cols, sg);
     let tm = if sg { WEIGHT_PACKED_SG_TM } else { WEIGHT_PACKED_TM };
     let kernel = (&shaders::CONV2D_BACKWARD_WEIGHT_PACKED, entry);
