@@ -17,11 +17,14 @@
 // conv2d_depthwise_3x3_s2_dx is the input gradient of the stride-2 form (padding 1 on the top
 // and left), dx from dy without the zeros a spread-out dy would hold (see its comment).
 //
-// Planes are read and written as whole vec4s: rows of x, y and res are ceil(w / 4) and
-// ceil(ow / 4) vec4s long. Where w or ow is not a multiple of 4 the host passes copies with
-// rows padded with zeros (conv2d_planes.wgsl) and crops the output back. Outside the input
-// (rows above or below it, vec4s left or right of its rows) reads as 0, so any padding on
-// the other three sides works.
+// Planes are read and written as whole vec4s where w and ow are multiples of 4. For other
+// widths conv2d_depthwise_3x3_scalar.wgsl is the same kernel with x, y and res read and
+// written one column at a time (each checked against the row's end), where a vec4 form would
+// need copies with rows padded to whole vec4s and the output cropped back: two dispatches
+// more, which on lavapipe cost as much as the conv itself on MobileNetV2's 14x14 and 7x7
+// layers. The scalar loads cost more (10 per row where 4 vec4s cost 6-10), so rows of whole
+// vec4s keep the vec4 form. Outside the input (rows above or below it, columns left or right
+// of its rows) reads as 0, so any padding on the other three sides works.
 //
 // Same `Params` block and weight strides as conv2d_depthwise (p_len: planes N * C_out; flipped
 // strides make it a stride-1 depthwise conv's input gradient); same epilogue. Storage: x, the
@@ -39,11 +42,12 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<Out>>;
 @group(0) @binding(5) var<storage, read> res: array<vec4<Store>>;
 
-// vec4 `q` of the input row starting at vec4 `row` (`inside`: the row is in the plane), 0 for
-// rows outside the plane and vec4s outside the row (`wq` vec4s long).
-fn load(row: u32, q: i32, wq: u32, inside: bool) -> vec4<f32> {
+// vec4 `q` of input row `row` (row number plane * h + iy; `inside`: iy is in the plane), 0 for
+// rows outside the plane and vec4s outside the row.
+fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
+    let wq = (p.w + 3u) / 4u;
     let ok = inside && q >= 0 && q < i32(wq);
-    let v = vec4<f32>(x[row + u32(clamp(q, 0, i32(wq) - 1))]);
+    let v = vec4<f32>(x[row * wq + u32(clamp(q, 0, i32(wq) - 1))]);
     return select(vec4<f32>(0.0), v, ok);
 }
 
@@ -88,7 +92,6 @@ fn conv2d_depthwise_3x3(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let wq = (p.w + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -101,7 +104,7 @@ fn conv2d_depthwise_3x3(
     let q0 = i32(q); // input vec4 of column ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -125,11 +128,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 0u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -142,11 +145,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 1u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -161,11 +164,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 2u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -182,11 +185,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 3u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -203,11 +206,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 4u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -222,11 +225,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 5u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -254,7 +257,6 @@ fn conv2d_depthwise_3x3_s2(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let wq = (p.w + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -267,7 +269,7 @@ fn conv2d_depthwise_3x3_s2(
     let q0 = i32(q * 2u); // input vec4 of column 2 ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -293,12 +295,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 0u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -311,12 +313,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 1u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -329,12 +331,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 2u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -349,12 +351,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 3u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -367,12 +369,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 4u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -387,12 +389,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 5u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -405,12 +407,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 6u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -425,12 +427,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 7u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -443,12 +445,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 8u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
-        let d = load(row, q0 + 3, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
+        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -484,7 +486,6 @@ fn conv2d_depthwise_3x3_s2_dx(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
-    let wq = (p.w + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -497,7 +498,7 @@ fn conv2d_depthwise_3x3_s2_dx(
     let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -522,9 +523,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 0u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even0 = fma(k11, a, even0);
         odd0 = fma(k12, a, fma(k10, next, odd0));
@@ -534,9 +535,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 1u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even1 = fma(k01, a, even1);
         odd1 = fma(k02, a, fma(k00, next, odd1));
@@ -548,9 +549,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 2u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even3 = fma(k01, a, even3);
         odd3 = fma(k02, a, fma(k00, next, odd3));

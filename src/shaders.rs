@@ -106,6 +106,7 @@ shaders! {
     CONV2D_PACKED_ROWS = "conv2d_packed_rows" with ["activation", "conv_direct_params"];
     CONV2D_PACKED_1X1 = "conv2d_packed_1x1" with ["activation", "conv_direct_params"];
     CONV2D_DEPTHWISE_3X3 = "conv2d_depthwise_3x3" with ["activation", "conv_direct_params"];
+    CONV2D_DEPTHWISE_3X3_SCALAR = "conv2d_depthwise_3x3_scalar" with ["activation", "conv_direct_params"];
     CONV2D_PACK = "conv2d_pack";
     CONV2D_PLANES = "conv2d_planes";
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input";

@@ -30,6 +30,8 @@ fn every_f16_variant_parses_and_validates() {
         "conv2d",
         "conv2d_direct",
         "conv2d_depthwise",
+        "conv2d_depthwise_3x3",
+        "conv2d_depthwise_3x3_scalar",
         "activation",
         "binary",
         "batch_norm",

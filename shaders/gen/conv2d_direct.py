@@ -980,11 +980,14 @@ DEPTHWISE_3X3_HEAD = """// conv2d_depthwise_3x3: conv2d_depthwise's form for 3x3
 // conv2d_depthwise_3x3_s2_dx is the input gradient of the stride-2 form (padding 1 on the top
 // and left), dx from dy without the zeros a spread-out dy would hold (see its comment).
 //
-// Planes are read and written as whole vec4s: rows of x, y and res are ceil(w / 4) and
-// ceil(ow / 4) vec4s long. Where w or ow is not a multiple of 4 the host passes copies with
-// rows padded with zeros (conv2d_planes.wgsl) and crops the output back. Outside the input
-// (rows above or below it, vec4s left or right of its rows) reads as 0, so any padding on
-// the other three sides works.
+// Planes are read and written as whole vec4s where w and ow are multiples of 4. For other
+// widths conv2d_depthwise_3x3_scalar.wgsl is the same kernel with x, y and res read and
+// written one column at a time (each checked against the row's end), where a vec4 form would
+// need copies with rows padded to whole vec4s and the output cropped back: two dispatches
+// more, which on lavapipe cost as much as the conv itself on MobileNetV2's 14x14 and 7x7
+// layers. The scalar loads cost more (10 per row where 4 vec4s cost 6-10), so rows of whole
+// vec4s keep the vec4 form. Outside the input (rows above or below it, columns left or right
+// of its rows) reads as 0, so any padding on the other three sides works.
 //
 // Same `Params` block and weight strides as conv2d_depthwise (p_len: planes N * C_out; flipped
 // strides make it a stride-1 depthwise conv's input gradient); same epilogue. Storage: x, the
@@ -996,32 +999,93 @@ alias Out = Store;
 """
 
 
-def depthwise_3x3(R):
+def depthwise_3x3(R, scalar):
     L = []
     w = L.append
+    if scalar:
+        w("""// conv2d_depthwise_3x3_scalar: conv2d_depthwise_3x3 (described below) for rows whose width
+// is not a multiple of 4: the same entry points, with the vec4s of x, y and res assembled
+// from and split into columns (`load`, `store_row`).
+//
+""")
     w(DEPTHWISE_3X3_HEAD)
     w(f"const R: u32 = {R}u; // output rows per invocation: DEPTHWISE_ROWS in src/ops/conv2d.rs\noverride WG: u32 = 64u;\n")
-    w("""@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<Store>>;
-@group(0) @binding(2) var<storage, read> wt: array<Store>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<vec4<Out>>;
-@group(0) @binding(5) var<storage, read> res: array<vec4<Store>>;
+    w(depthwise_3x3_io(scalar))
+    w("""// One invocation per block of R rows by 8 columns of an output plane, numbered flat with the
+// column blocks fastest, then the row blocks, then the planes (folded into y past 65535).
+""")
+    w(depthwise_3x3_entry(R, 1))
+    w("""
+// The same at stride 2: output block (oy0, ox0) reads input rows from 2 oy0 - pad_top and
+// columns from 2 ox0 - 1.
+""")
+    w(depthwise_3x3_entry(R, 2))
+    w("\n")
+    w(depthwise_3x3_s2_input_grad(R))
+    return "".join(L)
 
-// vec4 `q` of the input row starting at vec4 `row` (`inside`: the row is in the plane), 0 for
-// rows outside the plane and vec4s outside the row (`wq` vec4s long).
-fn load(row: u32, q: i32, wq: u32, inside: bool) -> vec4<f32> {
+
+def depthwise_3x3_io(scalar):
+    """conv2d_depthwise_3x3's bindings and its loads and stores of x, y and res: whole vec4s, or
+    (`scalar`, for rows of any width) vec4s of 4 scalars, each checked against the row's end."""
+    if scalar:
+        vec, load = "", """// Columns 4q .. 4q + 3 of input row `row` (row number plane * h + iy; `inside`: iy is in the
+// plane) as a vec4, 0 for rows outside the plane and columns outside the row. Components the
+// caller leaves unused are never loaded (the compiler drops them).
+fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
+    let at = i32(row * p.w);
+    return vec4<f32>(column(at, 4 * q, inside), column(at, 4 * q + 1, inside),
+                     column(at, 4 * q + 2, inside), column(at, 4 * q + 3, inside));
+}
+
+// Column `c` of the input row starting at `at`, 0 outside the row.
+fn column(at: i32, c: i32, inside: bool) -> f32 {
+    let v = f32(x[u32(at + clamp(c, 0, i32(p.w) - 1))]);
+    return select(0.0, v, inside && c >= 0 && c < i32(p.w));
+}
+"""
+        store = """// Adds the bias and the residual, applies the activation and stores column `c` of the output
+// row starting at `at`, if inside the row.
+fn store(at: u32, c: u32, bv: f32, v: f32) {
+    if (c >= p.ow) {
+        return;
+    }
+    var s = v + bv;
+    if (p.has_residual != 0u) {
+        s += f32(res[at + c]);
+    }
+    y[at + c] = Out(activate(s, p.act, p.act_a, p.act_b));
+}
+
+// Stores output row `oy` of a block, if inside the plane: `lo` at columns 4q .. 4q + 3 and `hi`
+// at the 4 after, those inside the row.
+fn store_row(plane: u32, oy: u32, q: u32, bv: f32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (oy >= p.oh) {
+        return;
+    }
+    let at = (plane * p.oh + oy) * p.ow;
+    let c = 4u * q;
+    store(at, c, bv, lo.x);
+    store(at, c + 1u, bv, lo.y);
+    store(at, c + 2u, bv, lo.z);
+    store(at, c + 3u, bv, lo.w);
+    store(at, c + 4u, bv, hi.x);
+    store(at, c + 5u, bv, hi.y);
+    store(at, c + 6u, bv, hi.z);
+    store(at, c + 7u, bv, hi.w);
+}
+"""
+    else:
+        vec, load = "vec4<", """// vec4 `q` of input row `row` (row number plane * h + iy; `inside`: iy is in the plane), 0 for
+// rows outside the plane and vec4s outside the row.
+fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
+    let wq = (p.w + 3u) / 4u;
     let ok = inside && q >= 0 && q < i32(wq);
-    let v = vec4<f32>(x[row + u32(clamp(q, 0, i32(wq) - 1))]);
+    let v = vec4<f32>(x[row * wq + u32(clamp(q, 0, i32(wq) - 1))]);
     return select(vec4<f32>(0.0), v, ok);
 }
-
-// Tap (ky, kx) of output channel oc's weights, through the strides.
-fn tap(w0: i32, ky: i32, kx: i32) -> vec4<f32> {
-    return vec4<f32>(f32(wt[u32(w0 + ky * p.w_ky + kx * p.w_kx)]));
-}
-
-// Adds the bias and the residual, applies the activation and stores vec4 `at` of y.
+"""
+        store = """// Adds the bias and the residual, applies the activation and stores vec4 `at` of y.
 fn store(at: u32, bv: f32, v: vec4<f32>) {
     var s = v + vec4<f32>(bv);
     if (p.has_residual != 0u) {
@@ -1048,19 +1112,23 @@ fn store_row(plane: u32, oy: u32, q: u32, bv: f32, lo: vec4<f32>, hi: vec4<f32>)
         store(at + 1u, bv, hi);
     }
 }
+"""
+    close = ">" if vec else ""
+    return f"""@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<{vec}Store{close}>;
+@group(0) @binding(2) var<storage, read> wt: array<Store>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<{vec}Out{close}>;
+@group(0) @binding(5) var<storage, read> res: array<{vec}Store{close}>;
 
-// One invocation per block of R rows by 8 columns of an output plane, numbered flat with the
-// column blocks fastest, then the row blocks, then the planes (folded into y past 65535).
-""")
-    w(depthwise_3x3_entry(R, 1))
-    w("""
-// The same at stride 2: output block (oy0, ox0) reads input rows from 2 oy0 - pad_top and
-// columns from 2 ox0 - 1.
-""")
-    w(depthwise_3x3_entry(R, 2))
-    w("\n")
-    w(depthwise_3x3_s2_input_grad(R))
-    return "".join(L)
+{load}
+// Tap (ky, kx) of output channel oc's weights, through the strides.
+fn tap(w0: i32, ky: i32, kx: i32) -> vec4<f32> {{
+    return vec4<f32>(f32(wt[u32(w0 + ky * p.w_ky + kx * p.w_kx)]));
+}}
+
+{store}
+"""
 
 
 def depthwise_head(name, oy0_note, q0_line):
@@ -1072,7 +1140,6 @@ fn {name}(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {{
-    let wq = (p.w + 3u) / 4u;
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -1085,7 +1152,7 @@ fn {name}(
     {q0_line}
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h * wq;
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
 """ + "".join(f"    let k{ky}{kx} = tap(w0, {ky}, {kx});\n" for ky in range(3) for kx in range(3))
 
@@ -1128,9 +1195,9 @@ def depthwise_3x3_s2_input_grad(R):
         w(f"""    {{
         let iy = i32(oy0 / 2u + {t}u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
         let next = vec4<f32>(a.yzw, b.x);
 """)
         # dx row r (even: 2t' with t' = r / 2 uses ky = 1 of dy row r / 2; odd r uses ky = 0 of
@@ -1176,11 +1243,11 @@ def depthwise_3x3_entry(R, S):
         w(f"""    {{
         let iy = i32({oy} + {t}u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
-        let l = load(row, q0 - 1, wq, inside);
-        let a = load(row, q0, wq, inside);
-        let b = load(row, q0 + 1, wq, inside);
-        let c = load(row, q0 + 2, wq, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
+        let l = load(row, q0 - 1, inside);
+        let a = load(row, q0, inside);
+        let b = load(row, q0 + 1, inside);
+        let c = load(row, q0 + 2, inside);
 """)
         if S == 1:
             w("""        let lo0 = vec4<f32>(l.w, a.xyz);
@@ -1191,7 +1258,7 @@ def depthwise_3x3_entry(R, S):
         let hi2 = vec4<f32>(b.yzw, c.x);
 """)
         else:
-            w("""        let d = load(row, q0 + 3, wq, inside);
+            w("""        let d = load(row, q0 + 3, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -1217,7 +1284,8 @@ if __name__ == "__main__":
         ("conv2d_packed.wgsl", packed(PACKED_TM, PACKED_TN)),
         ("conv2d_packed_rows.wgsl", packed_rows(ROWS_TM, ROWS_TN, ROWS_ENTRIES)),
         ("conv2d_packed_1x1.wgsl", packed_1x1(POINTWISE_TM, POINTWISE_TN)),
-        ("conv2d_depthwise_3x3.wgsl", depthwise_3x3(DEPTHWISE_ROWS)),
+        ("conv2d_depthwise_3x3.wgsl", depthwise_3x3(DEPTHWISE_ROWS, False)),
+        ("conv2d_depthwise_3x3_scalar.wgsl", depthwise_3x3(DEPTHWISE_ROWS, True)),
     ]:
         with open(os.path.join(ROOT, name), "w") as f:
             f.write(text)

@@ -299,7 +299,7 @@ pub fn default_weight_grad_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 13;
+const KERNEL_REVISION: u32 = 14;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -940,9 +940,10 @@ const DEPTHWISE_ROWS: usize = 4;
 
 /// Records `entry` of conv2d_depthwise_3x3 (the forward at stride 1 or 2, or the stride-2
 /// input gradient `conv2d_depthwise_3x3_s2_dx`) for `p` (as [`dispatch_depthwise`]) on `[x, w,
-/// bias, y, residual]`. The kernel reads and writes rows of whole vec4s: where x's or the
-/// output's rows are not, x (and the residual) are copied to rows padded with zeros first and
-/// the output is written padded and cropped back into `y` (conv2d_planes).
+/// bias, y, residual]`: conv2d_depthwise_3x3, which reads and writes whole vec4s, where the
+/// rows of x and of the output are whole vec4s, else its scalar form (one column at a time:
+/// padded copies of x and a cropped output would cost two dispatches more, on lavapipe as much
+/// as the conv on 14x14 planes).
 fn dispatch_depthwise_3x3(
     rec: &mut Recorder,
     entry: &'static str,
@@ -950,23 +951,12 @@ fn dispatch_depthwise_3x3(
     [x, w, bias, y, res]: [&Tensor; 5],
 ) -> Result<()> {
     let g = p.geo;
-    let (wd, ow) = (g.w as usize, g.ow as usize);
-    let (wp, owp) = (wd.next_multiple_of(4), ow.next_multiple_of(4));
-    let xk = if wp != wd { Some(pad_planes(rec, x, wd, wp)?) } else { None };
-    let resk = if owp != ow && p.has_residual != 0 { Some(pad_planes(rec, res, ow, owp)?) } else { None };
-    let yk = if owp != ow { Some(rec.alloc([y.numel() / ow * owp], y.dtype())?) } else { None };
     let blocks = p.p_len as u64 * g.oh.div_ceil(DEPTHWISE_ROWS as u32) as u64 * g.ow.div_ceil(8) as u64;
     let wg = direct_workgroup(rec, blocks as usize);
-    let shader = shaders::CONV2D_DEPTHWISE_3X3.with_storage(x.dtype())?;
-    let tensors = [xk.as_ref().unwrap_or(x), w, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
+    let whole_vec4s = g.w % 4 == 0 && g.ow % 4 == 0;
+    let shader = if whole_vec4s { shaders::CONV2D_DEPTHWISE_3X3 } else { shaders::CONV2D_DEPTHWISE_3X3_SCALAR };
     let overrides = [("WG", wg as f64), act_override(p.act)];
-    rec.dispatch(&shader, entry, &overrides, &p, &tensors, grid_1d(blocks, wg))?;
-    if let Some(yk) = &yk {
-        crop_planes(rec, yk, owp, ow, y)?;
-    }
-    for t in [xk, resk, yk].into_iter().flatten() {
-        rec.recycle(t);
-    }
+    rec.dispatch(&shader.with_storage(x.dtype())?, entry, &overrides, &p, &[x, w, bias, y, res], grid_1d(blocks, wg))?;
     Ok(())
 }
 

@@ -94,8 +94,8 @@ fn groups_2_and_depthwise() {
 }
 
 /// The depthwise kernel's 3x3 form (stride and dilation 1, one column of padding on the left;
-/// R = 4 rows by 8 columns per invocation, rows read as vec4s): row and column blocks cut
-/// short, rows of whole vec4s as they are and odd ones through padded copies, a channel
+/// R = 4 rows by 8 columns per invocation): row and column blocks cut short, rows of whole
+/// vec4s (read as vec4s) and others (the scalar form, conv2d_depthwise_3x3_scalar), a channel
 /// multiplier, padding on the other sides from 0 to 2, an activation.
 #[test]
 fn depthwise_3x3_form() {
@@ -108,7 +108,7 @@ fn depthwise_3x3_form() {
 
 /// The depthwise 3x3 form at stride 2 (`conv2d_depthwise_3x3_s2`: 2R + 1 input rows of 5 vec4s
 /// per block, even and odd columns taken apart): output rows of whole vec4s, odd input and
-/// output rows through padded copies, a channel multiplier, a partial second column block,
+/// output rows in the scalar form, a channel multiplier, a partial second column block,
 /// padding on the other sides from 0 to 2, an activation.
 #[test]
 fn depthwise_3x3_stride_2_form() {
@@ -339,7 +339,7 @@ fn residual_added_before_the_activation() {
         ..Default::default()
     };
     residual_case(73, [2, 12, 9, 10], 24, [3, 3], dw, "depthwise x2 dilated");
-    // The depthwise 3x3 form on 10-wide rows: the residual copied to padded rows.
+    // The depthwise 3x3 form on 10-wide rows: the scalar form reads the residual's rows.
     let dw3 = Conv2d { groups: 5, padding: [1; 4], activation: Activation::Relu, ..Default::default() };
     residual_case(76, [2, 5, 6, 10], 5, [3, 3], dw3, "depthwise 3x3 10 wide");
     // The same at stride 2 (5 x 6 outputs).

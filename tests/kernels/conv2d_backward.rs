@@ -456,7 +456,7 @@ fn depthwise_input_gradients() {
     case(284, [1, 5, 9, 20], 5, [3, 3], strided(5, [1, 2], [1; 4]), "dw 3x3 s1x2 20 wide");
     // 3x3 s2 with one row and column of padding on the top and left (295 above, odd sizes):
     // dx from dy directly (conv2d_depthwise_3x3_s2_dx); dy rows of whole vec4s and dx rows of 16,
-    // MobileNet's 14 -> 7 (dy copied to padded rows, dx cropped), no padding on the bottom or
+    // MobileNet's 14 -> 7 (the scalar form: rows of 7 and 14), no padding on the bottom or
     // right, and a partial column block.
     case(283, [1, 6, 16, 16], 6, [3, 3], strided(6, [2, 2], [1; 4]), "dw 3x3 s2 16 wide");
     case(282, [2, 3, 14, 14], 3, [3, 3], strided(3, [2, 2], [1; 4]), "dw 3x3 s2 14 -> 7");

@@ -63,12 +63,13 @@ fn conv2d_in_f16_storage() {
     conv_case(207, [1, 4100, 2, 2], 9, [1, 1], plain, true, "1x1 long K residual");
     // Padded planes (9 pixels): the f16 residual copied, the f32 partial sums cropped.
     conv_case(208, [1, 4100, 3, 3], 9, [1, 1], plain, true, "1x1 long K residual 9 pixels");
-    // The depthwise 3x3 form reads and writes f16 vec4s: rows of 8 as they are (case 202's 9
-    // go through padded copies).
+    // The depthwise 3x3 form reads and writes f16 vec4s on rows of 8 (case 202's 9 wide rows,
+    // and 10 wide ones with a residual, take its scalar form).
     let dw = Conv2d { groups: 6, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
     conv_case(209, [2, 6, 5, 8], 6, [3, 3], dw, true, "depthwise 3x3 residual");
-    // Its stride-2 entry: 16-wide rows as they are, 4 x 8 outputs; and 13-wide rows (copied)
-    // to 7 x 7 outputs (cropped back).
+    conv_case(214, [2, 6, 5, 10], 6, [3, 3], dw, true, "depthwise 3x3 scalar residual");
+    // Its stride-2 entry: 16-wide rows as vec4s, 4 x 8 outputs; and 13-wide rows to 7 x 7
+    // outputs in the scalar form.
     let dw2 = Conv2d { stride: [2, 2], ..dw };
     conv_case(212, [2, 6, 8, 16], 6, [3, 3], dw2, true, "depthwise 3x3 s2 residual");
     conv_case(213, [1, 6, 13, 13], 12, [3, 3], dw2, false, "depthwise 3x3 s2 x2 13 wide");
