@@ -18,8 +18,10 @@
 //
 // Same `Params` block as conv2d_direct (shaders/lib/conv_direct_params.wgsl), read for the
 // packed operands: h and w are the padded plane, cin_g the number of channel quads per group,
-// c_begin..c_end a range of quads, the pads 0; the w_* strides count vec4s; cin is unused. The output, split-K
-// slices and epilogue are conv2d_direct's.
+// c_begin..c_end a range of quads, pad_top and pad_left where output pixel (0, 0)'s window
+// starts in the plane (0 for a forward, whose padding the plane holds; the phases of a strided
+// input gradient share one packed dy, each from its own corner); the w_* strides count vec4s;
+// cin is unused. The output, split-K slices and epilogue are conv2d_direct's.
 //
 // Storage: y and res are arrays of `Out` and `Store` (f32 here; f16 in the f16 variant); the
 // packed operands are f32 whatever the storage (the pack widens).
@@ -44,7 +46,8 @@ fn corner(pix0: u32, j: u32, g: u32) -> u32 {
     let pix = min(pix0 + j, p.p_len - 1u);
     let b = pix / ohw;
     let q = pix % ohw;
-    return ((b * p.groups + g) * p.cin_g * p.h + (q / p.ow) * p.stride_h) * p.w + (q % p.ow) * p.stride_w;
+    let iy = (q / p.ow) * p.stride_h + p.pad_top;
+    return ((b * p.groups + g) * p.cin_g * p.h + iy) * p.w + (q % p.ow) * p.stride_w + p.pad_left;
 }
 
 // The offset in y of pixel `pix` (numbered over the batch; past the end, the last pixel) of

@@ -122,7 +122,8 @@ fn conv2d_packed_rows(
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
     let end = select(0u, pix0 - ox0 + p.ow, inside);
-    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
+    let iy = oy * p.stride_h + p.pad_top;
+    let x0 = ((img * p.groups + g) * p.cin_g * p.h + iy) * p.w + ox0 + p.pad_left;
     // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
@@ -607,7 +608,8 @@ fn conv2d_packed_rows_s2(
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
     let end = select(0u, pix0 - ox0 + p.ow, inside);
-    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0 * 2u;
+    let iy = oy * p.stride_h + p.pad_top;
+    let x0 = ((img * p.groups + g) * p.cin_g * p.h + iy) * p.w + ox0 * 2u + p.pad_left;
     // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
@@ -1099,7 +1101,8 @@ fn conv2d_packed_rows_7x7_s2(
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
     let end = select(0u, pix0 - ox0 + p.ow, inside);
-    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0 * 2u;
+    let iy = oy * p.stride_h + p.pad_top;
+    let x0 = ((img * p.groups + g) * p.cin_g * p.h + iy) * p.w + ox0 * 2u + p.pad_left;
     // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
@@ -2035,7 +2038,8 @@ fn conv2d_packed_rows_2(
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
     let end = select(0u, pix0 - ox0 + p.ow, inside);
-    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
+    let iy = oy * p.stride_h + p.pad_top;
+    let x0 = ((img * p.groups + g) * p.cin_g * p.h + iy) * p.w + ox0 + p.pad_left;
     // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;
@@ -2409,7 +2413,8 @@ fn conv2d_packed_rows_1(
     let ox0 = (blk % row_blocks) * TN;
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
     let end = select(0u, pix0 - ox0 + p.ow, inside);
-    let x0 = ((img * p.groups + g) * p.cin_g * p.h + oy * p.stride_h) * p.w + ox0;
+    let iy = oy * p.stride_h + p.pad_top;
+    let x0 = ((img * p.groups + g) * p.cin_g * p.h + iy) * p.w + ox0 + p.pad_left;
     // This lane's weight rows: co0 + lane + 8 * k (past the last channel, the last one).
     let wg0 = p.w_base + i32(g) * p.w_group;
     let wl0 = wg0 + i32(min(co0 + lane + 0u, p.cout_g - 1u)) * p.w_out;

@@ -1758,6 +1758,40 @@ fn input_grad_phases(cfg: &Conv2d, hw: [usize; 2], k: [usize; 2]) -> Vec<[PhaseD
     rows.iter().flat_map(|&a| cols.iter().map(move |&b| [a, b])).collect()
 }
 
+/// The one packed copy of dy that the phases of a strided input gradient read (the packed
+/// kernels take each phase's window origin in `pad_top` / `pad_left`): packing dy once per
+/// phase cost a dispatch and a pass over dy each, four at stride 2.
+struct SharedPlane {
+    /// Where dy starts in the plane, as [`pack_input_plane`] takes it (negative: the plane
+    /// starts inside dy).
+    top_left: [i64; 2],
+    /// The plane's rows and columns.
+    hw: [usize; 2],
+    /// Per phase (in order), the plane's row and column that its pixel (0, 0)'s window starts
+    /// at; [0, 0] for phases that read nothing (no tap reaches them).
+    corners: Vec<[usize; 2]>,
+}
+
+impl SharedPlane {
+    /// The plane that holds every window of every phase that reads dy: a phase padded by `pad`
+    /// reads rows `-pad .. len + taps - 1 - pad` of dy; the plane spans them all.
+    fn of(phases: &[[PhaseDim; 2]]) -> SharedPlane {
+        let reading: Vec<_> = phases.iter().filter(|[a, b]| a.2 > 0 && b.2 > 0).collect();
+        let top_left = [0, 1].map(|d| reading.iter().map(|ph| ph[d].3).max().unwrap_or(0));
+        let hw = [0, 1].map(|d| {
+            let end = |&(_, _, taps, pad, len): &PhaseDim| top_left[d] - pad + (len + taps - 1) as i64;
+            reading.iter().map(|ph| end(&ph[d])).max().unwrap_or(1).max(1) as usize
+        });
+        let corners = phases
+            .iter()
+            .map(
+                |ph| if ph[0].2 > 0 && ph[1].2 > 0 { [0, 1].map(|d| (top_left[d] - ph[d].3) as usize) } else { [0, 0] },
+            )
+            .collect();
+        SharedPlane { top_left, hw, corners }
+    }
+}
+
 /// Gradient of conv2d with respect to its input: given `dy` `[N, C_out, H_out, W_out]` (the
 /// gradient of the loss with respect to the convolution's output, before any activation), the
 /// weights `w` `[C_out, C_in/groups, KH, KW]` and the input shape `x_shape` `[N, C_in, H, W]`,
@@ -1777,10 +1811,8 @@ pub fn conv2d_backward_input(
     backward_params("conv2d_backward_input", x_shape, w.dims(), dy, cfg)?;
     let w4 @ [cout, cin_g, kh, kw] = w.shape().nchw("conv2d_backward_input")?;
     let (k, cout_g) = ([kh, kw], cout / cfg.groups);
-    // The packed kernel packs dy once per phase: the largest phase's plane must fit.
-    let plane = input_grad_phases(cfg, [x_shape[2], x_shape[3]], k)
-        .iter()
-        .fold([0, 0], |m, [(_, _, jy, _, uh), (_, _, jx, _, vw)]| [m[0].max(uh + jy - 1), m[1].max(vw + jx - 1)]);
+    // The packed kernel packs dy once, into a plane every phase reads: it must fit.
+    let plane = SharedPlane::of(&input_grad_phases(cfg, [x_shape[2], x_shape[3]], k)).hw;
     let dy_packed = [dy.dims()[0], dy.dims()[1], plane[0], plane[1]];
     let packs_fit = packed_fits(rec, &dy_packed, cfg.groups, [0; 4], [w.dims()[1], cout_g, k[0] * k[1]]);
     let candidates: Vec<ConvKernel> =
@@ -1860,23 +1892,24 @@ pub fn conv2d_backward_input_with(
             return Ok(dx);
         }
         // One stride-1 conv of dy with the flipped, transposed weights per phase (one phase at
-        // stride 1), each over dy packed with that phase's padding (negative: an offset).
+        // stride 1), all over one packed copy of dy, each phase's windows from its own corner.
         let dx = rec.alloc(x_shape.to_vec(), DType::F32)?;
-        for phase in input_grad_phases(cfg, [h, wd], [kh, kw]) {
-            let [(_, ky0, jy, pad_y, uh), (_, kx0, jx, pad_x, vw)] = phase;
-            // The phase's uh x vw windows of jy x jx taps span this plane.
-            let plane = [uh + jy - 1, vw + jx - 1];
-            let dyp = pack_input_plane(rec, dy, cfg.groups, [pad_y, pad_x], plane)?;
+        let phases = input_grad_phases(cfg, [h, wd], [kh, kw]);
+        let shared = SharedPlane::of(&phases);
+        let dyp = pack_input_plane(rec, dy, cfg.groups, shared.top_left, shared.hw)?;
+        for (phase, corner) in phases.into_iter().zip(shared.corners) {
+            let [(_, ky0, jy, _, uh), (_, kx0, jx, _, vw)] = phase;
             let strides = flipped_weight_strides([cout_g, cin_g], [kh, kw], cfg.stride, [ky0, kx0], [jy, jx]);
             let packing = Packing { rows: cin_g, chans: cout_g, strides, taps: [jy, jx], taps_outer: false };
             let wp = pack_weights(rec, w, cfg.groups, packing)?;
             let base =
                 DirectParams { p_len: to_u32(op, "N*H*W", n * uh * vw)?, ..phase_params(op, g, cfg, phase, [kh, kw])? };
-            let p = packed_params(base, plane, [0; 4]);
+            let mut p = packed_params(base, shared.hw, [0; 4]);
+            [p.geo.pad_top, p.geo.pad_left] = corner.map(|c| c as u32);
             let tensors = [&dyp, &wp, &wp, &dx, dy];
             dispatch_packed(rec, &shaders::CONV2D_PACKED, p, tensors)?;
-            rec.recycle(dyp);
         }
+        rec.recycle(dyp);
         return Ok(dx);
     }
     if kernel == ConvKernel::Depthwise {
