@@ -953,7 +953,7 @@ fn dispatch_depthwise_3x3(
     let g = p.geo;
     let blocks = p.p_len as u64 * g.oh.div_ceil(DEPTHWISE_ROWS as u32) as u64 * g.ow.div_ceil(8) as u64;
     let wg = direct_workgroup(rec, blocks as usize);
-    let whole_vec4s = g.w % 4 == 0 && g.ow % 4 == 0;
+    let whole_vec4s = g.w.is_multiple_of(4) && g.ow.is_multiple_of(4);
     let shader = if whole_vec4s { shaders::CONV2D_DEPTHWISE_3X3 } else { shaders::CONV2D_DEPTHWISE_3X3_SCALAR };
     let overrides = [("WG", wg as f64), act_override(p.act)];
     rec.dispatch(&shader.with_storage(x.dtype())?, entry, &overrides, &p, &[x, w, bias, y, res], grid_1d(blocks, wg))?;
