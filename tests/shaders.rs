@@ -36,6 +36,7 @@ fn every_f16_variant_parses_and_validates() {
         "binary",
         "batch_norm",
         "max_pool2d",
+        "max_pool2d_rows",
         "avg_pool2d",
         "global_pool2d",
         "cast",

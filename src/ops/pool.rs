@@ -232,17 +232,32 @@ pub fn max_pool2d(rec: &mut Recorder, x: &Tensor, cfg: &Pool2d) -> Result<(Tenso
         dil_w: u("dilation", cfg.dilation[1])?,
         _pad: [0; 3],
     };
-    if len > 0 {
-        rec.dispatch(
-            &shader,
-            "max_pool2d",
-            &[("WG", WG_1D as f64)],
-            &params,
-            &[x, &y, &idx],
-            grid_1d(len as u64, WG_1D),
-        )?;
+    if len == 0 {
+        return Ok((y, idx));
+    }
+    if rec.gpu().is_cpu() && max_pool2d_rows_applies(cfg, [w, ow]) {
+        let blocks = (n * c * oh * ow.div_ceil(8)) as u64;
+        let rows = shaders::MAX_POOL2D_ROWS.with_storage(store)?;
+        rec.dispatch(&rows, "max_pool2d_rows", &[("WG", 64.0)], &params, &[x, &y, &idx], grid_1d(blocks, 64))?;
+    } else {
+        let grid = grid_1d(len as u64, WG_1D);
+        rec.dispatch(&shader, "max_pool2d", &[("WG", WG_1D as f64)], &params, &[x, &y, &idx], grid)?;
     }
     Ok((y, idx))
+}
+
+/// Whether max_pool2d_rows computes a max pool with `cfg` over rows `w` wide into rows `ow`
+/// wide: 3x3 windows at stride 2 and dilation 1 with one column of padding on the left (any
+/// elsewhere), both widths multiples of 4 (rows of whole vec4s). Taken on CPU adapters only,
+/// where it makes 8 outputs per invocation from vec4 loads (ResNet-18's pool, 64 x 112 x 112
+/// on lavapipe, see benches/RESULTS.md); elsewhere one output per invocation stays.
+fn max_pool2d_rows_applies(cfg: &Pool2d, [w, ow]: [usize; 2]) -> bool {
+    cfg.kernel == [3, 3]
+        && cfg.stride == [2, 2]
+        && cfg.dilation == [1, 1]
+        && cfg.padding[1] == 1
+        && w.is_multiple_of(4)
+        && ow.is_multiple_of(4)
 }
 
 /// Average pooling of `x` `[N, C, H, W]` into `[N, C, H_out, W_out]`. Padding contributes

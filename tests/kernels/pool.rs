@@ -183,6 +183,34 @@ fn argmax_ties_pick_the_first_maximum() {
     assert_eq!(idx.to_u32(gpu).unwrap(), vec![0, 1, 3, 4, 5, 7, 12, 13, 15]);
 }
 
+/// The rows form for 3x3 windows at stride 2 with one column of padding on the left, on rows
+/// of whole vec4s (max_pool2d_rows, 8 outputs per invocation; CPU adapters): odd heights (the
+/// last window's bottom row outside the input), 12 outputs per row (a second column block
+/// half used), no padding on the top or right, a single vec4 of outputs, ties.
+#[test]
+fn max_pool_rows_form() {
+    max_case(400, [2, 3, 9, 16], cfg([3, 3], [2, 2], [1; 4]), "rows, odd height");
+    max_case(401, [1, 5, 14, 24], cfg([3, 3], [2, 2], [1; 4]), "rows, 12 outputs per row");
+    max_case(402, [1, 2, 9, 16], cfg([3, 3], [2, 2], [0, 1, 0, 1]), "rows, no top padding");
+    max_case(403, [1, 2, 10, 8], cfg([3, 3], [2, 2], [1, 1, 0, 0]), "rows, 4 outputs per row");
+    let gpu = gpu_or_skip!();
+    let mut r = rng(404);
+    let shape = [2, 3, 11, 16];
+    let v: Vec<f32> = (0..shape.iter().product()).map(|_| r.random_range(0..3) as f32).collect();
+    let xa = Array::from_f32(shape.to_vec(), &v);
+    let xt = Tensor::from_f32(gpu, shape, &v).unwrap();
+    max_check(&xa, &xt, cfg([3, 3], [2, 2], [1; 4]), "rows, ties");
+    // A plane of -inf: no tap is greater, every index stays the window's first in-input tap.
+    let v = vec![f32::NEG_INFINITY; 9 * 16];
+    let xa = Array::from_f32(vec![1, 1, 9, 16], &v);
+    let xt = Tensor::from_f32(gpu, [1, 1, 9, 16], &v).unwrap();
+    let c = cfg([3, 3], [2, 2], [1; 4]);
+    let (y, idx) = gpu.run(|rec| ops::max_pool2d(rec, &xt, &c)).unwrap();
+    let (want, want_idx) = reference::max_pool2d(&xa, &c);
+    assert_eq!(y.to_f32(gpu).unwrap(), want.data.iter().map(|&v| v as f32).collect::<Vec<_>>(), "rows, -inf");
+    assert_eq!(idx.to_u32(gpu).unwrap(), want_idx, "rows, -inf: argmax indices");
+}
+
 #[test]
 fn window_entirely_in_padding_is_minus_infinity() {
     // H = W = 2, kernel 2, dilation 3, padding 1: the one window's taps are -1 and 2, both out.
