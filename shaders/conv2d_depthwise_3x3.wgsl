@@ -42,12 +42,16 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<vec4<Out>>;
 @group(0) @binding(5) var<storage, read> res: array<vec4<Store>>;
 
-// vec4 `q` of input row `row` (row number plane * h + iy; `inside`: iy is in the plane), 0 for
-// rows outside the plane and vec4s outside the row.
-fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
-    let wq = (p.w + 3u) / 4u;
+// The length of a row of x: ceil(w / 4) vec4s.
+fn row_len() -> u32 {
+    return (p.w + 3u) / 4u;
+}
+
+// vec4 `q` of the input row starting at vec4 `row` (`inside`: the row is in the plane), 0 for
+// rows outside the plane and vec4s outside the row (`wq` vec4s long).
+fn load(row: u32, q: i32, wq: u32, inside: bool) -> vec4<f32> {
     let ok = inside && q >= 0 && q < i32(wq);
-    let v = vec4<f32>(x[row * wq + u32(clamp(q, 0, i32(wq) - 1))]);
+    let v = vec4<f32>(x[row + u32(clamp(q, 0, i32(wq) - 1))]);
     return select(vec4<f32>(0.0), v, ok);
 }
 
@@ -92,6 +96,7 @@ fn conv2d_depthwise_3x3(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -104,7 +109,7 @@ fn conv2d_depthwise_3x3(
     let q0 = i32(q); // input vec4 of column ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -128,11 +133,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 0u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -145,11 +150,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 1u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -164,11 +169,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 2u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -185,11 +190,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 3u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -206,11 +211,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 4u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -225,11 +230,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 5u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -257,6 +262,7 @@ fn conv2d_depthwise_3x3_s2(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -269,7 +275,7 @@ fn conv2d_depthwise_3x3_s2(
     let q0 = i32(q * 2u); // input vec4 of column 2 ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -295,12 +301,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 0u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -313,12 +319,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 1u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -331,12 +337,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 2u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -351,12 +357,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 3u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -369,12 +375,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 4u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -389,12 +395,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 5u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -407,12 +413,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 6u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -427,12 +433,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 7u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -445,12 +451,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 8u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -486,6 +492,7 @@ fn conv2d_depthwise_3x3_s2_dx(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -498,7 +505,7 @@ fn conv2d_depthwise_3x3_s2_dx(
     let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -523,9 +530,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 0u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even0 = fma(k11, a, even0);
         odd0 = fma(k12, a, fma(k10, next, odd0));
@@ -535,9 +542,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 1u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even1 = fma(k01, a, even1);
         odd1 = fma(k02, a, fma(k00, next, odd1));
@@ -549,9 +556,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 2u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even3 = fma(k01, a, even3);
         odd3 = fma(k02, a, fma(k00, next, odd3));

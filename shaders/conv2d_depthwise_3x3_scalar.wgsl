@@ -46,19 +46,23 @@ override WG: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> y: array<Out>;
 @group(0) @binding(5) var<storage, read> res: array<Store>;
 
-// Columns 4q .. 4q + 3 of input row `row` (row number plane * h + iy; `inside`: iy is in the
-// plane) as a vec4, 0 for rows outside the plane and columns outside the row. Components the
-// caller leaves unused are never loaded (the compiler drops them).
-fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
-    let at = i32(row * p.w);
-    return vec4<f32>(column(at, 4 * q, inside), column(at, 4 * q + 1, inside),
-                     column(at, 4 * q + 2, inside), column(at, 4 * q + 3, inside));
+// The length of a row of x: p.w values.
+fn row_len() -> u32 {
+    return p.w;
 }
 
-// Column `c` of the input row starting at `at`, 0 outside the row.
-fn column(at: i32, c: i32, inside: bool) -> f32 {
-    let v = f32(x[u32(at + clamp(c, 0, i32(p.w) - 1))]);
-    return select(0.0, v, inside && c >= 0 && c < i32(p.w));
+// Columns 4q .. 4q + 3 of the input row starting at `row` (`inside`: the row is in the plane)
+// as a vec4, 0 for rows outside the plane and columns outside the row (`w` long). Components
+// the caller leaves unused are never loaded (the compiler drops them).
+fn load(row: u32, q: i32, w: u32, inside: bool) -> vec4<f32> {
+    return vec4<f32>(column(row, 4 * q, w, inside), column(row, 4 * q + 1, w, inside),
+                     column(row, 4 * q + 2, w, inside), column(row, 4 * q + 3, w, inside));
+}
+
+// Column `c` of the input row starting at `row` (`w` long), 0 outside the row.
+fn column(row: u32, c: i32, w: u32, inside: bool) -> f32 {
+    let v = f32(x[row + u32(clamp(c, 0, i32(w) - 1))]);
+    return select(0.0, v, inside && c >= 0 && c < i32(w));
 }
 
 // Tap (ky, kx) of output channel oc's weights, through the strides.
@@ -105,6 +109,7 @@ fn conv2d_depthwise_3x3(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -117,7 +122,7 @@ fn conv2d_depthwise_3x3(
     let q0 = i32(q); // input vec4 of column ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -141,11 +146,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 0u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -158,11 +163,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 1u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -177,11 +182,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 2u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -198,11 +203,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 3u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -219,11 +224,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 4u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -238,11 +243,11 @@ fn conv2d_depthwise_3x3(
     {
         let iy = i32(oy0 + 5u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
         let lo0 = vec4<f32>(l.w, a.xyz);
         let lo1 = a;
         let lo2 = vec4<f32>(a.yzw, b.x);
@@ -270,6 +275,7 @@ fn conv2d_depthwise_3x3_s2(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -282,7 +288,7 @@ fn conv2d_depthwise_3x3_s2(
     let q0 = i32(q * 2u); // input vec4 of column 2 ox0
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -308,12 +314,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 0u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -326,12 +332,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 1u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -344,12 +350,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 2u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -364,12 +370,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 3u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -382,12 +388,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 4u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -402,12 +408,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 5u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -420,12 +426,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 6u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -440,12 +446,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 7u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -458,12 +464,12 @@ fn conv2d_depthwise_3x3_s2(
     {
         let iy = i32(2u * oy0 + 8u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
-        let d = load(row, q0 + 3, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
@@ -499,6 +505,7 @@ fn conv2d_depthwise_3x3_s2_dx(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -511,7 +518,7 @@ fn conv2d_depthwise_3x3_s2_dx(
     let q0 = i32(blk % col_blocks); // dy vec4 of column ox0 / 2
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
     let k00 = tap(w0, 0, 0);
     let k01 = tap(w0, 0, 1);
@@ -536,9 +543,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 0u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even0 = fma(k11, a, even0);
         odd0 = fma(k12, a, fma(k10, next, odd0));
@@ -548,9 +555,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 1u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even1 = fma(k01, a, even1);
         odd1 = fma(k02, a, fma(k00, next, odd1));
@@ -562,9 +569,9 @@ fn conv2d_depthwise_3x3_s2_dx(
     {
         let iy = i32(oy0 / 2u + 2u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
         even3 = fma(k01, a, even3);
         odd3 = fma(k02, a, fma(k00, next, odd3));

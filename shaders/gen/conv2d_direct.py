@@ -1033,19 +1033,23 @@ def depthwise_3x3_io(scalar):
     """conv2d_depthwise_3x3's bindings and its loads and stores of x, y and res: whole vec4s, or
     (`scalar`, for rows of any width) vec4s of 4 scalars, each checked against the row's end."""
     if scalar:
-        vec, load = "", """// Columns 4q .. 4q + 3 of input row `row` (row number plane * h + iy; `inside`: iy is in the
-// plane) as a vec4, 0 for rows outside the plane and columns outside the row. Components the
-// caller leaves unused are never loaded (the compiler drops them).
-fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
-    let at = i32(row * p.w);
-    return vec4<f32>(column(at, 4 * q, inside), column(at, 4 * q + 1, inside),
-                     column(at, 4 * q + 2, inside), column(at, 4 * q + 3, inside));
+        vec, load = "", """// The length of a row of x: p.w values.
+fn row_len() -> u32 {
+    return p.w;
 }
 
-// Column `c` of the input row starting at `at`, 0 outside the row.
-fn column(at: i32, c: i32, inside: bool) -> f32 {
-    let v = f32(x[u32(at + clamp(c, 0, i32(p.w) - 1))]);
-    return select(0.0, v, inside && c >= 0 && c < i32(p.w));
+// Columns 4q .. 4q + 3 of the input row starting at `row` (`inside`: the row is in the plane)
+// as a vec4, 0 for rows outside the plane and columns outside the row (`w` long). Components
+// the caller leaves unused are never loaded (the compiler drops them).
+fn load(row: u32, q: i32, w: u32, inside: bool) -> vec4<f32> {
+    return vec4<f32>(column(row, 4 * q, w, inside), column(row, 4 * q + 1, w, inside),
+                     column(row, 4 * q + 2, w, inside), column(row, 4 * q + 3, w, inside));
+}
+
+// Column `c` of the input row starting at `row` (`w` long), 0 outside the row.
+fn column(row: u32, c: i32, w: u32, inside: bool) -> f32 {
+    let v = f32(x[row + u32(clamp(c, 0, i32(w) - 1))]);
+    return select(0.0, v, inside && c >= 0 && c < i32(w));
 }
 """
         store = """// Adds the bias and the residual, applies the activation and stores column `c` of the output
@@ -1080,12 +1084,16 @@ fn store_row(plane: u32, oy: u32, q: u32, bv: f32, lo: vec4<f32>, hi: vec4<f32>)
 }
 """
     else:
-        vec, load = "vec4<", """// vec4 `q` of input row `row` (row number plane * h + iy; `inside`: iy is in the plane), 0 for
-// rows outside the plane and vec4s outside the row.
-fn load(row: u32, q: i32, inside: bool) -> vec4<f32> {
-    let wq = (p.w + 3u) / 4u;
+        vec, load = "vec4<", """// The length of a row of x: ceil(w / 4) vec4s.
+fn row_len() -> u32 {
+    return (p.w + 3u) / 4u;
+}
+
+// vec4 `q` of the input row starting at vec4 `row` (`inside`: the row is in the plane), 0 for
+// rows outside the plane and vec4s outside the row (`wq` vec4s long).
+fn load(row: u32, q: i32, wq: u32, inside: bool) -> vec4<f32> {
     let ok = inside && q >= 0 && q < i32(wq);
-    let v = vec4<f32>(x[row * wq + u32(clamp(q, 0, i32(wq) - 1))]);
+    let v = vec4<f32>(x[row + u32(clamp(q, 0, i32(wq) - 1))]);
     return select(vec4<f32>(0.0), v, ok);
 }
 """
@@ -1144,6 +1152,7 @@ fn {name}(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {{
+    let rw = row_len();
     let col_blocks = (p.ow + 7u) / 8u;
     let row_blocks = (p.oh + R - 1u) / R;
     let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
@@ -1156,7 +1165,7 @@ fn {name}(
     {q0_line}
     let b = plane / p.cout;
     let oc = plane % p.cout;
-    let xplane = (b * p.cin + oc / p.cout_g) * p.h; // its first row
+    let xplane = (b * p.cin + oc / p.cout_g) * p.h * rw;
     let w0 = p.w_base + i32(oc / p.cout_g) * p.w_group + i32(oc % p.cout_g) * p.w_out;
 """ + "".join(f"    let k{ky}{kx} = tap(w0, {ky}, {kx});\n" for ky in range(3) for kx in range(3))
 
@@ -1199,9 +1208,9 @@ def depthwise_3x3_s2_input_grad(R):
         w(f"""    {{
         let iy = i32(oy0 / 2u + {t}u);
         let inside = iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
         let next = vec4<f32>(a.yzw, b.x);
 """)
         # dx row r (even: 2t' with t' = r / 2 uses ky = 1 of dy row r / 2; odd r uses ky = 0 of
@@ -1247,11 +1256,11 @@ def depthwise_3x3_entry(R, S):
         w(f"""    {{
         let iy = i32({oy} + {t}u) - i32(p.pad_top);
         let inside = iy >= 0 && iy < i32(p.h);
-        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1));
-        let l = load(row, q0 - 1, inside);
-        let a = load(row, q0, inside);
-        let b = load(row, q0 + 1, inside);
-        let c = load(row, q0 + 2, inside);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
 """)
         if S == 1:
             w("""        let lo0 = vec4<f32>(l.w, a.xyz);
@@ -1262,7 +1271,7 @@ def depthwise_3x3_entry(R, S):
         let hi2 = vec4<f32>(b.yzw, c.x);
 """)
         else:
-            w("""        let d = load(row, q0 + 3, inside);
+            w("""        let d = load(row, q0 + 3, rw, inside);
         let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
         let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
         let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);

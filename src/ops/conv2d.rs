@@ -1776,18 +1776,20 @@ impl SharedPlane {
     /// The plane that holds every window of every phase that reads dy: a phase padded by `pad`
     /// reads rows `-pad .. len + taps - 1 - pad` of dy; the plane spans them all.
     fn of(phases: &[[PhaseDim; 2]]) -> SharedPlane {
-        let reading: Vec<_> = phases.iter().filter(|[a, b]| a.2 > 0 && b.2 > 0).collect();
-        let top_left = [0, 1].map(|d| reading.iter().map(|ph| ph[d].3).max().unwrap_or(0));
+        // A phase reads dy when some tap reaches it: taps (the third field) in both directions.
+        let reads = |[a, b]: &[PhaseDim; 2]| a.2 > 0 && b.2 > 0;
+        let reading: Vec<_> = phases.iter().filter(|ph| reads(ph)).collect();
+        let pad = |ph: &[PhaseDim; 2], d: usize| ph[d].3;
+        let top_left = [0, 1].map(|d| reading.iter().map(|ph| pad(ph, d)).max().unwrap_or(0));
         let hw = [0, 1].map(|d| {
-            let end = |&(_, _, taps, pad, len): &PhaseDim| top_left[d] - pad + (len + taps - 1) as i64;
-            reading.iter().map(|ph| end(&ph[d])).max().unwrap_or(1).max(1) as usize
+            let end = |ph: &[PhaseDim; 2]| {
+                let (_, _, taps, pad, len) = ph[d];
+                top_left[d] - pad + (len + taps - 1) as i64
+            };
+            reading.iter().map(|ph| end(ph)).max().unwrap_or(1).max(1) as usize
         });
-        let corners = phases
-            .iter()
-            .map(
-                |ph| if ph[0].2 > 0 && ph[1].2 > 0 { [0, 1].map(|d| (top_left[d] - ph[d].3) as usize) } else { [0, 0] },
-            )
-            .collect();
+        let corner = |ph: &[PhaseDim; 2]| [0, 1].map(|d| (top_left[d] - pad(ph, d)) as usize);
+        let corners = phases.iter().map(|ph| if reads(ph) { corner(ph) } else { [0, 0] }).collect();
         SharedPlane { top_left, hw, corners }
     }
 }
