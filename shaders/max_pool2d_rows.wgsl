@@ -15,12 +15,7 @@
 
 alias Store = f32;
 
-struct Params {
-    len: u32, h: u32, w: u32, oh: u32,
-    ow: u32, kh: u32, kw: u32, stride_h: u32,
-    stride_w: u32, pad_top: u32, pad_left: u32, dil_h: u32,
-    dil_w: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
+// `Params` is shaders/lib/max_pool_params.wgsl.
 
 override WG: u32 = 64u;
 

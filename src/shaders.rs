@@ -114,8 +114,8 @@ shaders! {
     CONV2D_BACKWARD_WEIGHT_DIRECT = "conv2d_backward_weight_direct" with ["conv_weight_params"];
     CONV2D_BACKWARD_WEIGHT_PACKED = "conv2d_backward_weight_packed" with ["conv_weight_params"];
     CONV2D_BACKWARD_WEIGHT_DEPTHWISE = "conv2d_backward_weight_depthwise" with ["conv_weight_params"];
-    MAX_POOL2D = "max_pool2d";
-    MAX_POOL2D_ROWS = "max_pool2d_rows";
+    MAX_POOL2D = "max_pool2d" with ["max_pool_params"];
+    MAX_POOL2D_ROWS = "max_pool2d_rows" with ["max_pool_params"];
     AVG_POOL2D = "avg_pool2d";
     GLOBAL_POOL2D = "global_pool2d";
     POOL_BACKWARD = "pool_backward";

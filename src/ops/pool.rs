@@ -114,7 +114,7 @@ impl Pool2d {
     }
 }
 
-/// Mirrors `Params` in `shaders/max_pool2d.wgsl`.
+/// Mirrors `Params` in `shaders/lib/max_pool_params.wgsl` (max_pool2d, max_pool2d_rows).
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct MaxPool2dParams {

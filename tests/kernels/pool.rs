@@ -1,6 +1,6 @@
 use featuremap::ops::{self, Pool2d};
 use featuremap::reference::{self, Array};
-use featuremap::{DType, Tensor};
+use featuremap::{DType, Gpu, Tensor};
 use rand::Rng;
 
 use crate::common::{check, random_pair, rng, TOL};
@@ -16,10 +16,19 @@ fn max_case(seed: u64, x: [usize; 4], cfg: Pool2d, name: &str) {
 
 fn max_check(xa: &Array, xt: &Tensor, cfg: Pool2d, name: &str) {
     let gpu = gpu_or_skip!();
+    let y = gpu.run(|rec| Ok(ops::max_pool2d(rec, xt, &cfg)?.0)).unwrap();
+    let case = format!("{name} x={:?} {cfg:?}", xa.shape);
+    check(gpu, "max_pool2d", &case, &y, &reference::max_pool2d(xa, &cfg).0, TOL);
+    max_exact(xa, xt, cfg, name);
+}
+
+/// Max pooling against the reference, values and argmax indices exactly (inputs with
+/// infinities too, where a relative error is not defined).
+fn max_exact(xa: &Array, xt: &Tensor, cfg: Pool2d, name: &str) {
+    let gpu = gpu_or_skip!();
     let (y, idx) = gpu.run(|rec| ops::max_pool2d(rec, xt, &cfg)).unwrap();
     let (want, want_idx) = reference::max_pool2d(xa, &cfg);
     let case = format!("{name} x={:?} {cfg:?}", xa.shape);
-    check(gpu, "max_pool2d", &case, &y, &want, TOL);
     assert_eq!(idx.dtype(), DType::U32, "{case}");
     assert_eq!(idx.dims(), y.dims(), "{case}");
     assert_eq!(idx.to_u32(gpu).unwrap(), want_idx, "max_pool2d {case}: argmax indices");
@@ -168,12 +177,7 @@ fn global_pool_many_planes_folded_grid() {
 #[test]
 fn argmax_ties_pick_the_first_maximum() {
     let gpu = gpu_or_skip!();
-    let mut r = rng(90);
-    let shape = [2, 3, 9, 10];
-    // Few distinct values, so most windows hold several maxima.
-    let v: Vec<f32> = (0..shape.iter().product()).map(|_| r.random_range(0..3) as f32).collect();
-    let xa = Array::from_f32(shape.to_vec(), &v);
-    let xt = Tensor::from_f32(gpu, shape, &v).unwrap();
+    let (xa, xt) = few_values(gpu, 90, [2, 3, 9, 10]);
     max_check(&xa, &xt, Pool2d { padding: [1; 4], ..Pool2d::new(3, 2) }, "ties");
     max_check(&xa, &xt, Pool2d { dilation: [2, 2], ..Pool2d::new(2, 1) }, "ties dil");
     // A constant plane: every index is the window's first in-input tap.
@@ -194,21 +198,20 @@ fn max_pool_rows_form() {
     max_case(402, [1, 2, 9, 16], cfg([3, 3], [2, 2], [0, 1, 0, 1]), "rows, no top padding");
     max_case(403, [1, 2, 10, 8], cfg([3, 3], [2, 2], [1, 1, 0, 0]), "rows, 4 outputs per row");
     let gpu = gpu_or_skip!();
-    let mut r = rng(404);
-    let shape = [2, 3, 11, 16];
-    let v: Vec<f32> = (0..shape.iter().product()).map(|_| r.random_range(0..3) as f32).collect();
-    let xa = Array::from_f32(shape.to_vec(), &v);
-    let xt = Tensor::from_f32(gpu, shape, &v).unwrap();
+    let (xa, xt) = few_values(gpu, 404, [2, 3, 11, 16]);
     max_check(&xa, &xt, cfg([3, 3], [2, 2], [1; 4]), "rows, ties");
     // A plane of -inf: no tap is greater, every index stays the window's first in-input tap.
     let v = vec![f32::NEG_INFINITY; 9 * 16];
     let xa = Array::from_f32(vec![1, 1, 9, 16], &v);
     let xt = Tensor::from_f32(gpu, [1, 1, 9, 16], &v).unwrap();
-    let c = cfg([3, 3], [2, 2], [1; 4]);
-    let (y, idx) = gpu.run(|rec| ops::max_pool2d(rec, &xt, &c)).unwrap();
-    let (want, want_idx) = reference::max_pool2d(&xa, &c);
-    assert_eq!(y.to_f32(gpu).unwrap(), want.data.iter().map(|&v| v as f32).collect::<Vec<_>>(), "rows, -inf");
-    assert_eq!(idx.to_u32(gpu).unwrap(), want_idx, "rows, -inf: argmax indices");
+    max_exact(&xa, &xt, cfg([3, 3], [2, 2], [1; 4]), "rows, -inf");
+}
+
+/// Random values from {0, 1, 2}: most pooling windows hold several maxima.
+fn few_values(gpu: &Gpu, seed: u64, shape: [usize; 4]) -> (Array, Tensor) {
+    let mut r = rng(seed);
+    let v: Vec<f32> = (0..shape.iter().product()).map(|_| r.random_range(0..3) as f32).collect();
+    (Array::from_f32(shape.to_vec(), &v), Tensor::from_f32(gpu, shape, &v).unwrap())
 }
 
 #[test]
