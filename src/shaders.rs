@@ -53,6 +53,17 @@ impl Shader {
         Ok(Shader { f32_output: true, ..self })
     }
 
+    /// This family in `other`'s variant (its storage and output types): for a kernel that
+    /// stands in for another, as conv2d_packed_rows does for conv2d_packed.
+    pub fn in_variant_of(self, other: &Shader) -> crate::Result<Shader> {
+        let s = self.with_storage(if other.f16 { crate::DType::F16 } else { crate::DType::F32 })?;
+        if other.f32_output {
+            s.with_f32_output()
+        } else {
+            Ok(s)
+        }
+    }
+
     /// The WGSL text to compile: the source, or for the f16 variant the source with
     /// `enable f16;` in front and `Store` declared as f16; for the f32-output variant, `Out`
     /// declared as f32.

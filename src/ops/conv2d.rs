@@ -170,6 +170,7 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_PACKED_ROWS.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED_1X1.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE_3X3.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_DEPTHWISE_3X3_SCALAR.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACK.name, std::mem::size_of::<PackParams>()));
     v.push((shaders::CONV2D_PLANES.name, std::mem::size_of::<PlanesParams>()));
     v.push((shaders::CONV2D_BACKWARD_WEIGHT_DIRECT.name, std::mem::size_of::<WeightRowsParams>()));
@@ -1019,7 +1020,7 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
     else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
-    let rows = Shader { f16: shader.f16, f32_output: shader.f32_output, ..shaders::CONV2D_PACKED_ROWS };
+    let rows = shaders::CONV2D_PACKED_ROWS.in_variant_of(shader)?;
     // One lane per block of ROWS_TN columns of an output row, whole subgroups of them per
     // ROWS_TM output channels.
     let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(ROWS_TN);

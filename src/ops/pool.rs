@@ -189,6 +189,7 @@ struct PoolBackwardParams {
 pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::POOL_BACKWARD.name, std::mem::size_of::<PoolBackwardParams>()));
     v.push((shaders::MAX_POOL2D.name, std::mem::size_of::<MaxPool2dParams>()));
+    v.push((shaders::MAX_POOL2D_ROWS.name, std::mem::size_of::<MaxPool2dParams>()));
     v.push((shaders::AVG_POOL2D.name, std::mem::size_of::<AvgPool2dParams>()));
     v.push((shaders::GLOBAL_POOL2D.name, std::mem::size_of::<GlobalPool2dParams>()));
 }
