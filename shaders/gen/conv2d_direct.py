@@ -259,6 +259,22 @@ fn {name}(
 """
 
 
+def quad_fmas(ind, TM, NV, a, b, pre):
+    """One reduction step over a channel quad: for each of TM output channels, `pre(i)` (the
+    line that makes its weight vec4 `a(i)`), then for each of NV pixel vec4s its accumulator
+    takes 4 FMAs in a row, one per channel of the quad (`b(v, ch)`: that channel's values of
+    the 4 pixels)."""
+    L = []
+    for i in range(TM):
+        L.append(pre(i))
+        for v in range(NV):
+            expr = f"acc{i}_{v}"
+            for ch in "xyzw":
+                expr = f"fma(vec4<f32>({a(i)}.{ch}), {b(v, ch)}, {expr})"
+            L.append(f"{ind}acc{i}_{v} = {expr};\n")
+    return "".join(L)
+
+
 def weight_offsets_and_accumulators(TM, NV):
     L = ["    let wg0 = p.w_base + i32(g) * p.w_group;\n"]
     L += [f"    let wo{i} = wg0 + i32(min(co0 + {i}u, p.cout_g - 1u)) * p.w_out;\n" for i in range(TM)]
@@ -630,13 +646,8 @@ fn corner(pix0: u32, j: u32, g: u32) -> u32 {
     for v in range(NV):
         for k in "xyzw":
             w(f"{ind}let b{v}{k} = vec4<f32>(" + ", ".join(f"v{4*v+jj}.{k}" for jj in range(4)) + ");\n")
-    for i in range(TM):
-        w(f"{ind}let a{i} = wp[u32(wo{i}) + wk];\n")
-        for v in range(NV):
-            expr = f"acc{i}_{v}"
-            for k in "xyzw":
-                expr = f"fma(vec4<f32>(a{i}.{k}), b{v}{k}, {expr})"
-            w(f"{ind}acc{i}_{v} = {expr};\n")
+    w(quad_fmas(ind, TM, NV, lambda i: f"a{i}", lambda v, k: f"b{v}{k}",
+                lambda i: f"{ind}let a{i} = wp[u32(wo{i}) + wk];\n"))
     w("""            }
         }
     }
@@ -747,13 +758,8 @@ def packed_rows_entry(TM, TN, SG, name, KW, SW):
         for v in range(NV):
             for ch in "xyzw":
                 w(f"{ind}let b{kx}_{v}{ch} = vec4<f32>(" + ", ".join(f"r{SW*(4*v+jj)+kx}.{ch}" for jj in range(4)) + ");\n")
-        for i in range(TM):
-            w(f"{ind}let a{kx}_{i} = subgroupBroadcast(l{kx}_{i // SG}, {i % SG}u);\n")
-            for v in range(NV):
-                expr = f"acc{i}_{v}"
-                for ch in "xyzw":
-                    expr = f"fma(vec4<f32>(a{kx}_{i}.{ch}), b{kx}_{v}{ch}, {expr})"
-                w(f"{ind}acc{i}_{v} = {expr};\n")
+        w(quad_fmas(ind, TM, NV, lambda i: f"a{kx}_{i}", lambda v, ch: f"b{kx}_{v}{ch}",
+                    lambda i: f"{ind}let a{kx}_{i} = subgroupBroadcast(l{kx}_{i // SG}, {i % SG}u);\n"))
     w("""        }
     }
 
