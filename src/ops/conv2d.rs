@@ -1001,14 +1001,17 @@ const ROWS_TN: usize = 8;
 const POINTWISE_SG_TM: usize = 32;
 const POINTWISE_SG_TN: usize = 8;
 
-/// conv2d_packed_rows' entry points and the kernel width and column stride each computes
-/// (ROWS_ENTRIES in the generator).
-const ROWS_ENTRIES: [(&str, u32, u32); 5] = [
-    ("conv2d_packed_rows", 3, 1),
-    ("conv2d_packed_rows_s2", 3, 2),
-    ("conv2d_packed_rows_7x7_s2", 7, 2),
-    ("conv2d_packed_rows_2", 2, 1),
-    ("conv2d_packed_rows_1", 1, 1),
+/// conv2d_packed_rows' entry points and the kernel height (0: any), kernel width and column
+/// stride each computes (ROWS_ENTRIES in the generator); the first that fits is taken, so the
+/// entries with their kernel rows written out come before the loops over them.
+const ROWS_ENTRIES: [(&str, u32, u32, u32); 7] = [
+    ("conv2d_packed_rows_3x3", 3, 3, 1),
+    ("conv2d_packed_rows_3x3_s2", 3, 3, 2),
+    ("conv2d_packed_rows", 0, 3, 1),
+    ("conv2d_packed_rows_s2", 0, 3, 2),
+    ("conv2d_packed_rows_7x7_s2", 0, 7, 2),
+    ("conv2d_packed_rows_2", 0, 2, 1),
+    ("conv2d_packed_rows_1", 0, 1, 1),
 ];
 
 /// Dispatches the packed kernel over operands packed by pack_input / pack_weights (`p` from
@@ -1016,7 +1019,8 @@ const ROWS_ENTRIES: [(&str, u32, u32); 5] = [
 /// [`packed_rows_entry`] has an entry for the geometry, else conv2d_packed.
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
-    let Some(entry) = packed_rows_entry(rec.gpu(), [g.kw, g.stride_w, g.dil_w].map(|v| v as usize), g.cout_g as usize)
+    let Some(entry) =
+        packed_rows_entry(rec.gpu(), [g.kh, g.kw, g.stride_w, g.dil_w].map(|v| v as usize), g.cout_g as usize)
     else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
@@ -1028,15 +1032,19 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
     dispatch_invocations(rec, &rows, entry, lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
 }
 
-/// The conv2d_packed_rows entry that computes a packed conv whose kernel width, column stride
-/// and column dilation are `[kw, stride_w, dil_w]`, with `rows` output channels per group, if
-/// any: kernels as wide and at the column stride of one of ROWS_ENTRIES (its lanes read each
-/// row's inputs once for all the taps), dilation 1 along the rows, where [`subgroup_forms`].
-fn packed_rows_entry(gpu: &crate::Gpu, [kw, stride_w, dil_w]: [usize; 3], rows: usize) -> Option<&'static str> {
+/// The conv2d_packed_rows entry that computes a packed conv whose kernel height and width,
+/// column stride and column dilation are `[kh, kw, stride_w, dil_w]`, with `rows` output
+/// channels per group, if any: kernels as wide (and, for the entries with their rows written
+/// out, as high) and at the column stride of one of ROWS_ENTRIES (its lanes read each row's
+/// inputs once for all the taps), dilation 1 along the rows, where [`subgroup_forms`].
+fn packed_rows_entry(gpu: &crate::Gpu, [kh, kw, stride_w, dil_w]: [usize; 4], rows: usize) -> Option<&'static str> {
     if dil_w != 1 || !subgroup_forms(gpu, rows) {
         return None;
     }
-    ROWS_ENTRIES.iter().find(|&&(_, k, s)| (k as usize, s as usize) == (kw, stride_w)).map(|e| e.0)
+    let fits = |&&(_, h, w, s): &&(&str, u32, u32, u32)| {
+        (h == 0 || h as usize == kh) && (w as usize, s as usize) == (kw, stride_w)
+    };
+    ROWS_ENTRIES.iter().find(fits).map(|e| e.0)
 }
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
@@ -1226,7 +1234,9 @@ fn packed_gemm_applies(
     // 7x7 stems: conv2d_packed_rows' 7x7 entry over one channel quad (a quarter of it zeros)
     // beat the GEMM over 147 im2col planes (ResNet-18's stem 10.6-11.0 ms against 13.0-13.1 on
     // lavapipe); over 27 planes for 3x3 stems the GEMM is faster.
-    if cin_g >= 4 || (kw == 7 && packed_rows_entry(rec.gpu(), [kw, cfg.stride[1], cfg.dilation[1]], cout_g).is_some()) {
+    if cin_g >= 4
+        || (kw == 7 && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1]], cout_g).is_some())
+    {
         return false;
     }
     let bytes = n * cin * kh * kw * (oh * ow).next_multiple_of(4) * store.size();
