@@ -300,7 +300,7 @@ pub fn default_weight_grad_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 14;
+const KERNEL_REVISION: u32 = 15;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -1004,9 +1004,13 @@ const POINTWISE_SG_TN: usize = 8;
 /// conv2d_packed_rows' entry points and the kernel height (0: any), kernel width and column
 /// stride each computes (ROWS_ENTRIES in the generator); the first that fits is taken, so the
 /// entries with their kernel rows written out come before the loops over them.
-const ROWS_ENTRIES: [(&str, u32, u32, u32); 7] = [
+const ROWS_ENTRIES: [(&str, u32, u32, u32); 11] = [
     ("conv2d_packed_rows_3x3", 3, 3, 1),
     ("conv2d_packed_rows_3x3_s2", 3, 3, 2),
+    ("conv2d_packed_rows_2x2", 2, 2, 1),
+    ("conv2d_packed_rows_2x1", 2, 1, 1),
+    ("conv2d_packed_rows_1x2", 1, 2, 1),
+    ("conv2d_packed_rows_1x1", 1, 1, 1),
     ("conv2d_packed_rows", 0, 3, 1),
     ("conv2d_packed_rows_s2", 0, 3, 2),
     ("conv2d_packed_rows_7x7_s2", 0, 7, 2),
