@@ -790,7 +790,9 @@ def rows_unrolled(TM, TN, SG, KH, KW, SW):
     the loads of all KH kernel rows first, then each accumulator's KH * KW * 4 FMAs as one
     assignment. On lavapipe every assignment to a loop's variable is a masked store (a load, a
     blend and a store of the accumulator); this form makes one per channel quad where the loop
-    over kernel rows made one per tap: ResNet-18's 3x3 layers 18-22% faster."""
+    over kernel rows made one per tap. ResNet-18's 3x3 layers 16-24% faster on lavapipe (the
+    same reordering inside the loop over rows was not faster: which part of the change gains is
+    not known; benches/RESULTS.md)."""
     NV, NL = TN // 4, TM // SG
     L = []
     w = L.append
