@@ -689,9 +689,10 @@ PACKED_ROWS_HEAD = """// conv2d_packed_rows: conv2d_packed for kernels KW taps w
 //
 // Operands, `Params` and epilogue are conv2d_packed's (the packed input `xp` with its padding
 // written out, the packed weights `wp`); the host takes an entry only for its KW and SW (and
-// KH where the rows are written out), dil_w = 1 and a subgroup size of 8. Pixel blocks: each output row of each image split into
-// ceil(ow / TN) blocks of TN columns; columns past ow are computed from whatever follows the
-// row in xp and never stored. Rows past the last output channel read the last one.
+// KH where the rows are written out), dil_w = 1 and a subgroup size of 8. Pixel blocks: each
+// output row of each image split into ceil(ow / TN) blocks of TN columns; columns past ow are
+// computed from whatever follows the row in xp and never stored. Rows past the last output
+// channel read the last one.
 //
 // Storage: y and res are arrays of `Out` and `Store` (f32 here; f16 in the f16 variant); the
 // packed operands are f32 whatever the storage (the pack widens).
