@@ -14,8 +14,8 @@ Change the kernels here, run it, and commit both the script and its output:
 
 The block sizes must match DIRECT_TM / DIRECT_TN, WEIGHT_DIRECT_TM / WEIGHT_DIRECT_TN,
 WEIGHT_PACKED_TM / WEIGHT_PACKED_SG_TM (and weight_packed_entry's columns), PACKED_TM /
-PACKED_TN, ROWS_TM / ROWS_TN (and ROWS_ENTRIES) and POINTWISE_SG_TM / POINTWISE_SG_TN in
-src/ops/conv2d.rs; the subgroup entries are written for subgroups of 8 (SUBGROUP_LANES). For
+PACKED_TN, ROWS_TM and ROWS_ENTRIES (whose columns per lane are ROWS_TN or 7) and
+POINTWISE_SG_TM / POINTWISE_SG_TN in src/ops/conv2d.rs; the subgroup entries are written for subgroups of 8 (SUBGROUP_LANES). For
 the forward kernel 16 x 16 was the fastest of 4x8, 8x8, 16x8, 8x16, 32x8 and 16x16 on lavapipe
 (benches/RESULTS.md).
 """
@@ -37,22 +37,29 @@ WEIGHT_PACKED_ENTRIES = [
 PACKED_TM, PACKED_TN = 16, 16
 ROWS_TM, ROWS_TN = 32, 8
 # Entry points of conv2d_packed_rows: kernel height (0: any, a loop over the kernel rows; else
-# the rows written out), kernel width and column stride of each (ROWS_ENTRIES in
-# src/ops/conv2d.rs). The 7x7 stem's rows written out were slower (17.1 against 10.9 ms on
+# the rows written out), kernel width, column stride and columns per lane (ROWS_TN, or 7 for
+# rows 7, 14 or 28 wide, which blocks of 8 would round up to 8, 16 or 32) of each
+# (ROWS_ENTRIES in src/ops/conv2d.rs). The 7x7 stem's rows written out were slower (17.1 against 10.9 ms on
 # lavapipe: 7 times the loads and registers per step). The 2x2 .. 1x1 entries are the phases
 # of a 3x3 stride-2 conv's input gradient.
 ROWS_ENTRIES = [
-    ("conv2d_packed_rows_3x3", 3, 3, 1),
-    ("conv2d_packed_rows_3x3_s2", 3, 3, 2),
-    ("conv2d_packed_rows_2x2", 2, 2, 1),
-    ("conv2d_packed_rows_2x1", 2, 1, 1),
-    ("conv2d_packed_rows_1x2", 1, 2, 1),
-    ("conv2d_packed_rows_1x1", 1, 1, 1),
-    ("conv2d_packed_rows", 0, 3, 1),
-    ("conv2d_packed_rows_s2", 0, 3, 2),
-    ("conv2d_packed_rows_7x7_s2", 0, 7, 2),
-    ("conv2d_packed_rows_2", 0, 2, 1),
-    ("conv2d_packed_rows_1", 0, 1, 1),
+    ("conv2d_packed_rows_3x3", 3, 3, 1, 8),
+    ("conv2d_packed_rows_3x3_s2", 3, 3, 2, 8),
+    ("conv2d_packed_rows_2x2", 2, 2, 1, 8),
+    ("conv2d_packed_rows_2x1", 2, 1, 1, 8),
+    ("conv2d_packed_rows_1x2", 1, 2, 1, 8),
+    ("conv2d_packed_rows_1x1", 1, 1, 1, 8),
+    ("conv2d_packed_rows_3x3_c7", 3, 3, 1, 7),
+    ("conv2d_packed_rows_3x3_s2_c7", 3, 3, 2, 7),
+    ("conv2d_packed_rows_2x2_c7", 2, 2, 1, 7),
+    ("conv2d_packed_rows_2x1_c7", 2, 1, 1, 7),
+    ("conv2d_packed_rows_1x2_c7", 1, 2, 1, 7),
+    ("conv2d_packed_rows_1x1_c7", 1, 1, 1, 7),
+    ("conv2d_packed_rows", 0, 3, 1, 8),
+    ("conv2d_packed_rows_s2", 0, 3, 2, 8),
+    ("conv2d_packed_rows_7x7_s2", 0, 7, 2, 8),
+    ("conv2d_packed_rows_2", 0, 2, 1, 8),
+    ("conv2d_packed_rows_1", 0, 1, 1, 8),
 ]
 POINTWISE_TM, POINTWISE_TN = 16, 16
 # conv2d_packed_1x1_sg's block: 4 * 8 output channels (a weight quad per lane of a subgroup
@@ -300,14 +307,17 @@ def fmas(TM, NV, weight_offset, indent):
     return "".join(L)
 
 
-def stores(TM, NV, end="p.p_len"):
+def stores(TM, NV, end="p.p_len", sizes=None):
+    """Stores the TM x 4 NV block through store_channel; accumulators of `sizes` (their widths)
+    narrower than vec4 pass with zeros that `end` keeps from being stored."""
+    sizes = sizes or [4] * NV
     L = []
     for v in range(NV):
         offs = ", ".join(f"out_offset(pix0 + {4*v+j}u)" for j in range(4))
         L.append(f"    let at{v} = vec4<u32>({offs});\n")
     ats = ", ".join(f"at{v}" for v in range(NV))
     for i in range(TM):
-        accs = ", ".join(f"acc{i}_{v}" for v in range(NV))
+        accs = ", ".join(f"acc{i}_{v}" if n == 4 else f"vec4<f32>(acc{i}_{v}{', 0.0' * (4 - n)})" for v, n in enumerate(sizes))
         L.append(f"    store_channel(co0 + {i}u, g, pix0, {end}, {ats}, {accs});\n")
     return "".join(L) + "}\n"
 
@@ -720,29 +730,40 @@ def packed_rows(TM, TN, entries, SG=8):
 
 """)
     w(store_fns(NV))
-    for name, KH, KW, SW in entries:
-        w(packed_rows_entry(TM, TN, SG, name, KH, KW, SW))
+    for name, KH, KW, SW, cols in entries:
+        assert cols == TN or KH, "the loops over kernel rows take vec4 blocks of TN columns"
+        w(packed_rows_entry(TM, cols, SG, name, KH, KW, SW))
     return "".join(L)
+
+
+def vec_sizes(TN):
+    """The widths of the vectors that hold TN consecutive columns: vec4s, the last shorter."""
+    return [min(4, TN - 4 * v) for v in range((TN + 3) // 4)]
 
 
 def packed_rows_entry(TM, TN, SG, name, KH, KW, SW):
     """An entry of conv2d_packed_rows for kernels KW taps wide at column stride SW: KH rows
-    high, written out (rows_unrolled), or any height (KH = 0, a loop over the rows)."""
-    NV, NL = TN // 4, TM // SG
+    high, written out (rows_unrolled), or any height (KH = 0, a loop over the rows). TN
+    columns per lane (the module's TN for the loops)."""
+    sizes, NL = vec_sizes(TN), TM // SG
+    NV = len(sizes)
     L = []
     w = L.append
     size = f"{KH}x{KW} kernels" if KH else f"Kernels {KW} taps wide"
     w(f"""// {size} at stride {SW} along the rows: one subgroup per TM output channels by
 // {SG} pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 """)
-    w(subgroup_entry(name, SG, "TM", "p.n * p.oh * row_blocks", "    let row_blocks = (p.ow + TN - 1u) / TN;\n"))
-    w(f"""    // This lane's block: TN columns from ox0 of row oy of image img; stored up to the end of
-    // the row, nothing past the last block.
+    tn = "TN" if TN == 8 else f"{TN}u"
+    w(subgroup_entry(name, SG, "TM", "p.n * p.oh * row_blocks", f"    let row_blocks = (p.ow + {tn} - 1u) / {tn};\n"))
+    # Blocks of fewer columns than the vectors hold stop their stores at the block's end too.
+    row_end = "pix0 - ox0 + p.ow" if TN % 4 == 0 else f"min(pix0 - ox0 + p.ow, pix0 + {tn})"
+    w(f"""    // This lane's block: {'TN' if TN == 8 else TN} columns from ox0 of row oy of image img; stored up to the end of
+    // the {'row' if TN % 4 == 0 else 'block or the row'}, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
-    let ox0 = (blk % row_blocks) * TN;
+    let ox0 = (blk % row_blocks) * {tn};
     let pix0 = (img * p.oh + oy) * p.ow + ox0;
-    let end = select(0u, pix0 - ox0 + p.ow, inside);
+    let end = select(0u, {row_end}, inside);
     let iy = oy * p.stride_h + p.pad_top;
     let x0 = ((img * p.groups + g) * p.cin_g * p.h + iy) * p.w + ox0{f' * {SW}u' if SW > 1 else ''} + p.pad_left;
     // This lane's weight rows: co0 + lane + {SG} * k (past the last channel, the last one).
@@ -751,11 +772,11 @@ def packed_rows_entry(TM, TN, SG, name, KH, KW, SW):
     for k in range(NL):
         w(f"    let wl{k} = wg0 + i32(min(co0 + lane + {SG * k}u, p.cout_g - 1u)) * p.w_out;\n")
     for i in range(TM):
-        for v in range(NV):
-            w(f"    var acc{i}_{v} = vec4<f32>(0.0);\n")
+        for v, n in enumerate(sizes):
+            w(f"    var acc{i}_{v} = vec{n}<f32>(0.0);\n")
     if KH:
         w(rows_unrolled(TM, TN, SG, KH, KW, SW))
-        w(stores(TM, NV, "end"))
+        w(stores(TM, NV, "end", sizes))
         return "".join(L) + "\n"
     w("""
     let hw = p.h * p.w;
@@ -794,7 +815,7 @@ def rows_unrolled(TM, TN, SG, KH, KW, SW):
     over kernel rows made one per tap. ResNet-18's 3x3 layers 16-24% faster on lavapipe (the
     same reordering inside the loop over rows was not faster: which part of the change gains is
     not known; benches/RESULTS.md)."""
-    NV, NL = TN // 4, TM // SG
+    sizes, NL = vec_sizes(TN), TM // SG
     L = []
     w = L.append
     w("""
@@ -818,14 +839,14 @@ def rows_unrolled(TM, TN, SG, KH, KW, SW):
         for ky in range(KH):
             for kx in range(KW):
                 w(f"{ind}let a{ky}{kx}_{i} = subgroupBroadcast(l{ky}{kx}_{i // SG}, {i % SG}u);\n")
-        for v in range(NV):
+        for v, n in enumerate(sizes):
             prev = f"acc{i}_{v}"
             for ky in range(KH):
                 expr = prev
                 for kx in range(KW):
                     for ch in "xyzw":
-                        b = "vec4<f32>(" + ", ".join(f"r{ky}_{SW * (4 * v + j) + kx}.{ch}" for j in range(4)) + ")"
-                        expr = f"fma(vec4<f32>(a{ky}{kx}_{i}.{ch}), {b}, {expr})"
+                        b = f"vec{n}<f32>(" + ", ".join(f"r{ky}_{SW * (4 * v + j) + kx}.{ch}" for j in range(n)) + ")"
+                        expr = f"fma(vec{n}<f32>(a{ky}{kx}_{i}.{ch}), {b}, {expr})"
                 if ky == KH - 1:
                     w(f"{ind}acc{i}_{v} = {expr};\n")
                 else:

@@ -991,31 +991,43 @@ fn subgroup_forms(gpu: &crate::Gpu, rows: usize) -> bool {
     rows > PACKED_TM && gpu.subgroup_size() == Some(SUBGROUP_LANES)
 }
 
-/// Output channels (TM) and columns of one output row (TN) of one invocation of
-/// conv2d_packed_rows (ROWS_TM / ROWS_TN in shaders/gen/conv2d_direct.py).
+/// Output channels of one invocation of conv2d_packed_rows (ROWS_TM in
+/// shaders/gen/conv2d_direct.py); its columns of one output row are its entry's
+/// ([`ROWS_ENTRIES`]).
 const ROWS_TM: usize = 32;
-const ROWS_TN: usize = 8;
 
 /// Output channels (TM) and pixels (TN) of one invocation of conv2d_packed_1x1_sg (a weight
 /// quad per lane): SG_TM / SG_TN in shaders/gen/conv2d_direct.py.
 const POINTWISE_SG_TM: usize = 32;
 const POINTWISE_SG_TN: usize = 8;
 
-/// conv2d_packed_rows' entry points and the kernel height (0: any), kernel width and column
-/// stride each computes (ROWS_ENTRIES in the generator); the first that fits is taken, so the
-/// entries with their kernel rows written out come before the loops over them.
-const ROWS_ENTRIES: [(&str, u32, u32, u32); 11] = [
-    ("conv2d_packed_rows_3x3", 3, 3, 1),
-    ("conv2d_packed_rows_3x3_s2", 3, 3, 2),
-    ("conv2d_packed_rows_2x2", 2, 2, 1),
-    ("conv2d_packed_rows_2x1", 2, 1, 1),
-    ("conv2d_packed_rows_1x2", 1, 2, 1),
-    ("conv2d_packed_rows_1x1", 1, 1, 1),
-    ("conv2d_packed_rows", 0, 3, 1),
-    ("conv2d_packed_rows_s2", 0, 3, 2),
-    ("conv2d_packed_rows_7x7_s2", 0, 7, 2),
-    ("conv2d_packed_rows_2", 0, 2, 1),
-    ("conv2d_packed_rows_1", 0, 1, 1),
+/// One entry point of conv2d_packed_rows (ROWS_ENTRIES in the generator): its name, the
+/// kernel height (0: any, a loop over the kernel rows; else the rows written out), kernel width
+/// and column stride it computes, and its columns per lane.
+struct RowsEntry(&'static str, u32, u32, u32, u32);
+
+/// conv2d_packed_rows' entry points. Of those that fit a conv, the one that computes the fewest
+/// columns per output row is taken (blocks of 7 for rows 7, 14 or 28 wide, where blocks of
+/// 8 compute 8, 16 or 32), the first of equals, so the entries with their kernel
+/// rows written out come before the loops over them.
+const ROWS_ENTRIES: [RowsEntry; 17] = [
+    RowsEntry("conv2d_packed_rows_3x3", 3, 3, 1, 8),
+    RowsEntry("conv2d_packed_rows_3x3_s2", 3, 3, 2, 8),
+    RowsEntry("conv2d_packed_rows_2x2", 2, 2, 1, 8),
+    RowsEntry("conv2d_packed_rows_2x1", 2, 1, 1, 8),
+    RowsEntry("conv2d_packed_rows_1x2", 1, 2, 1, 8),
+    RowsEntry("conv2d_packed_rows_1x1", 1, 1, 1, 8),
+    RowsEntry("conv2d_packed_rows_3x3_c7", 3, 3, 1, 7),
+    RowsEntry("conv2d_packed_rows_3x3_s2_c7", 3, 3, 2, 7),
+    RowsEntry("conv2d_packed_rows_2x2_c7", 2, 2, 1, 7),
+    RowsEntry("conv2d_packed_rows_2x1_c7", 2, 1, 1, 7),
+    RowsEntry("conv2d_packed_rows_1x2_c7", 1, 2, 1, 7),
+    RowsEntry("conv2d_packed_rows_1x1_c7", 1, 1, 1, 7),
+    RowsEntry("conv2d_packed_rows", 0, 3, 1, 8),
+    RowsEntry("conv2d_packed_rows_s2", 0, 3, 2, 8),
+    RowsEntry("conv2d_packed_rows_7x7_s2", 0, 7, 2, 8),
+    RowsEntry("conv2d_packed_rows_2", 0, 2, 1, 8),
+    RowsEntry("conv2d_packed_rows_1", 0, 1, 1, 8),
 ];
 
 /// Dispatches the packed kernel over operands packed by pack_input / pack_weights (`p` from
@@ -1023,32 +1035,35 @@ const ROWS_ENTRIES: [(&str, u32, u32, u32); 11] = [
 /// [`packed_rows_entry`] has an entry for the geometry, else conv2d_packed.
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
-    let Some(entry) =
-        packed_rows_entry(rec.gpu(), [g.kh, g.kw, g.stride_w, g.dil_w].map(|v| v as usize), g.cout_g as usize)
-    else {
+    let geometry = [g.kh, g.kw, g.stride_w, g.dil_w, g.ow].map(|v| v as usize);
+    let Some(&RowsEntry(entry, .., cols)) = packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize) else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
     let rows = shaders::CONV2D_PACKED_ROWS.in_variant_of(shader)?;
-    // One lane per block of ROWS_TN columns of an output row, whole subgroups of them per
+    // One lane per block of `cols` columns of an output row, whole subgroups of them per
     // ROWS_TM output channels.
-    let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(ROWS_TN);
+    let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(cols as usize);
     let lanes = pixel_blocks.next_multiple_of(SUBGROUP_LANES as usize);
     dispatch_invocations(rec, &rows, entry, lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
 }
 
 /// The conv2d_packed_rows entry that computes a packed conv whose kernel height and width,
-/// column stride and column dilation are `[kh, kw, stride_w, dil_w]`, with `rows` output
-/// channels per group, if any: kernels as wide (and, for the entries with their rows written
-/// out, as high) and at the column stride of one of ROWS_ENTRIES (its lanes read each row's
-/// inputs once for all the taps), dilation 1 along the rows, where [`subgroup_forms`].
-fn packed_rows_entry(gpu: &crate::Gpu, [kh, kw, stride_w, dil_w]: [usize; 4], rows: usize) -> Option<&'static str> {
+/// column stride, column dilation and output width are `[kh, kw, stride_w, dil_w, ow]`, with
+/// `rows` output channels per group, if any: kernels as wide (and, for the entries with their
+/// rows written out, as high) and at the column stride of one of ROWS_ENTRIES (its lanes read
+/// each row's inputs once for all the taps), dilation 1 along the rows, where
+/// [`subgroup_forms`]; of those, the one that computes the fewest columns.
+fn packed_rows_entry(
+    gpu: &crate::Gpu,
+    [kh, kw, stride_w, dil_w, ow]: [usize; 5],
+    rows: usize,
+) -> Option<&'static RowsEntry> {
     if dil_w != 1 || !subgroup_forms(gpu, rows) {
         return None;
     }
-    let fits = |&&(_, h, w, s): &&(&str, u32, u32, u32)| {
-        (h == 0 || h as usize == kh) && (w as usize, s as usize) == (kw, stride_w)
-    };
-    ROWS_ENTRIES.iter().find(fits).map(|e| e.0)
+    let fits = |e: &&RowsEntry| (e.1 == 0 || e.1 as usize == kh) && (e.2 as usize, e.3 as usize) == (kw, stride_w);
+    // min_by_key keeps the first of equals.
+    ROWS_ENTRIES.iter().filter(fits).min_by_key(|e| ow.next_multiple_of(e.4 as usize))
 }
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
@@ -1239,7 +1254,7 @@ fn packed_gemm_applies(
     // beat the GEMM over 147 im2col planes (ResNet-18's stem 10.6-11.0 ms against 13.0-13.1 on
     // lavapipe); over 27 planes for 3x3 stems the GEMM is faster.
     if cin_g >= 4
-        || (kw == 7 && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1]], cout_g).is_some())
+        || (kw == 7 && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1], ow], cout_g).is_some())
     {
         return false;
     }

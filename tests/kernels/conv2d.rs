@@ -271,7 +271,10 @@ fn packed_gemm_form() {
 /// (split-K, residual).
 #[test]
 fn packed_rows_form() {
+    // Rows of 13 columns take the blocks of 7 (14 columns computed, where blocks of 8 compute
+    // 16), rows of 16 the blocks of 8.
     case(80, [2, 8, 5, 13], 40, [3, 3], Conv2d::same(1, 1), true, "rows 13 wide 40 out");
+    case(100, [1, 6, 5, 16], 36, [3, 3], Conv2d::same(1, 1), true, "rows 16 wide");
     let pad = Conv2d { padding: [2, 1, 2, 1], ..Default::default() };
     case(81, [1, 4, 3, 6], 21, [5, 3], pad, false, "rows 5x3 6 wide");
     let s21 = Conv2d { stride: [2, 1], ..Conv2d::same(1, 1) };
@@ -285,6 +288,7 @@ fn packed_rows_form() {
     // out), 5x3 (the loop over kernel rows) and 7x7.
     let s2_5x3 = Conv2d { stride: [2, 2], padding: [2, 1, 2, 1], ..Default::default() };
     case(99, [1, 5, 11, 13], 20, [5, 3], s2_5x3, true, "rows 5x3 s2");
+    case(101, [1, 5, 7, 16], 20, [3, 3], Conv2d::same(1, 2), true, "rows 3x3 s2 8 out");
     case(86, [2, 6, 9, 13], 36, [3, 3], Conv2d::same(1, 2), true, "rows 3x3 s2 13 wide");
     let s2_one_side = Conv2d { stride: [2, 2], padding: [0, 0, 1, 1], ..Default::default() };
     case(87, [1, 5, 8, 18], 25, [3, 3], s2_one_side, false, "rows 3x3 s2 pad bottom/right");
