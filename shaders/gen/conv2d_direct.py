@@ -15,9 +15,9 @@ Change the kernels here, run it, and commit both the script and its output:
 The block sizes must match DIRECT_TM / DIRECT_TN, WEIGHT_DIRECT_TM / WEIGHT_DIRECT_TN,
 WEIGHT_PACKED_TM / WEIGHT_PACKED_SG_TM (and weight_packed_entry's columns), PACKED_TM /
 PACKED_TN, ROWS_TM and ROWS_ENTRIES (whose columns per lane are ROWS_TN or 7) and
-POINTWISE_SG_TM / POINTWISE_SG_TN in src/ops/conv2d.rs; the subgroup entries are written for subgroups of 8 (SUBGROUP_LANES). For
-the forward kernel 16 x 16 was the fastest of 4x8, 8x8, 16x8, 8x16, 32x8 and 16x16 on lavapipe
-(benches/RESULTS.md).
+POINTWISE_SG_TM / POINTWISE_SG_TN in src/ops/conv2d.rs; the subgroup entries are written for
+subgroups of 8 (SUBGROUP_LANES). For the forward kernel 16 x 16 was the fastest of 4x8, 8x8,
+16x8, 8x16, 32x8 and 16x16 on lavapipe (benches/RESULTS.md).
 """
 import os
 
@@ -39,9 +39,9 @@ ROWS_TM, ROWS_TN = 32, 8
 # Entry points of conv2d_packed_rows: kernel height (0: any, a loop over the kernel rows; else
 # the rows written out), kernel width, column stride and columns per lane (ROWS_TN, or 7 for
 # rows 7, 14 or 28 wide, which blocks of 8 would round up to 8, 16 or 32) of each
-# (ROWS_ENTRIES in src/ops/conv2d.rs). The 7x7 stem's rows written out were slower (17.1 against 10.9 ms on
-# lavapipe: 7 times the loads and registers per step). The 2x2 .. 1x1 entries are the phases
-# of a 3x3 stride-2 conv's input gradient.
+# (ROWS_ENTRIES in src/ops/conv2d.rs). The 7x7 stem's rows written out were slower (17.1
+# against 10.9 ms on lavapipe: 7 times the loads and registers per step). The 2x2 .. 1x1
+# entries are the phases of a 3x3 stride-2 conv's input gradient.
 ROWS_ENTRIES = [
     ("conv2d_packed_rows_3x3", 3, 3, 1, 8),
     ("conv2d_packed_rows_3x3_s2", 3, 3, 2, 8),
@@ -732,7 +732,7 @@ def packed_rows(TM, TN, entries, SG=8):
     w(store_fns(NV))
     for name, KH, KW, SW, cols in entries:
         assert cols == TN or KH, "the loops over kernel rows take vec4 blocks of TN columns"
-        w(packed_rows_entry(TM, cols, SG, name, KH, KW, SW))
+        w(packed_rows_entry(TM, cols, SG, name, KH, KW, SW, TN))
     return "".join(L)
 
 
@@ -741,10 +741,10 @@ def vec_sizes(TN):
     return [min(4, TN - 4 * v) for v in range((TN + 3) // 4)]
 
 
-def packed_rows_entry(TM, TN, SG, name, KH, KW, SW):
+def packed_rows_entry(TM, TN, SG, name, KH, KW, SW, module_TN):
     """An entry of conv2d_packed_rows for kernels KW taps wide at column stride SW: KH rows
     high, written out (rows_unrolled), or any height (KH = 0, a loop over the rows). TN
-    columns per lane (the module's TN for the loops)."""
+    columns per lane (module_TN, the module's constant TN, for the loops)."""
     sizes, NL = vec_sizes(TN), TM // SG
     NV = len(sizes)
     L = []
@@ -753,12 +753,14 @@ def packed_rows_entry(TM, TN, SG, name, KH, KW, SW):
     w(f"""// {size} at stride {SW} along the rows: one subgroup per TM output channels by
 // {SG} pixel blocks (one per lane), numbered flat with the pixel blocks fastest.
 """)
-    tn = "TN" if TN == 8 else f"{TN}u"
+    tn = "TN" if TN == module_TN else f"{TN}u"
     w(subgroup_entry(name, SG, "TM", "p.n * p.oh * row_blocks", f"    let row_blocks = (p.ow + {tn} - 1u) / {tn};\n"))
     # Blocks of fewer columns than the vectors hold stop their stores at the block's end too.
     row_end = "pix0 - ox0 + p.ow" if TN % 4 == 0 else f"min(pix0 - ox0 + p.ow, pix0 + {tn})"
-    w(f"""    // This lane's block: {'TN' if TN == 8 else TN} columns from ox0 of row oy of image img; stored up to the end of
-    // the {'row' if TN % 4 == 0 else 'block or the row'}, nothing past the last block.
+    cols = "TN" if TN == module_TN else TN
+    stop = "row" if TN % 4 == 0 else "block or the row"
+    w(f"""    // This lane's block: {cols} columns from ox0 of row oy of image img; stored up to the end of
+    // the {stop}, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
     let ox0 = (blk % row_blocks) * {tn};

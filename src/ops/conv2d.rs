@@ -1061,9 +1061,11 @@ fn packed_rows_entry(
     if dil_w != 1 || !subgroup_forms(gpu, rows) {
         return None;
     }
-    let fits = |e: &&RowsEntry| (e.1 == 0 || e.1 as usize == kh) && (e.2 as usize, e.3 as usize) == (kw, stride_w);
+    let fits = |&&RowsEntry(_, h, w, s, _): &&RowsEntry| {
+        (h == 0 || h as usize == kh) && (w as usize, s as usize) == (kw, stride_w)
+    };
     // min_by_key keeps the first of equals.
-    ROWS_ENTRIES.iter().filter(fits).min_by_key(|e| ow.next_multiple_of(e.4 as usize))
+    ROWS_ENTRIES.iter().filter(fits).min_by_key(|&&RowsEntry(.., cols)| ow.next_multiple_of(cols as usize))
 }
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction

@@ -284,8 +284,8 @@ fn packed_rows_form() {
     let g2 = Conv2d { groups: 2, activation: Activation::RELU6, ..Conv2d::same(1, 1) };
     case(84, [2, 16, 6, 9], 64, [3, 3], g2, true, "rows groups 2 relu6");
     case(85, [1, 4, 4, 3], 19, [1, 3], Conv2d { padding: [0, 1, 0, 1], ..Default::default() }, true, "rows 1x3 3 wide");
-    // Its stride-2 entries: 3x3 (7 and 9 output columns, padding on one side; rows written
-    // out), 5x3 (the loop over kernel rows) and 7x7.
+    // Its stride-2 entries: 3x3 (rows written out; 7 and 9 output columns in blocks of 7, 8 in
+    // blocks of 8, padding on one side), 5x3 (the loop over kernel rows) and 7x7.
     let s2_5x3 = Conv2d { stride: [2, 2], padding: [2, 1, 2, 1], ..Default::default() };
     case(99, [1, 5, 11, 13], 20, [5, 3], s2_5x3, true, "rows 5x3 s2");
     case(101, [1, 5, 7, 16], 20, [3, 3], Conv2d::same(1, 2), true, "rows 3x3 s2 8 out");

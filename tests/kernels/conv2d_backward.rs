@@ -67,9 +67,9 @@ fn packed_rows_input_gradients() {
     case(328, [1, 40, 5, 16], 12, [3, 3], Conv2d::same(1, 1), "rows 16 wide (blocks of 8)");
     case(321, [1, 48, 6, 9], 8, [3, 3], Conv2d { groups: 2, ..Conv2d::same(1, 1) }, "rows groups 2");
     case(322, [1, 20, 7, 11], 9, [5, 3], Conv2d { padding: [2, 1, 2, 1], ..Default::default() }, "rows 5x3");
-    // Stride 2: per phase a stride-1 conv 2 or 1 taps wide (the rows form's 2- and 1-wide
-    // entries), odd and even sizes, phases 7, 6 and 17 columns wide (blocks of 7) and 8 wide
-    // (blocks of 8).
+    // Stride 2: per phase a stride-1 conv of 2x2, 2x1, 1x2 or 1x1 taps (the rows form's entries
+    // with those rows written out), odd and even sizes, phases 7, 6 and 17 columns wide (blocks
+    // of 7) and 8 wide (blocks of 8).
     case(326, [2, 40, 9, 13], 12, [3, 3], Conv2d::same(1, 2), "rows phases 3x3 s2");
     case(329, [1, 40, 6, 16], 12, [3, 3], Conv2d::same(1, 2), "rows phases 8 wide");
     case(
