@@ -275,6 +275,14 @@ fn {name}(
 """
 
 
+def fma_chain(acc, terms, n=4):
+    """`acc` plus the products of `terms` (pairs of a scalar, splatted to vec{n}, and a vec{n}),
+    as FMAs nested in the order given."""
+    for a, b in terms:
+        acc = f"fma(vec{n}<f32>({a}), {b}, {acc})"
+    return acc
+
+
 def quad_fmas(ind, TM, NV, a, b, pre):
     """One reduction step over a channel quad: for each of TM output channels, `pre(i)` (the
     line that makes its weight vec4 `a(i)`), then for each of NV pixel vec4s its accumulator
@@ -284,9 +292,7 @@ def quad_fmas(ind, TM, NV, a, b, pre):
     for i in range(TM):
         L.append(pre(i))
         for v in range(NV):
-            expr = f"acc{i}_{v}"
-            for ch in "xyzw":
-                expr = f"fma(vec4<f32>({a(i)}.{ch}), {b(v, ch)}, {expr})"
+            expr = fma_chain(f"acc{i}_{v}", [(f"{a(i)}.{ch}", b(v, ch)) for ch in "xyzw"])
             L.append(f"{ind}acc{i}_{v} = {expr};\n")
     return "".join(L)
 
@@ -757,9 +763,8 @@ def packed_rows_entry(TM, TN, SG, name, KH, KW, SW, module_TN):
     w(subgroup_entry(name, SG, "TM", "p.n * p.oh * row_blocks", f"    let row_blocks = (p.ow + {tn} - 1u) / {tn};\n"))
     # Blocks of fewer columns than the vectors hold stop their stores at the block's end too.
     row_end = "pix0 - ox0 + p.ow" if TN % 4 == 0 else f"min(pix0 - ox0 + p.ow, pix0 + {tn})"
-    cols = "TN" if TN == module_TN else TN
     stop = "row" if TN % 4 == 0 else "block or the row"
-    w(f"""    // This lane's block: {cols} columns from ox0 of row oy of image img; stored up to the end of
+    w(f"""    // This lane's block: {tn.removesuffix("u")} columns from ox0 of row oy of image img; stored up to the end of
     // the {stop}, nothing past the last block.
     let img = blk / (p.oh * row_blocks);
     let oy = (blk / row_blocks) % p.oh;
@@ -837,6 +842,11 @@ def rows_unrolled(TM, TN, SG, KH, KW, SW):
                 w(f"{ind}let l{ky}{kx}_{k} = wp[u32(wl{k} + wy{ky} + {kx} * p.w_kx)];\n")
     w(f"{ind}// Per output channel: its weights from the lane that loaded them, then its\n")
     w(f"{ind}// accumulators, one kernel row per partial sum (WGSL bounds the nesting).\n")
+
+    def cols(ky, kx, v, n, ch):
+        """Channel `ch` of the n columns of vector v that tap (ky, kx) reads."""
+        return f"vec{n}<f32>(" + ", ".join(f"r{ky}_{SW * (4 * v + j) + kx}.{ch}" for j in range(n)) + ")"
+
     for i in range(TM):
         for ky in range(KH):
             for kx in range(KW):
@@ -844,11 +854,8 @@ def rows_unrolled(TM, TN, SG, KH, KW, SW):
         for v, n in enumerate(sizes):
             prev = f"acc{i}_{v}"
             for ky in range(KH):
-                expr = prev
-                for kx in range(KW):
-                    for ch in "xyzw":
-                        b = f"vec{n}<f32>(" + ", ".join(f"r{ky}_{SW * (4 * v + j) + kx}.{ch}" for j in range(n)) + ")"
-                        expr = f"fma(vec{n}<f32>(a{ky}{kx}_{i}.{ch}), {b}, {expr})"
+                terms = [(f"a{ky}{kx}_{i}.{ch}", cols(ky, kx, v, n, ch)) for kx in range(KW) for ch in "xyzw"]
+                expr = fma_chain(prev, terms, n)
                 if ky == KH - 1:
                     w(f"{ind}acc{i}_{v} = {expr};\n")
                 else:
@@ -1028,9 +1035,7 @@ def packed_1x1_entry(name, TM, TN, tm, tn, SG=None):
     for i in range(TM):
         a, r = divmod(i, 4)
         for v in range(NV):
-            expr = f"acc{i}_{v}"
-            for k in range(4):
-                expr = f"fma(vec4<f32>(a{a}_{k}.{comp[r]}), b{v}_{k}, {expr})"
+            expr = fma_chain(f"acc{i}_{v}", [(f"a{a}_{k}.{comp[r]}", f"b{v}_{k}") for k in range(4)])
             w(f"{ind}acc{i}_{v} = {expr};\n")
     wos = [f"wo{a}" for a in range(NA)] if SG is None else ["wo"]
     for v in range(NV):
