@@ -97,17 +97,17 @@ fn elementwise_and_pooling_in_f16_storage() {
         check(gpu, "binary_f16", &format!("{op:?} broadcast"), &y, &reference::binary(&xa, &ba, op), F16_TOL);
     }
     let cfg = Pool2d { padding: [1; 4], ..Pool2d::new(3, 2) };
-    let (y, idx) = gpu.run(|rec| ops::max_pool2d(rec, &xt, &cfg)).unwrap();
-    let (want, want_idx) = reference::max_pool2d(&xa, &cfg);
     // Pooling selects values: exact in f16 too.
-    assert_eq!(y.to_f32(gpu).unwrap(), want.data.iter().map(|&v| v as f32).collect::<Vec<_>>());
-    assert_eq!(idx.to_u32(gpu).unwrap(), want_idx);
+    let max_pool_exact = |a: &Array, t: &Tensor| {
+        let (y, idx) = gpu.run(|rec| ops::max_pool2d(rec, t, &cfg)).unwrap();
+        let (want, want_idx) = reference::max_pool2d(a, &cfg);
+        assert_eq!(y.to_f32(gpu).unwrap(), want.data.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        assert_eq!(idx.to_u32(gpu).unwrap(), want_idx);
+    };
+    max_pool_exact(&xa, &xt);
     // The rows form (max_pool2d_rows) reads and writes f16 vec4s: rows of 16 into rows of 8.
     let (rows_a, rows_t) = half_pair(gpu, &mut rng(215), &[1, 3, 9, 16]);
-    let (y, idx) = gpu.run(|rec| ops::max_pool2d(rec, &rows_t, &cfg)).unwrap();
-    let (want, want_idx) = reference::max_pool2d(&rows_a, &cfg);
-    assert_eq!(y.to_f32(gpu).unwrap(), want.data.iter().map(|&v| v as f32).collect::<Vec<_>>());
-    assert_eq!(idx.to_u32(gpu).unwrap(), want_idx);
+    max_pool_exact(&rows_a, &rows_t);
     let y = run(&|rec| ops::avg_pool2d(rec, &xt, &cfg));
     check(gpu, "avg_pool2d_f16", "3x3 s2", &y, &reference::avg_pool2d(&xa, &cfg), F16_TOL);
     let y = run(&|rec| ops::global_avg_pool2d(rec, &xt));
