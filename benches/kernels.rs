@@ -4,7 +4,8 @@
 //! batch 1 (3x3, 1x1, strided, the 3-channel stems, depthwise) and the demo model's training
 //! shapes at batch 32, reported as GFLOP/s and as a fraction of this adapter's FMA ceiling
 //! measured in the same run; plus the ceiling at 32, 16, 8, 4 and 1 FMAs per gathered scalar
-//! or vec4 load, which bounds what a convolution's loads allow.
+//! or vec4 load, or per scattered vec4 store, which bound what a convolution's loads and
+//! stores allow.
 //!
 //! Run: `cargo bench --bench kernels` (set FEATUREMAP_ADAPTER to pick an adapter).
 //! FEATUREMAP_BENCH_LAYERS (comma-separated words) keeps only the layers whose name contains
@@ -81,8 +82,14 @@ fn filters() -> Vec<String> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
+/// Timed runs per cell: FEATUREMAP_BENCH_RUNS, 5 by default (more keep one kernel running long
+/// enough for benches/profile_jit.sh to sample it).
+fn runs() -> usize {
+    std::env::var("FEATUREMAP_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+}
+
 fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>) -> f64 {
-    bench::time_gpu(gpu, 1, 5, &mut record).unwrap().median()
+    bench::time_gpu(gpu, 1, runs(), &mut record).unwrap().median()
 }
 
 fn table(gpu: &Gpu) {
@@ -100,6 +107,12 @@ fn table(gpu: &Gpu) {
     for (fmas, gflops) in &ceiling.fma_per_vec4_load {
         println!(
             "  {fmas:>2} FMAs per gathered vec4 load: {gflops:6.1} GFLOP/s ({:.0}% of the ceiling)",
+            100.0 * gflops / ceiling.fma_gflops
+        );
+    }
+    for (fmas, gflops) in &ceiling.fma_per_vec4_store {
+        println!(
+            "  {fmas:>2} FMAs per scattered vec4 store: {gflops:6.1} GFLOP/s ({:.0}% of the ceiling)",
             100.0 * gflops / ceiling.fma_gflops
         );
     }

@@ -13,6 +13,10 @@
 // components summed; `len` then counts src's vec4s): what a kernel gains by loading 4 values
 // at a time (conv2d_packed does). VEC4 is an override, so each variant compiles without the
 // other's branch.
+// fma_stores: fma_peak with STORES vec4 stores per iteration to per-invocation addresses (as
+// every kernel's output stores are), consecutive invocations writing consecutive vec4s of
+// `dst` (the best case for caches): how fast arithmetic runs when each vec4 stored costs
+// 32 / STORES FMAs. `len` must be a power of two no larger than dst's length in vec4s.
 
 struct Params {
     iters: u32,
@@ -106,6 +110,44 @@ fn fma_loads(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         a5 = fma(a5, m, c);
         a6 = fma(a6, m, c);
         a7 = fma(a7, m, c);
+    }
+    if (i < arrayLength(&dst)) {
+        dst[i] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+    }
+}
+
+override STORES: u32 = 1u;
+
+@compute @workgroup_size(WG)
+fn fma_stores(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    let invocations = nwg.x * nwg.y * WG;
+    let mask = p.len - 1u;
+    let s = src[0].x + f32(i & 255u) * 1e-3;
+    let m = vec4<f32>(0.999999);
+    let c = vec4<f32>(1e-6);
+    var a0 = vec4<f32>(s, s + 1.0, s + 2.0, s + 3.0);
+    var a1 = a0 + 0.1;
+    var a2 = a0 + 0.2;
+    var a3 = a0 + 0.3;
+    var a4 = a0 + 0.4;
+    var a5 = a0 + 0.5;
+    var a6 = a0 + 0.6;
+    var a7 = a0 + 0.7;
+    var at = i;
+    for (var k = 0u; k < p.iters; k++) {
+        a0 = fma(a0, m, c);
+        a1 = fma(a1, m, c);
+        a2 = fma(a2, m, c);
+        a3 = fma(a3, m, c);
+        a4 = fma(a4, m, c);
+        a5 = fma(a5, m, c);
+        a6 = fma(a6, m, c);
+        a7 = fma(a7, m, c);
+        for (var l = 0u; l < STORES; l++) {
+            dst[at & mask] = a0;
+            at += invocations;
+        }
     }
     if (i < arrayLength(&dst)) {
         dst[i] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;

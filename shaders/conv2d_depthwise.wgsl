@@ -67,7 +67,7 @@ fn store4_phase(plane: u32, q: u32, left: u32, bv: f32, v: vec4<f32>) {
 // Adds the residual to `r`, applies the activation and stores it at `at`.
 fn store1(at: u32, r: f32) {
     var s = r;
-    if (p.has_residual != 0u) {
+    if (adds_residual()) {
         s += f32(res[at]);
     }
     y[at] = Out(activate(s, p.act, p.act_a, p.act_b));

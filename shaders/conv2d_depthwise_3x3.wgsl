@@ -63,7 +63,7 @@ fn tap(w0: i32, ky: i32, kx: i32) -> vec4<f32> {
 // Adds the bias and the residual, applies the activation and stores vec4 `at` of y.
 fn store(at: u32, bv: f32, v: vec4<f32>) {
     var s = v + vec4<f32>(bv);
-    if (p.has_residual != 0u) {
+    if (adds_residual()) {
         s += vec4<f32>(res[at]);
     }
     y[at] = vec4<Out>(vec4<f32>(

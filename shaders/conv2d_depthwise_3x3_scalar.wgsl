@@ -77,7 +77,7 @@ fn store(at: u32, c: u32, bv: f32, v: f32) {
         return;
     }
     var s = v + bv;
-    if (p.has_residual != 0u) {
+    if (adds_residual()) {
         s += f32(res[at + c]);
     }
     y[at + c] = Out(activate(s, p.act, p.act_a, p.act_b));

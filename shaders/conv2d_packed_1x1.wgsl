@@ -56,13 +56,13 @@ fn store(inside: bool, bv: f32, at: u32, v: vec4<f32>) {
         return;
     }
     var s = v;
-    if (p.accumulate != 0u) {
+    if (accumulates()) {
         s += vec4<f32>(y[at]);
     }
     if (p.epilogue != 0u) {
         // The unfused order (conv with bias, then add), as in conv2d_direct.
         s += vec4<f32>(bv);
-        if (p.has_residual != 0u) {
+        if (adds_residual()) {
             s += vec4<f32>(res[at]);
         }
         s = vec4<f32>(

@@ -64,7 +64,7 @@ fn store4(pix: u32, end: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
         }
         let idx = at[j];
         var s = v[j];
-        if (p.accumulate != 0u) {
+        if (accumulates()) {
             s = f32(y[idx]) + s;
         }
         if (p.epilogue != 0u) {
@@ -72,7 +72,7 @@ fn store4(pix: u32, end: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
             // no bit of an f32 result (in f16 storage the unfused conv output would be rounded
             // to f16 before the add; fused, it is not).
             s += bv;
-            if (p.has_residual != 0u) {
+            if (adds_residual()) {
                 s += f32(res[idx]);
             }
             s = activate(s, p.act, p.act_a, p.act_b);

@@ -108,6 +108,11 @@ pub struct Ceiling {
     /// fourth as many FMAs per loaded value). Where a vec4 load costs less than 4 scalar ones
     /// (lavapipe: 1.5-2.5), loading 4 values at a time is cheaper per value.
     pub fma_per_vec4_load: Vec<(u32, f64)>,
+    /// FMA throughput (GFLOP/s) when every vec4 stored to a per-invocation address costs this
+    /// many FMAs: `(FMAs per vec4 store, GFLOP/s)` for 32, 16, 8, 4 and 1. A kernel's output
+    /// stores are such stores: this bounds kernels that make few FMAs per output value
+    /// (depthwise convs, 1x1 convs over few input channels, weight gradients over small maps).
+    pub fma_per_vec4_store: Vec<(u32, f64)>,
 }
 
 /// Repeats a workload of `dispatches` dispatches, doubling until one run takes `target_ms`.
@@ -206,10 +211,36 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
     }
     let [fma_per_load, fma_per_vec4_load] = per_load;
 
+    // FMA with stores: the same grid, STORES vec4 stores per iteration into a 1 MiB sink.
+    let store_len: u32 = 1 << 16;
+    let store_sink = Tensor::empty(gpu, [store_len as usize * 4], DType::F32)?;
+    let mut fma_per_vec4_store = Vec::new();
+    for stores in [1u32, 2, 4, 8, 32] {
+        let params = CeilingParams { iters: load_iters, len: store_len, _pad0: 0, _pad1: 0 };
+        let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
+            for _ in 0..reps {
+                rec.dispatch(
+                    &shaders::CEILING,
+                    "fma_stores",
+                    &[("WG", WG as f64), ("STORES", stores as f64)],
+                    &params,
+                    &[&seed, &store_sink],
+                    grid_1d(load_invocations as u64, WG),
+                )?;
+            }
+            Ok(())
+        };
+        let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
+        let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
+        let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
+        fma_per_vec4_store.push((32 / stores, flops / (t.median() * 1e-3) / 1e9));
+    }
+
     Ok(Ceiling {
         adapter: gpu.adapter().name.clone(),
         fma_per_load,
         fma_per_vec4_load,
+        fma_per_vec4_store,
         fma_gflops: fma_flops / (fma.median() * 1e-3) / 1e9,
         copy_gbps: copy_bytes / (copy.median() * 1e-3) / 1e9,
         fma,

@@ -76,6 +76,10 @@ fn info_and_ceiling_json() {
     let v: serde_json::Value = serde_json::from_str(&ok(&["bench", "--ceiling", "--json", "--iters", "1"])).unwrap();
     assert!(v["adapter"].is_string());
     assert!(v["fma_gflops"].as_f64().unwrap() > 0.0 && v["copy_gbps"].as_f64().unwrap() > 0.0);
+    let stores = v["fma_per_scattered_vec4_store"].as_array().unwrap();
+    let fmas: Vec<u64> = stores.iter().map(|e| e["fmas_per_store"].as_u64().unwrap()).collect();
+    assert_eq!(fmas, [32, 16, 8, 4, 1]);
+    assert!(stores.iter().all(|e| e["gflops"].as_f64().unwrap() > 0.0), "{stores:?}");
 }
 
 #[test]

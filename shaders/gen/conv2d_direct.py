@@ -96,7 +96,7 @@ fn store4(pix: u32, end: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
         }
         let idx = at[j];
         var s = v[j];
-        if (p.accumulate != 0u) {
+        if (accumulates()) {
             s = f32(y[idx]) + s;
         }
         if (p.epilogue != 0u) {
@@ -104,7 +104,7 @@ fn store4(pix: u32, end: u32, at: vec4<u32>, bv: f32, v: vec4<f32>) {
             // no bit of an f32 result (in f16 storage the unfused conv output would be rounded
             // to f16 before the add; fused, it is not).
             s += bv;
-            if (p.has_residual != 0u) {
+            if (adds_residual()) {
                 s += f32(res[idx]);
             }
             s = activate(s, p.act, p.act_a, p.act_b);
@@ -932,13 +932,13 @@ fn store(inside: bool, bv: f32, at: u32, v: vec4<f32>) {
         return;
     }
     var s = v;
-    if (p.accumulate != 0u) {
+    if (accumulates()) {
         s += vec4<f32>(y[at]);
     }
     if (p.epilogue != 0u) {
         // The unfused order (conv with bias, then add), as in conv2d_direct.
         s += vec4<f32>(bv);
-        if (p.has_residual != 0u) {
+        if (adds_residual()) {
             s += vec4<f32>(res[at]);
         }
         s = vec4<f32>(
@@ -1162,7 +1162,7 @@ fn store(at: u32, c: u32, bv: f32, v: f32) {
         return;
     }
     var s = v + bv;
-    if (p.has_residual != 0u) {
+    if (adds_residual()) {
         s += f32(res[at + c]);
     }
     y[at + c] = Out(activate(s, p.act, p.act_a, p.act_b));
@@ -1203,7 +1203,7 @@ fn load(row: u32, q: i32, wq: u32, inside: bool) -> vec4<f32> {
         store = """// Adds the bias and the residual, applies the activation and stores vec4 `at` of y.
 fn store(at: u32, bv: f32, v: vec4<f32>) {
     var s = v + vec4<f32>(bv);
-    if (p.has_residual != 0u) {
+    if (adds_residual()) {
         s += vec4<f32>(res[at]);
     }
     y[at] = vec4<Out>(vec4<f32>(

@@ -455,6 +455,25 @@ fn dispatch_blocks(
     dispatch_invocations(rec, shader, entry, blocks, p, tensors)
 }
 
+/// The kernels that make few FMAs per value they store (a 1x1 conv over few input channels, a
+/// depthwise conv's 9 per value), for which [`direct_overrides`] fixes the epilogue's flags.
+const STORE_BOUND: [&str; 4] =
+    ["conv2d_packed_1x1", "conv2d_depthwise", "conv2d_depthwise_3x3", "conv2d_depthwise_3x3_scalar"];
+
+/// The pipeline constants of a dispatch of a direct-family kernel (`shader`, whose Params is
+/// `p`, in workgroups of `wg`): WG and the activation and, for the [`STORE_BOUND`] kernels,
+/// whether it adds the residual and accumulates into y (RESIDUAL and ACCUMULATE in
+/// shaders/lib/conv_direct_params.wgsl). On llvmpipe a flag left to run time costs each store
+/// the masked-off loops of the loads it guards; fixing it costs a pipeline per combination a
+/// model uses, which the other kernels, with hundreds of FMAs per store, would not repay.
+fn direct_overrides(shader: &Shader, wg: u32, p: &DirectParams) -> Vec<(&'static str, f64)> {
+    let mut o = vec![("WG", wg as f64), act_override(p.act)];
+    if STORE_BOUND.contains(&shader.name) {
+        o.extend([("RESIDUAL", p.has_residual as f64), ("ACCUMULATE", p.accumulate as f64)]);
+    }
+    o
+}
+
 /// Dispatches `blocks` invocations of a direct-family kernel, one dispatch per split-K slice;
 /// small layers get small workgroups so that both cores get work.
 fn dispatch_invocations(
@@ -475,7 +494,7 @@ fn dispatch_invocations(
         p.c_end = c1 as u32;
         p.accumulate = (c0 > 0) as u32;
         p.epilogue = (c1 == len) as u32;
-        rec.dispatch(shader, entry, &[("WG", wg as f64), act_override(p.act)], &p, &tensors, groups)?;
+        rec.dispatch(shader, entry, &direct_overrides(shader, wg, &p), &p, &tensors, groups)?;
     }
     Ok(())
 }
@@ -923,7 +942,7 @@ fn dispatch_depthwise(rec: &mut Recorder, shader: &Shader, p: DirectParams, tens
         ("conv2d_depthwise", planes * (g.oh * g.ow).div_ceil(8) as u64)
     };
     let wg = direct_workgroup(rec, blocks as usize);
-    rec.dispatch(shader, entry, &[("WG", wg as f64), act_override(p.act)], &p, &tensors, grid_1d(blocks, wg))
+    rec.dispatch(shader, entry, &direct_overrides(shader, wg, &p), &p, &tensors, grid_1d(blocks, wg))
 }
 
 /// Whether conv2d_depthwise_3x3 computes a depthwise conv of geometry `g` (a forward, or one
@@ -956,7 +975,7 @@ fn dispatch_depthwise_3x3(
     let wg = direct_workgroup(rec, blocks as usize);
     let whole_vec4s = g.w.is_multiple_of(4) && g.ow.is_multiple_of(4);
     let shader = if whole_vec4s { shaders::CONV2D_DEPTHWISE_3X3 } else { shaders::CONV2D_DEPTHWISE_3X3_SCALAR };
-    let overrides = [("WG", wg as f64), act_override(p.act)];
+    let overrides = direct_overrides(&shader, wg, &p);
     rec.dispatch(&shader.with_storage(x.dtype())?, entry, &overrides, &p, &[x, w, bias, y, res], grid_1d(blocks, wg))?;
     Ok(())
 }

@@ -236,6 +236,7 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
             "copy_ms": {"median": c.copy.median(), "min": c.copy.min(), "max": c.copy.max(), "bytes_per_run": c.copy_bytes},
             "fma_per_gathered_load": c.fma_per_load.iter().map(|(f, g)| serde_json::json!({"fmas_per_load": f, "gflops": g})).collect::<Vec<_>>(),
             "fma_per_gathered_vec4_load": c.fma_per_vec4_load.iter().map(|(f, g)| serde_json::json!({"fmas_per_load": f, "gflops": g})).collect::<Vec<_>>(),
+            "fma_per_scattered_vec4_store": c.fma_per_vec4_store.iter().map(|(f, g)| serde_json::json!({"fmas_per_store": f, "gflops": g})).collect::<Vec<_>>(),
         });
         println!("{obj}");
     } else {
@@ -265,6 +266,10 @@ fn ceiling(gpu: &Gpu, args: &Args) -> Result<()> {
         }
         for (fmas, g) in &c.fma_per_vec4_load {
             println!("fma with a gathered vec4 load per {fmas:>2} FMAs  {g:8.1} GFLOP/s");
+        }
+        // And its output stores (one per 4 values written).
+        for (fmas, g) in &c.fma_per_vec4_store {
+            println!("fma with a scattered vec4 store per {fmas:>2} FMAs  {g:8.1} GFLOP/s");
         }
     }
     Ok(())
