@@ -92,6 +92,28 @@ fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> fea
     bench::time_gpu(gpu, 1, runs(), &mut record).unwrap().median()
 }
 
+/// How one run of `record` splits over the kernels it dispatches: per entry point, the median
+/// over `runs()` runs of its GPU time (timestamps, summed over its dispatches in a run).
+fn split_by_entry(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>) -> String {
+    let mut per_entry: Vec<(String, Vec<f64>)> = Vec::new();
+    for _ in 0..runs() {
+        let mut rec = featuremap::Recorder::with_timestamps(gpu, 2048).unwrap();
+        rec.scope_by_entry();
+        record(&mut rec).unwrap();
+        for (entry, ms) in rec.submit_timed().unwrap() {
+            match per_entry.iter_mut().find(|(e, _)| *e == entry) {
+                Some((_, v)) => v.push(ms),
+                None => per_entry.push((entry, vec![ms])),
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    per_entry.iter_mut().map(|(e, v)| format!("{e} {:.2} ms", median(v))).collect::<Vec<_>>().join(", ")
+}
+
 fn table(gpu: &Gpu) {
     let ceiling = bench::measure_ceiling(gpu, 5).unwrap();
     println!(
@@ -125,6 +147,7 @@ fn table(gpu: &Gpu) {
     println!("| layer | pass | {} |", heads.join(" | "));
     println!("|---|---|{}", "---|".repeat(heads.len()));
     let epilogue = std::env::var("FEATUREMAP_BENCH_EPILOGUE").is_ok_and(|v| v == "1");
+    let split = std::env::var("FEATUREMAP_BENCH_SPLIT").is_ok_and(|v| v == "1");
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
@@ -146,6 +169,7 @@ fn table(gpu: &Gpu) {
                 continue;
             }
             let mut cells = Vec::new();
+            let mut splits = Vec::new();
             for &kernel in &kernels {
                 let applies = match pass {
                     "forward" => ConvKernel::forward_kernels(w_shape[1]).contains(&kernel),
@@ -156,15 +180,19 @@ fn table(gpu: &Gpu) {
                     cells.push("-".to_string());
                     continue;
                 }
-                let ms = median_ms(gpu, |rec| {
+                let mut run = |rec: &mut featuremap::Recorder| {
                     match pass {
                         "forward" => ops::conv2d_with(rec, &x, &w, bias.as_ref(), &forward_cfg, kernel),
                         "input" => ops::conv2d_backward_input_with(rec, &dy, &w, &x_shape, &cfg, kernel),
                         _ => ops::conv2d_backward_weight_with(rec, &dy, &x, &w_shape, &cfg, kernel),
                     }
                     .map(|_| ())
-                });
+                };
+                let ms = median_ms(gpu, &mut run);
                 cells.push(cell(ms));
+                if split {
+                    splits.push(format!("{} {pass} ({}): {}", name, kernel.name(), split_by_entry(gpu, run)));
+                }
             }
             for &tile in &tiles {
                 if pass != "forward" {
@@ -181,6 +209,9 @@ fn table(gpu: &Gpu) {
                 _ => "weight gradient",
             };
             println!("| {name} | {pass} | {} |", cells.join(" | "));
+            for line in splits {
+                println!("  split: {line}");
+            }
         }
     }
 }

@@ -48,6 +48,21 @@ struct Timing {
     dispatches: Vec<usize>,
     scopes: Vec<String>,
     current: usize,
+    /// Whether each dispatch is its own kernel's scope ([`Recorder::scope_by_entry`]).
+    by_entry: bool,
+}
+
+impl Timing {
+    /// The index of scope `name`, added if new.
+    fn scope(&mut self, name: &str) -> usize {
+        match self.scopes.iter().position(|s| s == name) {
+            Some(i) => i,
+            None => {
+                self.scopes.push(name.to_string());
+                self.scopes.len() - 1
+            }
+        }
+    }
 }
 
 /// Workgroup counts for `n` invocations in groups of `wg`, folded into x and y so that no
@@ -95,7 +110,14 @@ impl Recorder {
         });
         let mut rec = Recorder::new(gpu);
         rec.timing =
-            Some(Timing { set, capacity, dispatches: Vec::new(), scopes: vec!["(unscoped)".into()], current: 0 });
+            Some(Timing {
+                set,
+                capacity,
+                dispatches: Vec::new(),
+                scopes: vec!["(unscoped)".into()],
+                current: 0,
+                by_entry: false,
+            });
         Ok(rec)
     }
 
@@ -103,13 +125,16 @@ impl Recorder {
     /// [`Recorder::submit_timed`]'s report. Does nothing without timestamps.
     pub fn set_scope(&mut self, name: &str) {
         if let Some(t) = &mut self.timing {
-            t.current = match t.scopes.iter().position(|s| s == name) {
-                Some(i) => i,
-                None => {
-                    t.scopes.push(name.to_string());
-                    t.scopes.len() - 1
-                }
-            };
+            t.current = t.scope(name);
+        }
+    }
+
+    /// Attributes each dispatch recorded from now on to its kernel's entry point instead of the
+    /// current scope: how an op's time splits over the kernels it runs (packing, the conv, a
+    /// reduction). Does nothing without timestamps.
+    pub fn scope_by_entry(&mut self) {
+        if let Some(t) = &mut self.timing {
+            t.by_entry = true;
         }
     }
 
@@ -230,6 +255,9 @@ impl Recorder {
         self.keep_alive.extend(tensors.iter().map(|&t| t.clone()));
         let encoder = self.encoder.as_mut().expect("encoder present until submit");
         let timestamp_writes = self.timing.as_mut().and_then(|t| {
+            if t.by_entry {
+                t.current = t.scope(entry);
+            }
             let i = t.dispatches.len() as u32;
             (i < t.capacity).then(|| {
                 t.dispatches.push(t.current);
