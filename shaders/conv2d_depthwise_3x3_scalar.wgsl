@@ -12,7 +12,8 @@
 // the block are used): per block (R + 2) * 4 vec4 loads and 9 weight loads feed 72 * R FMAs,
 // where conv2d_depthwise_rows3 makes 15 scalar loads per 24 FMAs (on llvmpipe every load from
 // a per-invocation address is a loop over the SIMD lanes; a vec4 costs 1.5-2.5 scalar ones).
-// Fully unrolled: no loop, no array.
+// Fully unrolled: no loop, no array. R = 8 (40 vec4 loads per 576 FMAs; 24 per 288 at R = 4
+// took 10% more GPU time over MobileNetV2's depthwise layers).
 //
 // conv2d_depthwise_3x3_s2 is the same at stride 2 (MobileNet's strided depthwise layers): an
 // R x 8 block reads 2R + 1 input rows as 5 vec4s each (columns 2 ox0 - 4 .. 2 ox0 + 15) and
@@ -37,7 +38,7 @@
 alias Store = f32;
 alias Out = Store;
 
-const R: u32 = 4u; // output rows per invocation: DEPTHWISE_ROWS in src/ops/conv2d.rs
+const R: u32 = 8u; // output rows per invocation: DEPTHWISE_ROWS in src/ops/conv2d.rs
 override WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<Store>;
@@ -141,6 +142,14 @@ fn conv2d_depthwise_3x3(
     var acc2_1 = vec4<f32>(0.0);
     var acc3_0 = vec4<f32>(0.0);
     var acc3_1 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0);
+    var acc4_1 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0);
+    var acc5_1 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0);
+    var acc6_1 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0);
+    var acc7_1 = vec4<f32>(0.0);
     // Input row t (of R + 2) is row oy0 - pad_top + t; its columns ox0 - 1 .. ox0 + 8 are
     // l.w, a, b, c.x. Output row r takes it as its kernel row ky = t - r.
     {
@@ -239,6 +248,8 @@ fn conv2d_depthwise_3x3(
         acc2_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc2_1)));
         acc3_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc3_0)));
         acc3_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc3_1)));
+        acc4_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc4_0)));
+        acc4_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc4_1)));
     }
     {
         let iy = i32(oy0 + 5u) - i32(p.pad_top);
@@ -256,6 +267,88 @@ fn conv2d_depthwise_3x3(
         let hi2 = vec4<f32>(b.yzw, c.x);
         acc3_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc3_0)));
         acc3_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc3_1)));
+        acc4_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc4_0)));
+        acc4_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc4_1)));
+        acc5_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc5_0)));
+        acc5_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc5_1)));
+    }
+    {
+        let iy = i32(oy0 + 6u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
+        let lo2 = vec4<f32>(a.yzw, b.x);
+        let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
+        let hi2 = vec4<f32>(b.yzw, c.x);
+        acc4_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc4_0)));
+        acc4_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc4_1)));
+        acc5_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc5_0)));
+        acc5_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc5_1)));
+        acc6_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc6_0)));
+        acc6_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc6_1)));
+    }
+    {
+        let iy = i32(oy0 + 7u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
+        let lo2 = vec4<f32>(a.yzw, b.x);
+        let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
+        let hi2 = vec4<f32>(b.yzw, c.x);
+        acc5_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc5_0)));
+        acc5_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc5_1)));
+        acc6_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc6_0)));
+        acc6_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc6_1)));
+        acc7_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc7_0)));
+        acc7_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc7_1)));
+    }
+    {
+        let iy = i32(oy0 + 8u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
+        let lo2 = vec4<f32>(a.yzw, b.x);
+        let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
+        let hi2 = vec4<f32>(b.yzw, c.x);
+        acc6_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc6_0)));
+        acc6_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc6_1)));
+        acc7_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc7_0)));
+        acc7_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc7_1)));
+    }
+    {
+        let iy = i32(oy0 + 9u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.xyz);
+        let lo1 = a;
+        let lo2 = vec4<f32>(a.yzw, b.x);
+        let hi0 = vec4<f32>(a.w, b.xyz);
+        let hi1 = b;
+        let hi2 = vec4<f32>(b.yzw, c.x);
+        acc7_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc7_0)));
+        acc7_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc7_1)));
     }
     var bv = 0.0;
     if (p.has_bias != 0u) {
@@ -265,6 +358,10 @@ fn conv2d_depthwise_3x3(
     store_row(plane, oy0 + 1u, q, bv, acc1_0, acc1_1);
     store_row(plane, oy0 + 2u, q, bv, acc2_0, acc2_1);
     store_row(plane, oy0 + 3u, q, bv, acc3_0, acc3_1);
+    store_row(plane, oy0 + 4u, q, bv, acc4_0, acc4_1);
+    store_row(plane, oy0 + 5u, q, bv, acc5_0, acc5_1);
+    store_row(plane, oy0 + 6u, q, bv, acc6_0, acc6_1);
+    store_row(plane, oy0 + 7u, q, bv, acc7_0, acc7_1);
 }
 
 // The same at stride 2: output block (oy0, ox0) reads input rows from 2 oy0 - pad_top and
@@ -307,6 +404,14 @@ fn conv2d_depthwise_3x3_s2(
     var acc2_1 = vec4<f32>(0.0);
     var acc3_0 = vec4<f32>(0.0);
     var acc3_1 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0);
+    var acc4_1 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0);
+    var acc5_1 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0);
+    var acc6_1 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0);
+    var acc7_1 = vec4<f32>(0.0);
     // Input row t (of 2R + 1) is row 2 oy0 - pad_top + t; its columns 2 ox0 - 1 .. 2 ox0 + 15
     // are l.w, a, b, c, d. Output row r takes it as its kernel row ky = t - 2r; output column
     // ox0 + j takes columns 2 ox0 + 2j - 1, 2 ox0 + 2j, 2 ox0 + 2j + 1 (lo* for j < 4,
@@ -478,6 +583,158 @@ fn conv2d_depthwise_3x3_s2(
         let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
         acc3_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc3_0)));
         acc3_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc3_1)));
+        acc4_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc4_0)));
+        acc4_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc4_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 9u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc4_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc4_0)));
+        acc4_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc4_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 10u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc4_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc4_0)));
+        acc4_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc4_1)));
+        acc5_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc5_0)));
+        acc5_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc5_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 11u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc5_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc5_0)));
+        acc5_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc5_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 12u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc5_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc5_0)));
+        acc5_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc5_1)));
+        acc6_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc6_0)));
+        acc6_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc6_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 13u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc6_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc6_0)));
+        acc6_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc6_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 14u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc6_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc6_0)));
+        acc6_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc6_1)));
+        acc7_0 = fma(k02, lo2, fma(k01, lo1, fma(k00, lo0, acc7_0)));
+        acc7_1 = fma(k02, hi2, fma(k01, hi1, fma(k00, hi0, acc7_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 15u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc7_0 = fma(k12, lo2, fma(k11, lo1, fma(k10, lo0, acc7_0)));
+        acc7_1 = fma(k12, hi2, fma(k11, hi1, fma(k10, hi0, acc7_1)));
+    }
+    {
+        let iy = i32(2u * oy0 + 16u) - i32(p.pad_top);
+        let inside = iy >= 0 && iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let l = load(row, q0 - 1, rw, inside);
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let c = load(row, q0 + 2, rw, inside);
+        let d = load(row, q0 + 3, rw, inside);
+        let lo0 = vec4<f32>(l.w, a.y, a.w, b.y);
+        let lo1 = vec4<f32>(a.x, a.z, b.x, b.z);
+        let lo2 = vec4<f32>(a.y, a.w, b.y, b.w);
+        let hi0 = vec4<f32>(b.w, c.y, c.w, d.y);
+        let hi1 = vec4<f32>(c.x, c.z, d.x, d.z);
+        let hi2 = vec4<f32>(c.y, c.w, d.y, d.w);
+        acc7_0 = fma(k22, lo2, fma(k21, lo1, fma(k20, lo0, acc7_0)));
+        acc7_1 = fma(k22, hi2, fma(k21, hi1, fma(k20, hi0, acc7_1)));
     }
     var bv = 0.0;
     if (p.has_bias != 0u) {
@@ -487,6 +744,10 @@ fn conv2d_depthwise_3x3_s2(
     store_row(plane, oy0 + 1u, q, bv, acc1_0, acc1_1);
     store_row(plane, oy0 + 2u, q, bv, acc2_0, acc2_1);
     store_row(plane, oy0 + 3u, q, bv, acc3_0, acc3_1);
+    store_row(plane, oy0 + 4u, q, bv, acc4_0, acc4_1);
+    store_row(plane, oy0 + 5u, q, bv, acc5_0, acc5_1);
+    store_row(plane, oy0 + 6u, q, bv, acc6_0, acc6_1);
+    store_row(plane, oy0 + 7u, q, bv, acc7_0, acc7_1);
 }
 
 // conv2d_depthwise_3x3_s2_dx: the input gradient of a 3x3 depthwise conv at stride 2 with
@@ -537,6 +798,14 @@ fn conv2d_depthwise_3x3_s2_dx(
     var odd2 = vec4<f32>(0.0);
     var even3 = vec4<f32>(0.0);
     var odd3 = vec4<f32>(0.0);
+    var even4 = vec4<f32>(0.0);
+    var odd4 = vec4<f32>(0.0);
+    var even5 = vec4<f32>(0.0);
+    var odd5 = vec4<f32>(0.0);
+    var even6 = vec4<f32>(0.0);
+    var odd6 = vec4<f32>(0.0);
+    var even7 = vec4<f32>(0.0);
+    var odd7 = vec4<f32>(0.0);
     // dy row m0 + t (m0 = oy0 / 2); its columns 4c .. 4c + 4 are a, b.x. Even dx columns
     // (ox0 + 2j) take tap kx = 1 of column 4c + j; odd ones (ox0 + 2j + 1) taps 0 and 2 of
     // columns 4c + j + 1 and 4c + j.
@@ -575,6 +844,34 @@ fn conv2d_depthwise_3x3_s2_dx(
         let next = vec4<f32>(a.yzw, b.x);
         even3 = fma(k01, a, even3);
         odd3 = fma(k02, a, fma(k00, next, odd3));
+        even4 = fma(k11, a, even4);
+        odd4 = fma(k12, a, fma(k10, next, odd4));
+        even5 = fma(k21, a, even5);
+        odd5 = fma(k22, a, fma(k20, next, odd5));
+    }
+    {
+        let iy = i32(oy0 / 2u + 3u);
+        let inside = iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let next = vec4<f32>(a.yzw, b.x);
+        even5 = fma(k01, a, even5);
+        odd5 = fma(k02, a, fma(k00, next, odd5));
+        even6 = fma(k11, a, even6);
+        odd6 = fma(k12, a, fma(k10, next, odd6));
+        even7 = fma(k21, a, even7);
+        odd7 = fma(k22, a, fma(k20, next, odd7));
+    }
+    {
+        let iy = i32(oy0 / 2u + 4u);
+        let inside = iy < i32(p.h);
+        let row = xplane + u32(clamp(iy, 0, i32(p.h) - 1)) * rw;
+        let a = load(row, q0, rw, inside);
+        let b = load(row, q0 + 1, rw, inside);
+        let next = vec4<f32>(a.yzw, b.x);
+        even7 = fma(k01, a, even7);
+        odd7 = fma(k02, a, fma(k00, next, odd7));
     }
     var bv = 0.0;
     if (p.has_bias != 0u) {
@@ -584,4 +881,8 @@ fn conv2d_depthwise_3x3_s2_dx(
     store_row(plane, oy0 + 1u, q, bv, vec4<f32>(even1.x, odd1.x, even1.y, odd1.y), vec4<f32>(even1.z, odd1.z, even1.w, odd1.w));
     store_row(plane, oy0 + 2u, q, bv, vec4<f32>(even2.x, odd2.x, even2.y, odd2.y), vec4<f32>(even2.z, odd2.z, even2.w, odd2.w));
     store_row(plane, oy0 + 3u, q, bv, vec4<f32>(even3.x, odd3.x, even3.y, odd3.y), vec4<f32>(even3.z, odd3.z, even3.w, odd3.w));
+    store_row(plane, oy0 + 4u, q, bv, vec4<f32>(even4.x, odd4.x, even4.y, odd4.y), vec4<f32>(even4.z, odd4.z, even4.w, odd4.w));
+    store_row(plane, oy0 + 5u, q, bv, vec4<f32>(even5.x, odd5.x, even5.y, odd5.y), vec4<f32>(even5.z, odd5.z, even5.w, odd5.w));
+    store_row(plane, oy0 + 6u, q, bv, vec4<f32>(even6.x, odd6.x, even6.y, odd6.y), vec4<f32>(even6.z, odd6.z, even6.w, odd6.w));
+    store_row(plane, oy0 + 7u, q, bv, vec4<f32>(even7.x, odd7.x, even7.y, odd7.y), vec4<f32>(even7.z, odd7.z, even7.w, odd7.w));
 }

@@ -300,7 +300,7 @@ pub fn default_weight_grad_kernel(
 
 /// Part of every autotune key: bump it when a conv kernel changes enough that choices cached
 /// by an earlier build should be timed again.
-const KERNEL_REVISION: u32 = 15;
+const KERNEL_REVISION: u32 = 16;
 
 /// Passes of fewer FLOPs take [`default_kernel`] without timing: tuning them would cost more
 /// than it could save (and the many small shapes of a test run would each be timed).
@@ -956,7 +956,7 @@ fn depthwise_3x3_applies(g: &ConvGeometry) -> bool {
 
 /// Output rows per invocation of conv2d_depthwise_3x3 (R there; DEPTHWISE_ROWS in
 /// shaders/gen/conv2d_direct.py), each 8 pixels wide.
-const DEPTHWISE_ROWS: usize = 4;
+const DEPTHWISE_ROWS: usize = 8;
 
 /// Records `entry` of conv2d_depthwise_3x3 (the forward at stride 1 or 2, or the stride-2
 /// input gradient `conv2d_depthwise_3x3_s2_dx`) for `p` (as [`dispatch_depthwise`]) on `[x, w,

@@ -94,7 +94,7 @@ fn groups_2_and_depthwise() {
 }
 
 /// The depthwise kernel's 3x3 form (stride and dilation 1, one column of padding on the left;
-/// R = 4 rows by 8 columns per invocation): row and column blocks cut short, rows of whole
+/// R = 8 rows by 8 columns per invocation): row and column blocks cut short, rows of whole
 /// vec4s (read as vec4s) and others (the scalar form, conv2d_depthwise_3x3_scalar), a channel
 /// multiplier, padding on the other sides from 0 to 2, an activation.
 #[test]
@@ -123,6 +123,8 @@ fn depthwise_3x3_stride_2_form() {
     case(91, [1, 4, 13, 14], 8, [3, 3], dw(4, [1; 4]), true, "dw 3x3 s2 x2 14 wide");
     case(92, [1, 3, 9, 20], 3, [3, 3], dw(3, [0, 1, 2, 0]), false, "dw 3x3 s2 pad 0/1/2/0");
     case(93, [2, 5, 11, 35], 5, [3, 3], dw(5, [2, 1, 0, 2]), true, "dw 3x3 s2 pad 2/1/0/2");
+    // 11 output rows: a whole block of R = 8 and a partial one.
+    case(102, [1, 3, 21, 16], 3, [3, 3], dw(3, [1; 4]), true, "dw 3x3 s2 two row blocks");
     // Strides that differ between the directions take the generic kernel.
     let s21 = Conv2d { stride: [2, 1], ..dw(4, [1; 4]) };
     case(96, [1, 4, 9, 12], 4, [3, 3], s21, true, "dw 3x3 s2x1");
