@@ -93,14 +93,22 @@ fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> fea
 }
 
 /// How one run of `record` splits over the kernels it dispatches: per entry point, the median
-/// over `runs()` runs of its GPU time (timestamps, summed over its dispatches in a run).
-fn split_by_entry(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>) -> String {
+/// over `runs()` runs of its GPU time (timestamps, summed over its dispatches in a run); and
+/// the median of the runs' totals, the pass's GPU time without the submit and the wait that
+/// the wall-clock cell also holds.
+fn split_by_entry(
+    gpu: &Gpu,
+    mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>,
+) -> (String, f64) {
     let mut per_entry: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut totals = Vec::new();
     for _ in 0..runs() {
         let mut rec = featuremap::Recorder::with_timestamps(gpu, 2048).unwrap();
         rec.scope_by_entry();
         record(&mut rec).unwrap();
-        for (entry, ms) in rec.submit_timed().unwrap() {
+        let scopes = rec.submit_timed().unwrap();
+        totals.push(scopes.iter().map(|(_, ms)| ms).sum::<f64>());
+        for (entry, ms) in scopes {
             match per_entry.iter_mut().find(|(e, _)| *e == entry) {
                 Some((_, v)) => v.push(ms),
                 None => per_entry.push((entry, vec![ms])),
@@ -111,7 +119,8 @@ fn split_by_entry(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    per_entry.iter_mut().map(|(e, v)| format!("{e} {:.2} ms", median(v))).collect::<Vec<_>>().join(", ")
+    let entries = per_entry.iter_mut().map(|(e, v)| format!("{e} {:.2} ms", median(v))).collect::<Vec<_>>();
+    (entries.join(", "), median(&mut totals))
 }
 
 fn table(gpu: &Gpu) {
@@ -191,7 +200,8 @@ fn table(gpu: &Gpu) {
                 let ms = median_ms(gpu, &mut run);
                 cells.push(cell(ms));
                 if split {
-                    splits.push(format!("{} {pass} ({}): {}", name, kernel.name(), split_by_entry(gpu, run)));
+                    let (entries, gpu_ms) = split_by_entry(gpu, run);
+                    splits.push(format!("{name} {pass} ({}): GPU time {}; {entries}", kernel.name(), cell(gpu_ms)));
                 }
             }
             for &tile in &tiles {
