@@ -12,6 +12,8 @@
 // layout conv2d_packed_1x1 reads weights packed transposed in, its reduction running over
 // (row, tap) (im2col planes, conv2d_planes.wgsl) and the quads over output channels.
 //
+// pack_input_vec4: pack_input for unpadded planes of whole vec4s (below).
+//
 // One invocation per padded row of a channel quad (pack_input) or per (group, row, quad) with
 // all its taps (pack_weights), so the index decoding is once per row, not per vec4; numbered
 // flat (folded into y past 65535 workgroups), `count` of them.
@@ -70,6 +72,46 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
             v = quad(row + i32(px), i32(hw), 4u * q);
         }
         dst[i * p.wp + px] = v;
+    }
+}
+
+// x read as vec4s over pixels, by pack_input_vec4 only.
+@group(0) @binding(1) var<storage, read> src4: array<vec4<Store>>;
+
+// pack_input for planes without padding whose rows are whole vec4s (pad 0, hp = h, wp = w, w
+// a multiple of 4: dy in a weight gradient, x of a 1x1 conv): per 4 pixels one vec4 load from
+// each of the quad's 4 channel planes, transposed, instead of 16 scalar loads (on llvmpipe
+// every load is a loop over the SIMD lanes). Channels past `chans` read the last one's plane
+// and are zeroed, as in quad.
+@compute @workgroup_size(WG)
+fn pack_input_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    // One row (plane, quad q, row py) per invocation.
+    let i = flat(gid, nwg);
+    if (i >= p.count) {
+        return;
+    }
+    let py = i % p.hp;
+    let t = i / p.hp;
+    let q = t % p.quads;
+    let plane = t / p.quads; // b * groups + g
+    let wq = p.w / 4u;
+    let hwq = p.h * wq;
+    let last = min(p.chans - 4u * q, 4u) - 1u;
+    let r0 = (plane * p.chans + 4u * q) * hwq + py * wq;
+    let r1 = r0 + min(1u, last) * hwq;
+    let r2 = r0 + min(2u, last) * hwq;
+    let r3 = r0 + min(3u, last) * hwq;
+    let z = vec4<f32>(0.0);
+    for (var k = 0u; k < wq; k++) {
+        let a = vec4<f32>(src4[r0 + k]);
+        let b = select(z, vec4<f32>(src4[r1 + k]), last >= 1u);
+        let c = select(z, vec4<f32>(src4[r2 + k]), last >= 2u);
+        let d = select(z, vec4<f32>(src4[r3 + k]), last >= 3u);
+        let o = i * p.wp + 4u * k;
+        dst[o] = vec4<f32>(a.x, b.x, c.x, d.x);
+        dst[o + 1u] = vec4<f32>(a.y, b.y, c.y, d.y);
+        dst[o + 2u] = vec4<f32>(a.z, b.z, c.z, d.z);
+        dst[o + 3u] = vec4<f32>(a.w, b.w, c.w, d.w);
     }
 }
 
