@@ -109,15 +109,14 @@ impl Recorder {
             count: 2 * capacity,
         });
         let mut rec = Recorder::new(gpu);
-        rec.timing =
-            Some(Timing {
-                set,
-                capacity,
-                dispatches: Vec::new(),
-                scopes: vec!["(unscoped)".into()],
-                current: 0,
-                by_entry: false,
-            });
+        rec.timing = Some(Timing {
+            set,
+            capacity,
+            dispatches: Vec::new(),
+            scopes: vec!["(unscoped)".into()],
+            current: 0,
+            by_entry: false,
+        });
         Ok(rec)
     }
 
