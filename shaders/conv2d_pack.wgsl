@@ -50,6 +50,12 @@ fn quad(at: i32, step: i32, c: u32) -> vec4<f32> {
     return v;
 }
 
+// Packed row `i` of the input: its row py, channel quad q and plane (b * groups + g).
+fn packed_row(i: u32) -> vec3<u32> {
+    let t = i / p.hp;
+    return vec3<u32>(i % p.hp, t % p.quads, t / p.quads);
+}
+
 @compute @workgroup_size(WG)
 fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // One padded row (plane, quad q, row py) per invocation.
@@ -57,10 +63,10 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     if (i >= p.count) {
         return;
     }
-    let py = i % p.hp;
-    let t = i / p.hp;
-    let q = t % p.quads;
-    let plane = t / p.quads; // b * groups + g
+    let r = packed_row(i);
+    let py = r.x;
+    let q = r.y;
+    let plane = r.z;
     let iy = i32(py) - i32(p.pad_top);
     let hw = p.h * p.w;
     let row = i32((plane * p.chans + 4u * q) * hw) + iy * i32(p.w) - i32(p.pad_left);
@@ -90,10 +96,10 @@ fn pack_input_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     if (i >= p.count) {
         return;
     }
-    let py = i % p.hp;
-    let t = i / p.hp;
-    let q = t % p.quads;
-    let plane = t / p.quads; // b * groups + g
+    let r = packed_row(i);
+    let py = r.x;
+    let q = r.y;
+    let plane = r.z;
     let wq = p.w / 4u;
     let hwq = p.h * wq;
     let last = min(p.chans - 4u * q, 4u) - 1u;
