@@ -26,6 +26,13 @@ fn pointwise_1x1() {
     case(10, [2, 17, 5, 7], 33, [1, 1], Conv2d::default(), true, "1x1");
 }
 
+/// An unpadded input whose rows are whole vec4s, which the packed kernels' input packing reads
+/// 4 pixels at a time (pack_input_vec4): batch 2, the second channel quad partial.
+#[test]
+fn unpadded_rows_of_whole_vec4s() {
+    case(103, [2, 6, 8, 12], 20, [3, 3], Conv2d::default(), true, "3x3 unpadded 12 wide");
+}
+
 #[test]
 fn stride_larger_than_kernel() {
     case(11, [1, 3, 11, 13], 5, [2, 2], Conv2d { stride: [3, 4], ..Default::default() }, true, "stride>kernel");
