@@ -177,27 +177,21 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
     let copy = time_gpu(gpu, 1, runs, |rec| copy_dispatch(rec, reps_copy))?;
     let copy_bytes = reps_copy as f64 * vec4s as f64 * 16.0 * 2.0;
 
-    // FMA with loads: 16K invocations x 64 iterations x 64 FLOPs, LOADS gathers per iteration.
+    // FMA with loads or stores: 16K invocations x 64 iterations x 64 FLOPs, with `entry`'s
+    // gathers (LOADS) or scatters (STORES) per iteration; (FMAs per load or store, GFLOP/s).
     let load_invocations: u32 = 64 * 256;
     let load_iters: u32 = 64;
-    let table_len: u32 = 1 << 16;
-    let table = Tensor::zeros(gpu, [table_len as usize])?;
-    let load_sink = Tensor::empty(gpu, [load_invocations as usize * 4], DType::F32)?;
-    // The table is both the scalar source (binding 3) and the vec4 one (binding 1, 1/4 as
-    // many elements); the scalar variant reads binding 1 only for its seed, which is 0 either way.
-    let mut per_load = [Vec::new(), Vec::new()];
-    for (vec4, out) in per_load.iter_mut().enumerate() {
-        for loads in [1u32, 2, 4, 8, 32] {
-            let len = if vec4 == 1 { table_len / 4 } else { table_len };
+    let rate =
+        |entry: &'static str, per_iter: u32, overrides: &[(&'static str, f64)], len: u32, tensors: &[&Tensor]| {
             let params = CeilingParams { iters: load_iters, len, _pad0: 0, _pad1: 0 };
             let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
                 for _ in 0..reps {
                     rec.dispatch(
                         &shaders::CEILING,
-                        "fma_loads",
-                        &[("WG", WG as f64), ("LOADS", loads as f64), ("VEC4", vec4 as f64)],
+                        entry,
+                        overrides,
                         &params,
-                        &[&table, &load_sink, &table],
+                        tensors,
                         grid_1d(load_invocations as u64, WG),
                     )?;
                 }
@@ -206,35 +200,33 @@ pub fn measure_ceiling(gpu: &Gpu, runs: usize) -> Result<Ceiling> {
             let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
             let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
             let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
-            out.push((32 / loads, flops / (t.median() * 1e-3) / 1e9));
+            Ok::<_, crate::Error>((32 / per_iter, flops / (t.median() * 1e-3) / 1e9))
+        };
+    const PER_ITER: [u32; 5] = [1, 2, 4, 8, 32];
+    let table_len: u32 = 1 << 16;
+    let table = Tensor::zeros(gpu, [table_len as usize])?;
+    let load_sink = Tensor::empty(gpu, [load_invocations as usize * 4], DType::F32)?;
+    // The table is both the scalar source (binding 3) and the vec4 one (binding 1, 1/4 as
+    // many elements); the scalar variant reads binding 1 only for its seed, which is 0 either way.
+    let mut per_load = [Vec::new(), Vec::new()];
+    for (vec4, out) in per_load.iter_mut().enumerate() {
+        let len = if vec4 == 1 { table_len / 4 } else { table_len };
+        for loads in PER_ITER {
+            let overrides = [("WG", WG as f64), ("LOADS", loads as f64), ("VEC4", vec4 as f64)];
+            out.push(rate("fma_loads", loads, &overrides, len, &[&table, &load_sink, &table])?);
         }
     }
     let [fma_per_load, fma_per_vec4_load] = per_load;
-
-    // FMA with stores: the same grid, STORES vec4 stores per iteration into a 1 MiB sink.
+    // Stores go into a 1 MiB sink.
     let store_len: u32 = 1 << 16;
     let store_sink = Tensor::empty(gpu, [store_len as usize * 4], DType::F32)?;
-    let mut fma_per_vec4_store = Vec::new();
-    for stores in [1u32, 2, 4, 8, 32] {
-        let params = CeilingParams { iters: load_iters, len: store_len, _pad0: 0, _pad1: 0 };
-        let dispatch = |rec: &mut Recorder, reps: usize| -> Result<()> {
-            for _ in 0..reps {
-                rec.dispatch(
-                    &shaders::CEILING,
-                    "fma_stores",
-                    &[("WG", WG as f64), ("STORES", stores as f64)],
-                    &params,
-                    &[&seed, &store_sink],
-                    grid_1d(load_invocations as u64, WG),
-                )?;
-            }
-            Ok(())
-        };
-        let reps = calibrate(gpu, TARGET_MS / 2.0, dispatch)?;
-        let t = time_gpu(gpu, 1, runs, |rec| dispatch(rec, reps))?;
-        let flops = reps as f64 * load_invocations as f64 * load_iters as f64 * 64.0;
-        fma_per_vec4_store.push((32 / stores, flops / (t.median() * 1e-3) / 1e9));
-    }
+    let fma_per_vec4_store = PER_ITER
+        .into_iter()
+        .map(|stores| {
+            let overrides = [("WG", WG as f64), ("STORES", stores as f64)];
+            rate("fma_stores", stores, &overrides, store_len, &[&seed, &store_sink])
+        })
+        .collect::<Result<Vec<_>>>()?;
 
     Ok(Ceiling {
         adapter: gpu.adapter().name.clone(),
