@@ -115,12 +115,9 @@ fn split_by_entry(
             }
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let entries = per_entry.iter_mut().map(|(e, v)| format!("{e} {:.2} ms", median(v))).collect::<Vec<_>>();
-    (entries.join(", "), median(&mut totals))
+    let median = |runs_ms: Vec<f64>| bench::Timings { runs_ms }.median();
+    let entries = per_entry.into_iter().map(|(e, v)| format!("{e} {:.2} ms", median(v))).collect::<Vec<_>>();
+    (entries.join(", "), median(totals))
 }
 
 fn table(gpu: &Gpu) {

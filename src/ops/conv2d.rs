@@ -457,8 +457,12 @@ fn dispatch_blocks(
 
 /// The kernels that make few FMAs per value they store (a 1x1 conv over few input channels, a
 /// depthwise conv's 9 per value), for which [`direct_overrides`] fixes the epilogue's flags.
-const STORE_BOUND: [&str; 4] =
-    ["conv2d_packed_1x1", "conv2d_depthwise", "conv2d_depthwise_3x3", "conv2d_depthwise_3x3_scalar"];
+const STORE_BOUND: [&str; 4] = [
+    shaders::CONV2D_PACKED_1X1.name,
+    shaders::CONV2D_DEPTHWISE.name,
+    shaders::CONV2D_DEPTHWISE_3X3.name,
+    shaders::CONV2D_DEPTHWISE_3X3_SCALAR.name,
+];
 
 /// The pipeline constants of a dispatch of a direct-family kernel (`shader`, whose Params is
 /// `p`, in workgroups of `wg`): WG and the activation and, for the [`STORE_BOUND`] kernels,
@@ -1020,33 +1024,48 @@ const ROWS_TM: usize = 32;
 const POINTWISE_SG_TM: usize = 32;
 const POINTWISE_SG_TN: usize = 8;
 
-/// One entry point of conv2d_packed_rows (ROWS_ENTRIES in the generator): its name, the
-/// kernel height (0: any, a loop over the kernel rows; else the rows written out), kernel width
-/// and column stride it computes, and its columns per lane.
-struct RowsEntry(&'static str, u32, u32, u32, u32);
+/// One entry point of conv2d_packed_rows (ROWS_ENTRIES in the generator).
+struct RowsEntry {
+    /// The entry point.
+    name: &'static str,
+    /// Kernel height: 0 for any (a loop over the kernel rows), else the rows written out.
+    kh: u32,
+    /// Kernel width.
+    kw: u32,
+    /// Column stride.
+    stride_w: u32,
+    /// Output columns per lane.
+    cols: u32,
+}
 
-/// conv2d_packed_rows' entry points. Of those that fit a conv, the one that computes the fewest
-/// columns per output row is taken (blocks of 7 for rows 7, 14 or 28 wide, where blocks of
-/// 8 compute 8, 16 or 32), the first of equals, so the entries with their kernel
-/// rows written out come before the loops over them.
+/// A [`RowsEntry`] row of the table.
+const fn rows_entry(name: &'static str, kh: u32, kw: u32, stride_w: u32, cols: u32) -> RowsEntry {
+    RowsEntry { name, kh, kw, stride_w, cols }
+}
+
+/// conv2d_packed_rows' entry points (name, kernel height, width, column stride, columns per
+/// lane; the generator's ROWS_ENTRIES in the same order). Of those that fit a conv, the one
+/// that computes the fewest columns per output row is taken (blocks of 7 for rows 7, 14 or 28
+/// wide, where blocks of 8 compute 8, 16 or 32), the first of equals, so the entries with their
+/// kernel rows written out come before the loops over them.
 const ROWS_ENTRIES: [RowsEntry; 17] = [
-    RowsEntry("conv2d_packed_rows_3x3", 3, 3, 1, 8),
-    RowsEntry("conv2d_packed_rows_3x3_s2", 3, 3, 2, 8),
-    RowsEntry("conv2d_packed_rows_2x2", 2, 2, 1, 8),
-    RowsEntry("conv2d_packed_rows_2x1", 2, 1, 1, 8),
-    RowsEntry("conv2d_packed_rows_1x2", 1, 2, 1, 8),
-    RowsEntry("conv2d_packed_rows_1x1", 1, 1, 1, 8),
-    RowsEntry("conv2d_packed_rows_3x3_c7", 3, 3, 1, 7),
-    RowsEntry("conv2d_packed_rows_3x3_s2_c7", 3, 3, 2, 7),
-    RowsEntry("conv2d_packed_rows_2x2_c7", 2, 2, 1, 7),
-    RowsEntry("conv2d_packed_rows_2x1_c7", 2, 1, 1, 7),
-    RowsEntry("conv2d_packed_rows_1x2_c7", 1, 2, 1, 7),
-    RowsEntry("conv2d_packed_rows_1x1_c7", 1, 1, 1, 7),
-    RowsEntry("conv2d_packed_rows", 0, 3, 1, 8),
-    RowsEntry("conv2d_packed_rows_s2", 0, 3, 2, 8),
-    RowsEntry("conv2d_packed_rows_7x7_s2", 0, 7, 2, 8),
-    RowsEntry("conv2d_packed_rows_2", 0, 2, 1, 8),
-    RowsEntry("conv2d_packed_rows_1", 0, 1, 1, 8),
+    rows_entry("conv2d_packed_rows_3x3", 3, 3, 1, 8),
+    rows_entry("conv2d_packed_rows_3x3_s2", 3, 3, 2, 8),
+    rows_entry("conv2d_packed_rows_2x2", 2, 2, 1, 8),
+    rows_entry("conv2d_packed_rows_2x1", 2, 1, 1, 8),
+    rows_entry("conv2d_packed_rows_1x2", 1, 2, 1, 8),
+    rows_entry("conv2d_packed_rows_1x1", 1, 1, 1, 8),
+    rows_entry("conv2d_packed_rows_3x3_c7", 3, 3, 1, 7),
+    rows_entry("conv2d_packed_rows_3x3_s2_c7", 3, 3, 2, 7),
+    rows_entry("conv2d_packed_rows_2x2_c7", 2, 2, 1, 7),
+    rows_entry("conv2d_packed_rows_2x1_c7", 2, 1, 1, 7),
+    rows_entry("conv2d_packed_rows_1x2_c7", 1, 2, 1, 7),
+    rows_entry("conv2d_packed_rows_1x1_c7", 1, 1, 1, 7),
+    rows_entry("conv2d_packed_rows", 0, 3, 1, 8),
+    rows_entry("conv2d_packed_rows_s2", 0, 3, 2, 8),
+    rows_entry("conv2d_packed_rows_7x7_s2", 0, 7, 2, 8),
+    rows_entry("conv2d_packed_rows_2", 0, 2, 1, 8),
+    rows_entry("conv2d_packed_rows_1", 0, 1, 1, 8),
 ];
 
 /// Dispatches the packed kernel over operands packed by pack_input / pack_weights (`p` from
@@ -1055,7 +1074,7 @@ const ROWS_ENTRIES: [RowsEntry; 17] = [
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
     let geometry = [g.kh, g.kw, g.stride_w, g.dil_w, g.ow].map(|v| v as usize);
-    let Some(&RowsEntry(entry, .., cols)) = packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize) else {
+    let Some(&RowsEntry { name: entry, cols, .. }) = packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize) else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
     let rows = shaders::CONV2D_PACKED_ROWS.in_variant_of(shader)?;
@@ -1080,11 +1099,10 @@ fn packed_rows_entry(
     if dil_w != 1 || !subgroup_forms(gpu, rows) {
         return None;
     }
-    let fits = |&&RowsEntry(_, h, w, s, _): &&RowsEntry| {
-        (h == 0 || h as usize == kh) && (w as usize, s as usize) == (kw, stride_w)
-    };
+    let fits =
+        |e: &&RowsEntry| (e.kh == 0 || e.kh as usize == kh) && (e.kw as usize, e.stride_w as usize) == (kw, stride_w);
     // min_by_key keeps the first of equals.
-    ROWS_ENTRIES.iter().filter(fits).min_by_key(|&&RowsEntry(.., cols)| ow.next_multiple_of(cols as usize))
+    ROWS_ENTRIES.iter().filter(fits).min_by_key(|e| ow.next_multiple_of(e.cols as usize))
 }
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
