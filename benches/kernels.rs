@@ -96,8 +96,12 @@ fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> fea
 /// over `runs()` runs of its GPU time (timestamps, summed over its dispatches in a run); and
 /// the median of the runs' totals, the pass's GPU time without the submit and the wait that
 /// the wall-clock cell also holds.
+/// With `flush`, each run first copies one of its buffers into the other (a command, not a
+/// dispatch, so outside the timestamps): with buffers twice the last-level cache, that evicts
+/// the operands the previous run left there.
 fn split_by_entry(
     gpu: &Gpu,
+    flush: Option<&(wgpu::Buffer, wgpu::Buffer)>,
     mut record: impl FnMut(&mut featuremap::Recorder) -> featuremap::Result<()>,
 ) -> (String, f64) {
     let mut per_entry: Vec<(String, Vec<f64>)> = Vec::new();
@@ -105,6 +109,9 @@ fn split_by_entry(
     for _ in 0..runs() {
         let mut rec = featuremap::Recorder::with_timestamps(gpu, 2048).unwrap();
         rec.scope_by_entry();
+        if let Some((from, to)) = flush {
+            rec.encoder().copy_buffer_to_buffer(from, 0, to, 0, from.size());
+        }
         record(&mut rec).unwrap();
         let scopes = rec.submit_timed().unwrap();
         totals.push(scopes.iter().map(|(_, ms)| ms).sum::<f64>());
@@ -118,6 +125,17 @@ fn split_by_entry(
     let median = |runs_ms: Vec<f64>| bench::Timings { runs_ms }.median();
     let entries = per_entry.into_iter().map(|(e, v)| format!("{e} {:.2} ms", median(v))).collect::<Vec<_>>();
     (entries.join(", "), median(totals))
+}
+
+/// A 64 MiB buffer, twice the last-level cache of the 2-core VMs this bench was tuned on
+/// (32 MiB L3), for [`split_by_entry`]'s flush.
+fn flush_buffer(gpu: &Gpu) -> wgpu::Buffer {
+    gpu.device().create_buffer(&wgpu::BufferDescriptor {
+        label: Some("kernel bench cache flush"),
+        size: 64 << 20,
+        usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
 }
 
 fn table(gpu: &Gpu) {
@@ -153,7 +171,9 @@ fn table(gpu: &Gpu) {
     println!("| layer | pass | {} |", heads.join(" | "));
     println!("|---|---|{}", "---|".repeat(heads.len()));
     let epilogue = std::env::var("FEATUREMAP_BENCH_EPILOGUE").is_ok_and(|v| v == "1");
-    let split = std::env::var("FEATUREMAP_BENCH_SPLIT").is_ok_and(|v| v == "1");
+    let cold = std::env::var("FEATUREMAP_BENCH_COLD").is_ok_and(|v| v == "1");
+    let split = cold || std::env::var("FEATUREMAP_BENCH_SPLIT").is_ok_and(|v| v == "1");
+    let flush = cold.then(|| [(); 2].map(|_| flush_buffer(gpu))).map(|[a, b]| (a, b));
     for (name, x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
@@ -197,8 +217,9 @@ fn table(gpu: &Gpu) {
                 let ms = median_ms(gpu, &mut run);
                 cells.push(cell(ms));
                 if split {
-                    let (entries, gpu_ms) = split_by_entry(gpu, run);
-                    splits.push(format!("{name} {pass} ({}): GPU time {}; {entries}", kernel.name(), cell(gpu_ms)));
+                    let (entries, gpu_ms) = split_by_entry(gpu, flush.as_ref(), run);
+                    let time = if cold { "GPU time, caches flushed," } else { "GPU time" };
+                    splits.push(format!("{name} {pass} ({}): {time} {}; {entries}", kernel.name(), cell(gpu_ms)));
                 }
             }
             for &tile in &tiles {
