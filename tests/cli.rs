@@ -559,8 +559,8 @@ fn autotune_choices_are_cached_on_disk() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first, "a second run re-tuned");
 }
 
-/// `bench MODEL` reports the GPU time of every layer from timestamp queries where the adapter
-/// has them (null where it has not).
+/// `bench MODEL` reports the GPU time of every layer and of every kernel from timestamp queries
+/// where the adapter has them (null where it has not).
 #[test]
 fn bench_reports_gpu_time_per_layer() {
     if !have_gpu() {
@@ -580,6 +580,15 @@ fn bench_reports_gpu_time_per_layer() {
     let conv = rows.iter().find(|r| r["name"] == "stage2.conv").unwrap();
     assert_eq!(conv["op"], "conv2d");
     assert!(conv["ms"].as_f64().unwrap() > 0.0, "{conv}");
+    // The same forward split by kernel: one row per entry point, the convs' among them.
+    let kernels = v["kernel_gpu_ms"].as_array().unwrap();
+    let entries: Vec<&str> = kernels.iter().map(|r| r["kernel"].as_str().unwrap()).collect();
+    assert!(entries.iter().all(|e| !e.is_empty()) && entries.iter().any(|e| e.starts_with("conv2d")), "{entries:?}");
+    assert!(kernels.iter().all(|r| r["ms"].as_f64().unwrap() >= 0.0));
+    let mut unique = entries.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), entries.len(), "{entries:?}");
 }
 
 /// `--f16` runs the model in f16 storage; `bench` reports how far its output lands from f32.

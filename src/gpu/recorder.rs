@@ -121,9 +121,10 @@ impl Recorder {
     }
 
     /// Attributes the dispatches recorded from now on to `name` (a graph node, say) in
-    /// [`Recorder::submit_timed`]'s report. Does nothing without timestamps.
+    /// [`Recorder::submit_timed`]'s report. Does nothing without timestamps or after
+    /// [`Recorder::scope_by_entry`].
     pub fn set_scope(&mut self, name: &str) {
-        if let Some(t) = &mut self.timing {
+        if let Some(t) = self.timing.as_mut().filter(|t| !t.by_entry) {
             t.current = t.scope(name);
         }
     }

@@ -167,4 +167,16 @@ fn timestamped_recordings_time_each_scope_and_compute_the_same() {
     assert_eq!(names, ["relu", "clip"]);
     assert!(times.iter().all(|(_, ms)| ms.is_finite() && *ms >= 0.0), "{times:?}");
     assert_eq!(b.to_f32(gpu).unwrap(), vec![0.0, 2.0, 0.0, 3.0]);
+
+    // Scoped by entry point, the scopes set by name are ignored: one row per kernel, its
+    // dispatches summed (`bench`'s GPU time per kernel).
+    let mut rec = featuremap::Recorder::with_timestamps(gpu, 8).unwrap();
+    rec.scope_by_entry();
+    rec.set_scope("relu");
+    let a = ops::activation(&mut rec, &x, Activation::Relu).unwrap();
+    rec.set_scope("clip");
+    ops::activation(&mut rec, &a, Activation::Clip(0.0, 3.0)).unwrap();
+    let times = rec.submit_timed().unwrap();
+    let names: Vec<&str> = times.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["activation"]);
 }

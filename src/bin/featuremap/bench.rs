@@ -97,20 +97,26 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
         }
         None => None,
     };
-    // Per-layer GPU time of one more forward pass, from timestamps around every dispatch.
+    // Per-layer GPU time of one more forward pass, from timestamps around every dispatch; and
+    // of one more, split by kernel (entry point) instead of by layer.
     let layers = if gpu.features().contains(featuremap::gpu::TIMESTAMP_QUERY) {
-        let mut rec = featuremap::Recorder::with_timestamps(gpu, 2048)?;
-        m.graph().forward(&mut rec, &x, &Keep::default())?;
         let g = m.graph();
-        let rows: Vec<(String, &'static str, f64)> = rec
-            .submit_timed()?
+        let timed = |by_entry: bool| -> Result<Vec<(String, f64)>> {
+            let mut rec = featuremap::Recorder::with_timestamps(gpu, 2048)?;
+            if by_entry {
+                rec.scope_by_entry();
+            }
+            g.forward(&mut rec, &x, &Keep::default())?;
+            Ok(rec.submit_timed()?)
+        };
+        let rows: Vec<(String, &'static str, f64)> = timed(false)?
             .into_iter()
             .map(|(name, ms)| {
                 let op = g.nodes().iter().find(|node| node.name == name).map_or("-", |node| node.op.kind());
                 (name, op, ms)
             })
             .collect();
-        Some(rows)
+        Some((rows, timed(true)?))
     } else {
         None
     };
@@ -135,11 +141,12 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
                 "top1_agree": e.top1_agree, "images": n, "non_finite": e.non_finite,
             });
         }
-        obj["layer_gpu_ms"] = match &layers {
-            Some(rows) => {
-                rows.iter().map(|(name, op, ms)| serde_json::json!({"name": name, "op": op, "ms": ms})).collect()
-            }
-            None => serde_json::Value::Null,
+        (obj["layer_gpu_ms"], obj["kernel_gpu_ms"]) = match &layers {
+            Some((rows, kernels)) => (
+                rows.iter().map(|(name, op, ms)| serde_json::json!({"name": name, "op": op, "ms": ms})).collect(),
+                kernels.iter().map(|(entry, ms)| serde_json::json!({"kernel": entry, "ms": ms})).collect(),
+            ),
+            None => (serde_json::Value::Null, serde_json::Value::Null),
         };
         println!("{obj}");
     } else {
@@ -170,13 +177,20 @@ pub fn run(gpu: &Gpu, args: &Args) -> Result<()> {
             }
         }
         match &layers {
-            Some(rows) => {
+            Some((rows, kernels)) => {
                 let total: f64 = rows.iter().map(|r| r.2).sum();
                 let mut top = rows.clone();
                 top.sort_by(|a, b| b.2.total_cmp(&a.2));
                 println!("GPU time per layer (timestamps, one forward): {total:.1} ms in all; the largest:");
                 for (name, op, ms) in top.iter().take(10) {
                     println!("  {ms:8.2} ms  {:5.1}%  {op:<18} {name}", 100.0 * ms / total.max(1e-9));
+                }
+                let total: f64 = kernels.iter().map(|r| r.1).sum();
+                let mut top = kernels.clone();
+                top.sort_by(|a, b| b.1.total_cmp(&a.1));
+                println!("GPU time per kernel (one more forward): {total:.1} ms in all; the largest:");
+                for (entry, ms) in top.iter().take(10) {
+                    println!("  {ms:8.2} ms  {:5.1}%  {entry}", 100.0 * ms / total.max(1e-9));
                 }
             }
             None => println!("(no per-layer times: the adapter has no TIMESTAMP_QUERY)"),
