@@ -12,7 +12,7 @@
 // layout conv2d_packed_1x1 reads weights packed transposed in, its reduction running over
 // (row, tap) (im2col planes, conv2d_planes.wgsl) and the quads over output channels.
 //
-// pack_input_vec4: pack_input for unpadded planes of whole vec4s (below).
+// pack_input_vec4: pack_input for rows of whole vec4s held whole by the padded rows (below).
 //
 // One invocation per padded row of a channel quad (pack_input) or per (group, row, quad) with
 // all its taps (pack_weights), so the index decoding is once per row, not per vec4; numbered
@@ -84,14 +84,16 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 // x read as vec4s over pixels, by pack_input_vec4 only.
 @group(0) @binding(1) var<storage, read> src4: array<vec4<Store>>;
 
-// pack_input for planes without padding whose rows are whole vec4s (pad 0, hp = h, wp = w, w
-// a multiple of 4: dy in a weight gradient, x of a 1x1 conv): per 4 pixels one vec4 load from
-// each of the quad's 4 channel planes, transposed, instead of 16 scalar loads (on llvmpipe
-// every load is a loop over the SIMD lanes). Channels past `chans` read the last one's plane
-// and are zeroed, as in quad.
+// pack_input for rows of whole vec4s that the padded row holds whole (w a multiple of 4,
+// pad_top and pad_left >= 0, wp >= pad_left + w: a conv's padded x, dy in a weight gradient or
+// a stride-1 input gradient, x of a 1x1 conv): per 4 pixels one vec4 load from each of the
+// quad's 4 channel planes, transposed, instead of 16 scalar loads (on llvmpipe every load is a
+// loop over the SIMD lanes). Channels past `chans` read the last one's plane and are zeroed, as
+// in quad; rows above or below x read its first or last row and are zeroed (a select, not a
+// branch: llvmpipe would run both sides).
 @compute @workgroup_size(WG)
 fn pack_input_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    // One row (plane, quad q, row py) per invocation.
+    // One padded row (plane, quad q, row py) per invocation.
     let i = flat(gid, nwg);
     if (i >= p.count) {
         return;
@@ -100,24 +102,33 @@ fn pack_input_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let py = r.x;
     let q = r.y;
     let plane = r.z;
+    let iy = i32(py) - i32(p.pad_top);
+    let inside_y = iy >= 0 && iy < i32(p.h);
     let wq = p.w / 4u;
     let hwq = p.h * wq;
     let last = min(p.chans - 4u * q, 4u) - 1u;
-    let r0 = (plane * p.chans + 4u * q) * hwq + py * wq;
+    let r0 = (plane * p.chans + 4u * q) * hwq + u32(clamp(iy, 0, i32(p.h) - 1)) * wq;
     let r1 = r0 + min(1u, last) * hwq;
     let r2 = r0 + min(2u, last) * hwq;
     let r3 = r0 + min(3u, last) * hwq;
     let z = vec4<f32>(0.0);
+    let row = i * p.wp;
+    for (var px = 0u; px < p.pad_left; px++) {
+        dst[row + px] = z;
+    }
     for (var k = 0u; k < wq; k++) {
-        let a = vec4<f32>(src4[r0 + k]);
-        let b = select(z, vec4<f32>(src4[r1 + k]), last >= 1u);
-        let c = select(z, vec4<f32>(src4[r2 + k]), last >= 2u);
-        let d = select(z, vec4<f32>(src4[r3 + k]), last >= 3u);
-        let o = i * p.wp + 4u * k;
+        let a = select(z, vec4<f32>(src4[r0 + k]), inside_y);
+        let b = select(z, vec4<f32>(src4[r1 + k]), inside_y && last >= 1u);
+        let c = select(z, vec4<f32>(src4[r2 + k]), inside_y && last >= 2u);
+        let d = select(z, vec4<f32>(src4[r3 + k]), inside_y && last >= 3u);
+        let o = row + p.pad_left + 4u * k;
         dst[o] = vec4<f32>(a.x, b.x, c.x, d.x);
         dst[o + 1u] = vec4<f32>(a.y, b.y, c.y, d.y);
         dst[o + 2u] = vec4<f32>(a.z, b.z, c.z, d.z);
         dst[o + 3u] = vec4<f32>(a.w, b.w, c.w, d.w);
+    }
+    for (var px = p.pad_left + p.w; px < p.wp; px++) {
+        dst[row + px] = z;
     }
 }
 

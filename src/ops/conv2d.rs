@@ -1190,8 +1190,8 @@ fn pack_input_plane(
     };
     let out = rec.alloc([rows * wp * 4], DType::F32)?;
     let shader = shaders::CONV2D_PACK.with_storage(x.dtype())?;
-    // Unpadded planes of whole vec4s read 4 pixels per load.
-    let whole_vec4s = [top, left] == [0, 0] && [hp, wp] == [h, w] && w.is_multiple_of(4);
+    // Rows of whole vec4s that the padded rows hold whole read 4 pixels per load.
+    let whole_vec4s = top >= 0 && left >= 0 && wp >= left as usize + w && w.is_multiple_of(4);
     let entry = if whole_vec4s { "pack_input_vec4" } else { "pack_input" };
     rec.dispatch(&shader, entry, &[("WG", 64.0)], &p, &[x, &out], grid_1d(rows as u64, 64))?;
     Ok(out)

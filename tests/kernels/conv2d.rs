@@ -26,11 +26,14 @@ fn pointwise_1x1() {
     case(10, [2, 17, 5, 7], 33, [1, 1], Conv2d::default(), true, "1x1");
 }
 
-/// An unpadded input whose rows are whole vec4s, which the packed kernels' input packing reads
-/// 4 pixels at a time (pack_input_vec4): batch 2, the second channel quad partial.
+/// Inputs whose rows are whole vec4s, which the packed kernels' input packing reads 4 pixels at
+/// a time (pack_input_vec4): batch 2, the second channel quad partial; unpadded, and padded
+/// unevenly (rows of zeros above and below, columns of zeros on both sides).
 #[test]
-fn unpadded_rows_of_whole_vec4s() {
+fn rows_of_whole_vec4s() {
     case(103, [2, 6, 8, 12], 20, [3, 3], Conv2d::default(), true, "3x3 unpadded 12 wide");
+    let padded = Conv2d { padding: [2, 1, 1, 3], ..Default::default() };
+    case(104, [2, 6, 8, 12], 20, [3, 3], padded, true, "3x3 padded 12 wide");
 }
 
 #[test]

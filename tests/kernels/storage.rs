@@ -75,9 +75,10 @@ fn conv2d_in_f16_storage() {
     conv_case(213, [1, 6, 13, 13], 12, [3, 3], dw2, false, "depthwise 3x3 s2 x2 13 wide");
     // The packed kernel's GEMM form over f16 im2col planes (a 3-channel stem).
     conv_case(211, [1, 3, 13, 11], 16, [3, 3], Conv2d::same(1, 2), true, "stem 3x3 s2 residual");
-    // An unpadded input of whole-vec4 rows, packed from f16 vec4s (pack_input_vec4), its
-    // second channel quad partial.
+    // Inputs of whole-vec4 rows, unpadded and padded, packed from f16 vec4s (pack_input_vec4),
+    // their second channel quad partial.
     conv_case(215, [1, 6, 8, 12], 12, [3, 3], Conv2d::default(), false, "3x3 unpadded 12 wide");
+    conv_case(216, [1, 6, 8, 12], 12, [3, 3], Conv2d::same(1, 1), true, "3x3 padded 12 wide");
 }
 
 #[test]
