@@ -16,6 +16,12 @@
 // One invocation per output row (decoded once, then a loop over its columns), numbered flat
 // (folded into y past 65535 workgroups). Storage-generic: f32 here, f16 in the f16 variant.
 //
+// copy_planes_vec4 and copy_rows_vec4 are the same for rows of y that are whole vec4s (for
+// copy_planes_vec4, ow a multiple of 4 and planes without zeros after the pixels: plane_out =
+// oh * ow; for copy_rows_vec4, plane_out a multiple of 4): per 4 columns 4 loads and one vec4
+// store, where the scalar entries make 4 scalar stores (every store, like every load, is a
+// loop over the SIMD lanes on llvmpipe).
+//
 // copy_rows is the plain case on its own (a 1x1 window at stride 1, no spreading: padding rows
 // or planes with zeros, cropping them back): `rows` rows of `w` elements into rows of
 // `plane_out`, the first min(w, ow) elements copied and zeros after. copy_planes's per-element
@@ -50,12 +56,21 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<Store>;
 @group(0) @binding(2) var<storage, read_write> y: array<Store>;
 
-@compute @workgroup_size(WG)
-fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * WG;
-    if (i >= p.rows) {
-        return;
-    }
+// y read as vec4s, by the _vec4 entries only.
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<Store>>;
+
+// Where one output row of copy_planes reads x: its first output column's x row `src` and
+// column state (ix, phase) (ix the column read, phase = v % up_w), or src = -1 for a row of
+// zeros.
+struct Row {
+    dst: u32,
+    src: i32,
+    col: vec2<i32>,
+}
+
+// Output row `i` (plane * kh * kw + tap, row u) decoded once; the zeros after the last row's
+// pixels are the caller's.
+fn row_of(i: u32) -> Row {
     let out_plane = i / p.oh; // plane * kh * kw + tap
     let u = i % p.oh;
     let tap = out_plane % (p.kh * p.kw);
@@ -63,32 +78,64 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     // Spread out, row u reads row u / up_h (none between); without, u / 1.
     let ur = u / p.up_h;
     let iy = select(-1, i32(ur * p.stride_h + (tap / p.kw) * p.dil_h) - i32(p.pad_top), ur * p.up_h == u);
+    let inside = iy >= 0 && iy < i32(p.h);
+    let src = select(-1, i32((plane * p.h + u32(iy)) * p.w), inside);
     let x0 = i32((tap % p.kw) * p.dil_w) - i32(p.pad_left);
-    let dst = out_plane * p.plane_out + u * p.ow;
-    if (iy < 0 || iy >= i32(p.h)) {
-        for (var v = 0u; v < p.ow; v++) {
-            y[dst + v] = Store(0.0);
-        }
-    } else {
-        let src = (plane * p.h + u32(iy)) * p.w;
-        // Column v reads x's column ix = x0 + (v / up_w) * stride_w where up_w divides v: ix
-        // and the phase v % up_w are stepped along, not divided out per element (a division
-        // is a loop over the SIMD lanes on llvmpipe).
-        var ix = x0;
-        var phase = 0u;
-        for (var v = 0u; v < p.ow; v++) {
-            let inside = ix >= 0 && ix < i32(p.w) && phase == 0u;
-            y[dst + v] = select(Store(0.0), x[src + u32(clamp(ix, 0, i32(p.w) - 1))], inside);
-            phase += 1u;
-            let next = phase == p.up_w;
-            phase = select(phase, 0u, next);
-            ix += select(0, i32(p.stride_w), next);
+    return Row(out_plane * p.plane_out + u * p.ow, src, vec2<i32>(x0, 0));
+}
+
+// The element at column state `col` of a row read from `src` (0 outside x, between spread
+// columns, or in a row of zeros).
+fn element(src: i32, col: vec2<i32>) -> Store {
+    let inside = src >= 0 && col.x >= 0 && col.x < i32(p.w) && col.y == 0;
+    return select(Store(0.0), x[u32(max(src, 0)) + u32(clamp(col.x, 0, i32(p.w) - 1))], inside);
+}
+
+// The column state of the next output column: column v reads x's column x0 + (v / up_w) *
+// stride_w where up_w divides v, stepped along rather than divided out per element (a
+// division is a loop over the SIMD lanes on llvmpipe).
+fn advance(col: vec2<i32>) -> vec2<i32> {
+    let next = col.y + 1 == i32(p.up_w);
+    return vec2<i32>(col.x + select(0, i32(p.stride_w), next), select(col.y + 1, 0, next));
+}
+
+@compute @workgroup_size(WG)
+fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.rows) {
+        return;
+    }
+    let r = row_of(i);
+    var col = r.col;
+    for (var v = 0u; v < p.ow; v++) {
+        y[r.dst + v] = element(r.src, col);
+        col = advance(col);
+    }
+    if (i % p.oh + 1u == p.oh) {
+        for (var t = r.dst + p.ow; t < (i / p.oh + 1u) * p.plane_out; t++) {
+            y[t] = Store(0.0);
         }
     }
-    if (u + 1u == p.oh) {
-        for (var t = p.oh * p.ow; t < p.plane_out; t++) {
-            y[out_plane * p.plane_out + t] = Store(0.0);
-        }
+}
+
+@compute @workgroup_size(WG)
+fn copy_planes_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.rows) {
+        return;
+    }
+    let r = row_of(i);
+    var col = r.col;
+    for (var k = r.dst / 4u; k < (r.dst + p.ow) / 4u; k++) {
+        let a = element(r.src, col);
+        col = advance(col);
+        let b = element(r.src, col);
+        col = advance(col);
+        let c = element(r.src, col);
+        col = advance(col);
+        let d = element(r.src, col);
+        col = advance(col);
+        y4[k] = vec4<Store>(a, b, c, d);
     }
 }
 
@@ -103,5 +150,26 @@ fn copy_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let len = min(p.w, p.ow);
     for (var v = 0u; v < p.plane_out; v++) {
         y[dst + v] = select(Store(0.0), x[src + min(v, p.w - 1u)], v < len);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn copy_rows_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.rows) {
+        return;
+    }
+    let src = i * p.w;
+    let dst = i * p.plane_out / 4u;
+    let len = min(p.w, p.ow);
+    let z = Store(0.0);
+    for (var k = 0u; k < p.plane_out / 4u; k++) {
+        let v = 4u * k;
+        y4[dst + k] = vec4<Store>(
+            select(z, x[src + min(v, p.w - 1u)], v < len),
+            select(z, x[src + min(v + 1u, p.w - 1u)], v + 1u < len),
+            select(z, x[src + min(v + 2u, p.w - 1u)], v + 2u < len),
+            select(z, x[src + min(v + 3u, p.w - 1u)], v + 3u < len),
+        );
     }
 }

@@ -1338,8 +1338,15 @@ fn copy_planes(
     };
     let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
     // Rows copied as they are (padded or cropped) take the entry without copy_planes's
-    // per-element divisions.
-    let entry = if win == Window::PLAIN && h == 1 && out[0] == 1 { "copy_rows" } else { "copy_planes" };
+    // per-element divisions; output rows of whole vec4s, the entries that store vec4s.
+    let plain_rows = win == Window::PLAIN && h == 1 && out[0] == 1;
+    let vec4_rows = out[1].is_multiple_of(4) && plane_out == out[0] * out[1];
+    let entry = match (plain_rows, plane_out.is_multiple_of(4), vec4_rows) {
+        (true, true, _) => "copy_rows_vec4",
+        (true, false, _) => "copy_rows",
+        (false, _, true) => "copy_planes_vec4",
+        (false, _, false) => "copy_planes",
+    };
     rec.dispatch(&shader, entry, &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
 }
 
