@@ -4,11 +4,12 @@
 //
 // Such a conv is a plain GEMM, y[co, p] = sum over c of w[co, c] * x[c, p], whose operands are
 // vec4s without any packing of the input: 4 consecutive pixels of a channel plane are one vec4
-// of x (and of y and res). The planes x, y and res are read and written as are whole vec4s:
-// the host passes them as they are where they are (1x1, stride 1, a multiple of 4 pixels),
-// else copies made by conv2d_planes.wgsl (x's every stride-th pixel, or for a larger window
-// one plane per input channel and tap, which are then the reduction channels c; planes padded
-// with zeros to a multiple of 4, the output cropped back after). Only the weights are packed
+// of x (and of y and res). x is read as whole vec4s: the host passes it as it is where it is
+// (1x1, stride 1, a multiple of 4 pixels), else a copy made by conv2d_planes.wgsl (x's every
+// stride-th pixel, or for a larger window one plane per input channel and tap, which are then
+// the reduction channels c; planes padded with zeros to a multiple of 4). y and res are read
+// and written as they are: as vec4s where their planes are whole vec4s, else as scalars by
+// the `_planes` entries (store_planes). Only the weights are packed
 // (conv2d_pack.wgsl's pack_weights, made once per state of the weights), transposed: `wp`
 // holds, per group and reduction channel c, the vec4s of output channels 4q..4q+3 (zeros past
 // C_out/groups), [groups][rows][quads].
@@ -73,6 +74,38 @@ fn store(inside: bool, bv: f32, at: u32, v: vec4<f32>) {
         );
     }
     y[at] = vec4<Out>(s);
+}
+
+// y and res as scalars, by the `_planes` entries only (WGSL lets entry points that never both
+// run bind one buffer as two types).
+@group(0) @binding(4) var<storage, read_write> y1: array<Out>;
+@group(0) @binding(5) var<storage, read> res1: array<Store>;
+
+// store for y and res as they are, planes of oh * ow elements that are not whole vec4s (7 x 7,
+// say): the 4 pixels from pixel `px` of a plane (those before its end) at elements at.., as 4
+// scalar stores. The host then needs no padded copies of y and res, nor the pass that crops y
+// back.
+fn store_planes(inside: bool, bv: f32, at: u32, px: u32, v: vec4<f32>) {
+    if (!inside) {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        if (px + j >= p.oh * p.ow) {
+            return;
+        }
+        var s = v[j];
+        if (accumulates()) {
+            s += f32(y1[at + j]);
+        }
+        if (p.epilogue != 0u) {
+            s += bv;
+            if (adds_residual()) {
+                s += f32(res1[at + j]);
+            }
+            s = activate(s, p.act, p.act_a, p.act_b);
+        }
+        y1[at + j] = Out(s);
+    }
 }
 
 // One invocation per block of TN pixels (of one image) by TM output channels, numbered flat
@@ -447,6 +480,380 @@ fn conv2d_packed_1x1(
     store(co0 + 15u < p.cout_g && q0 + 1u < quads, bv15, obase + 15u * quads + 1u, acc15_1);
     store(co0 + 15u < p.cout_g && q0 + 2u < quads, bv15, obase + 15u * quads + 2u, acc15_2);
     store(co0 + 15u < p.cout_g && q0 + 3u < quads, bv15, obase + 15u * quads + 3u, acc15_3);
+}
+// One invocation per block of TN pixels (of one image) by TM output channels, numbered flat
+// with the pixel blocks fastest, as in conv2d_direct.
+@compute @workgroup_size(WG)
+fn conv2d_packed_1x1_planes(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let g = wid.z;
+    let blk = (wid.x + wid.y * nwg.x) * WG + lid.x;
+    let pixel_blocks = (p.p_len + TN - 1u) / TN;
+    let co0 = (blk / pixel_blocks) * TM;
+    let pix0 = (blk % pixel_blocks) * TN;
+    if (co0 >= p.cout_g) {
+        return;
+    }
+    let quads = (p.oh * p.ow + 3u) / 4u; // vec4s per plane, padded
+    let per_image = (quads + TN / 4u - 1u) / (TN / 4u);
+    let b = (pix0 / TN) / per_image;
+    let q0 = ((pix0 / TN) % per_image) * (TN / 4u);
+    // x vec4s of the block's pixels in channel c_begin (the last one repeated past the plane).
+    let xbase = (b * p.cin + g * p.cin_g + p.c_begin) * quads;
+    var xo0 = xbase + min(q0 + 0u, quads - 1u);
+    var xo1 = xbase + min(q0 + 1u, quads - 1u);
+    var xo2 = xbase + min(q0 + 2u, quads - 1u);
+    var xo3 = xbase + min(q0 + 3u, quads - 1u);
+    // Weight vec4s of the block's output-channel quads in channel c_begin.
+    let wquads = (p.cout_g + 3u) / 4u;
+    let wbase = u32(p.w_base + i32(g) * p.w_group + i32(p.c_begin) * p.w_in);
+    var wo0 = wbase + min(co0 / 4u + 0u, wquads - 1u);
+    var wo1 = wbase + min(co0 / 4u + 1u, wquads - 1u);
+    var wo2 = wbase + min(co0 / 4u + 2u, wquads - 1u);
+    var wo3 = wbase + min(co0 / 4u + 3u, wquads - 1u);
+    var acc0_0 = vec4<f32>(0.0);
+    var acc0_1 = vec4<f32>(0.0);
+    var acc0_2 = vec4<f32>(0.0);
+    var acc0_3 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc1_1 = vec4<f32>(0.0);
+    var acc1_2 = vec4<f32>(0.0);
+    var acc1_3 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0);
+    var acc2_1 = vec4<f32>(0.0);
+    var acc2_2 = vec4<f32>(0.0);
+    var acc2_3 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0);
+    var acc3_1 = vec4<f32>(0.0);
+    var acc3_2 = vec4<f32>(0.0);
+    var acc3_3 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0);
+    var acc4_1 = vec4<f32>(0.0);
+    var acc4_2 = vec4<f32>(0.0);
+    var acc4_3 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0);
+    var acc5_1 = vec4<f32>(0.0);
+    var acc5_2 = vec4<f32>(0.0);
+    var acc5_3 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0);
+    var acc6_1 = vec4<f32>(0.0);
+    var acc6_2 = vec4<f32>(0.0);
+    var acc6_3 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0);
+    var acc7_1 = vec4<f32>(0.0);
+    var acc7_2 = vec4<f32>(0.0);
+    var acc7_3 = vec4<f32>(0.0);
+    var acc8_0 = vec4<f32>(0.0);
+    var acc8_1 = vec4<f32>(0.0);
+    var acc8_2 = vec4<f32>(0.0);
+    var acc8_3 = vec4<f32>(0.0);
+    var acc9_0 = vec4<f32>(0.0);
+    var acc9_1 = vec4<f32>(0.0);
+    var acc9_2 = vec4<f32>(0.0);
+    var acc9_3 = vec4<f32>(0.0);
+    var acc10_0 = vec4<f32>(0.0);
+    var acc10_1 = vec4<f32>(0.0);
+    var acc10_2 = vec4<f32>(0.0);
+    var acc10_3 = vec4<f32>(0.0);
+    var acc11_0 = vec4<f32>(0.0);
+    var acc11_1 = vec4<f32>(0.0);
+    var acc11_2 = vec4<f32>(0.0);
+    var acc11_3 = vec4<f32>(0.0);
+    var acc12_0 = vec4<f32>(0.0);
+    var acc12_1 = vec4<f32>(0.0);
+    var acc12_2 = vec4<f32>(0.0);
+    var acc12_3 = vec4<f32>(0.0);
+    var acc13_0 = vec4<f32>(0.0);
+    var acc13_1 = vec4<f32>(0.0);
+    var acc13_2 = vec4<f32>(0.0);
+    var acc13_3 = vec4<f32>(0.0);
+    var acc14_0 = vec4<f32>(0.0);
+    var acc14_1 = vec4<f32>(0.0);
+    var acc14_2 = vec4<f32>(0.0);
+    var acc14_3 = vec4<f32>(0.0);
+    var acc15_0 = vec4<f32>(0.0);
+    var acc15_1 = vec4<f32>(0.0);
+    var acc15_2 = vec4<f32>(0.0);
+    var acc15_3 = vec4<f32>(0.0);
+    let xs = quads;
+    let ws = u32(p.w_in);
+    // Four channels per step: each accumulator takes 4 FMAs in a row per load and store of it
+    // (llvmpipe keeps a 16 x 16 block in memory, not in registers).
+    var c = p.c_begin;
+    for (; c + 4u <= p.c_end; c += 4u) {
+        let b0_0 = vec4<f32>(x[xo0 + 0u * xs]);
+        let b1_0 = vec4<f32>(x[xo1 + 0u * xs]);
+        let b2_0 = vec4<f32>(x[xo2 + 0u * xs]);
+        let b3_0 = vec4<f32>(x[xo3 + 0u * xs]);
+        let a0_0 = wp[wo0 + 0u * ws];
+        let a1_0 = wp[wo1 + 0u * ws];
+        let a2_0 = wp[wo2 + 0u * ws];
+        let a3_0 = wp[wo3 + 0u * ws];
+        let b0_1 = vec4<f32>(x[xo0 + 1u * xs]);
+        let b1_1 = vec4<f32>(x[xo1 + 1u * xs]);
+        let b2_1 = vec4<f32>(x[xo2 + 1u * xs]);
+        let b3_1 = vec4<f32>(x[xo3 + 1u * xs]);
+        let a0_1 = wp[wo0 + 1u * ws];
+        let a1_1 = wp[wo1 + 1u * ws];
+        let a2_1 = wp[wo2 + 1u * ws];
+        let a3_1 = wp[wo3 + 1u * ws];
+        let b0_2 = vec4<f32>(x[xo0 + 2u * xs]);
+        let b1_2 = vec4<f32>(x[xo1 + 2u * xs]);
+        let b2_2 = vec4<f32>(x[xo2 + 2u * xs]);
+        let b3_2 = vec4<f32>(x[xo3 + 2u * xs]);
+        let a0_2 = wp[wo0 + 2u * ws];
+        let a1_2 = wp[wo1 + 2u * ws];
+        let a2_2 = wp[wo2 + 2u * ws];
+        let a3_2 = wp[wo3 + 2u * ws];
+        let b0_3 = vec4<f32>(x[xo0 + 3u * xs]);
+        let b1_3 = vec4<f32>(x[xo1 + 3u * xs]);
+        let b2_3 = vec4<f32>(x[xo2 + 3u * xs]);
+        let b3_3 = vec4<f32>(x[xo3 + 3u * xs]);
+        let a0_3 = wp[wo0 + 3u * ws];
+        let a1_3 = wp[wo1 + 3u * ws];
+        let a2_3 = wp[wo2 + 3u * ws];
+        let a3_3 = wp[wo3 + 3u * ws];
+        acc0_0 = fma(vec4<f32>(a0_3.x), b0_3, fma(vec4<f32>(a0_2.x), b0_2, fma(vec4<f32>(a0_1.x), b0_1, fma(vec4<f32>(a0_0.x), b0_0, acc0_0))));
+        acc0_1 = fma(vec4<f32>(a0_3.x), b1_3, fma(vec4<f32>(a0_2.x), b1_2, fma(vec4<f32>(a0_1.x), b1_1, fma(vec4<f32>(a0_0.x), b1_0, acc0_1))));
+        acc0_2 = fma(vec4<f32>(a0_3.x), b2_3, fma(vec4<f32>(a0_2.x), b2_2, fma(vec4<f32>(a0_1.x), b2_1, fma(vec4<f32>(a0_0.x), b2_0, acc0_2))));
+        acc0_3 = fma(vec4<f32>(a0_3.x), b3_3, fma(vec4<f32>(a0_2.x), b3_2, fma(vec4<f32>(a0_1.x), b3_1, fma(vec4<f32>(a0_0.x), b3_0, acc0_3))));
+        acc1_0 = fma(vec4<f32>(a0_3.y), b0_3, fma(vec4<f32>(a0_2.y), b0_2, fma(vec4<f32>(a0_1.y), b0_1, fma(vec4<f32>(a0_0.y), b0_0, acc1_0))));
+        acc1_1 = fma(vec4<f32>(a0_3.y), b1_3, fma(vec4<f32>(a0_2.y), b1_2, fma(vec4<f32>(a0_1.y), b1_1, fma(vec4<f32>(a0_0.y), b1_0, acc1_1))));
+        acc1_2 = fma(vec4<f32>(a0_3.y), b2_3, fma(vec4<f32>(a0_2.y), b2_2, fma(vec4<f32>(a0_1.y), b2_1, fma(vec4<f32>(a0_0.y), b2_0, acc1_2))));
+        acc1_3 = fma(vec4<f32>(a0_3.y), b3_3, fma(vec4<f32>(a0_2.y), b3_2, fma(vec4<f32>(a0_1.y), b3_1, fma(vec4<f32>(a0_0.y), b3_0, acc1_3))));
+        acc2_0 = fma(vec4<f32>(a0_3.z), b0_3, fma(vec4<f32>(a0_2.z), b0_2, fma(vec4<f32>(a0_1.z), b0_1, fma(vec4<f32>(a0_0.z), b0_0, acc2_0))));
+        acc2_1 = fma(vec4<f32>(a0_3.z), b1_3, fma(vec4<f32>(a0_2.z), b1_2, fma(vec4<f32>(a0_1.z), b1_1, fma(vec4<f32>(a0_0.z), b1_0, acc2_1))));
+        acc2_2 = fma(vec4<f32>(a0_3.z), b2_3, fma(vec4<f32>(a0_2.z), b2_2, fma(vec4<f32>(a0_1.z), b2_1, fma(vec4<f32>(a0_0.z), b2_0, acc2_2))));
+        acc2_3 = fma(vec4<f32>(a0_3.z), b3_3, fma(vec4<f32>(a0_2.z), b3_2, fma(vec4<f32>(a0_1.z), b3_1, fma(vec4<f32>(a0_0.z), b3_0, acc2_3))));
+        acc3_0 = fma(vec4<f32>(a0_3.w), b0_3, fma(vec4<f32>(a0_2.w), b0_2, fma(vec4<f32>(a0_1.w), b0_1, fma(vec4<f32>(a0_0.w), b0_0, acc3_0))));
+        acc3_1 = fma(vec4<f32>(a0_3.w), b1_3, fma(vec4<f32>(a0_2.w), b1_2, fma(vec4<f32>(a0_1.w), b1_1, fma(vec4<f32>(a0_0.w), b1_0, acc3_1))));
+        acc3_2 = fma(vec4<f32>(a0_3.w), b2_3, fma(vec4<f32>(a0_2.w), b2_2, fma(vec4<f32>(a0_1.w), b2_1, fma(vec4<f32>(a0_0.w), b2_0, acc3_2))));
+        acc3_3 = fma(vec4<f32>(a0_3.w), b3_3, fma(vec4<f32>(a0_2.w), b3_2, fma(vec4<f32>(a0_1.w), b3_1, fma(vec4<f32>(a0_0.w), b3_0, acc3_3))));
+        acc4_0 = fma(vec4<f32>(a1_3.x), b0_3, fma(vec4<f32>(a1_2.x), b0_2, fma(vec4<f32>(a1_1.x), b0_1, fma(vec4<f32>(a1_0.x), b0_0, acc4_0))));
+        acc4_1 = fma(vec4<f32>(a1_3.x), b1_3, fma(vec4<f32>(a1_2.x), b1_2, fma(vec4<f32>(a1_1.x), b1_1, fma(vec4<f32>(a1_0.x), b1_0, acc4_1))));
+        acc4_2 = fma(vec4<f32>(a1_3.x), b2_3, fma(vec4<f32>(a1_2.x), b2_2, fma(vec4<f32>(a1_1.x), b2_1, fma(vec4<f32>(a1_0.x), b2_0, acc4_2))));
+        acc4_3 = fma(vec4<f32>(a1_3.x), b3_3, fma(vec4<f32>(a1_2.x), b3_2, fma(vec4<f32>(a1_1.x), b3_1, fma(vec4<f32>(a1_0.x), b3_0, acc4_3))));
+        acc5_0 = fma(vec4<f32>(a1_3.y), b0_3, fma(vec4<f32>(a1_2.y), b0_2, fma(vec4<f32>(a1_1.y), b0_1, fma(vec4<f32>(a1_0.y), b0_0, acc5_0))));
+        acc5_1 = fma(vec4<f32>(a1_3.y), b1_3, fma(vec4<f32>(a1_2.y), b1_2, fma(vec4<f32>(a1_1.y), b1_1, fma(vec4<f32>(a1_0.y), b1_0, acc5_1))));
+        acc5_2 = fma(vec4<f32>(a1_3.y), b2_3, fma(vec4<f32>(a1_2.y), b2_2, fma(vec4<f32>(a1_1.y), b2_1, fma(vec4<f32>(a1_0.y), b2_0, acc5_2))));
+        acc5_3 = fma(vec4<f32>(a1_3.y), b3_3, fma(vec4<f32>(a1_2.y), b3_2, fma(vec4<f32>(a1_1.y), b3_1, fma(vec4<f32>(a1_0.y), b3_0, acc5_3))));
+        acc6_0 = fma(vec4<f32>(a1_3.z), b0_3, fma(vec4<f32>(a1_2.z), b0_2, fma(vec4<f32>(a1_1.z), b0_1, fma(vec4<f32>(a1_0.z), b0_0, acc6_0))));
+        acc6_1 = fma(vec4<f32>(a1_3.z), b1_3, fma(vec4<f32>(a1_2.z), b1_2, fma(vec4<f32>(a1_1.z), b1_1, fma(vec4<f32>(a1_0.z), b1_0, acc6_1))));
+        acc6_2 = fma(vec4<f32>(a1_3.z), b2_3, fma(vec4<f32>(a1_2.z), b2_2, fma(vec4<f32>(a1_1.z), b2_1, fma(vec4<f32>(a1_0.z), b2_0, acc6_2))));
+        acc6_3 = fma(vec4<f32>(a1_3.z), b3_3, fma(vec4<f32>(a1_2.z), b3_2, fma(vec4<f32>(a1_1.z), b3_1, fma(vec4<f32>(a1_0.z), b3_0, acc6_3))));
+        acc7_0 = fma(vec4<f32>(a1_3.w), b0_3, fma(vec4<f32>(a1_2.w), b0_2, fma(vec4<f32>(a1_1.w), b0_1, fma(vec4<f32>(a1_0.w), b0_0, acc7_0))));
+        acc7_1 = fma(vec4<f32>(a1_3.w), b1_3, fma(vec4<f32>(a1_2.w), b1_2, fma(vec4<f32>(a1_1.w), b1_1, fma(vec4<f32>(a1_0.w), b1_0, acc7_1))));
+        acc7_2 = fma(vec4<f32>(a1_3.w), b2_3, fma(vec4<f32>(a1_2.w), b2_2, fma(vec4<f32>(a1_1.w), b2_1, fma(vec4<f32>(a1_0.w), b2_0, acc7_2))));
+        acc7_3 = fma(vec4<f32>(a1_3.w), b3_3, fma(vec4<f32>(a1_2.w), b3_2, fma(vec4<f32>(a1_1.w), b3_1, fma(vec4<f32>(a1_0.w), b3_0, acc7_3))));
+        acc8_0 = fma(vec4<f32>(a2_3.x), b0_3, fma(vec4<f32>(a2_2.x), b0_2, fma(vec4<f32>(a2_1.x), b0_1, fma(vec4<f32>(a2_0.x), b0_0, acc8_0))));
+        acc8_1 = fma(vec4<f32>(a2_3.x), b1_3, fma(vec4<f32>(a2_2.x), b1_2, fma(vec4<f32>(a2_1.x), b1_1, fma(vec4<f32>(a2_0.x), b1_0, acc8_1))));
+        acc8_2 = fma(vec4<f32>(a2_3.x), b2_3, fma(vec4<f32>(a2_2.x), b2_2, fma(vec4<f32>(a2_1.x), b2_1, fma(vec4<f32>(a2_0.x), b2_0, acc8_2))));
+        acc8_3 = fma(vec4<f32>(a2_3.x), b3_3, fma(vec4<f32>(a2_2.x), b3_2, fma(vec4<f32>(a2_1.x), b3_1, fma(vec4<f32>(a2_0.x), b3_0, acc8_3))));
+        acc9_0 = fma(vec4<f32>(a2_3.y), b0_3, fma(vec4<f32>(a2_2.y), b0_2, fma(vec4<f32>(a2_1.y), b0_1, fma(vec4<f32>(a2_0.y), b0_0, acc9_0))));
+        acc9_1 = fma(vec4<f32>(a2_3.y), b1_3, fma(vec4<f32>(a2_2.y), b1_2, fma(vec4<f32>(a2_1.y), b1_1, fma(vec4<f32>(a2_0.y), b1_0, acc9_1))));
+        acc9_2 = fma(vec4<f32>(a2_3.y), b2_3, fma(vec4<f32>(a2_2.y), b2_2, fma(vec4<f32>(a2_1.y), b2_1, fma(vec4<f32>(a2_0.y), b2_0, acc9_2))));
+        acc9_3 = fma(vec4<f32>(a2_3.y), b3_3, fma(vec4<f32>(a2_2.y), b3_2, fma(vec4<f32>(a2_1.y), b3_1, fma(vec4<f32>(a2_0.y), b3_0, acc9_3))));
+        acc10_0 = fma(vec4<f32>(a2_3.z), b0_3, fma(vec4<f32>(a2_2.z), b0_2, fma(vec4<f32>(a2_1.z), b0_1, fma(vec4<f32>(a2_0.z), b0_0, acc10_0))));
+        acc10_1 = fma(vec4<f32>(a2_3.z), b1_3, fma(vec4<f32>(a2_2.z), b1_2, fma(vec4<f32>(a2_1.z), b1_1, fma(vec4<f32>(a2_0.z), b1_0, acc10_1))));
+        acc10_2 = fma(vec4<f32>(a2_3.z), b2_3, fma(vec4<f32>(a2_2.z), b2_2, fma(vec4<f32>(a2_1.z), b2_1, fma(vec4<f32>(a2_0.z), b2_0, acc10_2))));
+        acc10_3 = fma(vec4<f32>(a2_3.z), b3_3, fma(vec4<f32>(a2_2.z), b3_2, fma(vec4<f32>(a2_1.z), b3_1, fma(vec4<f32>(a2_0.z), b3_0, acc10_3))));
+        acc11_0 = fma(vec4<f32>(a2_3.w), b0_3, fma(vec4<f32>(a2_2.w), b0_2, fma(vec4<f32>(a2_1.w), b0_1, fma(vec4<f32>(a2_0.w), b0_0, acc11_0))));
+        acc11_1 = fma(vec4<f32>(a2_3.w), b1_3, fma(vec4<f32>(a2_2.w), b1_2, fma(vec4<f32>(a2_1.w), b1_1, fma(vec4<f32>(a2_0.w), b1_0, acc11_1))));
+        acc11_2 = fma(vec4<f32>(a2_3.w), b2_3, fma(vec4<f32>(a2_2.w), b2_2, fma(vec4<f32>(a2_1.w), b2_1, fma(vec4<f32>(a2_0.w), b2_0, acc11_2))));
+        acc11_3 = fma(vec4<f32>(a2_3.w), b3_3, fma(vec4<f32>(a2_2.w), b3_2, fma(vec4<f32>(a2_1.w), b3_1, fma(vec4<f32>(a2_0.w), b3_0, acc11_3))));
+        acc12_0 = fma(vec4<f32>(a3_3.x), b0_3, fma(vec4<f32>(a3_2.x), b0_2, fma(vec4<f32>(a3_1.x), b0_1, fma(vec4<f32>(a3_0.x), b0_0, acc12_0))));
+        acc12_1 = fma(vec4<f32>(a3_3.x), b1_3, fma(vec4<f32>(a3_2.x), b1_2, fma(vec4<f32>(a3_1.x), b1_1, fma(vec4<f32>(a3_0.x), b1_0, acc12_1))));
+        acc12_2 = fma(vec4<f32>(a3_3.x), b2_3, fma(vec4<f32>(a3_2.x), b2_2, fma(vec4<f32>(a3_1.x), b2_1, fma(vec4<f32>(a3_0.x), b2_0, acc12_2))));
+        acc12_3 = fma(vec4<f32>(a3_3.x), b3_3, fma(vec4<f32>(a3_2.x), b3_2, fma(vec4<f32>(a3_1.x), b3_1, fma(vec4<f32>(a3_0.x), b3_0, acc12_3))));
+        acc13_0 = fma(vec4<f32>(a3_3.y), b0_3, fma(vec4<f32>(a3_2.y), b0_2, fma(vec4<f32>(a3_1.y), b0_1, fma(vec4<f32>(a3_0.y), b0_0, acc13_0))));
+        acc13_1 = fma(vec4<f32>(a3_3.y), b1_3, fma(vec4<f32>(a3_2.y), b1_2, fma(vec4<f32>(a3_1.y), b1_1, fma(vec4<f32>(a3_0.y), b1_0, acc13_1))));
+        acc13_2 = fma(vec4<f32>(a3_3.y), b2_3, fma(vec4<f32>(a3_2.y), b2_2, fma(vec4<f32>(a3_1.y), b2_1, fma(vec4<f32>(a3_0.y), b2_0, acc13_2))));
+        acc13_3 = fma(vec4<f32>(a3_3.y), b3_3, fma(vec4<f32>(a3_2.y), b3_2, fma(vec4<f32>(a3_1.y), b3_1, fma(vec4<f32>(a3_0.y), b3_0, acc13_3))));
+        acc14_0 = fma(vec4<f32>(a3_3.z), b0_3, fma(vec4<f32>(a3_2.z), b0_2, fma(vec4<f32>(a3_1.z), b0_1, fma(vec4<f32>(a3_0.z), b0_0, acc14_0))));
+        acc14_1 = fma(vec4<f32>(a3_3.z), b1_3, fma(vec4<f32>(a3_2.z), b1_2, fma(vec4<f32>(a3_1.z), b1_1, fma(vec4<f32>(a3_0.z), b1_0, acc14_1))));
+        acc14_2 = fma(vec4<f32>(a3_3.z), b2_3, fma(vec4<f32>(a3_2.z), b2_2, fma(vec4<f32>(a3_1.z), b2_1, fma(vec4<f32>(a3_0.z), b2_0, acc14_2))));
+        acc14_3 = fma(vec4<f32>(a3_3.z), b3_3, fma(vec4<f32>(a3_2.z), b3_2, fma(vec4<f32>(a3_1.z), b3_1, fma(vec4<f32>(a3_0.z), b3_0, acc14_3))));
+        acc15_0 = fma(vec4<f32>(a3_3.w), b0_3, fma(vec4<f32>(a3_2.w), b0_2, fma(vec4<f32>(a3_1.w), b0_1, fma(vec4<f32>(a3_0.w), b0_0, acc15_0))));
+        acc15_1 = fma(vec4<f32>(a3_3.w), b1_3, fma(vec4<f32>(a3_2.w), b1_2, fma(vec4<f32>(a3_1.w), b1_1, fma(vec4<f32>(a3_0.w), b1_0, acc15_1))));
+        acc15_2 = fma(vec4<f32>(a3_3.w), b2_3, fma(vec4<f32>(a3_2.w), b2_2, fma(vec4<f32>(a3_1.w), b2_1, fma(vec4<f32>(a3_0.w), b2_0, acc15_2))));
+        acc15_3 = fma(vec4<f32>(a3_3.w), b3_3, fma(vec4<f32>(a3_2.w), b3_2, fma(vec4<f32>(a3_1.w), b3_1, fma(vec4<f32>(a3_0.w), b3_0, acc15_3))));
+        xo0 += 4u * xs;
+        xo1 += 4u * xs;
+        xo2 += 4u * xs;
+        xo3 += 4u * xs;
+        wo0 += 4u * ws;
+        wo1 += 4u * ws;
+        wo2 += 4u * ws;
+        wo3 += 4u * ws;
+    }
+    for (; c < p.c_end; c++) {
+        let b0 = vec4<f32>(x[xo0]);
+        let b1 = vec4<f32>(x[xo1]);
+        let b2 = vec4<f32>(x[xo2]);
+        let b3 = vec4<f32>(x[xo3]);
+        let a0 = wp[wo0];
+        let a1 = wp[wo1];
+        let a2 = wp[wo2];
+        let a3 = wp[wo3];
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc0_1 = fma(vec4<f32>(a0.x), b1, acc0_1);
+        acc0_2 = fma(vec4<f32>(a0.x), b2, acc0_2);
+        acc0_3 = fma(vec4<f32>(a0.x), b3, acc0_3);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc1_1 = fma(vec4<f32>(a0.y), b1, acc1_1);
+        acc1_2 = fma(vec4<f32>(a0.y), b2, acc1_2);
+        acc1_3 = fma(vec4<f32>(a0.y), b3, acc1_3);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc2_1 = fma(vec4<f32>(a0.z), b1, acc2_1);
+        acc2_2 = fma(vec4<f32>(a0.z), b2, acc2_2);
+        acc2_3 = fma(vec4<f32>(a0.z), b3, acc2_3);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+        acc3_1 = fma(vec4<f32>(a0.w), b1, acc3_1);
+        acc3_2 = fma(vec4<f32>(a0.w), b2, acc3_2);
+        acc3_3 = fma(vec4<f32>(a0.w), b3, acc3_3);
+        acc4_0 = fma(vec4<f32>(a1.x), b0, acc4_0);
+        acc4_1 = fma(vec4<f32>(a1.x), b1, acc4_1);
+        acc4_2 = fma(vec4<f32>(a1.x), b2, acc4_2);
+        acc4_3 = fma(vec4<f32>(a1.x), b3, acc4_3);
+        acc5_0 = fma(vec4<f32>(a1.y), b0, acc5_0);
+        acc5_1 = fma(vec4<f32>(a1.y), b1, acc5_1);
+        acc5_2 = fma(vec4<f32>(a1.y), b2, acc5_2);
+        acc5_3 = fma(vec4<f32>(a1.y), b3, acc5_3);
+        acc6_0 = fma(vec4<f32>(a1.z), b0, acc6_0);
+        acc6_1 = fma(vec4<f32>(a1.z), b1, acc6_1);
+        acc6_2 = fma(vec4<f32>(a1.z), b2, acc6_2);
+        acc6_3 = fma(vec4<f32>(a1.z), b3, acc6_3);
+        acc7_0 = fma(vec4<f32>(a1.w), b0, acc7_0);
+        acc7_1 = fma(vec4<f32>(a1.w), b1, acc7_1);
+        acc7_2 = fma(vec4<f32>(a1.w), b2, acc7_2);
+        acc7_3 = fma(vec4<f32>(a1.w), b3, acc7_3);
+        acc8_0 = fma(vec4<f32>(a2.x), b0, acc8_0);
+        acc8_1 = fma(vec4<f32>(a2.x), b1, acc8_1);
+        acc8_2 = fma(vec4<f32>(a2.x), b2, acc8_2);
+        acc8_3 = fma(vec4<f32>(a2.x), b3, acc8_3);
+        acc9_0 = fma(vec4<f32>(a2.y), b0, acc9_0);
+        acc9_1 = fma(vec4<f32>(a2.y), b1, acc9_1);
+        acc9_2 = fma(vec4<f32>(a2.y), b2, acc9_2);
+        acc9_3 = fma(vec4<f32>(a2.y), b3, acc9_3);
+        acc10_0 = fma(vec4<f32>(a2.z), b0, acc10_0);
+        acc10_1 = fma(vec4<f32>(a2.z), b1, acc10_1);
+        acc10_2 = fma(vec4<f32>(a2.z), b2, acc10_2);
+        acc10_3 = fma(vec4<f32>(a2.z), b3, acc10_3);
+        acc11_0 = fma(vec4<f32>(a2.w), b0, acc11_0);
+        acc11_1 = fma(vec4<f32>(a2.w), b1, acc11_1);
+        acc11_2 = fma(vec4<f32>(a2.w), b2, acc11_2);
+        acc11_3 = fma(vec4<f32>(a2.w), b3, acc11_3);
+        acc12_0 = fma(vec4<f32>(a3.x), b0, acc12_0);
+        acc12_1 = fma(vec4<f32>(a3.x), b1, acc12_1);
+        acc12_2 = fma(vec4<f32>(a3.x), b2, acc12_2);
+        acc12_3 = fma(vec4<f32>(a3.x), b3, acc12_3);
+        acc13_0 = fma(vec4<f32>(a3.y), b0, acc13_0);
+        acc13_1 = fma(vec4<f32>(a3.y), b1, acc13_1);
+        acc13_2 = fma(vec4<f32>(a3.y), b2, acc13_2);
+        acc13_3 = fma(vec4<f32>(a3.y), b3, acc13_3);
+        acc14_0 = fma(vec4<f32>(a3.z), b0, acc14_0);
+        acc14_1 = fma(vec4<f32>(a3.z), b1, acc14_1);
+        acc14_2 = fma(vec4<f32>(a3.z), b2, acc14_2);
+        acc14_3 = fma(vec4<f32>(a3.z), b3, acc14_3);
+        acc15_0 = fma(vec4<f32>(a3.w), b0, acc15_0);
+        acc15_1 = fma(vec4<f32>(a3.w), b1, acc15_1);
+        acc15_2 = fma(vec4<f32>(a3.w), b2, acc15_2);
+        acc15_3 = fma(vec4<f32>(a3.w), b3, acc15_3);
+        xo0 += xs;
+        xo1 += xs;
+        xo2 += xs;
+        xo3 += xs;
+        wo0 += ws;
+        wo1 += ws;
+        wo2 += ws;
+        wo3 += ws;
+    }
+
+    let plane = p.oh * p.ow;
+    let obase = (b * p.cout + g * p.cout_g + co0) * plane + 4u * q0;
+    let bv0 = bias_of(co0 + 0u, g);
+    store_planes(co0 + 0u < p.cout_g, bv0, obase + 0u * plane + 0u, 4u * (q0 + 0u), acc0_0);
+    store_planes(co0 + 0u < p.cout_g, bv0, obase + 0u * plane + 4u, 4u * (q0 + 1u), acc0_1);
+    store_planes(co0 + 0u < p.cout_g, bv0, obase + 0u * plane + 8u, 4u * (q0 + 2u), acc0_2);
+    store_planes(co0 + 0u < p.cout_g, bv0, obase + 0u * plane + 12u, 4u * (q0 + 3u), acc0_3);
+    let bv1 = bias_of(co0 + 1u, g);
+    store_planes(co0 + 1u < p.cout_g, bv1, obase + 1u * plane + 0u, 4u * (q0 + 0u), acc1_0);
+    store_planes(co0 + 1u < p.cout_g, bv1, obase + 1u * plane + 4u, 4u * (q0 + 1u), acc1_1);
+    store_planes(co0 + 1u < p.cout_g, bv1, obase + 1u * plane + 8u, 4u * (q0 + 2u), acc1_2);
+    store_planes(co0 + 1u < p.cout_g, bv1, obase + 1u * plane + 12u, 4u * (q0 + 3u), acc1_3);
+    let bv2 = bias_of(co0 + 2u, g);
+    store_planes(co0 + 2u < p.cout_g, bv2, obase + 2u * plane + 0u, 4u * (q0 + 0u), acc2_0);
+    store_planes(co0 + 2u < p.cout_g, bv2, obase + 2u * plane + 4u, 4u * (q0 + 1u), acc2_1);
+    store_planes(co0 + 2u < p.cout_g, bv2, obase + 2u * plane + 8u, 4u * (q0 + 2u), acc2_2);
+    store_planes(co0 + 2u < p.cout_g, bv2, obase + 2u * plane + 12u, 4u * (q0 + 3u), acc2_3);
+    let bv3 = bias_of(co0 + 3u, g);
+    store_planes(co0 + 3u < p.cout_g, bv3, obase + 3u * plane + 0u, 4u * (q0 + 0u), acc3_0);
+    store_planes(co0 + 3u < p.cout_g, bv3, obase + 3u * plane + 4u, 4u * (q0 + 1u), acc3_1);
+    store_planes(co0 + 3u < p.cout_g, bv3, obase + 3u * plane + 8u, 4u * (q0 + 2u), acc3_2);
+    store_planes(co0 + 3u < p.cout_g, bv3, obase + 3u * plane + 12u, 4u * (q0 + 3u), acc3_3);
+    let bv4 = bias_of(co0 + 4u, g);
+    store_planes(co0 + 4u < p.cout_g, bv4, obase + 4u * plane + 0u, 4u * (q0 + 0u), acc4_0);
+    store_planes(co0 + 4u < p.cout_g, bv4, obase + 4u * plane + 4u, 4u * (q0 + 1u), acc4_1);
+    store_planes(co0 + 4u < p.cout_g, bv4, obase + 4u * plane + 8u, 4u * (q0 + 2u), acc4_2);
+    store_planes(co0 + 4u < p.cout_g, bv4, obase + 4u * plane + 12u, 4u * (q0 + 3u), acc4_3);
+    let bv5 = bias_of(co0 + 5u, g);
+    store_planes(co0 + 5u < p.cout_g, bv5, obase + 5u * plane + 0u, 4u * (q0 + 0u), acc5_0);
+    store_planes(co0 + 5u < p.cout_g, bv5, obase + 5u * plane + 4u, 4u * (q0 + 1u), acc5_1);
+    store_planes(co0 + 5u < p.cout_g, bv5, obase + 5u * plane + 8u, 4u * (q0 + 2u), acc5_2);
+    store_planes(co0 + 5u < p.cout_g, bv5, obase + 5u * plane + 12u, 4u * (q0 + 3u), acc5_3);
+    let bv6 = bias_of(co0 + 6u, g);
+    store_planes(co0 + 6u < p.cout_g, bv6, obase + 6u * plane + 0u, 4u * (q0 + 0u), acc6_0);
+    store_planes(co0 + 6u < p.cout_g, bv6, obase + 6u * plane + 4u, 4u * (q0 + 1u), acc6_1);
+    store_planes(co0 + 6u < p.cout_g, bv6, obase + 6u * plane + 8u, 4u * (q0 + 2u), acc6_2);
+    store_planes(co0 + 6u < p.cout_g, bv6, obase + 6u * plane + 12u, 4u * (q0 + 3u), acc6_3);
+    let bv7 = bias_of(co0 + 7u, g);
+    store_planes(co0 + 7u < p.cout_g, bv7, obase + 7u * plane + 0u, 4u * (q0 + 0u), acc7_0);
+    store_planes(co0 + 7u < p.cout_g, bv7, obase + 7u * plane + 4u, 4u * (q0 + 1u), acc7_1);
+    store_planes(co0 + 7u < p.cout_g, bv7, obase + 7u * plane + 8u, 4u * (q0 + 2u), acc7_2);
+    store_planes(co0 + 7u < p.cout_g, bv7, obase + 7u * plane + 12u, 4u * (q0 + 3u), acc7_3);
+    let bv8 = bias_of(co0 + 8u, g);
+    store_planes(co0 + 8u < p.cout_g, bv8, obase + 8u * plane + 0u, 4u * (q0 + 0u), acc8_0);
+    store_planes(co0 + 8u < p.cout_g, bv8, obase + 8u * plane + 4u, 4u * (q0 + 1u), acc8_1);
+    store_planes(co0 + 8u < p.cout_g, bv8, obase + 8u * plane + 8u, 4u * (q0 + 2u), acc8_2);
+    store_planes(co0 + 8u < p.cout_g, bv8, obase + 8u * plane + 12u, 4u * (q0 + 3u), acc8_3);
+    let bv9 = bias_of(co0 + 9u, g);
+    store_planes(co0 + 9u < p.cout_g, bv9, obase + 9u * plane + 0u, 4u * (q0 + 0u), acc9_0);
+    store_planes(co0 + 9u < p.cout_g, bv9, obase + 9u * plane + 4u, 4u * (q0 + 1u), acc9_1);
+    store_planes(co0 + 9u < p.cout_g, bv9, obase + 9u * plane + 8u, 4u * (q0 + 2u), acc9_2);
+    store_planes(co0 + 9u < p.cout_g, bv9, obase + 9u * plane + 12u, 4u * (q0 + 3u), acc9_3);
+    let bv10 = bias_of(co0 + 10u, g);
+    store_planes(co0 + 10u < p.cout_g, bv10, obase + 10u * plane + 0u, 4u * (q0 + 0u), acc10_0);
+    store_planes(co0 + 10u < p.cout_g, bv10, obase + 10u * plane + 4u, 4u * (q0 + 1u), acc10_1);
+    store_planes(co0 + 10u < p.cout_g, bv10, obase + 10u * plane + 8u, 4u * (q0 + 2u), acc10_2);
+    store_planes(co0 + 10u < p.cout_g, bv10, obase + 10u * plane + 12u, 4u * (q0 + 3u), acc10_3);
+    let bv11 = bias_of(co0 + 11u, g);
+    store_planes(co0 + 11u < p.cout_g, bv11, obase + 11u * plane + 0u, 4u * (q0 + 0u), acc11_0);
+    store_planes(co0 + 11u < p.cout_g, bv11, obase + 11u * plane + 4u, 4u * (q0 + 1u), acc11_1);
+    store_planes(co0 + 11u < p.cout_g, bv11, obase + 11u * plane + 8u, 4u * (q0 + 2u), acc11_2);
+    store_planes(co0 + 11u < p.cout_g, bv11, obase + 11u * plane + 12u, 4u * (q0 + 3u), acc11_3);
+    let bv12 = bias_of(co0 + 12u, g);
+    store_planes(co0 + 12u < p.cout_g, bv12, obase + 12u * plane + 0u, 4u * (q0 + 0u), acc12_0);
+    store_planes(co0 + 12u < p.cout_g, bv12, obase + 12u * plane + 4u, 4u * (q0 + 1u), acc12_1);
+    store_planes(co0 + 12u < p.cout_g, bv12, obase + 12u * plane + 8u, 4u * (q0 + 2u), acc12_2);
+    store_planes(co0 + 12u < p.cout_g, bv12, obase + 12u * plane + 12u, 4u * (q0 + 3u), acc12_3);
+    let bv13 = bias_of(co0 + 13u, g);
+    store_planes(co0 + 13u < p.cout_g, bv13, obase + 13u * plane + 0u, 4u * (q0 + 0u), acc13_0);
+    store_planes(co0 + 13u < p.cout_g, bv13, obase + 13u * plane + 4u, 4u * (q0 + 1u), acc13_1);
+    store_planes(co0 + 13u < p.cout_g, bv13, obase + 13u * plane + 8u, 4u * (q0 + 2u), acc13_2);
+    store_planes(co0 + 13u < p.cout_g, bv13, obase + 13u * plane + 12u, 4u * (q0 + 3u), acc13_3);
+    let bv14 = bias_of(co0 + 14u, g);
+    store_planes(co0 + 14u < p.cout_g, bv14, obase + 14u * plane + 0u, 4u * (q0 + 0u), acc14_0);
+    store_planes(co0 + 14u < p.cout_g, bv14, obase + 14u * plane + 4u, 4u * (q0 + 1u), acc14_1);
+    store_planes(co0 + 14u < p.cout_g, bv14, obase + 14u * plane + 8u, 4u * (q0 + 2u), acc14_2);
+    store_planes(co0 + 14u < p.cout_g, bv14, obase + 14u * plane + 12u, 4u * (q0 + 3u), acc14_3);
+    let bv15 = bias_of(co0 + 15u, g);
+    store_planes(co0 + 15u < p.cout_g, bv15, obase + 15u * plane + 0u, 4u * (q0 + 0u), acc15_0);
+    store_planes(co0 + 15u < p.cout_g, bv15, obase + 15u * plane + 4u, 4u * (q0 + 1u), acc15_1);
+    store_planes(co0 + 15u < p.cout_g, bv15, obase + 15u * plane + 8u, 4u * (q0 + 2u), acc15_2);
+    store_planes(co0 + 15u < p.cout_g, bv15, obase + 15u * plane + 12u, 4u * (q0 + 3u), acc15_3);
 }
 
 // conv2d_packed_1x1_sg: the same GEMM on adapters whose subgroups are their 8 SIMD lanes
@@ -852,4 +1259,400 @@ fn conv2d_packed_1x1_sg(
     let bv31 = bias_of(co0 + 31u, g);
     store(inside && co0 + 31u < p.cout_g && q0 + 0u < quads, bv31, obase + 31u * quads + 0u, acc31_0);
     store(inside && co0 + 31u < p.cout_g && q0 + 1u < quads, bv31, obase + 31u * quads + 1u, acc31_1);
+}
+// One subgroup per SG_TM output channels by 8 blocks of SG_TN pixels (one per lane), numbered
+// flat with the pixel blocks fastest.
+@compute @workgroup_size(WG)
+fn conv2d_packed_1x1_sg_planes(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(subgroup_id) sg: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let g = wid.z;
+    let sub = (wid.x + wid.y * nwg.x) * (WG / 8u) + sg;
+    let pixel_blocks = p.p_len / SG_TN;
+    let pixel_groups = (pixel_blocks + 7u) / 8u;
+    let co0 = (sub / pixel_groups) * SG_TM;
+    if (co0 >= p.cout_g) {
+        return;
+    }
+    let pb = (sub % pixel_groups) * 8u + lane;
+    let inside = pb < pixel_blocks;
+    let blk = min(pb, pixel_blocks - 1u);
+    let pix0 = blk * SG_TN;
+    let quads = (p.oh * p.ow + 3u) / 4u; // vec4s per plane, padded
+    let per_image = (quads + SG_TN / 4u - 1u) / (SG_TN / 4u);
+    let b = (pix0 / SG_TN) / per_image;
+    let q0 = ((pix0 / SG_TN) % per_image) * (SG_TN / 4u);
+    // x vec4s of the block's pixels in channel c_begin (the last one repeated past the plane).
+    let xbase = (b * p.cin + g * p.cin_g + p.c_begin) * quads;
+    var xo0 = xbase + min(q0 + 0u, quads - 1u);
+    var xo1 = xbase + min(q0 + 1u, quads - 1u);
+    // Weight vec4s of the block's output-channel quads in channel c_begin.
+    let wquads = (p.cout_g + 3u) / 4u;
+    let wbase = u32(p.w_base + i32(g) * p.w_group + i32(p.c_begin) * p.w_in);
+    // This lane's quad; the others' come by broadcast.
+    var wo = wbase + min(co0 / 4u + lane, wquads - 1u);
+    var acc0_0 = vec4<f32>(0.0);
+    var acc0_1 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc1_1 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0);
+    var acc2_1 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0);
+    var acc3_1 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0);
+    var acc4_1 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0);
+    var acc5_1 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0);
+    var acc6_1 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0);
+    var acc7_1 = vec4<f32>(0.0);
+    var acc8_0 = vec4<f32>(0.0);
+    var acc8_1 = vec4<f32>(0.0);
+    var acc9_0 = vec4<f32>(0.0);
+    var acc9_1 = vec4<f32>(0.0);
+    var acc10_0 = vec4<f32>(0.0);
+    var acc10_1 = vec4<f32>(0.0);
+    var acc11_0 = vec4<f32>(0.0);
+    var acc11_1 = vec4<f32>(0.0);
+    var acc12_0 = vec4<f32>(0.0);
+    var acc12_1 = vec4<f32>(0.0);
+    var acc13_0 = vec4<f32>(0.0);
+    var acc13_1 = vec4<f32>(0.0);
+    var acc14_0 = vec4<f32>(0.0);
+    var acc14_1 = vec4<f32>(0.0);
+    var acc15_0 = vec4<f32>(0.0);
+    var acc15_1 = vec4<f32>(0.0);
+    var acc16_0 = vec4<f32>(0.0);
+    var acc16_1 = vec4<f32>(0.0);
+    var acc17_0 = vec4<f32>(0.0);
+    var acc17_1 = vec4<f32>(0.0);
+    var acc18_0 = vec4<f32>(0.0);
+    var acc18_1 = vec4<f32>(0.0);
+    var acc19_0 = vec4<f32>(0.0);
+    var acc19_1 = vec4<f32>(0.0);
+    var acc20_0 = vec4<f32>(0.0);
+    var acc20_1 = vec4<f32>(0.0);
+    var acc21_0 = vec4<f32>(0.0);
+    var acc21_1 = vec4<f32>(0.0);
+    var acc22_0 = vec4<f32>(0.0);
+    var acc22_1 = vec4<f32>(0.0);
+    var acc23_0 = vec4<f32>(0.0);
+    var acc23_1 = vec4<f32>(0.0);
+    var acc24_0 = vec4<f32>(0.0);
+    var acc24_1 = vec4<f32>(0.0);
+    var acc25_0 = vec4<f32>(0.0);
+    var acc25_1 = vec4<f32>(0.0);
+    var acc26_0 = vec4<f32>(0.0);
+    var acc26_1 = vec4<f32>(0.0);
+    var acc27_0 = vec4<f32>(0.0);
+    var acc27_1 = vec4<f32>(0.0);
+    var acc28_0 = vec4<f32>(0.0);
+    var acc28_1 = vec4<f32>(0.0);
+    var acc29_0 = vec4<f32>(0.0);
+    var acc29_1 = vec4<f32>(0.0);
+    var acc30_0 = vec4<f32>(0.0);
+    var acc30_1 = vec4<f32>(0.0);
+    var acc31_0 = vec4<f32>(0.0);
+    var acc31_1 = vec4<f32>(0.0);
+    let xs = quads;
+    let ws = u32(p.w_in);
+    // Four channels per step: each accumulator takes 4 FMAs in a row per load and store of it
+    // (llvmpipe keeps a 16 x 16 block in memory, not in registers).
+    var c = p.c_begin;
+    for (; c + 4u <= p.c_end; c += 4u) {
+        let b0_0 = vec4<f32>(x[xo0 + 0u * xs]);
+        let b1_0 = vec4<f32>(x[xo1 + 0u * xs]);
+        let l_0 = wp[wo + 0u * ws];
+        let a0_0 = subgroupBroadcast(l_0, 0u);
+        let a1_0 = subgroupBroadcast(l_0, 1u);
+        let a2_0 = subgroupBroadcast(l_0, 2u);
+        let a3_0 = subgroupBroadcast(l_0, 3u);
+        let a4_0 = subgroupBroadcast(l_0, 4u);
+        let a5_0 = subgroupBroadcast(l_0, 5u);
+        let a6_0 = subgroupBroadcast(l_0, 6u);
+        let a7_0 = subgroupBroadcast(l_0, 7u);
+        let b0_1 = vec4<f32>(x[xo0 + 1u * xs]);
+        let b1_1 = vec4<f32>(x[xo1 + 1u * xs]);
+        let l_1 = wp[wo + 1u * ws];
+        let a0_1 = subgroupBroadcast(l_1, 0u);
+        let a1_1 = subgroupBroadcast(l_1, 1u);
+        let a2_1 = subgroupBroadcast(l_1, 2u);
+        let a3_1 = subgroupBroadcast(l_1, 3u);
+        let a4_1 = subgroupBroadcast(l_1, 4u);
+        let a5_1 = subgroupBroadcast(l_1, 5u);
+        let a6_1 = subgroupBroadcast(l_1, 6u);
+        let a7_1 = subgroupBroadcast(l_1, 7u);
+        let b0_2 = vec4<f32>(x[xo0 + 2u * xs]);
+        let b1_2 = vec4<f32>(x[xo1 + 2u * xs]);
+        let l_2 = wp[wo + 2u * ws];
+        let a0_2 = subgroupBroadcast(l_2, 0u);
+        let a1_2 = subgroupBroadcast(l_2, 1u);
+        let a2_2 = subgroupBroadcast(l_2, 2u);
+        let a3_2 = subgroupBroadcast(l_2, 3u);
+        let a4_2 = subgroupBroadcast(l_2, 4u);
+        let a5_2 = subgroupBroadcast(l_2, 5u);
+        let a6_2 = subgroupBroadcast(l_2, 6u);
+        let a7_2 = subgroupBroadcast(l_2, 7u);
+        let b0_3 = vec4<f32>(x[xo0 + 3u * xs]);
+        let b1_3 = vec4<f32>(x[xo1 + 3u * xs]);
+        let l_3 = wp[wo + 3u * ws];
+        let a0_3 = subgroupBroadcast(l_3, 0u);
+        let a1_3 = subgroupBroadcast(l_3, 1u);
+        let a2_3 = subgroupBroadcast(l_3, 2u);
+        let a3_3 = subgroupBroadcast(l_3, 3u);
+        let a4_3 = subgroupBroadcast(l_3, 4u);
+        let a5_3 = subgroupBroadcast(l_3, 5u);
+        let a6_3 = subgroupBroadcast(l_3, 6u);
+        let a7_3 = subgroupBroadcast(l_3, 7u);
+        acc0_0 = fma(vec4<f32>(a0_3.x), b0_3, fma(vec4<f32>(a0_2.x), b0_2, fma(vec4<f32>(a0_1.x), b0_1, fma(vec4<f32>(a0_0.x), b0_0, acc0_0))));
+        acc0_1 = fma(vec4<f32>(a0_3.x), b1_3, fma(vec4<f32>(a0_2.x), b1_2, fma(vec4<f32>(a0_1.x), b1_1, fma(vec4<f32>(a0_0.x), b1_0, acc0_1))));
+        acc1_0 = fma(vec4<f32>(a0_3.y), b0_3, fma(vec4<f32>(a0_2.y), b0_2, fma(vec4<f32>(a0_1.y), b0_1, fma(vec4<f32>(a0_0.y), b0_0, acc1_0))));
+        acc1_1 = fma(vec4<f32>(a0_3.y), b1_3, fma(vec4<f32>(a0_2.y), b1_2, fma(vec4<f32>(a0_1.y), b1_1, fma(vec4<f32>(a0_0.y), b1_0, acc1_1))));
+        acc2_0 = fma(vec4<f32>(a0_3.z), b0_3, fma(vec4<f32>(a0_2.z), b0_2, fma(vec4<f32>(a0_1.z), b0_1, fma(vec4<f32>(a0_0.z), b0_0, acc2_0))));
+        acc2_1 = fma(vec4<f32>(a0_3.z), b1_3, fma(vec4<f32>(a0_2.z), b1_2, fma(vec4<f32>(a0_1.z), b1_1, fma(vec4<f32>(a0_0.z), b1_0, acc2_1))));
+        acc3_0 = fma(vec4<f32>(a0_3.w), b0_3, fma(vec4<f32>(a0_2.w), b0_2, fma(vec4<f32>(a0_1.w), b0_1, fma(vec4<f32>(a0_0.w), b0_0, acc3_0))));
+        acc3_1 = fma(vec4<f32>(a0_3.w), b1_3, fma(vec4<f32>(a0_2.w), b1_2, fma(vec4<f32>(a0_1.w), b1_1, fma(vec4<f32>(a0_0.w), b1_0, acc3_1))));
+        acc4_0 = fma(vec4<f32>(a1_3.x), b0_3, fma(vec4<f32>(a1_2.x), b0_2, fma(vec4<f32>(a1_1.x), b0_1, fma(vec4<f32>(a1_0.x), b0_0, acc4_0))));
+        acc4_1 = fma(vec4<f32>(a1_3.x), b1_3, fma(vec4<f32>(a1_2.x), b1_2, fma(vec4<f32>(a1_1.x), b1_1, fma(vec4<f32>(a1_0.x), b1_0, acc4_1))));
+        acc5_0 = fma(vec4<f32>(a1_3.y), b0_3, fma(vec4<f32>(a1_2.y), b0_2, fma(vec4<f32>(a1_1.y), b0_1, fma(vec4<f32>(a1_0.y), b0_0, acc5_0))));
+        acc5_1 = fma(vec4<f32>(a1_3.y), b1_3, fma(vec4<f32>(a1_2.y), b1_2, fma(vec4<f32>(a1_1.y), b1_1, fma(vec4<f32>(a1_0.y), b1_0, acc5_1))));
+        acc6_0 = fma(vec4<f32>(a1_3.z), b0_3, fma(vec4<f32>(a1_2.z), b0_2, fma(vec4<f32>(a1_1.z), b0_1, fma(vec4<f32>(a1_0.z), b0_0, acc6_0))));
+        acc6_1 = fma(vec4<f32>(a1_3.z), b1_3, fma(vec4<f32>(a1_2.z), b1_2, fma(vec4<f32>(a1_1.z), b1_1, fma(vec4<f32>(a1_0.z), b1_0, acc6_1))));
+        acc7_0 = fma(vec4<f32>(a1_3.w), b0_3, fma(vec4<f32>(a1_2.w), b0_2, fma(vec4<f32>(a1_1.w), b0_1, fma(vec4<f32>(a1_0.w), b0_0, acc7_0))));
+        acc7_1 = fma(vec4<f32>(a1_3.w), b1_3, fma(vec4<f32>(a1_2.w), b1_2, fma(vec4<f32>(a1_1.w), b1_1, fma(vec4<f32>(a1_0.w), b1_0, acc7_1))));
+        acc8_0 = fma(vec4<f32>(a2_3.x), b0_3, fma(vec4<f32>(a2_2.x), b0_2, fma(vec4<f32>(a2_1.x), b0_1, fma(vec4<f32>(a2_0.x), b0_0, acc8_0))));
+        acc8_1 = fma(vec4<f32>(a2_3.x), b1_3, fma(vec4<f32>(a2_2.x), b1_2, fma(vec4<f32>(a2_1.x), b1_1, fma(vec4<f32>(a2_0.x), b1_0, acc8_1))));
+        acc9_0 = fma(vec4<f32>(a2_3.y), b0_3, fma(vec4<f32>(a2_2.y), b0_2, fma(vec4<f32>(a2_1.y), b0_1, fma(vec4<f32>(a2_0.y), b0_0, acc9_0))));
+        acc9_1 = fma(vec4<f32>(a2_3.y), b1_3, fma(vec4<f32>(a2_2.y), b1_2, fma(vec4<f32>(a2_1.y), b1_1, fma(vec4<f32>(a2_0.y), b1_0, acc9_1))));
+        acc10_0 = fma(vec4<f32>(a2_3.z), b0_3, fma(vec4<f32>(a2_2.z), b0_2, fma(vec4<f32>(a2_1.z), b0_1, fma(vec4<f32>(a2_0.z), b0_0, acc10_0))));
+        acc10_1 = fma(vec4<f32>(a2_3.z), b1_3, fma(vec4<f32>(a2_2.z), b1_2, fma(vec4<f32>(a2_1.z), b1_1, fma(vec4<f32>(a2_0.z), b1_0, acc10_1))));
+        acc11_0 = fma(vec4<f32>(a2_3.w), b0_3, fma(vec4<f32>(a2_2.w), b0_2, fma(vec4<f32>(a2_1.w), b0_1, fma(vec4<f32>(a2_0.w), b0_0, acc11_0))));
+        acc11_1 = fma(vec4<f32>(a2_3.w), b1_3, fma(vec4<f32>(a2_2.w), b1_2, fma(vec4<f32>(a2_1.w), b1_1, fma(vec4<f32>(a2_0.w), b1_0, acc11_1))));
+        acc12_0 = fma(vec4<f32>(a3_3.x), b0_3, fma(vec4<f32>(a3_2.x), b0_2, fma(vec4<f32>(a3_1.x), b0_1, fma(vec4<f32>(a3_0.x), b0_0, acc12_0))));
+        acc12_1 = fma(vec4<f32>(a3_3.x), b1_3, fma(vec4<f32>(a3_2.x), b1_2, fma(vec4<f32>(a3_1.x), b1_1, fma(vec4<f32>(a3_0.x), b1_0, acc12_1))));
+        acc13_0 = fma(vec4<f32>(a3_3.y), b0_3, fma(vec4<f32>(a3_2.y), b0_2, fma(vec4<f32>(a3_1.y), b0_1, fma(vec4<f32>(a3_0.y), b0_0, acc13_0))));
+        acc13_1 = fma(vec4<f32>(a3_3.y), b1_3, fma(vec4<f32>(a3_2.y), b1_2, fma(vec4<f32>(a3_1.y), b1_1, fma(vec4<f32>(a3_0.y), b1_0, acc13_1))));
+        acc14_0 = fma(vec4<f32>(a3_3.z), b0_3, fma(vec4<f32>(a3_2.z), b0_2, fma(vec4<f32>(a3_1.z), b0_1, fma(vec4<f32>(a3_0.z), b0_0, acc14_0))));
+        acc14_1 = fma(vec4<f32>(a3_3.z), b1_3, fma(vec4<f32>(a3_2.z), b1_2, fma(vec4<f32>(a3_1.z), b1_1, fma(vec4<f32>(a3_0.z), b1_0, acc14_1))));
+        acc15_0 = fma(vec4<f32>(a3_3.w), b0_3, fma(vec4<f32>(a3_2.w), b0_2, fma(vec4<f32>(a3_1.w), b0_1, fma(vec4<f32>(a3_0.w), b0_0, acc15_0))));
+        acc15_1 = fma(vec4<f32>(a3_3.w), b1_3, fma(vec4<f32>(a3_2.w), b1_2, fma(vec4<f32>(a3_1.w), b1_1, fma(vec4<f32>(a3_0.w), b1_0, acc15_1))));
+        acc16_0 = fma(vec4<f32>(a4_3.x), b0_3, fma(vec4<f32>(a4_2.x), b0_2, fma(vec4<f32>(a4_1.x), b0_1, fma(vec4<f32>(a4_0.x), b0_0, acc16_0))));
+        acc16_1 = fma(vec4<f32>(a4_3.x), b1_3, fma(vec4<f32>(a4_2.x), b1_2, fma(vec4<f32>(a4_1.x), b1_1, fma(vec4<f32>(a4_0.x), b1_0, acc16_1))));
+        acc17_0 = fma(vec4<f32>(a4_3.y), b0_3, fma(vec4<f32>(a4_2.y), b0_2, fma(vec4<f32>(a4_1.y), b0_1, fma(vec4<f32>(a4_0.y), b0_0, acc17_0))));
+        acc17_1 = fma(vec4<f32>(a4_3.y), b1_3, fma(vec4<f32>(a4_2.y), b1_2, fma(vec4<f32>(a4_1.y), b1_1, fma(vec4<f32>(a4_0.y), b1_0, acc17_1))));
+        acc18_0 = fma(vec4<f32>(a4_3.z), b0_3, fma(vec4<f32>(a4_2.z), b0_2, fma(vec4<f32>(a4_1.z), b0_1, fma(vec4<f32>(a4_0.z), b0_0, acc18_0))));
+        acc18_1 = fma(vec4<f32>(a4_3.z), b1_3, fma(vec4<f32>(a4_2.z), b1_2, fma(vec4<f32>(a4_1.z), b1_1, fma(vec4<f32>(a4_0.z), b1_0, acc18_1))));
+        acc19_0 = fma(vec4<f32>(a4_3.w), b0_3, fma(vec4<f32>(a4_2.w), b0_2, fma(vec4<f32>(a4_1.w), b0_1, fma(vec4<f32>(a4_0.w), b0_0, acc19_0))));
+        acc19_1 = fma(vec4<f32>(a4_3.w), b1_3, fma(vec4<f32>(a4_2.w), b1_2, fma(vec4<f32>(a4_1.w), b1_1, fma(vec4<f32>(a4_0.w), b1_0, acc19_1))));
+        acc20_0 = fma(vec4<f32>(a5_3.x), b0_3, fma(vec4<f32>(a5_2.x), b0_2, fma(vec4<f32>(a5_1.x), b0_1, fma(vec4<f32>(a5_0.x), b0_0, acc20_0))));
+        acc20_1 = fma(vec4<f32>(a5_3.x), b1_3, fma(vec4<f32>(a5_2.x), b1_2, fma(vec4<f32>(a5_1.x), b1_1, fma(vec4<f32>(a5_0.x), b1_0, acc20_1))));
+        acc21_0 = fma(vec4<f32>(a5_3.y), b0_3, fma(vec4<f32>(a5_2.y), b0_2, fma(vec4<f32>(a5_1.y), b0_1, fma(vec4<f32>(a5_0.y), b0_0, acc21_0))));
+        acc21_1 = fma(vec4<f32>(a5_3.y), b1_3, fma(vec4<f32>(a5_2.y), b1_2, fma(vec4<f32>(a5_1.y), b1_1, fma(vec4<f32>(a5_0.y), b1_0, acc21_1))));
+        acc22_0 = fma(vec4<f32>(a5_3.z), b0_3, fma(vec4<f32>(a5_2.z), b0_2, fma(vec4<f32>(a5_1.z), b0_1, fma(vec4<f32>(a5_0.z), b0_0, acc22_0))));
+        acc22_1 = fma(vec4<f32>(a5_3.z), b1_3, fma(vec4<f32>(a5_2.z), b1_2, fma(vec4<f32>(a5_1.z), b1_1, fma(vec4<f32>(a5_0.z), b1_0, acc22_1))));
+        acc23_0 = fma(vec4<f32>(a5_3.w), b0_3, fma(vec4<f32>(a5_2.w), b0_2, fma(vec4<f32>(a5_1.w), b0_1, fma(vec4<f32>(a5_0.w), b0_0, acc23_0))));
+        acc23_1 = fma(vec4<f32>(a5_3.w), b1_3, fma(vec4<f32>(a5_2.w), b1_2, fma(vec4<f32>(a5_1.w), b1_1, fma(vec4<f32>(a5_0.w), b1_0, acc23_1))));
+        acc24_0 = fma(vec4<f32>(a6_3.x), b0_3, fma(vec4<f32>(a6_2.x), b0_2, fma(vec4<f32>(a6_1.x), b0_1, fma(vec4<f32>(a6_0.x), b0_0, acc24_0))));
+        acc24_1 = fma(vec4<f32>(a6_3.x), b1_3, fma(vec4<f32>(a6_2.x), b1_2, fma(vec4<f32>(a6_1.x), b1_1, fma(vec4<f32>(a6_0.x), b1_0, acc24_1))));
+        acc25_0 = fma(vec4<f32>(a6_3.y), b0_3, fma(vec4<f32>(a6_2.y), b0_2, fma(vec4<f32>(a6_1.y), b0_1, fma(vec4<f32>(a6_0.y), b0_0, acc25_0))));
+        acc25_1 = fma(vec4<f32>(a6_3.y), b1_3, fma(vec4<f32>(a6_2.y), b1_2, fma(vec4<f32>(a6_1.y), b1_1, fma(vec4<f32>(a6_0.y), b1_0, acc25_1))));
+        acc26_0 = fma(vec4<f32>(a6_3.z), b0_3, fma(vec4<f32>(a6_2.z), b0_2, fma(vec4<f32>(a6_1.z), b0_1, fma(vec4<f32>(a6_0.z), b0_0, acc26_0))));
+        acc26_1 = fma(vec4<f32>(a6_3.z), b1_3, fma(vec4<f32>(a6_2.z), b1_2, fma(vec4<f32>(a6_1.z), b1_1, fma(vec4<f32>(a6_0.z), b1_0, acc26_1))));
+        acc27_0 = fma(vec4<f32>(a6_3.w), b0_3, fma(vec4<f32>(a6_2.w), b0_2, fma(vec4<f32>(a6_1.w), b0_1, fma(vec4<f32>(a6_0.w), b0_0, acc27_0))));
+        acc27_1 = fma(vec4<f32>(a6_3.w), b1_3, fma(vec4<f32>(a6_2.w), b1_2, fma(vec4<f32>(a6_1.w), b1_1, fma(vec4<f32>(a6_0.w), b1_0, acc27_1))));
+        acc28_0 = fma(vec4<f32>(a7_3.x), b0_3, fma(vec4<f32>(a7_2.x), b0_2, fma(vec4<f32>(a7_1.x), b0_1, fma(vec4<f32>(a7_0.x), b0_0, acc28_0))));
+        acc28_1 = fma(vec4<f32>(a7_3.x), b1_3, fma(vec4<f32>(a7_2.x), b1_2, fma(vec4<f32>(a7_1.x), b1_1, fma(vec4<f32>(a7_0.x), b1_0, acc28_1))));
+        acc29_0 = fma(vec4<f32>(a7_3.y), b0_3, fma(vec4<f32>(a7_2.y), b0_2, fma(vec4<f32>(a7_1.y), b0_1, fma(vec4<f32>(a7_0.y), b0_0, acc29_0))));
+        acc29_1 = fma(vec4<f32>(a7_3.y), b1_3, fma(vec4<f32>(a7_2.y), b1_2, fma(vec4<f32>(a7_1.y), b1_1, fma(vec4<f32>(a7_0.y), b1_0, acc29_1))));
+        acc30_0 = fma(vec4<f32>(a7_3.z), b0_3, fma(vec4<f32>(a7_2.z), b0_2, fma(vec4<f32>(a7_1.z), b0_1, fma(vec4<f32>(a7_0.z), b0_0, acc30_0))));
+        acc30_1 = fma(vec4<f32>(a7_3.z), b1_3, fma(vec4<f32>(a7_2.z), b1_2, fma(vec4<f32>(a7_1.z), b1_1, fma(vec4<f32>(a7_0.z), b1_0, acc30_1))));
+        acc31_0 = fma(vec4<f32>(a7_3.w), b0_3, fma(vec4<f32>(a7_2.w), b0_2, fma(vec4<f32>(a7_1.w), b0_1, fma(vec4<f32>(a7_0.w), b0_0, acc31_0))));
+        acc31_1 = fma(vec4<f32>(a7_3.w), b1_3, fma(vec4<f32>(a7_2.w), b1_2, fma(vec4<f32>(a7_1.w), b1_1, fma(vec4<f32>(a7_0.w), b1_0, acc31_1))));
+        xo0 += 4u * xs;
+        xo1 += 4u * xs;
+        wo += 4u * ws;
+    }
+    for (; c < p.c_end; c++) {
+        let b0 = vec4<f32>(x[xo0]);
+        let b1 = vec4<f32>(x[xo1]);
+        let l = wp[wo];
+        let a0 = subgroupBroadcast(l, 0u);
+        let a1 = subgroupBroadcast(l, 1u);
+        let a2 = subgroupBroadcast(l, 2u);
+        let a3 = subgroupBroadcast(l, 3u);
+        let a4 = subgroupBroadcast(l, 4u);
+        let a5 = subgroupBroadcast(l, 5u);
+        let a6 = subgroupBroadcast(l, 6u);
+        let a7 = subgroupBroadcast(l, 7u);
+        acc0_0 = fma(vec4<f32>(a0.x), b0, acc0_0);
+        acc0_1 = fma(vec4<f32>(a0.x), b1, acc0_1);
+        acc1_0 = fma(vec4<f32>(a0.y), b0, acc1_0);
+        acc1_1 = fma(vec4<f32>(a0.y), b1, acc1_1);
+        acc2_0 = fma(vec4<f32>(a0.z), b0, acc2_0);
+        acc2_1 = fma(vec4<f32>(a0.z), b1, acc2_1);
+        acc3_0 = fma(vec4<f32>(a0.w), b0, acc3_0);
+        acc3_1 = fma(vec4<f32>(a0.w), b1, acc3_1);
+        acc4_0 = fma(vec4<f32>(a1.x), b0, acc4_0);
+        acc4_1 = fma(vec4<f32>(a1.x), b1, acc4_1);
+        acc5_0 = fma(vec4<f32>(a1.y), b0, acc5_0);
+        acc5_1 = fma(vec4<f32>(a1.y), b1, acc5_1);
+        acc6_0 = fma(vec4<f32>(a1.z), b0, acc6_0);
+        acc6_1 = fma(vec4<f32>(a1.z), b1, acc6_1);
+        acc7_0 = fma(vec4<f32>(a1.w), b0, acc7_0);
+        acc7_1 = fma(vec4<f32>(a1.w), b1, acc7_1);
+        acc8_0 = fma(vec4<f32>(a2.x), b0, acc8_0);
+        acc8_1 = fma(vec4<f32>(a2.x), b1, acc8_1);
+        acc9_0 = fma(vec4<f32>(a2.y), b0, acc9_0);
+        acc9_1 = fma(vec4<f32>(a2.y), b1, acc9_1);
+        acc10_0 = fma(vec4<f32>(a2.z), b0, acc10_0);
+        acc10_1 = fma(vec4<f32>(a2.z), b1, acc10_1);
+        acc11_0 = fma(vec4<f32>(a2.w), b0, acc11_0);
+        acc11_1 = fma(vec4<f32>(a2.w), b1, acc11_1);
+        acc12_0 = fma(vec4<f32>(a3.x), b0, acc12_0);
+        acc12_1 = fma(vec4<f32>(a3.x), b1, acc12_1);
+        acc13_0 = fma(vec4<f32>(a3.y), b0, acc13_0);
+        acc13_1 = fma(vec4<f32>(a3.y), b1, acc13_1);
+        acc14_0 = fma(vec4<f32>(a3.z), b0, acc14_0);
+        acc14_1 = fma(vec4<f32>(a3.z), b1, acc14_1);
+        acc15_0 = fma(vec4<f32>(a3.w), b0, acc15_0);
+        acc15_1 = fma(vec4<f32>(a3.w), b1, acc15_1);
+        acc16_0 = fma(vec4<f32>(a4.x), b0, acc16_0);
+        acc16_1 = fma(vec4<f32>(a4.x), b1, acc16_1);
+        acc17_0 = fma(vec4<f32>(a4.y), b0, acc17_0);
+        acc17_1 = fma(vec4<f32>(a4.y), b1, acc17_1);
+        acc18_0 = fma(vec4<f32>(a4.z), b0, acc18_0);
+        acc18_1 = fma(vec4<f32>(a4.z), b1, acc18_1);
+        acc19_0 = fma(vec4<f32>(a4.w), b0, acc19_0);
+        acc19_1 = fma(vec4<f32>(a4.w), b1, acc19_1);
+        acc20_0 = fma(vec4<f32>(a5.x), b0, acc20_0);
+        acc20_1 = fma(vec4<f32>(a5.x), b1, acc20_1);
+        acc21_0 = fma(vec4<f32>(a5.y), b0, acc21_0);
+        acc21_1 = fma(vec4<f32>(a5.y), b1, acc21_1);
+        acc22_0 = fma(vec4<f32>(a5.z), b0, acc22_0);
+        acc22_1 = fma(vec4<f32>(a5.z), b1, acc22_1);
+        acc23_0 = fma(vec4<f32>(a5.w), b0, acc23_0);
+        acc23_1 = fma(vec4<f32>(a5.w), b1, acc23_1);
+        acc24_0 = fma(vec4<f32>(a6.x), b0, acc24_0);
+        acc24_1 = fma(vec4<f32>(a6.x), b1, acc24_1);
+        acc25_0 = fma(vec4<f32>(a6.y), b0, acc25_0);
+        acc25_1 = fma(vec4<f32>(a6.y), b1, acc25_1);
+        acc26_0 = fma(vec4<f32>(a6.z), b0, acc26_0);
+        acc26_1 = fma(vec4<f32>(a6.z), b1, acc26_1);
+        acc27_0 = fma(vec4<f32>(a6.w), b0, acc27_0);
+        acc27_1 = fma(vec4<f32>(a6.w), b1, acc27_1);
+        acc28_0 = fma(vec4<f32>(a7.x), b0, acc28_0);
+        acc28_1 = fma(vec4<f32>(a7.x), b1, acc28_1);
+        acc29_0 = fma(vec4<f32>(a7.y), b0, acc29_0);
+        acc29_1 = fma(vec4<f32>(a7.y), b1, acc29_1);
+        acc30_0 = fma(vec4<f32>(a7.z), b0, acc30_0);
+        acc30_1 = fma(vec4<f32>(a7.z), b1, acc30_1);
+        acc31_0 = fma(vec4<f32>(a7.w), b0, acc31_0);
+        acc31_1 = fma(vec4<f32>(a7.w), b1, acc31_1);
+        xo0 += xs;
+        xo1 += xs;
+        wo += ws;
+    }
+
+    let plane = p.oh * p.ow;
+    let obase = (b * p.cout + g * p.cout_g + co0) * plane + 4u * q0;
+    let bv0 = bias_of(co0 + 0u, g);
+    store_planes(inside && co0 + 0u < p.cout_g, bv0, obase + 0u * plane + 0u, 4u * (q0 + 0u), acc0_0);
+    store_planes(inside && co0 + 0u < p.cout_g, bv0, obase + 0u * plane + 4u, 4u * (q0 + 1u), acc0_1);
+    let bv1 = bias_of(co0 + 1u, g);
+    store_planes(inside && co0 + 1u < p.cout_g, bv1, obase + 1u * plane + 0u, 4u * (q0 + 0u), acc1_0);
+    store_planes(inside && co0 + 1u < p.cout_g, bv1, obase + 1u * plane + 4u, 4u * (q0 + 1u), acc1_1);
+    let bv2 = bias_of(co0 + 2u, g);
+    store_planes(inside && co0 + 2u < p.cout_g, bv2, obase + 2u * plane + 0u, 4u * (q0 + 0u), acc2_0);
+    store_planes(inside && co0 + 2u < p.cout_g, bv2, obase + 2u * plane + 4u, 4u * (q0 + 1u), acc2_1);
+    let bv3 = bias_of(co0 + 3u, g);
+    store_planes(inside && co0 + 3u < p.cout_g, bv3, obase + 3u * plane + 0u, 4u * (q0 + 0u), acc3_0);
+    store_planes(inside && co0 + 3u < p.cout_g, bv3, obase + 3u * plane + 4u, 4u * (q0 + 1u), acc3_1);
+    let bv4 = bias_of(co0 + 4u, g);
+    store_planes(inside && co0 + 4u < p.cout_g, bv4, obase + 4u * plane + 0u, 4u * (q0 + 0u), acc4_0);
+    store_planes(inside && co0 + 4u < p.cout_g, bv4, obase + 4u * plane + 4u, 4u * (q0 + 1u), acc4_1);
+    let bv5 = bias_of(co0 + 5u, g);
+    store_planes(inside && co0 + 5u < p.cout_g, bv5, obase + 5u * plane + 0u, 4u * (q0 + 0u), acc5_0);
+    store_planes(inside && co0 + 5u < p.cout_g, bv5, obase + 5u * plane + 4u, 4u * (q0 + 1u), acc5_1);
+    let bv6 = bias_of(co0 + 6u, g);
+    store_planes(inside && co0 + 6u < p.cout_g, bv6, obase + 6u * plane + 0u, 4u * (q0 + 0u), acc6_0);
+    store_planes(inside && co0 + 6u < p.cout_g, bv6, obase + 6u * plane + 4u, 4u * (q0 + 1u), acc6_1);
+    let bv7 = bias_of(co0 + 7u, g);
+    store_planes(inside && co0 + 7u < p.cout_g, bv7, obase + 7u * plane + 0u, 4u * (q0 + 0u), acc7_0);
+    store_planes(inside && co0 + 7u < p.cout_g, bv7, obase + 7u * plane + 4u, 4u * (q0 + 1u), acc7_1);
+    let bv8 = bias_of(co0 + 8u, g);
+    store_planes(inside && co0 + 8u < p.cout_g, bv8, obase + 8u * plane + 0u, 4u * (q0 + 0u), acc8_0);
+    store_planes(inside && co0 + 8u < p.cout_g, bv8, obase + 8u * plane + 4u, 4u * (q0 + 1u), acc8_1);
+    let bv9 = bias_of(co0 + 9u, g);
+    store_planes(inside && co0 + 9u < p.cout_g, bv9, obase + 9u * plane + 0u, 4u * (q0 + 0u), acc9_0);
+    store_planes(inside && co0 + 9u < p.cout_g, bv9, obase + 9u * plane + 4u, 4u * (q0 + 1u), acc9_1);
+    let bv10 = bias_of(co0 + 10u, g);
+    store_planes(inside && co0 + 10u < p.cout_g, bv10, obase + 10u * plane + 0u, 4u * (q0 + 0u), acc10_0);
+    store_planes(inside && co0 + 10u < p.cout_g, bv10, obase + 10u * plane + 4u, 4u * (q0 + 1u), acc10_1);
+    let bv11 = bias_of(co0 + 11u, g);
+    store_planes(inside && co0 + 11u < p.cout_g, bv11, obase + 11u * plane + 0u, 4u * (q0 + 0u), acc11_0);
+    store_planes(inside && co0 + 11u < p.cout_g, bv11, obase + 11u * plane + 4u, 4u * (q0 + 1u), acc11_1);
+    let bv12 = bias_of(co0 + 12u, g);
+    store_planes(inside && co0 + 12u < p.cout_g, bv12, obase + 12u * plane + 0u, 4u * (q0 + 0u), acc12_0);
+    store_planes(inside && co0 + 12u < p.cout_g, bv12, obase + 12u * plane + 4u, 4u * (q0 + 1u), acc12_1);
+    let bv13 = bias_of(co0 + 13u, g);
+    store_planes(inside && co0 + 13u < p.cout_g, bv13, obase + 13u * plane + 0u, 4u * (q0 + 0u), acc13_0);
+    store_planes(inside && co0 + 13u < p.cout_g, bv13, obase + 13u * plane + 4u, 4u * (q0 + 1u), acc13_1);
+    let bv14 = bias_of(co0 + 14u, g);
+    store_planes(inside && co0 + 14u < p.cout_g, bv14, obase + 14u * plane + 0u, 4u * (q0 + 0u), acc14_0);
+    store_planes(inside && co0 + 14u < p.cout_g, bv14, obase + 14u * plane + 4u, 4u * (q0 + 1u), acc14_1);
+    let bv15 = bias_of(co0 + 15u, g);
+    store_planes(inside && co0 + 15u < p.cout_g, bv15, obase + 15u * plane + 0u, 4u * (q0 + 0u), acc15_0);
+    store_planes(inside && co0 + 15u < p.cout_g, bv15, obase + 15u * plane + 4u, 4u * (q0 + 1u), acc15_1);
+    let bv16 = bias_of(co0 + 16u, g);
+    store_planes(inside && co0 + 16u < p.cout_g, bv16, obase + 16u * plane + 0u, 4u * (q0 + 0u), acc16_0);
+    store_planes(inside && co0 + 16u < p.cout_g, bv16, obase + 16u * plane + 4u, 4u * (q0 + 1u), acc16_1);
+    let bv17 = bias_of(co0 + 17u, g);
+    store_planes(inside && co0 + 17u < p.cout_g, bv17, obase + 17u * plane + 0u, 4u * (q0 + 0u), acc17_0);
+    store_planes(inside && co0 + 17u < p.cout_g, bv17, obase + 17u * plane + 4u, 4u * (q0 + 1u), acc17_1);
+    let bv18 = bias_of(co0 + 18u, g);
+    store_planes(inside && co0 + 18u < p.cout_g, bv18, obase + 18u * plane + 0u, 4u * (q0 + 0u), acc18_0);
+    store_planes(inside && co0 + 18u < p.cout_g, bv18, obase + 18u * plane + 4u, 4u * (q0 + 1u), acc18_1);
+    let bv19 = bias_of(co0 + 19u, g);
+    store_planes(inside && co0 + 19u < p.cout_g, bv19, obase + 19u * plane + 0u, 4u * (q0 + 0u), acc19_0);
+    store_planes(inside && co0 + 19u < p.cout_g, bv19, obase + 19u * plane + 4u, 4u * (q0 + 1u), acc19_1);
+    let bv20 = bias_of(co0 + 20u, g);
+    store_planes(inside && co0 + 20u < p.cout_g, bv20, obase + 20u * plane + 0u, 4u * (q0 + 0u), acc20_0);
+    store_planes(inside && co0 + 20u < p.cout_g, bv20, obase + 20u * plane + 4u, 4u * (q0 + 1u), acc20_1);
+    let bv21 = bias_of(co0 + 21u, g);
+    store_planes(inside && co0 + 21u < p.cout_g, bv21, obase + 21u * plane + 0u, 4u * (q0 + 0u), acc21_0);
+    store_planes(inside && co0 + 21u < p.cout_g, bv21, obase + 21u * plane + 4u, 4u * (q0 + 1u), acc21_1);
+    let bv22 = bias_of(co0 + 22u, g);
+    store_planes(inside && co0 + 22u < p.cout_g, bv22, obase + 22u * plane + 0u, 4u * (q0 + 0u), acc22_0);
+    store_planes(inside && co0 + 22u < p.cout_g, bv22, obase + 22u * plane + 4u, 4u * (q0 + 1u), acc22_1);
+    let bv23 = bias_of(co0 + 23u, g);
+    store_planes(inside && co0 + 23u < p.cout_g, bv23, obase + 23u * plane + 0u, 4u * (q0 + 0u), acc23_0);
+    store_planes(inside && co0 + 23u < p.cout_g, bv23, obase + 23u * plane + 4u, 4u * (q0 + 1u), acc23_1);
+    let bv24 = bias_of(co0 + 24u, g);
+    store_planes(inside && co0 + 24u < p.cout_g, bv24, obase + 24u * plane + 0u, 4u * (q0 + 0u), acc24_0);
+    store_planes(inside && co0 + 24u < p.cout_g, bv24, obase + 24u * plane + 4u, 4u * (q0 + 1u), acc24_1);
+    let bv25 = bias_of(co0 + 25u, g);
+    store_planes(inside && co0 + 25u < p.cout_g, bv25, obase + 25u * plane + 0u, 4u * (q0 + 0u), acc25_0);
+    store_planes(inside && co0 + 25u < p.cout_g, bv25, obase + 25u * plane + 4u, 4u * (q0 + 1u), acc25_1);
+    let bv26 = bias_of(co0 + 26u, g);
+    store_planes(inside && co0 + 26u < p.cout_g, bv26, obase + 26u * plane + 0u, 4u * (q0 + 0u), acc26_0);
+    store_planes(inside && co0 + 26u < p.cout_g, bv26, obase + 26u * plane + 4u, 4u * (q0 + 1u), acc26_1);
+    let bv27 = bias_of(co0 + 27u, g);
+    store_planes(inside && co0 + 27u < p.cout_g, bv27, obase + 27u * plane + 0u, 4u * (q0 + 0u), acc27_0);
+    store_planes(inside && co0 + 27u < p.cout_g, bv27, obase + 27u * plane + 4u, 4u * (q0 + 1u), acc27_1);
+    let bv28 = bias_of(co0 + 28u, g);
+    store_planes(inside && co0 + 28u < p.cout_g, bv28, obase + 28u * plane + 0u, 4u * (q0 + 0u), acc28_0);
+    store_planes(inside && co0 + 28u < p.cout_g, bv28, obase + 28u * plane + 4u, 4u * (q0 + 1u), acc28_1);
+    let bv29 = bias_of(co0 + 29u, g);
+    store_planes(inside && co0 + 29u < p.cout_g, bv29, obase + 29u * plane + 0u, 4u * (q0 + 0u), acc29_0);
+    store_planes(inside && co0 + 29u < p.cout_g, bv29, obase + 29u * plane + 4u, 4u * (q0 + 1u), acc29_1);
+    let bv30 = bias_of(co0 + 30u, g);
+    store_planes(inside && co0 + 30u < p.cout_g, bv30, obase + 30u * plane + 0u, 4u * (q0 + 0u), acc30_0);
+    store_planes(inside && co0 + 30u < p.cout_g, bv30, obase + 30u * plane + 4u, 4u * (q0 + 1u), acc30_1);
+    let bv31 = bias_of(co0 + 31u, g);
+    store_planes(inside && co0 + 31u < p.cout_g, bv31, obase + 31u * plane + 0u, 4u * (q0 + 0u), acc31_0);
+    store_planes(inside && co0 + 31u < p.cout_g, bv31, obase + 31u * plane + 4u, 4u * (q0 + 1u), acc31_1);
 }
