@@ -13,7 +13,12 @@
 //! FEATUREMAP_BENCH_KERNELS (`tiled,direct,depthwise,packed`) the kernels, FEATUREMAP_BENCH_TILES
 //! (`all`, or names such as `128x128/8x8`) adds a forward column per tile shape of the tiled
 //! kernel, FEATUREMAP_BENCH_EPILOGUE=1 gives the forwards a bias and a ReLU (as a model's convs
-//! with batch norm folded in have; none by default):
+//! with batch norm folded in have; none by default), FEATUREMAP_BENCH_BATCH=N runs the batch-1
+//! layers at batch N (a weight gradient's reduction grows with it), FEATUREMAP_BENCH_RUNS the
+//! timed runs per cell (5), FEATUREMAP_BENCH_SPLIT=1 adds a line per cell with its GPU time
+//! (timestamps) split by kernel, and FEATUREMAP_BENCH_COLD=1 takes that split with the caches
+//! flushed before each run (in a model, a large layer finds its operands evicted by the layers
+//! before it; the cells time them warm):
 //! `FEATUREMAP_BENCH_LAYERS=mobilenetv2,resnet50 cargo bench --bench kernels`.
 //! Criterion then also times the forward kernels on the ResNet-18 3x3 shapes.
 
@@ -174,10 +179,16 @@ fn table(gpu: &Gpu) {
     let cold = std::env::var("FEATUREMAP_BENCH_COLD").is_ok_and(|v| v == "1");
     let split = cold || std::env::var("FEATUREMAP_BENCH_SPLIT").is_ok_and(|v| v == "1");
     let flush = cold.then(|| [(); 2].map(|_| flush_buffer(gpu))).map(|[a, b]| (a, b));
-    for (name, x_shape, cout, k, cfg) in LAYERS {
+    let batch: usize = std::env::var("FEATUREMAP_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    for (name, mut x_shape, cout, k, cfg) in LAYERS {
         if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
+        if x_shape[0] == 1 {
+            x_shape[0] = batch;
+        }
+        let name = if x_shape[0] == 1 { name.to_string() } else { format!("{name}, batch {}", x_shape[0]) };
+        let name = name.as_str();
         let bias = epilogue.then(|| Tensor::zeros(gpu, [cout]).unwrap());
         let forward_cfg = if epilogue { Conv2d { activation: ops::Activation::Relu, ..cfg } } else { cfg };
         let w_shape = [cout, x_shape[1] / cfg.groups, k, k];
