@@ -24,8 +24,8 @@ export XDG_RUNTIME_DIR
 
 # The kernel tests run twice: the second time llvmpipe (lavapipe) works at 128 bits, with
 # subgroups of 4, as on CPUs with 128-bit vectors (ARM's NEON), where the packed kernels take
-# their plain forms instead of the subgroup forms written for 256 bits. Other drivers ignore
-# LP_NATIVE_VECTOR_WIDTH.
+# conv2d_packed_rows_sg4 and their plain forms instead of the subgroup forms written for 256
+# bits. Other drivers ignore LP_NATIVE_VECTOR_WIDTH.
 test: vulkan
 	@mkdir -p -m 700 $(XDG_RUNTIME_DIR)
 	$(CARGO) test --all-targets

@@ -115,6 +115,7 @@ shaders! {
     CONV2D_DEPTHWISE = "conv2d_depthwise" with ["activation", "conv_direct_params", "conv_gather"];
     CONV2D_PACKED = "conv2d_packed" with ["activation", "conv_direct_params"];
     CONV2D_PACKED_ROWS = "conv2d_packed_rows" with ["activation", "conv_direct_params"];
+    CONV2D_PACKED_ROWS_SG4 = "conv2d_packed_rows_sg4" with ["activation", "conv_direct_params"];
     CONV2D_PACKED_1X1 = "conv2d_packed_1x1" with ["activation", "conv_direct_params"];
     CONV2D_DEPTHWISE_3X3 = "conv2d_depthwise_3x3" with ["activation", "conv_direct_params"];
     CONV2D_DEPTHWISE_3X3_SCALAR = "conv2d_depthwise_3x3_scalar" with ["activation", "conv_direct_params"];

@@ -720,11 +720,18 @@ alias Out = Store;
 
 
 def packed_rows(TM, TN, entries, SG=8):
-    """conv2d_packed_rows.wgsl: one entry point per (name, KW, SW) of `entries`."""
+    """conv2d_packed_rows.wgsl: one entry point per (name, KW, SW) of `entries`, for subgroups
+    of SG lanes (8; 4 makes conv2d_packed_rows_sg4.wgsl)."""
     assert TN % 4 == 0 and TM % SG == 0
     NV = TN // 4
     L = []
     w = L.append
+    if SG != 8:
+        w(f"""// conv2d_packed_rows_sg4: conv2d_packed_rows (below) generated for subgroups of {SG} lanes
+// (llvmpipe at 128 bits, as on CPUs with 128-bit vectors: ARM's NEON): each lane loads
+// TM / {SG} of the weight vec4s instead of TM / 8. Same entries, operands and epilogue.
+//
+""")
     w(PACKED_ROWS_HEAD)
     w(f"const TM: u32 = {TM}u;\nconst TN: u32 = {TN}u;\noverride WG: u32 = 64u;\n")
     w("""@group(0) @binding(0) var<uniform> p: Params;
@@ -1444,6 +1451,7 @@ if __name__ == "__main__":
         ("conv2d_backward_weight_packed.wgsl", weight_packed(WEIGHT_PACKED_TM, WEIGHT_PACKED_ENTRIES)),
         ("conv2d_packed.wgsl", packed(PACKED_TM, PACKED_TN)),
         ("conv2d_packed_rows.wgsl", packed_rows(ROWS_TM, ROWS_TN, ROWS_ENTRIES)),
+        ("conv2d_packed_rows_sg4.wgsl", packed_rows(ROWS_TM, ROWS_TN, ROWS_ENTRIES, SG=4)),
         ("conv2d_packed_1x1.wgsl", packed_1x1(POINTWISE_TM, POINTWISE_TN)),
         ("conv2d_depthwise_3x3.wgsl", depthwise_3x3(DEPTHWISE_ROWS, False)),
         ("conv2d_depthwise_3x3_scalar.wgsl", depthwise_3x3(DEPTHWISE_ROWS, True)),

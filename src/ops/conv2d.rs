@@ -168,6 +168,7 @@ pub(super) fn uniform_layouts(v: &mut Vec<(&'static str, usize)>) {
     v.push((shaders::CONV2D_DEPTHWISE.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED_ROWS.name, std::mem::size_of::<DirectParams>()));
+    v.push((shaders::CONV2D_PACKED_ROWS_SG4.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_PACKED_1X1.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE_3X3.name, std::mem::size_of::<DirectParams>()));
     v.push((shaders::CONV2D_DEPTHWISE_3X3_SCALAR.name, std::mem::size_of::<DirectParams>()));
@@ -1014,6 +1015,19 @@ fn subgroup_forms(gpu: &crate::Gpu, rows: usize) -> bool {
     rows > PACKED_TM && gpu.subgroup_size() == Some(SUBGROUP_LANES)
 }
 
+/// The conv2d_packed_rows module for this device's subgroups, with their lanes: the one for
+/// subgroups of [`SUBGROUP_LANES`], or conv2d_packed_rows_sg4 for subgroups of 4 (llvmpipe at
+/// 128 bits, as on CPUs with 128-bit vectors, where it made ResNet-18's forward 1.6x faster
+/// than conv2d_packed; benches/RESULTS.md), for more rows than the plain forms' blocks hold.
+fn rows_module(gpu: &crate::Gpu, rows: usize) -> Option<(&'static Shader, u32)> {
+    match gpu.subgroup_size() {
+        _ if rows <= PACKED_TM => None,
+        Some(SUBGROUP_LANES) => Some((&shaders::CONV2D_PACKED_ROWS, SUBGROUP_LANES)),
+        Some(4) => Some((&shaders::CONV2D_PACKED_ROWS_SG4, 4)),
+        _ => None,
+    }
+}
+
 /// Output channels of one invocation of conv2d_packed_rows (ROWS_TM in
 /// shaders/gen/conv2d_direct.py); its columns of one output row are its entry's
 /// ([`ROWS_ENTRIES`]).
@@ -1074,14 +1088,16 @@ const ROWS_ENTRIES: [RowsEntry; 17] = [
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
     let geometry = [g.kh, g.kw, g.stride_w, g.dil_w, g.ow].map(|v| v as usize);
-    let Some(&RowsEntry { name: entry, cols, .. }) = packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize) else {
+    let (Some(&RowsEntry { name: entry, cols, .. }), Some((module, subgroup))) =
+        (packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize), rows_module(rec.gpu(), g.cout_g as usize))
+    else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
-    let rows = shaders::CONV2D_PACKED_ROWS.in_variant_of(shader)?;
+    let rows = module.in_variant_of(shader)?;
     // One lane per block of `cols` columns of an output row, whole subgroups of them per
     // ROWS_TM output channels.
     let pixel_blocks = (g.n * g.oh) as usize * (g.ow as usize).div_ceil(cols as usize);
-    let lanes = pixel_blocks.next_multiple_of(SUBGROUP_LANES as usize);
+    let lanes = pixel_blocks.next_multiple_of(subgroup as usize);
     dispatch_invocations(rec, &rows, entry, lanes * (g.cout_g as usize).div_ceil(ROWS_TM), p, tensors)
 }
 
@@ -1090,13 +1106,13 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
 /// `rows` output channels per group, if any: kernels as wide (and, for the entries with their
 /// rows written out, as high) and at the column stride of one of ROWS_ENTRIES (its lanes read
 /// each row's inputs once for all the taps), dilation 1 along the rows, where
-/// [`subgroup_forms`]; of those, the one that computes the fewest columns.
+/// [`rows_module`] has a module; of those, the one that computes the fewest columns.
 fn packed_rows_entry(
     gpu: &crate::Gpu,
     [kh, kw, stride_w, dil_w, ow]: [usize; 5],
     rows: usize,
 ) -> Option<&'static RowsEntry> {
-    if dil_w != 1 || !subgroup_forms(gpu, rows) {
+    if dil_w != 1 || rows_module(gpu, rows).is_none() {
         return None;
     }
     let fits =
@@ -1294,10 +1310,12 @@ fn packed_gemm_applies(
     }
     // 7x7 stems: conv2d_packed_rows' 7x7 entry over one channel quad (a quarter of it zeros)
     // beat the GEMM over 147 im2col planes (ResNet-18's stem 10.6-11.0 ms against 13.0-13.1 on
-    // lavapipe); over 27 planes for 3x3 stems the GEMM is faster.
-    if cin_g >= 4
-        || (kw == 7 && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1], ow], cout_g).is_some())
-    {
+    // lavapipe) at subgroups of 8, not at 4 (conv2d_packed_rows_sg4: 17.3-30.4 ms against
+    // 12.1-20.1 at 128 bits, twelve rounds); over 27 planes for 3x3 stems the GEMM is faster.
+    let rows_stem = kw == 7
+        && subgroup_forms(rec.gpu(), cout_g)
+        && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1], ow], cout_g).is_some();
+    if cin_g >= 4 || rows_stem {
         return false;
     }
     let bytes = n * cin * kh * kw * (oh * ow).next_multiple_of(4) * store.size();

@@ -317,7 +317,7 @@ fn packed_rows_form() {
 /// Lavapipe at 256 bits (CI's adapter) has subgroups of 8: the size conv2d_packed_rows is
 /// written for, so the cases above run it there rather than falling back to conv2d_packed. At
 /// 128 bits (`make test` runs these tests a second time so) it has subgroups of 4, and the
-/// same cases take the plain forms.
+/// same cases take conv2d_packed_rows_sg4, generated for them.
 #[test]
 fn lavapipe_runs_the_packed_rows_form() {
     let gpu = gpu_or_skip!();
