@@ -1029,11 +1029,11 @@ def packed_1x1_entry(name, TM, TN, tm, tn, SG=None, planes=False):
     }
 """)
     else:
-        w(f"""// One subgroup per SG_TM output channels by {SG} blocks of SG_TN pixels (one per lane), numbered
+        w(f"""// One subgroup per {tm} output channels by {SG} blocks of {tn} pixels (one per lane), numbered
 // flat with the pixel blocks fastest.
 """)
-        w(subgroup_entry(name, SG, "SG_TM", "p.p_len / SG_TN"))
-        w("    let pix0 = blk * SG_TN;\n")
+        w(subgroup_entry(name, SG, tm, f"p.p_len / {tn}"))
+        w(f"    let pix0 = blk * {tn};\n")
     w(f"""    let quads = (p.oh * p.ow + 3u) / 4u; // vec4s per plane, padded
     let per_image = (quads + {tn} / 4u - 1u) / ({tn} / 4u);
     let b = (pix0 / {tn}) / per_image;
