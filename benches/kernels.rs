@@ -101,6 +101,7 @@ fn median_ms(gpu: &Gpu, mut record: impl FnMut(&mut featuremap::Recorder) -> fea
 /// over `runs()` runs of its GPU time (timestamps, summed over its dispatches in a run); and
 /// the median of the runs' totals, the pass's GPU time without the submit and the wait that
 /// the wall-clock cell also holds.
+///
 /// With `flush`, each run first copies one of its buffers into the other (a command, not a
 /// dispatch, so outside the timestamps): with buffers twice the last-level cache, that evicts
 /// the operands the previous run left there.

@@ -57,17 +57,18 @@ override WG: u32 = 64u;
 // y read as vec4s, by copy_planes_vec4 and copy_rows only.
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<Store>>;
 
-// Where one output row of copy_planes reads x: its first output column's x row `src` and
-// column state (ix, phase) (ix the column read, phase = v % up_w), or src = -1 for a row of
-// zeros.
+// One output row of copy_planes: where it starts in y (`dst`), the x row it reads (`src`, -1
+// for a row of zeros), the column state of its first column (`col`: the x column read and the
+// phase v % up_w), and where the zeros after it end (`zeros_end`: the end of its plane in y for
+// the plane's last row, else the row's end).
 struct Row {
     dst: u32,
     src: i32,
     col: vec2<i32>,
+    zeros_end: u32,
 }
 
-// Output row `i` (plane * kh * kw + tap, row u) decoded once; the zeros after the last row's
-// pixels are the caller's.
+// Output row `i` (plane * kh * kw + tap, row u), decoded once.
 fn row_of(i: u32) -> Row {
     let out_plane = i / p.oh; // plane * kh * kw + tap
     let u = i % p.oh;
@@ -79,7 +80,8 @@ fn row_of(i: u32) -> Row {
     let inside = iy >= 0 && iy < i32(p.h);
     let src = select(-1, i32((plane * p.h + u32(iy)) * p.w), inside);
     let x0 = i32((tap % p.kw) * p.dil_w) - i32(p.pad_left);
-    return Row(out_plane * p.plane_out + u * p.ow, src, vec2<i32>(x0, 0));
+    let dst = out_plane * p.plane_out + u * p.ow;
+    return Row(dst, src, vec2<i32>(x0, 0), select(dst + p.ow, (out_plane + 1u) * p.plane_out, u + 1u == p.oh));
 }
 
 // The element at column state `col` of a row read from `src` (0 outside x, between spread
@@ -109,10 +111,8 @@ fn copy_planes(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         y[r.dst + v] = element(r.src, col);
         col = advance(col);
     }
-    if (i % p.oh + 1u == p.oh) {
-        for (var t = r.dst + p.ow; t < (i / p.oh + 1u) * p.plane_out; t++) {
-            y[t] = Store(0.0);
-        }
+    for (var t = r.dst + p.ow; t < r.zeros_end; t++) {
+        y[t] = Store(0.0);
     }
 }
 

@@ -1017,7 +1017,7 @@ fn subgroup_forms(gpu: &crate::Gpu, rows: usize) -> bool {
 
 /// The conv2d_packed_rows module for this device's subgroups, with their lanes: the one for
 /// subgroups of [`SUBGROUP_LANES`], or conv2d_packed_rows_sg4 for subgroups of 4 (llvmpipe at
-/// 128 bits, as on CPUs with 128-bit vectors, where it made ResNet-18's forward 1.6x faster
+/// 128 bits, as on CPUs with 128-bit vectors, where it made ResNet-18's forward 1.4-1.7x faster
 /// than conv2d_packed; benches/RESULTS.md), for more rows than the plain forms' blocks hold.
 fn rows_module(gpu: &crate::Gpu, rows: usize) -> Option<(&'static Shader, u32)> {
     match gpu.subgroup_size() {
