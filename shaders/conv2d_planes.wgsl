@@ -8,24 +8,26 @@
 //   channel and tap, the reduction conv2d_packed_1x1 runs over);
 // - copies out every stride-th pixel of x (a 1x1 window), the pixels a strided 1x1
 //   convolution reads;
-// - pads planes to a multiple of 4 elements (plane_out rounded up) for the kernel's x;
+// - pads planes to a multiple of 4 elements (plane_out rounded up) for the kernel's operands;
+// - crops the kernel's padded output planes back (h = 1, w and ow the padded and real size);
 // - spreads planes out (up_h, up_w above 1, a 1x1 window): y(i, u, v) = x(i, u / up_h,
 //   v / up_w) where up_h divides u and up_w divides v, else 0 (the input gradient of a
 //   strided 1x1 conv, computed at the pixels the conv read).
 // One invocation per output row (decoded once, then a loop over its columns), numbered flat
 // (folded into y past 65535 workgroups). Storage-generic: f32 here, f16 in the f16 variant.
 //
-// copy_planes_vec4 is copy_planes for rows of y that are whole vec4s (ow a multiple of 4, and
-// planes without zeros after the pixels: plane_out = oh * ow): per 4 columns 4 loads and one
-// vec4 store, where copy_planes makes 4 scalar stores (every store, like every load, is a loop
-// over the SIMD lanes on llvmpipe).
+// copy_planes_vec4 and copy_rows_vec4 are the same for rows of y that are whole vec4s (for
+// copy_planes_vec4, ow a multiple of 4 and planes without zeros after the pixels: plane_out =
+// oh * ow; for copy_rows_vec4, plane_out a multiple of 4): per 4 columns 4 loads and one vec4
+// store, where the scalar entries make 4 scalar stores (every store, like every load, is a
+// loop over the SIMD lanes on llvmpipe).
 //
-// copy_rows is the plain case on its own (a 1x1 window at stride 1, no spreading: padding
-// rows or planes with zeros): `rows` rows of `w` elements into rows of `plane_out` (a multiple
-// of 4), the first min(w, ow) elements copied and zeros after, stored as vec4s. copy_planes's
-// per-element division (v / up_w) is a loop over the SIMD lanes on llvmpipe, and both sides of
-// its branches run there, so the padded copies of x that every 1x1 conv on planes of other
-// than whole vec4s makes take this entry.
+// copy_rows is the plain case on its own (a 1x1 window at stride 1, no spreading: padding rows
+// or planes with zeros, cropping them back): `rows` rows of `w` elements into rows of
+// `plane_out`, the first min(w, ow) elements copied and zeros after. copy_planes's per-element
+// division (v / up_w) is a loop over the SIMD lanes on llvmpipe, and both sides of its
+// branches run there, so the plain copies that every conv on planes of other than whole vec4s
+// makes twice (x in, y out) take this entry.
 
 alias Store = f32;
 
@@ -54,7 +56,7 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> x: array<Store>;
 @group(0) @binding(2) var<storage, read_write> y: array<Store>;
 
-// y read as vec4s, by copy_planes_vec4 and copy_rows only.
+// y read as vec4s, by the _vec4 entries only.
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<Store>>;
 
 // One output row of copy_planes: where it starts in y (`dst`), the x row it reads (`src`, -1
@@ -139,6 +141,20 @@ fn copy_planes_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 
 @compute @workgroup_size(WG)
 fn copy_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * WG;
+    if (i >= p.rows) {
+        return;
+    }
+    let src = i * p.w;
+    let dst = i * p.plane_out;
+    let len = min(p.w, p.ow);
+    for (var v = 0u; v < p.plane_out; v++) {
+        y[dst + v] = select(Store(0.0), x[src + min(v, p.w - 1u)], v < len);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn copy_rows_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * WG;
     if (i >= p.rows) {
         return;

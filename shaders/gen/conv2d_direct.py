@@ -880,12 +880,11 @@ PACKED_1X1_HEAD = """// conv2d_packed_1x1: the packed kernel's GEMM form, for 1x
 //
 // Such a conv is a plain GEMM, y[co, p] = sum over c of w[co, c] * x[c, p], whose operands are
 // vec4s without any packing of the input: 4 consecutive pixels of a channel plane are one vec4
-// of x (and of y and res). x is read as whole vec4s: the host passes it as it is where it is
-// (1x1, stride 1, a multiple of 4 pixels), else a copy made by conv2d_planes.wgsl (x's every
-// stride-th pixel, or for a larger window one plane per input channel and tap, which are then
-// the reduction channels c; planes padded with zeros to a multiple of 4). y and res are read
-// and written as they are: as vec4s where their planes are whole vec4s, else as scalars by
-// the `_planes` entries (store_planes). Only the weights are packed
+// of x (and of y and res). The planes x, y and res are read and written as are whole vec4s:
+// the host passes them as they are where they are (1x1, stride 1, a multiple of 4 pixels),
+// else copies made by conv2d_planes.wgsl (x's every stride-th pixel, or for a larger window
+// one plane per input channel and tap, which are then the reduction channels c; planes padded
+// with zeros to a multiple of 4, the output cropped back after). Only the weights are packed
 // (conv2d_pack.wgsl's pack_weights, made once per state of the weights), transposed: `wp`
 // holds, per group and reduction channel c, the vec4s of output channels 4q..4q+3 (zeros past
 // C_out/groups), [groups][rows][quads].
@@ -959,41 +958,8 @@ fn store(inside: bool, bv: f32, at: u32, v: vec4<f32>) {
     y[at] = vec4<Out>(s);
 }
 
-// y and res as scalars, by the `_planes` entries only (WGSL lets entry points that never both
-// run bind one buffer as two types).
-@group(0) @binding(4) var<storage, read_write> y1: array<Out>;
-@group(0) @binding(5) var<storage, read> res1: array<Store>;
-
-// store for y and res as they are, planes of oh * ow elements that are not whole vec4s (7 x 7,
-// say): the 4 pixels from pixel `px` of a plane (those before its end) at elements at.., as 4
-// scalar stores. The host then needs no padded copies of y and res, nor the pass that crops y
-// back.
-fn store_planes(inside: bool, bv: f32, at: u32, px: u32, v: vec4<f32>) {
-    if (!inside) {
-        return;
-    }
-    for (var j = 0u; j < 4u; j++) {
-        if (px + j >= p.oh * p.ow) {
-            return;
-        }
-        var s = v[j];
-        if (accumulates()) {
-            s += f32(y1[at + j]);
-        }
-        if (p.epilogue != 0u) {
-            s += bv;
-            if (adds_residual()) {
-                s += f32(res1[at + j]);
-            }
-            s = activate(s, p.act, p.act_a, p.act_b);
-        }
-        y1[at + j] = Out(s);
-    }
-}
-
 """)
     w(packed_1x1_entry("conv2d_packed_1x1", TM, TN, "TM", "TN"))
-    w(packed_1x1_entry("conv2d_packed_1x1_planes", TM, TN, "TM", "TN", planes=True))
     w(f"""
 // conv2d_packed_1x1_sg: the same GEMM on adapters whose subgroups are their {POINTWISE_SG_TM // 4} SIMD lanes
 // (lavapipe at 256 bits): the lanes of a subgroup compute the same SG_TM output channels (of
@@ -1006,15 +972,12 @@ const SG_TN: u32 = {POINTWISE_SG_TN}u;
 
 """)
     w(packed_1x1_entry("conv2d_packed_1x1_sg", POINTWISE_SG_TM, POINTWISE_SG_TN, "SG_TM", "SG_TN", SG=POINTWISE_SG_TM // 4))
-    w(packed_1x1_entry("conv2d_packed_1x1_sg_planes", POINTWISE_SG_TM, POINTWISE_SG_TN, "SG_TM", "SG_TN",
-                       SG=POINTWISE_SG_TM // 4, planes=True))
     return "".join(L)
 
 
-def packed_1x1_entry(name, TM, TN, tm, tn, SG=None, planes=False):
+def packed_1x1_entry(name, TM, TN, tm, tn, SG=None):
     """An entry of conv2d_packed_1x1 for TM x TN blocks (named `tm` and `tn` in WGSL); with SG,
-    the subgroup form: SG lanes share their TM = 4 * SG output channels' weight loads; with
-    planes, y and res are planes of oh * ow elements, not whole vec4s (store_planes)."""
+    the subgroup form: SG lanes share their TM = 4 * SG output channels' weight loads."""
     NA, NV = TM // 4, TN // 4
     assert SG is None or NA == SG
     L = []
@@ -1102,19 +1065,12 @@ def packed_1x1_entry(name, TM, TN, tm, tn, SG=None, planes=False):
         w(f"{ind}{o} += ws;\n")
     w("""    }
 
+    let obase = (b * p.cout + g * p.cout_g + co0) * quads + q0;
 """)
-    inside = '' if SG is None else 'inside && '
-    if planes:
-        w("    let plane = p.oh * p.ow;\n    let obase = (b * p.cout + g * p.cout_g + co0) * plane + 4u * q0;\n")
-    else:
-        w("    let obase = (b * p.cout + g * p.cout_g + co0) * quads + q0;\n")
     for i in range(TM):
         w(f"    let bv{i} = bias_of(co0 + {i}u, g);\n")
         for v in range(NV):
-            if planes:
-                w(f"    store_planes({inside}co0 + {i}u < p.cout_g, bv{i}, obase + {i}u * plane + {4 * v}u, 4u * (q0 + {v}u), acc{i}_{v});\n")
-            else:
-                w(f"    store({inside}co0 + {i}u < p.cout_g && q0 + {v}u < quads, bv{i}, obase + {i}u * quads + {v}u, acc{i}_{v});\n")
+            w(f"    store({'' if SG is None else 'inside && '}co0 + {i}u < p.cout_g && q0 + {v}u < quads, bv{i}, obase + {i}u * quads + {v}u, acc{i}_{v});\n")
     w("}\n")
     return "".join(L)
 

@@ -1355,23 +1355,35 @@ fn copy_planes(
         up_w: win.up[1] as u32,
     };
     let shader = shaders::CONV2D_PLANES.with_storage(x.dtype())?;
-    // Rows padded as they are take the entry without copy_planes's per-element divisions; output
-    // rows of whole vec4s, the entries that store vec4s.
-    let plain_rows = win == Window::PLAIN && h == 1 && out[0] == 1 && plane_out.is_multiple_of(4);
-    let entry = if plain_rows {
-        "copy_rows"
-    } else if out[1].is_multiple_of(4) && plane_out == out[0] * out[1] {
-        "copy_planes_vec4"
-    } else {
-        "copy_planes"
+    // Rows copied as they are (padded or cropped) take the entry without copy_planes's
+    // per-element divisions; output rows of whole vec4s, the entries that store vec4s.
+    let plain_rows = win == Window::PLAIN && h == 1 && out[0] == 1;
+    let vec4_rows = out[1].is_multiple_of(4) && plane_out == out[0] * out[1];
+    let entry = match (plain_rows, plane_out.is_multiple_of(4), vec4_rows) {
+        (true, true, _) => "copy_rows_vec4",
+        (true, false, _) => "copy_rows",
+        (false, _, true) => "copy_planes_vec4",
+        (false, _, false) => "copy_planes",
     };
     rec.dispatch(&shader, entry, &[("WG", 64.0)], &p, &[x, y], grid_1d(p.rows as u64, 64))
 }
 
-/// `t`'s planes (or rows) of `len` elements copied into `y`'s planes of `padded`, zeros
-/// after.
+/// `t`'s planes (or rows) of `len` elements copied to planes of `padded`, zeros after.
+fn pad_planes(rec: &mut Recorder, t: &Tensor, len: usize, padded: usize) -> Result<Tensor> {
+    let out = rec.alloc([t.numel() / len * padded], t.dtype())?;
+    pad_planes_into(rec, t, len, padded, &out)?;
+    Ok(out)
+}
+
+/// [`pad_planes`] into `y`, which holds `t.numel() / len * padded` elements.
 fn pad_planes_into(rec: &mut Recorder, t: &Tensor, len: usize, padded: usize, y: &Tensor) -> Result<()> {
     copy_planes(rec, t, [1, len], Window::PLAIN, [1, len], padded, y)
+}
+
+/// The first `len` elements of each of `t`'s planes of `padded`, into `y` (the inverse of
+/// [`pad_planes`]).
+fn crop_planes(rec: &mut Recorder, t: &Tensor, padded: usize, len: usize, y: &Tensor) -> Result<()> {
+    copy_planes(rec, t, [1, padded], Window::PLAIN, [1, len], len, y)
 }
 
 /// Mirrors `Params` in `shaders/conv2d_planes.wgsl`.
@@ -1402,9 +1414,9 @@ struct PlanesParams {
 /// channels by `chans` reduction channels over the window's taps. The kernel is a GEMM over
 /// planes of whole vec4s whose reduction runs over (channel, tap): x is read as it is only for
 /// a 1x1 window at stride 1 on planes of whole vec4s, else as its im2col planes, one per
-/// channel and tap (conv2d_planes); y and the residual as they are. The weights are packed
-/// transposed (a vec4 holds 4 output channels of one reduction channel and tap), once per
-/// state of `w`.
+/// channel and tap (conv2d_planes; then the residual is copied to padded planes, and the
+/// output written padded and cropped into `y`). The weights are packed transposed (a vec4
+/// holds 4 output channels of one reduction channel and tap), once per state of `w`.
 #[allow(clippy::too_many_arguments)]
 fn dispatch_packed_1x1(
     rec: &mut Recorder,
@@ -1439,10 +1451,12 @@ fn dispatch_packed_1x1(
     } else {
         None
     };
-    // y and res are read and written as they are: as vec4s where their planes are whole vec4s,
-    // else by the `_planes` entries' scalar stores, rather than copied to padded planes and
-    // back.
-    let planes = padded != plane;
+    let (resk, yk) = if padded != plane {
+        let resk = if base.has_residual != 0 { Some(pad_planes(rec, res, plane, padded)?) } else { None };
+        (resk, Some(rec.alloc([n, geo.cout as usize, padded], y.dtype())?))
+    } else {
+        (None, None)
+    };
     // Pixel blocks never straddle two images: p_len counts each image's pixels rounded up to
     // whole blocks.
     let sg = subgroup_forms(rec.gpu(), geo.cout_g as usize);
@@ -1463,19 +1477,20 @@ fn dispatch_packed_1x1(
         w_strides: [0, u("packed weights", w_group)? as i32, 0, w_in as i32, 0, 0],
         ..base
     };
-    let tensors = [xk.as_ref().unwrap_or(x), &wp, bias, y, res];
+    let tensors = [xk.as_ref().unwrap_or(x), &wp, bias, yk.as_ref().unwrap_or(y), resk.as_ref().unwrap_or(res)];
     if sg {
         // One lane per pixel block, whole subgroups of them per POINTWISE_SG_TM output channels.
         let lanes = (p.p_len as usize / tn).next_multiple_of(SUBGROUP_LANES as usize);
         let invocations = lanes * (geo.cout_g as usize).div_ceil(POINTWISE_SG_TM);
-        let entry = if planes { "conv2d_packed_1x1_sg_planes" } else { "conv2d_packed_1x1_sg" };
-        dispatch_invocations(rec, shader, entry, invocations, p, tensors)?;
+        dispatch_invocations(rec, shader, "conv2d_packed_1x1_sg", invocations, p, tensors)?;
     } else {
-        let entry = if planes { "conv2d_packed_1x1_planes" } else { "conv2d_packed_1x1" };
-        dispatch_blocks(rec, shader, entry, [PACKED_TM, PACKED_TN], p, tensors)?;
+        dispatch_blocks(rec, shader, "conv2d_packed_1x1", [PACKED_TM, PACKED_TN], p, tensors)?;
     }
-    if let Some(xk) = xk {
-        rec.recycle(xk);
+    if let Some(yk) = &yk {
+        crop_planes(rec, yk, padded, plane, y)?;
+    }
+    for t in [xk, resk, yk].into_iter().flatten() {
+        rec.recycle(t);
     }
     Ok(())
 }

@@ -232,9 +232,8 @@ fn long_reduction() {
 /// The packed kernel's 1x1 form (1x1 without padding, planes read as vec4s): blocks of pixels
 /// and of channels cut short (36-pixel planes, 33 output channels), channels left over after
 /// the quads, two images, groups, split-K; strided and odd planes, which it reads from a copy
-/// and writes as they are (the `_planes` entries; `pointwise_1x1` above has 35-pixel planes);
-/// with more than 16 output channels per group and subgroups of 8 (lavapipe) its subgroup
-/// form.
+/// (`pointwise_1x1` above has 35-pixel planes: padded to 36 and cropped back); with more than
+/// 16 output channels per group and subgroups of 8 (lavapipe) its subgroup form.
 #[test]
 fn packed_1x1_form() {
     case(64, [2, 17, 6, 6], 33, [1, 1], Conv2d::default(), true, "1x1 36-pixel planes");
@@ -251,7 +250,8 @@ fn packed_1x1_form() {
     // output channels (a block of 32 and one of 8), a residual-free ReLU6.
     let relu6 = Conv2d { activation: Activation::RELU6, ..Default::default() };
     case(69, [3, 8, 5, 5], 40, [1, 1], relu6, true, "1x1 subgroup form 25-pixel planes");
-    // The subgroup form split-K on 9-pixel planes: later slices add to the scalars stored.
+    // The subgroup form split-K on 9-pixel planes (padded to 12, cropped back after the last
+    // slice).
     case(105, [1, 4102, 3, 3], 40, [1, 1], relu, true, "1x1 subgroup form long K 9-pixel planes");
 }
 
@@ -355,7 +355,7 @@ fn residual_added_before_the_activation() {
     residual_case(71, [1, 6, 8, 8], 6, [1, 1], Conv2d { stride: [2, 2], ..Default::default() }, "1x1 s2 no act");
     let leaky = Conv2d { activation: Activation::LeakyRelu(0.1), ..Default::default() };
     residual_case(74, [2, 6, 4, 6], 18, [1, 1], leaky, "1x1 (packed 1x1 form)");
-    // The packed 1x1 form on 25-pixel planes: the residual read as it is, one pixel at a time.
+    // The packed 1x1 form on 25-pixel planes: the residual copied to padded planes.
     residual_case(75, [2, 6, 5, 5], 18, [1, 1], leaky, "1x1 25 pixels");
     // Split-K (K = 2304 * 9, 11 slices): the residual is added once, after the last slice.
     residual_case(72, [1, 2304, 3, 3], 8, [3, 3], relu, "long K");

@@ -79,7 +79,7 @@ fn conv2d_in_f16_storage() {
     // their second channel quad partial.
     conv_case(215, [1, 6, 8, 12], 12, [3, 3], Conv2d::default(), false, "3x3 unpadded 12 wide");
     conv_case(216, [1, 6, 8, 12], 12, [3, 3], Conv2d::same(1, 1), true, "3x3 padded 12 wide");
-    // The 1x1 subgroup form on 25-pixel planes, stored as f16 scalars.
+    // The 1x1 subgroup form on 25-pixel planes: f16 planes padded and cropped back.
     conv_case(217, [1, 8, 5, 5], 40, [1, 1], Conv2d::default(), true, "1x1 subgroup form 25-pixel planes");
 }
 
