@@ -50,10 +50,17 @@ fn quad(at: i32, step: i32, c: u32) -> vec4<f32> {
     return v;
 }
 
-// Packed row `i` of the input: its row py, channel quad q and plane (b * groups + g).
-fn packed_row(i: u32) -> vec3<u32> {
+// Packed row `i` of the input: its channel quad q, plane (b * groups + g) and the row iy of x
+// it holds (outside x for the padding's rows).
+struct PackedRow {
+    q: u32,
+    plane: u32,
+    iy: i32,
+}
+
+fn packed_row(i: u32) -> PackedRow {
     let t = i / p.hp;
-    return vec3<u32>(i % p.hp, t % p.quads, t / p.quads);
+    return PackedRow(t % p.quads, t / p.quads, i32(i % p.hp) - i32(p.pad_top));
 }
 
 @compute @workgroup_size(WG)
@@ -64,10 +71,9 @@ fn pack_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         return;
     }
     let r = packed_row(i);
-    let py = r.x;
-    let q = r.y;
-    let plane = r.z;
-    let iy = i32(py) - i32(p.pad_top);
+    let q = r.q;
+    let plane = r.plane;
+    let iy = r.iy;
     let hw = p.h * p.w;
     let row = i32((plane * p.chans + 4u * q) * hw) + iy * i32(p.w) - i32(p.pad_left);
     let inside_y = iy >= 0 && iy < i32(p.h);
@@ -99,10 +105,9 @@ fn pack_input_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         return;
     }
     let r = packed_row(i);
-    let py = r.x;
-    let q = r.y;
-    let plane = r.z;
-    let iy = i32(py) - i32(p.pad_top);
+    let q = r.q;
+    let plane = r.plane;
+    let iy = r.iy;
     let inside_y = iy >= 0 && iy < i32(p.h);
     let wq = p.w / 4u;
     let hwq = p.h * wq;

@@ -1088,8 +1088,8 @@ const ROWS_ENTRIES: [RowsEntry; 17] = [
 fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors: [&Tensor; 5]) -> Result<()> {
     let g = p.geo;
     let geometry = [g.kh, g.kw, g.stride_w, g.dil_w, g.ow].map(|v| v as usize);
-    let (Some(&RowsEntry { name: entry, cols, .. }), Some((module, subgroup))) =
-        (packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize), rows_module(rec.gpu(), g.cout_g as usize))
+    let Some((&RowsEntry { name: entry, cols, .. }, module, subgroup)) =
+        packed_rows_entry(rec.gpu(), geometry, g.cout_g as usize)
     else {
         return dispatch_blocks(rec, shader, "conv2d_packed", [PACKED_TM, PACKED_TN], p, tensors);
     };
@@ -1106,19 +1106,19 @@ fn dispatch_packed(rec: &mut Recorder, shader: &Shader, p: DirectParams, tensors
 /// `rows` output channels per group, if any: kernels as wide (and, for the entries with their
 /// rows written out, as high) and at the column stride of one of ROWS_ENTRIES (its lanes read
 /// each row's inputs once for all the taps), dilation 1 along the rows, where
-/// [`rows_module`] has a module; of those, the one that computes the fewest columns.
+/// [`rows_module`] has a module; of those, the one that computes the fewest columns, with the
+/// module and its subgroup size.
 fn packed_rows_entry(
     gpu: &crate::Gpu,
     [kh, kw, stride_w, dil_w, ow]: [usize; 5],
     rows: usize,
-) -> Option<&'static RowsEntry> {
-    if dil_w != 1 || rows_module(gpu, rows).is_none() {
-        return None;
-    }
+) -> Option<(&'static RowsEntry, &'static Shader, u32)> {
+    let (module, lanes) = rows_module(gpu, rows).filter(|_| dil_w == 1)?;
     let fits =
         |e: &&RowsEntry| (e.kh == 0 || e.kh as usize == kh) && (e.kw as usize, e.stride_w as usize) == (kw, stride_w);
     // min_by_key keeps the first of equals.
-    ROWS_ENTRIES.iter().filter(fits).min_by_key(|e| ow.next_multiple_of(e.cols as usize))
+    let entry = ROWS_ENTRIES.iter().filter(fits).min_by_key(|e| ow.next_multiple_of(e.cols as usize))?;
+    Some((entry, module, lanes))
 }
 
 /// How conv2d_pack reads a weight tensor as `rows` output rows over `chans` reduction
@@ -1313,8 +1313,8 @@ fn packed_gemm_applies(
     // lavapipe) at subgroups of 8, not at 4 (conv2d_packed_rows_sg4: 17.3-30.4 ms against
     // 12.1-20.1 at 128 bits, twelve rounds); over 27 planes for 3x3 stems the GEMM is faster.
     let rows_stem = kw == 7
-        && subgroup_forms(rec.gpu(), cout_g)
-        && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1], ow], cout_g).is_some();
+        && packed_rows_entry(rec.gpu(), [kh, kw, cfg.stride[1], cfg.dilation[1], ow], cout_g)
+            .is_some_and(|(_, _, lanes)| lanes == SUBGROUP_LANES);
     if cin_g >= 4 || rows_stem {
         return false;
     }
